@@ -1,0 +1,457 @@
+"""Local stack without Docker: Apache Kafka (KRaft), PostgreSQL, an SMTP sink, the services.
+
+    python deploy/local/stack.py up        # infrastructure + services (+ demo data with --demo)
+    python deploy/local/stack.py infra     # infrastructure only (what the test suite needs)
+    python deploy/local/stack.py down      # stop everything this runner started
+    python deploy/local/stack.py status    # what runs, and where
+    python deploy/local/stack.py env       # shell exports for reaching the stack
+
+Every step is idempotent: a running piece is left alone, a missing one is installed or started.
+State (data folders, logs, pid files) lives in one folder, `KS_STACK_DIR` or a folder under
+/var/tmp named after this checkout, so two checkouts never share a broker by accident.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import asyncio
+import hashlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from shared.db.provision import SERVICES, provision  # noqa: E402
+from shared.kafka_admin import ensure_topics, wait_for_kafka  # noqa: E402
+from shared.topics import all_topic_specs  # noqa: E402
+
+KAFKA_DIR = ROOT / "deploy" / "local" / "kafka"
+PYTHON = sys.executable
+# aiokafka logs every refused connection while the broker boots; readiness is polled anyway.
+logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+
+def _default_state_dir() -> Path:
+    digest = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
+    return Path(os.environ.get("KS_STACK_DIR", f"/var/tmp/kulturskole-stack-{digest}"))
+
+
+@dataclass(frozen=True)
+class Ports:
+    kafka: int = int(os.environ.get("KS_KAFKA_PORT", "19092"))
+    kafka_controller: int = int(os.environ.get("KS_KAFKA_CONTROLLER_PORT", "19093"))
+    postgres: int = int(os.environ.get("KS_PG_PORT", "15432"))
+    smtp: int = int(os.environ.get("KS_SMTP_PORT", "2525"))
+    smtp_web: int = int(os.environ.get("KS_SMTP_WEB_PORT", "8025"))
+    registration: int = int(os.environ.get("KS_REGISTRATION_PORT", "8001"))
+    scheduling: int = int(os.environ.get("KS_SCHEDULING_PORT", "8002"))
+    notification: int = int(os.environ.get("KS_NOTIFICATION_PORT", "8003"))
+
+
+PORTS = Ports()
+STATE = _default_state_dir()
+PG_SUPERUSER_PASSWORD = "kulturskole-local"
+DATABASE = "kulturskole"
+
+
+def log(message: str) -> None:
+    print(f"[stack] {message}", flush=True)
+
+
+def wait_until(what: str, check: Callable[[], bool], timeout: float) -> None:
+    """Poll `check` until it holds; fail loudly with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+    raise SystemExit(f"[stack] timed out after {timeout:.0f}s waiting for {what}")
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+# --- process bookkeeping ----------------------------------------------------------------
+
+
+def pid_file(name: str) -> Path:
+    return STATE / "run" / f"{name}.pid"
+
+
+def running_pid(name: str) -> int | None:
+    path = pid_file(name)
+    if not path.exists():
+        return None
+    try:
+        pid = int(path.read_text().strip())
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError, PermissionError):
+        return None
+    return pid
+
+
+def spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
+    (STATE / "run").mkdir(parents=True, exist_ok=True)
+    (STATE / "logs").mkdir(parents=True, exist_ok=True)
+    logfile = open(STATE / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - child keeps it
+    proc = subprocess.Popen(
+        argv,
+        stdout=logfile,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        start_new_session=True,  # survives the runner; `down` stops it by pid
+    )
+    pid_file(name).write_text(str(proc.pid))
+    return proc.pid
+
+
+def stop(name: str, timeout: float = 20.0) -> None:
+    pid = running_pid(name)
+    if pid is None:
+        pid_file(name).unlink(missing_ok=True)
+        return
+    os.killpg(pid, signal.SIGTERM)
+    try:
+        wait_until(f"{name} to stop", lambda: running_pid(name) is None, timeout)
+    except SystemExit:
+        os.killpg(pid, signal.SIGKILL)
+    pid_file(name).unlink(missing_ok=True)
+    log(f"stopped {name}")
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+def pg_bindir() -> Path:
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), reverse=True)
+    if candidates:
+        return candidates[0].parent
+    if os.geteuid() != 0:
+        raise SystemExit("[stack] PostgreSQL server binaries are missing: apt-get install postgresql")
+    log("installing the PostgreSQL server from Debian's packages")
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "postgresql", "postgresql-contrib"],
+        check=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
+    return pg_bindir()
+
+
+def as_pg_user(argv: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root: run it as Debian's unprivileged `postgres` user.
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *argv]
+    return argv
+
+
+def pg_owner() -> tuple[int, int] | None:
+    if os.geteuid() != 0:
+        return None
+    entry = pwd.getpwnam("postgres")
+    return entry.pw_uid, entry.pw_gid
+
+
+def superuser_dsn(database: str = "postgres") -> str:
+    return (
+        f"postgresql://postgres:{PG_SUPERUSER_PASSWORD}@127.0.0.1:{PORTS.postgres}/{database}"
+    )
+
+
+def start_postgres() -> None:
+    if port_open(PORTS.postgres):
+        log(f"postgres already answers on 127.0.0.1:{PORTS.postgres}")
+        return
+    bindir = pg_bindir()
+    data = STATE / "postgres"
+    owner = pg_owner()
+    STATE.mkdir(parents=True, exist_ok=True)
+    os.chmod(STATE, 0o755)
+    if not (data / "PG_VERSION").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        if owner:
+            os.chown(data, *owner)
+        pwfile = STATE / "pgpass.tmp"
+        pwfile.write_text(PG_SUPERUSER_PASSWORD + "\n")
+        if owner:
+            os.chown(pwfile, *owner)
+        subprocess.run(
+            as_pg_user(
+                [
+                    str(bindir / "initdb"),
+                    "-D", str(data),
+                    "-U", "postgres",
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        pwfile.unlink()
+    sockdir = STATE / "pgsock"
+    sockdir.mkdir(exist_ok=True)
+    if owner:
+        os.chown(sockdir, *owner)
+    (STATE / "logs").mkdir(parents=True, exist_ok=True)
+    logpath = STATE / "logs" / "postgres.log"
+    logpath.touch()
+    if owner:
+        os.chown(logpath, *owner)
+    subprocess.run(
+        as_pg_user(
+            [
+                str(bindir / "pg_ctl"),
+                "-D", str(data),
+                "-l", str(logpath),
+                "-o",
+                f"-c listen_addresses=127.0.0.1 -p {PORTS.postgres} "
+                f"-c unix_socket_directories={sockdir} -c max_connections=300 "
+                "-c fsync=on -c shared_buffers=256MB",
+                "-w",
+                "start",
+            ]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    wait_until("postgres", lambda: port_open(PORTS.postgres), 60)
+    log(f"postgres started on 127.0.0.1:{PORTS.postgres} (data in {data})")
+
+
+def stop_postgres() -> None:
+    data = STATE / "postgres"
+    if not (data / "postmaster.pid").exists():
+        return
+    subprocess.run(
+        as_pg_user([str(pg_bindir() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
+    log("stopped postgres")
+
+
+# --- Kafka --------------------------------------------------------------------------------
+
+
+def kafka_classpath() -> Path:
+    """Fetch the broker jars with Maven once; later runs reuse them (and ~/.m2)."""
+    lib = KAFKA_DIR / "target" / "lib"
+    stamp = KAFKA_DIR / "target" / "pom.sha1"
+    pom_hash = hashlib.sha1((KAFKA_DIR / "pom.xml").read_bytes()).hexdigest()
+    if lib.is_dir() and stamp.exists() and stamp.read_text() == pom_hash:
+        return lib
+    log("fetching the Apache Kafka broker from Maven Central (first run only)")
+    subprocess.run(["mvn", "-q", "-B", "-f", str(KAFKA_DIR / "pom.xml"), "package"], check=True)
+    stamp.write_text(pom_hash)
+    return lib
+
+
+def start_kafka() -> None:
+    if port_open(PORTS.kafka):
+        log(f"kafka already answers on 127.0.0.1:{PORTS.kafka}")
+        return
+    lib = kafka_classpath()
+    data = STATE / "kafka"
+    data.mkdir(parents=True, exist_ok=True)
+    props = STATE / "kafka-server.properties"
+    props.write_text(
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.bootstrap.servers=127.0.0.1:{PORTS.kafka_controller}",
+                f"listeners=PLAINTEXT://127.0.0.1:{PORTS.kafka},"
+                f"CONTROLLER://127.0.0.1:{PORTS.kafka_controller}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{PORTS.kafka}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                f"log.dirs={data}",
+                "num.partitions=3",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=10",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "auto.create.topics.enable=true",
+                "log.retention.hours=168",
+                "",
+            ]
+        )
+    )
+    java = ["java", "-Xms256m", "-Xmx768m", "-cp", f"{lib}/*",
+            f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.properties'}"]
+    if not (data / "meta.properties").exists():
+        cluster_id = subprocess.run(
+            [*java, "kafka.tools.StorageTool", "random-uuid"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip().splitlines()[-1]
+        subprocess.run(
+            [*java, "kafka.tools.StorageTool", "format", "--standalone",
+             "-t", cluster_id, "-c", str(props)],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+    spawn("kafka", [*java, "kafka.Kafka", str(props)])
+    asyncio.run(wait_for_kafka(bootstrap(), timeout=180))
+    log(f"kafka started on 127.0.0.1:{PORTS.kafka} (KRaft, data in {data})")
+
+
+def bootstrap() -> str:
+    return f"127.0.0.1:{PORTS.kafka}"
+
+
+# --- SMTP sink ----------------------------------------------------------------------------
+
+
+def start_smtp_sink() -> None:
+    if port_open(PORTS.smtp):
+        log(f"smtp sink already answers on 127.0.0.1:{PORTS.smtp}")
+        return
+    spawn(
+        "smtp-sink",
+        [PYTHON, "-m", "shared.devtools.smtp_sink",
+         "--smtp-port", str(PORTS.smtp), "--web-port", str(PORTS.smtp_web),
+         "--store", str(STATE / "mail")],
+    )
+    wait_until("smtp sink", lambda: port_open(PORTS.smtp) and port_open(PORTS.smtp_web), 30)
+    log(f"smtp sink on 127.0.0.1:{PORTS.smtp}, mail at http://127.0.0.1:{PORTS.smtp_web}/")
+
+
+# --- services -----------------------------------------------------------------------------
+
+
+def service_env() -> dict[str, str]:
+    env = {
+        "KS_KAFKA_BOOTSTRAP": bootstrap(),
+        "KS_SMTP_HOST": "127.0.0.1",
+        "KS_SMTP_PORT": str(PORTS.smtp),
+    }
+    for service in SERVICES:
+        env[f"KS_{service.upper()}_DATABASE_URL"] = (
+            f"postgresql://{service}:{service}-local@127.0.0.1:{PORTS.postgres}/{DATABASE}"
+        )
+        env[f"KS_{service.upper()}_HTTP_PORT"] = str(getattr(PORTS, service))
+    return env
+
+
+def healthy(port: int, path: str = "/readyz") -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def start_services() -> None:
+    env = service_env()
+    for service in SERVICES:
+        port = getattr(PORTS, service)
+        if running_pid(service) and healthy(port, "/healthz"):
+            log(f"{service} already runs on http://127.0.0.1:{port}")
+            continue
+        spawn(service, [PYTHON, "-m", f"services.{service}"], env)
+    for service in SERVICES:
+        port = getattr(PORTS, service)
+        wait_until(f"{service} to be ready", lambda port=port: healthy(port), 90)
+
+
+def load_demo_data() -> None:
+    subprocess.run([PYTHON, str(ROOT / "deploy" / "local" / "demo.py"),
+                    "--registration", f"http://127.0.0.1:{PORTS.registration}",
+                    "--mail", f"http://127.0.0.1:{PORTS.smtp_web}"], check=True)
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+def infra() -> None:
+    STATE.mkdir(parents=True, exist_ok=True)
+    start_postgres()
+    start_kafka()
+    start_smtp_sink()
+    asyncio.run(ensure_topics(bootstrap(), all_topic_specs()))
+    asyncio.run(provision(superuser_dsn(), DATABASE, passwords={s: f"{s}-local" for s in SERVICES}))
+    log("topics, database roles and schemas are in place")
+
+
+def print_env() -> None:
+    print(f"export KS_TEST_KAFKA_BOOTSTRAP={bootstrap()}")
+    print(f"export KS_TEST_PG_SUPERUSER_DSN={superuser_dsn()}")
+    print(f"export KS_TEST_SMTP=127.0.0.1:{PORTS.smtp}")
+    print(f"export KS_TEST_SMTP_WEB=http://127.0.0.1:{PORTS.smtp_web}")
+
+
+def status() -> int:
+    rows = [
+        ("kafka", f"127.0.0.1:{PORTS.kafka}", port_open(PORTS.kafka)),
+        ("postgres", f"127.0.0.1:{PORTS.postgres}", port_open(PORTS.postgres)),
+        ("smtp sink", f"127.0.0.1:{PORTS.smtp}, web http://127.0.0.1:{PORTS.smtp_web}/",
+         port_open(PORTS.smtp)),
+    ]
+    for service in SERVICES:
+        port = getattr(PORTS, service)
+        rows.append((service, f"http://127.0.0.1:{port} (docs /docs, /asyncapi)", healthy(port)))
+    for name, where, up in rows:
+        print(f"{name:<13} {'up  ' if up else 'down'}  {where}")
+    print(f"state and logs: {STATE}")
+    return 0 if all(up for _, _, up in rows) else 3
+
+
+def down() -> None:
+    for service in SERVICES:
+        stop(service)
+    stop("smtp-sink")
+    stop("kafka", timeout=60)
+    stop_postgres()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("command", choices=["up", "infra", "down", "status", "env"])
+    parser.add_argument("--demo", action="store_true", help="with up: load demo data")
+    args = parser.parse_args()
+    if args.command == "env":
+        print_env()
+        return 0
+    if args.command == "status":
+        return status()
+    if args.command == "down":
+        down()
+        return 0
+    infra()
+    if args.command == "up":
+        start_services()
+        if args.demo:
+            load_demo_data()
+    print()
+    return status()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

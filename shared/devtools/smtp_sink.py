@@ -1,0 +1,141 @@
+"""An SMTP sink for local runs and tests: accepts every mail, stores it, shows it.
+
+    python -m shared.devtools.smtp_sink --smtp-port 2525 --web-port 8025 --store DIR
+
+Each accepted message is written to DIR as an .eml file. The web view lists them at `/`,
+and `/api/messages` gives them as JSON (sender, recipients, subject, text body, headers)
+so tests and people read the same thing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import html
+import json
+import threading
+import time
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+
+class MailStore:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def add(self, mail_from: str, rcpt_tos: list[str], content: bytes) -> None:
+        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        meta = {"mail_from": mail_from, "rcpt_tos": rcpt_tos}
+        with self._lock:
+            (self.folder / f"{name}.json").write_text(json.dumps(meta))
+            # The .eml last: a reader that sees it also sees its envelope.
+            tmp = self.folder / f"{name}.tmp"
+            tmp.write_bytes(content)
+            tmp.rename(self.folder / f"{name}.eml")
+
+    def messages(self) -> list[dict[str, Any]]:
+        out = []
+        for path in sorted(self.folder.glob("*.eml")):
+            meta = json.loads(path.with_suffix(".json").read_text())
+            parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            assert isinstance(parsed, EmailMessage)
+            out.append(
+                {
+                    "id": path.stem,
+                    "envelope_from": meta["mail_from"],
+                    "envelope_to": meta["rcpt_tos"],
+                    "subject": str(parsed.get("Subject", "")),
+                    "from": str(parsed.get("From", "")),
+                    "to": str(parsed.get("To", "")),
+                    "message_id": str(parsed.get("Message-ID", "")),
+                    "headers": {k: str(v) for k, v in parsed.items()},
+                    "text": _text_body(parsed),
+                    "attachments": [
+                        part.get_content_type()
+                        for part in parsed.iter_attachments()
+                    ],
+                }
+            )
+        return out
+
+    def clear(self) -> int:
+        with self._lock:
+            removed = 0
+            for path in self.folder.glob("*"):
+                path.unlink()
+                removed += path.suffix == ".eml"
+        return removed
+
+
+def _text_body(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain", "html"))
+    return str(part.get_content()) if part is not None else ""
+
+
+class StoringHandler:
+    def __init__(self, store: MailStore) -> None:
+        self.store = store
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        content = envelope.original_content or b""
+        self.store.add(str(envelope.mail_from), [str(r) for r in envelope.rcpt_tos], content)
+        return "250 Message accepted for delivery"
+
+
+def web_app(store: MailStore) -> FastAPI:
+    app = FastAPI(title="SMTP sink")
+
+    @app.get("/api/messages")
+    def list_messages() -> list[dict[str, Any]]:
+        return store.messages()
+
+    @app.delete("/api/messages")
+    def clear_messages() -> dict[str, int]:
+        return {"removed": store.clear()}
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(m['id'][:19])}</td><td>{html.escape(m['to'])}</td>"
+            f"<td>{html.escape(m['subject'])}</td><td><pre>{html.escape(m['text'])}</pre></td></tr>"
+            for m in reversed(store.messages())
+        )
+        return (
+            "<!doctype html><meta charset=utf-8><title>SMTP sink</title>"
+            "<h1>Received mail</h1><table border=1 cellpadding=4>"
+            "<tr><th>id</th><th>to</th><th>subject</th><th>text</th></tr>"
+            f"{rows}</table>"
+        )
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="SMTP sink with a web view")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--smtp-port", type=int, default=2525)
+    parser.add_argument("--web-port", type=int, default=8025)
+    parser.add_argument("--store", type=Path, required=True)
+    args = parser.parse_args()
+    store = MailStore(args.store)
+    controller = Controller(StoringHandler(store), hostname=args.host, port=args.smtp_port)
+    controller.start()
+    try:
+        uvicorn.run(web_app(store), host=args.host, port=args.web_port, log_level="warning")
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()
