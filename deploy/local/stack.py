@@ -14,20 +14,17 @@ State (data folders, logs, pid files) lives in one folder, `KS_STACK_DIR` or a f
 from __future__ import annotations
 
 import argparse
-import logging
 import asyncio
 import hashlib
-import json
+import logging
 import os
 import pwd
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,7 +109,7 @@ def running_pid(name: str) -> int | None:
 def spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
     (STATE / "run").mkdir(parents=True, exist_ok=True)
     (STATE / "logs").mkdir(parents=True, exist_ok=True)
-    logfile = open(STATE / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - child keeps it
+    logfile = open(STATE / "logs" / f"{name}.log", "ab")
     proc = subprocess.Popen(
         argv,
         stdout=logfile,
@@ -348,15 +345,16 @@ def start_smtp_sink() -> None:
 
 def service_env() -> dict[str, str]:
     env = {
-        "KS_KAFKA_BOOTSTRAP": bootstrap(),
-        "KS_SMTP_HOST": "127.0.0.1",
-        "KS_SMTP_PORT": str(PORTS.smtp),
+        "KS_NOTIFICATION_SMTP_HOST": "127.0.0.1",
+        "KS_NOTIFICATION_SMTP_PORT": str(PORTS.smtp),
     }
     for service in SERVICES:
-        env[f"KS_{service.upper()}_DATABASE_URL"] = (
+        upper = service.upper()
+        env[f"KS_{upper}_KAFKA_BOOTSTRAP"] = bootstrap()
+        env[f"KS_{upper}_DATABASE_URL"] = (
             f"postgresql://{service}:{service}-local@127.0.0.1:{PORTS.postgres}/{DATABASE}"
         )
-        env[f"KS_{service.upper()}_HTTP_PORT"] = str(getattr(PORTS, service))
+        env[f"KS_{upper}_HTTP_PORT"] = str(getattr(PORTS, service))
     return env
 
 

@@ -87,7 +87,7 @@ class StoringHandler:
     def __init__(self, store: MailStore) -> None:
         self.store = store
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         self.store.add(str(envelope.mail_from), [str(r) for r in envelope.rcpt_tos], content)
         return "250 Message accepted for delivery"

@@ -1,0 +1,1 @@
+"""The notification domain: who is told what, in which language. No I/O."""

@@ -1,0 +1,40 @@
+"""Composition root of the registration service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.registration.domain.reference import REFERENCE_DIR, ReferenceData
+from services.registration.entrypoints.http import router
+from services.registration.handlers import Context, make_handlers
+from services.registration.settings import RegistrationSettings
+from shared.events.registration import ContactDetails, InterestRegistered
+from shared.service import ServiceSpec, build_app
+from shared.topics import commands_topic, contacts_topic, events_topic
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
+    settings = settings or RegistrationSettings()
+    branches = Path(settings.branches_csv) if settings.branches_csv else REFERENCE_DIR / "fylkesavdelinger.csv"
+    ctx = Context(reference=ReferenceData.load(branches_csv=branches), topic_prefix=settings.topic_prefix)
+    prefix = settings.topic_prefix
+    return build_app(
+        ServiceSpec(
+            name="registration",
+            version=VERSION,
+            description="County branches, member municipalities, interest, applications, decisions.",
+            settings=settings,
+            handlers=make_handlers(ctx),
+            subscribe_to=[commands_topic("registration", prefix)],
+            publishes={
+                events_topic("registration", prefix): [InterestRegistered],
+                contacts_topic(prefix): [ContactDetails],
+            },
+            router=router,
+            migrations=Path(__file__).parent / "migrations",
+        )
+    )

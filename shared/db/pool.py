@@ -1,0 +1,32 @@
+"""Connection pools: one per service process, built at start-up, search_path on its schema."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, schema: str, *, max_size: int = 10, name: str = "") -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={"search_path": schema, "application_name": name or schema, "timezone": "UTC"},
+    )
+    assert pool is not None
+    return pool
+
+
+async def connect(dsn: str, schema: str, *, name: str = "") -> asyncpg.Connection:
+    conn = await asyncpg.connect(
+        dsn,
+        server_settings={"search_path": schema, "application_name": name or schema, "timezone": "UTC"},
+    )
+    await _init_connection(conn)
+    return conn

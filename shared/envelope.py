@@ -1,0 +1,142 @@
+"""CloudEvents 1.0 in Kafka binary mode: attributes in `ce_*` headers, the data as the value.
+
+Also carries `correlation_id` (the conversation) and `causation_id` (the message that caused
+this one). Decoding never raises anything but `PoisonMessage`, whose reason goes to the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.events.base import REGISTRY, Contract
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/json"
+Headers = Sequence[tuple[str, bytes]]
+
+
+class PoisonMessage(Exception):
+    """A message that can never be handled as it is: undecodable, invalid or of unknown type."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Envelope:
+    id: str
+    type: str
+    source: str
+    time: datetime
+    data: bytes
+    subject: str | None = None
+    correlation_id: str = ""
+    causation_id: str | None = None
+    content_type: str = CONTENT_TYPE
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        pairs = {
+            "ce_specversion": SPECVERSION,
+            "ce_id": self.id,
+            "ce_type": self.type,
+            "ce_source": self.source,
+            "ce_time": self.time.isoformat(),
+            "content-type": self.content_type,
+            "correlation_id": self.correlation_id or self.id,
+        }
+        if self.subject:
+            pairs["ce_subject"] = self.subject
+        if self.causation_id:
+            pairs["causation_id"] = self.causation_id
+        return [(k, v.encode()) for k, v in pairs.items()]
+
+    @classmethod
+    def wrap(
+        cls,
+        contract: Contract,
+        *,
+        source: str,
+        subject: str | None = None,
+        caused_by: Envelope | None = None,
+        event_id: str | None = None,
+    ) -> Envelope:
+        """A new envelope for `contract`, continuing the conversation of `caused_by`."""
+        new_id = event_id or str(uuid.uuid4())
+        return cls(
+            id=new_id,
+            type=contract.TYPE,
+            source=source,
+            time=datetime.now(UTC),
+            data=contract.model_dump_json().encode(),
+            subject=subject,
+            correlation_id=(caused_by.correlation_id if caused_by else "") or new_id,
+            causation_id=caused_by.id if caused_by else None,
+        )
+
+    @classmethod
+    def from_kafka(cls, headers: Headers | None, value: bytes | None) -> Envelope:
+        found: dict[str, str] = {}
+        for name, raw in headers or ():
+            try:
+                found[name] = raw.decode() if raw is not None else ""
+            except UnicodeDecodeError as error:
+                raise PoisonMessage(f"header {name!r} is not UTF-8") from error
+        missing = [h for h in ("ce_specversion", "ce_id", "ce_type", "ce_source") if not found.get(h)]
+        if missing:
+            raise PoisonMessage(f"not a CloudEvent in binary mode: missing header(s) {', '.join(missing)}")
+        if found["ce_specversion"] != SPECVERSION:
+            raise PoisonMessage(f"unsupported ce_specversion {found['ce_specversion']!r}")
+        content_type = found.get("content-type", CONTENT_TYPE)
+        if content_type.split(";")[0].strip() != CONTENT_TYPE:
+            raise PoisonMessage(f"unsupported content-type {content_type!r}")
+        if value is None:
+            raise PoisonMessage("empty message value")
+        try:
+            when = datetime.fromisoformat(found["ce_time"]) if found.get("ce_time") else datetime.now(UTC)
+        except ValueError as error:
+            raise PoisonMessage(f"ce_time is not an RFC 3339 time: {found['ce_time']!r}") from error
+        if when.tzinfo is None:
+            raise PoisonMessage("ce_time has no time zone")
+        return cls(
+            id=found["ce_id"],
+            type=found["ce_type"],
+            source=found["ce_source"],
+            time=when,
+            data=value,
+            subject=found.get("ce_subject"),
+            correlation_id=found.get("correlation_id") or found["ce_id"],
+            causation_id=found.get("causation_id"),
+            content_type=content_type,
+        )
+
+    def decode(self, accepted: Sequence[str] | None = None) -> Contract:
+        """Validate the data against the contract named by `ce_type`."""
+        model = REGISTRY.get(self.type)
+        if model is None or (accepted is not None and self.type not in accepted):
+            raise PoisonMessage(f"unknown or unexpected ce_type {self.type!r}")
+        try:
+            payload: Any = json.loads(self.data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise PoisonMessage(f"value is not JSON: {error}") from error
+        try:
+            return model.model_validate(payload)
+        except ValidationError as error:
+            raise PoisonMessage(f"{self.type} failed validation: {_summary(error)}") from error
+
+
+def _summary(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(p) for p in item["loc"]) or "(root)"
+        parts.append(f"{where}: {item['msg']}")
+    more = error.error_count() - 5
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")

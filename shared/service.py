@@ -1,0 +1,246 @@
+"""What every service process is: FastAPI over HTTP, FastStream subscribers on Kafka, one pool.
+
+A service describes itself with a `ServiceSpec` (its handlers, the topics it reads, its
+routes and what it publishes); `build_app` is the one composition root that turns that into
+a running process. Nothing connects at import time: the lifespan builds the pool, the broker,
+the relay and the workers, and closes them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import CommitFailedError
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.specification import AsyncAPI
+from faststream.specification.asyncapi.site import get_asyncapi_html
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+
+from shared.db.migrations import migrate
+from shared.db.pool import connect, create_pool
+from shared.envelope import Envelope
+from shared.events.base import Contract
+from shared.logs import configure_logging
+from shared.messaging import (
+    DeadLetters,
+    Handler,
+    KafkaMessageProcessor,
+    MessageBus,
+    Origin,
+    Outcome,
+    Rejected,
+)
+from shared.outbox import OutboxRelay, kafka_producer
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+OUTBOX_BACKLOG = Gauge("ks_outbox_unpublished", "Outbox rows not yet published", ["service"])
+
+
+@dataclass
+class Runtime:
+    """What the lifespan built; routes and workers reach it through `app.state.runtime`."""
+
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    bus: MessageBus
+    broker: KafkaBroker
+    producer: AIOKafkaProducer
+    relay: OutboxRelay
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def command(self, contract: Contract, *, message_id: str | None = None) -> Outcome:
+        """Run an HTTP command through the same handler as Kafka; 4xx on rejection."""
+        envelope = Envelope.wrap(contract, source="/http", event_id=message_id)
+        return await self.bus.handle(envelope, contract, Origin(topic="http"))
+
+
+Worker = Callable[[Runtime], Awaitable[None]]
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    version: str
+    description: str
+    settings: ServiceSettings
+    handlers: Mapping[str, Handler]
+    subscribe_to: Sequence[str]
+    publishes: Mapping[str, Sequence[type[Contract]]]
+    router: APIRouter
+    migrations: Path
+    workers: Sequence[Worker] = ()
+    on_startup: Callable[[Runtime], Awaitable[None]] | None = None
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def build_broker(spec: ServiceSpec, processor_ref: dict[str, KafkaMessageProcessor]) -> KafkaBroker:
+    settings = spec.settings
+    broker = KafkaBroker(settings.kafka_bootstrap, client_id=f"{spec.name}", logger=log)
+
+    for topic in spec.subscribe_to:
+        # MANUAL: the offset is committed only after the transaction (or the dead letter).
+        @broker.subscriber(
+            topic,
+            group_id=settings.group_id,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            title=f"{spec.name}:{topic}",
+            description=f"{spec.name} consumes {topic}",
+        )
+        async def consume(msg: KafkaMessage) -> None:
+            await processor_ref["processor"].process(msg.raw_message)  # type: ignore[arg-type]
+            try:
+                await msg.ack()
+            except CommitFailedError:
+                # Rebalanced away mid-message; the new owner redelivers and the inbox
+                # makes that harmless.
+                log.warning("offset commit failed after rebalance; expecting redelivery")
+
+    for topic, contracts in spec.publishes.items():
+        schema: Any = contracts[0] if len(contracts) == 1 else Union[tuple(contracts)]  # noqa: UP007
+        broker.publisher(topic, title=f"{topic}:publish", description=f"{spec.name} publishes", schema=schema)
+    return broker
+
+
+def asyncapi_for(spec: ServiceSpec, broker: KafkaBroker) -> Any:
+    return AsyncAPI(broker, title=f"kulturskole {spec.name}", version=spec.version,
+                    description=spec.description).to_specification()
+
+
+def build_app(spec: ServiceSpec) -> FastAPI:
+    settings = spec.settings
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(spec.name, settings.log_level)
+        conn = await connect(settings.database_url, settings.schema, name=f"{spec.name}-migrate")
+        try:
+            applied = await migrate(conn, settings.schema, spec.migrations)
+        finally:
+            await conn.close()
+        log.info("migrations checked", extra={"applied": applied})
+        pool = await create_pool(
+            settings.database_url, settings.schema, max_size=settings.db_pool_size, name=spec.name
+        )
+        processor_ref: dict[str, KafkaMessageProcessor] = {}
+        broker = build_broker(spec, processor_ref)
+        producer = kafka_producer(settings.kafka_bootstrap)
+        bus = MessageBus(pool, spec.handlers, service=spec.name)
+        relay = OutboxRelay(
+            dsn=settings.database_url,
+            schema=settings.schema,
+            bootstrap=settings.kafka_bootstrap,
+            poll_interval=settings.relay_poll_interval_s,
+        )
+        runtime = Runtime(settings, pool, bus, broker, producer, relay)
+        processor_ref["processor"] = KafkaMessageProcessor(
+            bus, DeadLetters(producer, group=settings.group_id), max_attempts=settings.handler_max_attempts
+        )
+        app.state.runtime = runtime
+        app.state.asyncapi = asyncapi_for(spec, broker)
+        await _retrying(f"{spec.name}: kafka producer", producer.start)
+        if spec.on_startup is not None:
+            await spec.on_startup(runtime)
+        runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+        runtime.tasks += [asyncio.create_task(w(runtime), name=w.__name__) for w in spec.workers]
+        await _retrying(f"{spec.name}: kafka subscribers", broker.start)
+        app.state.ready = True
+        log.info("service started", extra={"port": settings.http_port})
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            await broker.stop()
+            for task in runtime.tasks:
+                task.cancel()
+            await asyncio.gather(*runtime.tasks, return_exceptions=True)
+            await producer.stop()
+            await pool.close()
+
+    app = FastAPI(title=f"kulturskole {spec.name}", version=spec.version,
+                  description=spec.description, lifespan=lifespan)
+    app.state.ready = False
+
+    @app.exception_handler(Rejected)
+    async def rejected(_: Request, error: Rejected) -> JSONResponse:
+        return JSONResponse(status_code=error.status, content={"detail": error.reason})
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz(request: Request) -> JSONResponse:
+        """Started, and the database answers."""
+        if not request.app.state.ready:
+            return JSONResponse(status_code=503, content={"status": "starting"})
+        runtime = get_runtime(request)
+        try:
+            async with runtime.pool.acquire(timeout=2) as conn:
+                backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+            return JSONResponse(status_code=503, content={"status": "database unavailable",
+                                                          "error": repr(error)})
+        OUTBOX_BACKLOG.labels(spec.name).set(backlog)
+        return JSONResponse({"status": "ready", "outbox_unpublished": backlog})
+
+    @app.get("/metrics", tags=["operations"])
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/asyncapi.json", tags=["operations"])
+    async def asyncapi_json(request: Request) -> JSONResponse:
+        return JSONResponse(request.app.state.asyncapi.to_jsonable())
+
+    @app.get("/asyncapi", response_class=HTMLResponse, tags=["operations"])
+    async def asyncapi_page(request: Request) -> str:
+        return get_asyncapi_html(request.app.state.asyncapi)
+
+    app.include_router(spec.router)
+    return app
+
+
+async def _retrying(what: str, start: Callable[[], Awaitable[Any]], timeout: float = 120.0) -> None:
+    """Start a Kafka client, waiting (with a deadline) for the broker to answer."""
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    while True:
+        try:
+            await start()
+            return
+        except Exception as error:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("waiting for kafka", extra={"what": what, "error": repr(error)})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5)
+
+
+def run(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None:
+    import uvicorn
+
+    uvicorn.run(app_factory(), host=settings.http_host, port=settings.http_port,
+                log_config=None, access_log=False)

@@ -1,0 +1,42 @@
+"""Settings of a service, from environment variables with one prefix per service.
+
+For example `KS_REGISTRATION_DATABASE_URL`, `KS_NOTIFICATION_SMTP_PORT`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.topics import DEFAULT_PREFIX
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    SERVICE: ClassVar[str]
+
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    database_url: str = Field(
+        default="postgresql://registration:registration-local@127.0.0.1:15432/kulturskole",
+        description="DSN of the service's own login role",
+    )
+    db_schema: str = ""
+    db_pool_size: int = 10
+    topic_prefix: str = DEFAULT_PREFIX
+    consumer_group: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    relay_poll_interval_s: float = 1.0
+    handler_max_attempts: int = 5
+
+    @property
+    def schema(self) -> str:
+        return self.db_schema or self.SERVICE
+
+    @property
+    def group_id(self) -> str:
+        return self.consumer_group or f"{self.topic_prefix}.{self.SERVICE}"
