@@ -90,18 +90,26 @@ class Envelope:
                 found[name] = raw.decode() if raw is not None else ""
             except UnicodeDecodeError as error:
                 raise PoisonMessage(f"header {name!r} is not UTF-8") from error
-        missing = [h for h in ("ce_specversion", "ce_id", "ce_type", "ce_source") if not found.get(h)]
+        missing = [
+            h for h in ("ce_specversion", "ce_id", "ce_type", "ce_source") if not found.get(h)
+        ]
         if missing:
-            raise PoisonMessage(f"not a CloudEvent in binary mode: missing header(s) {', '.join(missing)}")
+            raise PoisonMessage(
+                f"not a CloudEvent in binary mode: missing header(s) {', '.join(missing)}"
+            )
         if found["ce_specversion"] != SPECVERSION:
             raise PoisonMessage(f"unsupported ce_specversion {found['ce_specversion']!r}")
         content_type = found.get("content-type", CONTENT_TYPE)
-        if content_type.split(";")[0].strip() != CONTENT_TYPE:
+        if content_type.split(";")[0].strip().lower() != CONTENT_TYPE:
             raise PoisonMessage(f"unsupported content-type {content_type!r}")
         if value is None:
             raise PoisonMessage("empty message value")
         try:
-            when = datetime.fromisoformat(found["ce_time"]) if found.get("ce_time") else datetime.now(UTC)
+            when = (
+                datetime.fromisoformat(found["ce_time"])
+                if found.get("ce_time")
+                else datetime.now(UTC)
+            )
         except ValueError as error:
             raise PoisonMessage(f"ce_time is not an RFC 3339 time: {found['ce_time']!r}") from error
         if when.tzinfo is None:
@@ -125,8 +133,8 @@ class Envelope:
             raise PoisonMessage(f"unknown or unexpected ce_type {self.type!r}")
         try:
             payload: Any = json.loads(self.data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise PoisonMessage(f"value is not JSON: {error}") from error
+        except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, depth
+            raise PoisonMessage(f"value is not JSON: {error}"[:500]) from error
         try:
             return model.model_validate(payload)
         except ValidationError as error:

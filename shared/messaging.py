@@ -54,7 +54,10 @@ class UnitOfWork:
 
     async def emit(self, topic: str, contract: Contract, *, subject: str | None = None) -> Envelope:
         envelope = Envelope.wrap(
-            contract, source=self.source, subject=subject or contract.key(), caused_by=self.caused_by
+            contract,
+            source=self.source,
+            subject=subject or contract.key(),
+            caused_by=self.caused_by,
         )
         await add_to_outbox(self.conn, topic=topic, key=contract.key(), envelope=envelope)
         self.emitted.append(envelope)
@@ -78,7 +81,9 @@ class Outcome:
 
 
 class MessageBus:
-    def __init__(self, pool: asyncpg.Pool, handlers: Mapping[str, Handler], *, service: str) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, handlers: Mapping[str, Handler], *, service: str
+    ) -> None:
         self.pool = pool
         self.handlers = dict(handlers)
         self.service = service
@@ -93,7 +98,11 @@ class MessageBus:
             fresh = await conn.fetchval(
                 "INSERT INTO inbox (message_id, type, topic, kafka_partition, kafka_offset)"
                 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id) DO NOTHING RETURNING true",
-                envelope.id, envelope.type, origin.topic, origin.partition, origin.offset,
+                envelope.id,
+                envelope.type,
+                origin.topic,
+                origin.partition,
+                origin.offset,
             )
             if not fresh:
                 MESSAGES.labels(self.service, envelope.type, "duplicate").inc()
@@ -138,7 +147,9 @@ class DeadLetters:
 
 
 class KafkaMessageProcessor:
-    def __init__(self, bus: MessageBus, dead_letters: DeadLetters, *, max_attempts: int = 5) -> None:
+    def __init__(
+        self, bus: MessageBus, dead_letters: DeadLetters, *, max_attempts: int = 5
+    ) -> None:
         self.bus = bus
         self.dead_letters = dead_letters
         self.max_attempts = max_attempts

@@ -44,7 +44,11 @@ async def add_to_outbox(
         payload = envelope.data
     await conn.execute(
         "INSERT INTO outbox (event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5)",
-        event_id, topic, key, headers, payload,
+        event_id,
+        topic,
+        key,
+        headers,
+        payload,
     )
     schema = await conn.fetchval("SELECT current_schema()")
     # Delivered at commit, never for a rolled-back transaction.
@@ -148,7 +152,8 @@ class OutboxRelay:
         except Exception as error:
             await conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1)",
-                [r["id"] for r in rows], repr(error)[:1000],
+                [r["id"] for r in rows],
+                repr(error)[:1000],
             )
             raise
         await conn.execute(

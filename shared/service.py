@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
@@ -106,6 +107,9 @@ def build_broker(spec: ServiceSpec, processor_ref: dict[str, KafkaMessageProcess
             group_id=settings.group_id,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
+            # Our processor decodes (and dead-letters what it cannot): FastStream must not
+            # parse the body first, or a broken one fails before our code sees it.
+            decoder=_raw_body,
             title=f"{spec.name}:{topic}",
             description=f"{spec.name} consumes {topic}",
         )
@@ -120,13 +124,20 @@ def build_broker(spec: ServiceSpec, processor_ref: dict[str, KafkaMessageProcess
 
     for topic, contracts in spec.publishes.items():
         schema: Any = contracts[0] if len(contracts) == 1 else Union[tuple(contracts)]  # noqa: UP007
-        broker.publisher(topic, title=f"{topic}:publish", description=f"{spec.name} publishes", schema=schema)
+        broker.publisher(
+            topic, title=f"{topic}:publish", description=f"{spec.name} publishes", schema=schema
+        )
     return broker
 
 
+async def _raw_body(message: StreamMessage[Any]) -> bytes:
+    return message.body
+
+
 def asyncapi_for(spec: ServiceSpec, broker: KafkaBroker) -> Any:
-    return AsyncAPI(broker, title=f"kulturskole {spec.name}", version=spec.version,
-                    description=spec.description).to_specification()
+    return AsyncAPI(
+        broker, title=f"kulturskole {spec.name}", version=spec.version, description=spec.description
+    ).to_specification()
 
 
 def build_app(spec: ServiceSpec) -> FastAPI:
@@ -156,7 +167,9 @@ def build_app(spec: ServiceSpec) -> FastAPI:
         )
         runtime = Runtime(settings, pool, bus, broker, producer, relay)
         processor_ref["processor"] = KafkaMessageProcessor(
-            bus, DeadLetters(producer, group=settings.group_id), max_attempts=settings.handler_max_attempts
+            bus,
+            DeadLetters(producer, group=settings.group_id),
+            max_attempts=settings.handler_max_attempts,
         )
         app.state.runtime = runtime
         app.state.asyncapi = asyncapi_for(spec, broker)
@@ -179,8 +192,12 @@ def build_app(spec: ServiceSpec) -> FastAPI:
             await producer.stop()
             await pool.close()
 
-    app = FastAPI(title=f"kulturskole {spec.name}", version=spec.version,
-                  description=spec.description, lifespan=lifespan)
+    app = FastAPI(
+        title=f"kulturskole {spec.name}",
+        version=spec.version,
+        description=spec.description,
+        lifespan=lifespan,
+    )
     app.state.ready = False
 
     @app.exception_handler(Rejected)
@@ -200,10 +217,13 @@ def build_app(spec: ServiceSpec) -> FastAPI:
         runtime = get_runtime(request)
         try:
             async with runtime.pool.acquire(timeout=2) as conn:
-                backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                backlog = await conn.fetchval(
+                    "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+                )
         except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-            return JSONResponse(status_code=503, content={"status": "database unavailable",
-                                                          "error": repr(error)})
+            return JSONResponse(
+                status_code=503, content={"status": "database unavailable", "error": repr(error)}
+            )
         OUTBOX_BACKLOG.labels(spec.name).set(backlog)
         return JSONResponse({"status": "ready", "outbox_unpublished": backlog})
 
@@ -242,5 +262,10 @@ async def _retrying(what: str, start: Callable[[], Awaitable[Any]], timeout: flo
 def run(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None:
     import uvicorn
 
-    uvicorn.run(app_factory(), host=settings.http_host, port=settings.http_port,
-                log_config=None, access_log=False)
+    uvicorn.run(
+        app_factory(),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+    )

@@ -145,7 +145,9 @@ def pg_bindir() -> Path:
     if candidates:
         return candidates[0].parent
     if os.geteuid() != 0:
-        raise SystemExit("[stack] PostgreSQL server binaries are missing: apt-get install postgresql")
+        raise SystemExit(
+            "[stack] PostgreSQL server binaries are missing: apt-get install postgresql"
+        )
     log("installing the PostgreSQL server from Debian's packages")
     subprocess.run(["apt-get", "update", "-qq"], check=True)
     subprocess.run(
@@ -171,9 +173,7 @@ def pg_owner() -> tuple[int, int] | None:
 
 
 def superuser_dsn(database: str = "postgres") -> str:
-    return (
-        f"postgresql://postgres:{PG_SUPERUSER_PASSWORD}@127.0.0.1:{PORTS.postgres}/{database}"
-    )
+    return f"postgresql://postgres:{PG_SUPERUSER_PASSWORD}@127.0.0.1:{PORTS.postgres}/{database}"
 
 
 def start_postgres() -> None:
@@ -197,8 +197,10 @@ def start_postgres() -> None:
             as_pg_user(
                 [
                     str(bindir / "initdb"),
-                    "-D", str(data),
-                    "-U", "postgres",
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
                     "--auth=scram-sha-256",
                     f"--pwfile={pwfile}",
                     "--encoding=UTF8",
@@ -222,8 +224,10 @@ def start_postgres() -> None:
         as_pg_user(
             [
                 str(bindir / "pg_ctl"),
-                "-D", str(data),
-                "-l", str(logpath),
+                "-D",
+                str(data),
+                "-l",
+                str(logpath),
                 "-o",
                 f"-c listen_addresses=127.0.0.1 -p {PORTS.postgres} "
                 f"-c unix_socket_directories={sockdir} -c max_connections=300 "
@@ -302,17 +306,38 @@ def start_kafka() -> None:
             ]
         )
     )
-    java = ["java", "-Xms256m", "-Xmx768m", "-cp", f"{lib}/*",
-            f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.properties'}"]
+    java = [
+        "java",
+        "-Xms256m",
+        "-Xmx768m",
+        "-cp",
+        f"{lib}/*",
+        f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.properties'}",
+    ]
     if not (data / "meta.properties").exists():
-        cluster_id = subprocess.run(
-            [*java, "kafka.tools.StorageTool", "random-uuid"],
-            check=True, capture_output=True, text=True,
-        ).stdout.strip().splitlines()[-1]
+        cluster_id = (
+            subprocess.run(
+                [*java, "kafka.tools.StorageTool", "random-uuid"],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         subprocess.run(
-            [*java, "kafka.tools.StorageTool", "format", "--standalone",
-             "-t", cluster_id, "-c", str(props)],
-            check=True, stdout=subprocess.DEVNULL,
+            [
+                *java,
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
     spawn("kafka", [*java, "kafka.Kafka", str(props)])
     asyncio.run(wait_for_kafka(bootstrap(), timeout=180))
@@ -332,9 +357,17 @@ def start_smtp_sink() -> None:
         return
     spawn(
         "smtp-sink",
-        [PYTHON, "-m", "shared.devtools.smtp_sink",
-         "--smtp-port", str(PORTS.smtp), "--web-port", str(PORTS.smtp_web),
-         "--store", str(STATE / "mail")],
+        [
+            PYTHON,
+            "-m",
+            "shared.devtools.smtp_sink",
+            "--smtp-port",
+            str(PORTS.smtp),
+            "--web-port",
+            str(PORTS.smtp_web),
+            "--store",
+            str(STATE / "mail"),
+        ],
     )
     wait_until("smtp sink", lambda: port_open(PORTS.smtp) and port_open(PORTS.smtp_web), 30)
     log(f"smtp sink on 127.0.0.1:{PORTS.smtp}, mail at http://127.0.0.1:{PORTS.smtp_web}/")
@@ -380,9 +413,17 @@ def start_services() -> None:
 
 
 def load_demo_data() -> None:
-    subprocess.run([PYTHON, str(ROOT / "deploy" / "local" / "demo.py"),
-                    "--registration", f"http://127.0.0.1:{PORTS.registration}",
-                    "--mail", f"http://127.0.0.1:{PORTS.smtp_web}"], check=True)
+    subprocess.run(
+        [
+            PYTHON,
+            str(ROOT / "deploy" / "local" / "demo.py"),
+            "--registration",
+            f"http://127.0.0.1:{PORTS.registration}",
+            "--mail",
+            f"http://127.0.0.1:{PORTS.smtp_web}",
+        ],
+        check=True,
+    )
 
 
 # --- commands -----------------------------------------------------------------------------
@@ -409,8 +450,11 @@ def status() -> int:
     rows = [
         ("kafka", f"127.0.0.1:{PORTS.kafka}", port_open(PORTS.kafka)),
         ("postgres", f"127.0.0.1:{PORTS.postgres}", port_open(PORTS.postgres)),
-        ("smtp sink", f"127.0.0.1:{PORTS.smtp}, web http://127.0.0.1:{PORTS.smtp_web}/",
-         port_open(PORTS.smtp)),
+        (
+            "smtp sink",
+            f"127.0.0.1:{PORTS.smtp}, web http://127.0.0.1:{PORTS.smtp_web}/",
+            port_open(PORTS.smtp),
+        ),
     ]
     for service in SERVICES:
         port = getattr(PORTS, service)
@@ -430,7 +474,9 @@ def down() -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("command", choices=["up", "infra", "down", "status", "env"])
     parser.add_argument("--demo", action="store_true", help="with up: load demo data")
     args = parser.parse_args()

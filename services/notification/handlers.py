@@ -21,7 +21,10 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
 
     async def on_contact_details(contact: ContactDetails, uow: UnitOfWork) -> None:
         await repository.upsert_recipient(
-            uow.conn, person_id=contact.person_id, name=contact.name, email=str(contact.email),
+            uow.conn,
+            person_id=contact.person_id,
+            name=contact.name,
+            email=str(contact.email),
             language=contact.language.value,
         )
 

@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 MAILS = Counter("ks_mails_total", "Mails handed to the SMTP server", ["template", "outcome"])
 
 
-def build_mail(settings: NotificationSettings, row: dict[str, object], subject: str, body: str) -> EmailMessage:
+def build_mail(
+    settings: NotificationSettings, row: dict[str, object], subject: str, body: str
+) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = settings.mail_from
     mail["To"] = str(row["address"])
@@ -40,25 +42,38 @@ def build_mail(settings: NotificationSettings, row: dict[str, object], subject: 
 
 
 async def send_due(runtime: Runtime, templates: Templates) -> int:
+    """Send what is due, one transaction per mail.
+
+    A mail is marked sent in the transaction that holds its lock while SMTP accepts it, so a
+    crash can repeat at most the one mail in flight (same Message-ID), never a whole batch.
+    """
     settings = runtime.settings
     assert isinstance(settings, NotificationSettings)
     sent = 0
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        rows = await repository.due_deliveries(conn, settings.mail_batch_size)
-        for row in rows:
+    for delivery_id in await repository.due_delivery_ids(runtime.pool, settings.mail_batch_size):
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            row = await repository.lock_due_delivery(conn, delivery_id)
+            if row is None:
+                continue  # sent meanwhile, or another replica is on it
             context = {**row["context"], "recipient_name": row["recipient_name"] or ""}
             try:
                 subject, body = templates.render(row["template"], row["language"], context)
                 mail = build_mail(settings, dict(row), subject, body)
                 await aiosmtplib.send(
-                    mail, hostname=settings.smtp_host, port=settings.smtp_port,
-                    timeout=settings.smtp_timeout_s, start_tls=False, use_tls=False,
+                    mail,
+                    hostname=settings.smtp_host,
+                    port=settings.smtp_port,
+                    timeout=settings.smtp_timeout_s,
+                    start_tls=False,
+                    use_tls=False,
                 )
             except (aiosmtplib.SMTPException, OSError, LookupError) as error:
                 MAILS.labels(row["template"], "failed").inc()
                 delay = backoff_delay(row["attempts"] + 1, base=1.0, cap=300.0)
-                log.warning("mail not accepted, will retry",
-                            extra={"delivery": str(row["id"]), "error": repr(error), "retry_in_s": delay})
+                log.warning(
+                    "mail not accepted, will retry",
+                    extra={"delivery": str(row["id"]), "error": repr(error), "retry_in_s": delay},
+                )
                 await repository.mark_failed(conn, row["id"], error=repr(error), retry_in_s=delay)
                 continue
             await repository.mark_sent(conn, row["id"])
@@ -76,7 +91,9 @@ async def mail_worker(runtime: Runtime) -> None:
     while True:
         listener = None
         try:
-            listener = await connect(settings.database_url, settings.schema, name="notification-mail-listener")
+            listener = await connect(
+                settings.database_url, settings.schema, name="notification-mail-listener"
+            )
             await listener.add_listener(repository.DELIVERIES_CHANNEL, lambda *_: wake.set())
             attempt = 0
             while True:

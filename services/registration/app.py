@@ -17,24 +17,33 @@ from shared.topics import commands_topic, contacts_topic, events_topic
 VERSION = "0.1.0"
 
 
-def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
+def service_spec(settings: RegistrationSettings | None = None) -> ServiceSpec:
+    """What this service is; `create_app` runs it, the contracts export documents it."""
     settings = settings or RegistrationSettings()
-    branches = Path(settings.branches_csv) if settings.branches_csv else REFERENCE_DIR / "fylkesavdelinger.csv"
-    ctx = Context(reference=ReferenceData.load(branches_csv=branches), topic_prefix=settings.topic_prefix)
-    prefix = settings.topic_prefix
-    return build_app(
-        ServiceSpec(
-            name="registration",
-            version=VERSION,
-            description="County branches, member municipalities, interest, applications, decisions.",
-            settings=settings,
-            handlers=make_handlers(ctx),
-            subscribe_to=[commands_topic("registration", prefix)],
-            publishes={
-                events_topic("registration", prefix): [InterestRegistered],
-                contacts_topic(prefix): [ContactDetails],
-            },
-            router=router,
-            migrations=Path(__file__).parent / "migrations",
-        )
+    branches = (
+        Path(settings.branches_csv)
+        if settings.branches_csv
+        else REFERENCE_DIR / "fylkesavdelinger.csv"
     )
+    ctx = Context(
+        reference=ReferenceData.load(branches_csv=branches), topic_prefix=settings.topic_prefix
+    )
+    prefix = settings.topic_prefix
+    return ServiceSpec(
+        name="registration",
+        version=VERSION,
+        description="County branches, member municipalities, interest, applications, decisions.",
+        settings=settings,
+        handlers=make_handlers(ctx),
+        subscribe_to=[commands_topic("registration", prefix)],
+        publishes={
+            events_topic("registration", prefix): [InterestRegistered],
+            contacts_topic(prefix): [ContactDetails],
+        },
+        router=router,
+        migrations=Path(__file__).parent / "migrations",
+    )
+
+
+def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
+    return build_app(service_spec(settings))

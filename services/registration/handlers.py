@@ -23,14 +23,18 @@ class Context:
     topic_prefix: str
 
 
-async def register_interest(command: RegisterInterest, uow: UnitOfWork, ctx: Context) -> InterestRegistered:
+async def register_interest(
+    command: RegisterInterest, uow: UnitOfWork, ctx: Context
+) -> InterestRegistered:
     try:
         scope = scope_of_interest(
             ctx.reference, branch=command.branch, municipality_numbers=command.municipality_numbers
         )
     except DomainError as error:
         raise Rejected(str(error)) from error
-    if await repository.interest_exists(uow.conn, round_id=command.round_id, branch_id=scope.branch.id):
+    if await repository.interest_exists(
+        uow.conn, round_id=command.round_id, branch_id=scope.branch.id
+    ):
         raise Rejected(
             f"interest from {scope.branch.name} for round {command.round_id} is already registered",
             status=409,
@@ -78,7 +82,9 @@ async def register_interest(command: RegisterInterest, uow: UnitOfWork, ctx: Con
 def make_handlers(ctx: Context) -> dict[str, Handler]:
     """The one table of what this service handles."""
 
-    async def on_register_interest(command: RegisterInterest, uow: UnitOfWork) -> InterestRegistered:
+    async def on_register_interest(
+        command: RegisterInterest, uow: UnitOfWork
+    ) -> InterestRegistered:
         return await register_interest(command, uow, ctx)
 
     return {RegisterInterest.TYPE: on_register_interest}

@@ -17,19 +17,22 @@ from shared.topics import commands_topic, events_topic
 VERSION = "0.1.0"
 
 
-def create_app(settings: SchedulingSettings | None = None) -> FastAPI:
+def service_spec(settings: SchedulingSettings | None = None) -> ServiceSpec:
+    """What this service is; `create_app` runs it, the contracts export documents it."""
     settings = settings or SchedulingSettings()
     prefix = settings.topic_prefix
-    return build_app(
-        ServiceSpec(
-            name="scheduling",
-            version=VERSION,
-            description="Programme rounds, semesters and gatherings of every kind.",
-            settings=settings,
-            handlers={},
-            subscribe_to=[commands_topic("scheduling", prefix), events_topic("registration", prefix)],
-            publishes={},
-            router=APIRouter(),
-            migrations=Path(__file__).parent / "migrations",
-        )
+    return ServiceSpec(
+        name="scheduling",
+        version=VERSION,
+        description="Programme rounds, semesters and gatherings of every kind.",
+        settings=settings,
+        handlers={},
+        subscribe_to=[commands_topic("scheduling", prefix), events_topic("registration", prefix)],
+        publishes={},
+        router=APIRouter(),
+        migrations=Path(__file__).parent / "migrations",
     )
+
+
+def create_app(settings: SchedulingSettings | None = None) -> FastAPI:
+    return build_app(service_spec(settings))

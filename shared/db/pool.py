@@ -17,7 +17,11 @@ async def create_pool(dsn: str, schema: str, *, max_size: int = 10, name: str = 
         min_size=1,
         max_size=max_size,
         init=_init_connection,
-        server_settings={"search_path": schema, "application_name": name or schema, "timezone": "UTC"},
+        server_settings={
+            "search_path": schema,
+            "application_name": name or schema,
+            "timezone": "UTC",
+        },
     )
     assert pool is not None
     return pool
@@ -26,7 +30,11 @@ async def create_pool(dsn: str, schema: str, *, max_size: int = 10, name: str = 
 async def connect(dsn: str, schema: str, *, name: str = "") -> asyncpg.Connection:
     conn = await asyncpg.connect(
         dsn,
-        server_settings={"search_path": schema, "application_name": name or schema, "timezone": "UTC"},
+        server_settings={
+            "search_path": schema,
+            "application_name": name or schema,
+            "timezone": "UTC",
+        },
     )
     await _init_connection(conn)
     return conn

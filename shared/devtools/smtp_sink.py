@@ -33,6 +33,7 @@ class MailStore:
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._parsed: dict[str, dict[str, Any]] = {}  # each file is parsed once
 
     def add(self, mail_from: str, rcpt_tos: list[str], content: bytes) -> None:
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
@@ -44,30 +45,32 @@ class MailStore:
             tmp.write_bytes(content)
             tmp.rename(self.folder / f"{name}.eml")
 
-    def messages(self) -> list[dict[str, Any]]:
+    def messages(self, containing: str | None = None) -> list[dict[str, Any]]:
         out = []
         for path in sorted(self.folder.glob("*.eml")):
-            meta = json.loads(path.with_suffix(".json").read_text())
-            parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            assert isinstance(parsed, EmailMessage)
-            out.append(
-                {
-                    "id": path.stem,
-                    "envelope_from": meta["mail_from"],
-                    "envelope_to": meta["rcpt_tos"],
-                    "subject": str(parsed.get("Subject", "")),
-                    "from": str(parsed.get("From", "")),
-                    "to": str(parsed.get("To", "")),
-                    "message_id": str(parsed.get("Message-ID", "")),
-                    "headers": {k: str(v) for k, v in parsed.items()},
-                    "text": _text_body(parsed),
-                    "attachments": [
-                        part.get_content_type()
-                        for part in parsed.iter_attachments()
-                    ],
-                }
-            )
+            if path.stem not in self._parsed:
+                self._parsed[path.stem] = self._parse(path)
+            found = self._parsed[path.stem]
+            if containing is None or containing in found["text"] or containing in found["to"]:
+                out.append(found)
         return out
+
+    def _parse(self, path: Path) -> dict[str, Any]:
+        meta = json.loads(path.with_suffix(".json").read_text())
+        parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return {
+            "id": path.stem,
+            "envelope_from": meta["mail_from"],
+            "envelope_to": meta["rcpt_tos"],
+            "subject": str(parsed.get("Subject", "")),
+            "from": str(parsed.get("From", "")),
+            "to": str(parsed.get("To", "")),
+            "message_id": str(parsed.get("Message-ID", "")),
+            "headers": {k: str(v) for k, v in parsed.items()},
+            "text": _text_body(parsed),
+            "attachments": [part.get_content_type() for part in parsed.iter_attachments()],
+        }
 
     def clear(self) -> int:
         with self._lock:
@@ -75,6 +78,7 @@ class MailStore:
             for path in self.folder.glob("*"):
                 path.unlink()
                 removed += path.suffix == ".eml"
+            self._parsed.clear()
         return removed
 
 
@@ -97,8 +101,9 @@ def web_app(store: MailStore) -> FastAPI:
     app = FastAPI(title="SMTP sink")
 
     @app.get("/api/messages")
-    def list_messages() -> list[dict[str, Any]]:
-        return store.messages()
+    def list_messages(contains: str | None = None) -> list[dict[str, Any]]:
+        """Received mail, oldest first; `contains` keeps those whose text or To has it."""
+        return store.messages(contains)
 
     @app.delete("/api/messages")
     def clear_messages() -> dict[str, int]:

@@ -31,7 +31,11 @@ class Contract(BaseModel):
         if type_ is None:
             return
         version = type_.rsplit(".", 1)[-1]
-        if not type_.startswith(f"{TYPE_PREFIX}.") or not version[1:].isdigit() or version[0] != "v":
+        if (
+            not type_.startswith(f"{TYPE_PREFIX}.")
+            or not version[1:].isdigit()
+            or version[0] != "v"
+        ):
             raise TypeError(f"{cls.__name__}.TYPE must be {TYPE_PREFIX}.<...>.vN: {type_}")
         if type_ in REGISTRY and REGISTRY[type_] is not cls:
             raise TypeError(f"two contracts claim {type_}: {REGISTRY[type_]} and {cls}")

@@ -18,7 +18,9 @@ class PlannedMail:
     language: str | None = None  # None: the recipient's own
 
 
-def mails_for_interest_registered(event: dict[str, Any], *, programme_mailbox: str) -> list[PlannedMail]:
+def mails_for_interest_registered(
+    event: dict[str, Any], *, programme_mailbox: str
+) -> list[PlannedMail]:
     """A receipt to the branch's contact, and a copy to the programme mailbox."""
     context = {
         "branch_name": event["branch_name"],
@@ -33,7 +35,10 @@ def mails_for_interest_registered(event: dict[str, Any], *, programme_mailbox: s
     return [
         PlannedMail(f"person:{person}", "interest_receipt", context, person_id=person),
         PlannedMail(
-            f"mailbox:{programme_mailbox}", "interest_programme_copy", context,
-            address=programme_mailbox, language="nb",
+            f"mailbox:{programme_mailbox}",
+            "interest_programme_copy",
+            context,
+            address=programme_mailbox,
+            language="nb",
         ),
     ]

@@ -11,13 +11,15 @@ router = APIRouter(tags=["deliveries"])
 
 @router.get("/deliveries")
 async def list_deliveries(
-    runtime: RuntimeDep, status: str | None = Query(default=None, pattern="^(pending|sent)$"),
+    runtime: RuntimeDep,
+    status: str | None = Query(default=None, pattern="^(pending|sent)$"),
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> list[dict[str, object]]:
     """The delivery log: what was planned, sent, or is waiting, newest first (no addresses)."""
     rows = await runtime.pool.fetch(
         "SELECT id, event_id, recipient_key, template, status, attempts, last_error, created_at, sent_at"
         " FROM deliveries WHERE ($1::text IS NULL OR status = $1) ORDER BY created_at DESC LIMIT $2",
-        status, limit,
+        status,
+        limit,
     )
     return [dict(r) for r in rows]

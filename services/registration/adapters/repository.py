@@ -13,7 +13,11 @@ from shared.events.registration import ContactPerson
 async def add_person(conn: asyncpg.Connection, *, person_id: UUID, contact: ContactPerson) -> None:
     await conn.execute(
         "INSERT INTO persons (id, name, email, phone, language) VALUES ($1, $2, $3, $4, $5)",
-        person_id, contact.name, str(contact.email), contact.phone, contact.language.value,
+        person_id,
+        contact.name,
+        str(contact.email),
+        contact.phone,
+        contact.language.value,
     )
 
 
@@ -21,7 +25,8 @@ async def interest_exists(conn: asyncpg.Connection, *, round_id: str, branch_id:
     return bool(
         await conn.fetchval(
             "SELECT true FROM interest_registrations WHERE round_id = $1 AND branch_id = $2",
-            round_id, branch_id,
+            round_id,
+            branch_id,
         )
     )
 
@@ -40,12 +45,19 @@ async def add_interest(
     await conn.execute(
         "INSERT INTO interest_registrations (id, round_id, branch_id, municipality_numbers,"
         " contact_person_id, message, registered_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        registration_id, round_id, branch_id, municipality_numbers, contact_person_id, message,
+        registration_id,
+        round_id,
+        branch_id,
+        municipality_numbers,
+        contact_person_id,
+        message,
         registered_at,
     )
 
 
-async def get_interest(conn: asyncpg.Connection | asyncpg.Pool, registration_id: UUID) -> asyncpg.Record | None:
+async def get_interest(
+    conn: asyncpg.Connection | asyncpg.Pool, registration_id: UUID
+) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT id, round_id, branch_id, municipality_numbers, contact_person_id, message, registered_at"
         " FROM interest_registrations WHERE id = $1",

@@ -31,7 +31,9 @@ class Branch:
 
 def slug(name: str) -> str:
     ascii_name = (
-        unicodedata.normalize("NFKD", name.lower().replace("æ", "ae").replace("ø", "o").replace("å", "a"))
+        unicodedata.normalize(
+            "NFKD", name.lower().replace("æ", "ae").replace("ø", "o").replace("å", "a")
+        )
         .encode("ascii", "ignore")
         .decode()
     )
@@ -62,7 +64,9 @@ class ReferenceData:
         with branches_csv.open(encoding="utf-8") as f:
             for row in csv.DictReader(f):
                 if row["fylkesnummer"] not in counties:
-                    raise ValueError(f"branch {row['avdeling']!r}: unknown county {row['fylkesnummer']}")
+                    raise ValueError(
+                        f"branch {row['avdeling']!r}: unknown county {row['fylkesnummer']}"
+                    )
                 grouped.setdefault(row["avdeling"], []).append(row["fylkesnummer"])
         branches = {slug(n): Branch(slug(n), n, tuple(sorted(c))) for n, c in grouped.items()}
         return cls(municipalities, counties, branches)

@@ -23,7 +23,10 @@ class Accepted(BaseModel):
 @router.post(
     "/interest-registrations",
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"description": "Already registered"}, 422: {"description": "Refused, with the reason"}},
+    responses={
+        409: {"description": "Already registered"},
+        422: {"description": "Refused, with the reason"},
+    },
 )
 async def register_interest(
     command: RegisterInterest,

@@ -1,0 +1,48 @@
+# The two commands a newcomer needs:  `make up`  (platform + demo data)  and  `make test`.
+# Both install what is missing first: the virtualenv and Python packages, the Kafka broker
+# jars (Maven, cached in ~/.m2), the PostgreSQL server (Debian's packages, when absent).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+STACK  := $(PY) deploy/local/stack.py
+
+.PHONY: up down status infra test test-unit lint contracts clean-state
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+## up: Kafka, PostgreSQL, SMTP sink, the three services, and demo data
+up: $(STAMP)
+	$(STACK) up --demo
+
+## infra: Kafka, PostgreSQL and the SMTP sink only (what the tests need)
+infra: $(STAMP)
+	$(STACK) infra
+
+## down: stop everything `up` or `infra` started
+down:
+	@if test -x $(PY); then $(STACK) down; fi
+
+## status: what runs, and where
+status: $(STAMP)
+	$(STACK) status
+
+## test: the whole suite (unit, integration, end to end) against the real stack
+test: infra
+	eval "$$($(STACK) env)" && $(PY) -m pytest -p no:cacheprovider
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -m unit -p no:cacheprovider
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+## contracts: regenerate JSON Schema and AsyncAPI documents into contracts/
+contracts: $(STAMP)
+	$(PY) -m shared.cli contracts generate

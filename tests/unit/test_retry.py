@@ -1,0 +1,67 @@
+"""Backoff for transient failures: exponential, capped, jittered, never zero or negative."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import pytest
+
+from shared.retry import TRANSIENT_ERRORS, backoff_delay
+
+pytestmark = pytest.mark.unit
+
+SAMPLES = 200  # the jitter is random: check each bound over many draws
+
+
+@pytest.mark.parametrize("attempt", range(1, 7))
+def test_delay_lies_in_jitter_band(attempt: int) -> None:
+    full = 0.2 * 2 ** (attempt - 1)  # below the 10 s cap for attempts 1..6
+    for _ in range(SAMPLES):
+        delay = backoff_delay(attempt)
+        assert full / 2 <= delay <= full
+
+
+def test_delay_grows_with_each_attempt_below_the_cap() -> None:
+    # Attempt n+1 never waits less than attempt n, whatever the jitter.
+    for _ in range(SAMPLES):
+        delays = [backoff_delay(attempt) for attempt in range(1, 7)]
+        assert delays == sorted(delays)
+        assert delays[-1] > delays[0]
+
+
+def test_delay_grows_on_average() -> None:
+    means = [sum(backoff_delay(a) for _ in range(SAMPLES)) / SAMPLES for a in range(1, 7)]
+    for earlier, later in pairwise(means):
+        assert later > 1.5 * earlier
+
+
+@pytest.mark.parametrize("attempt", [7, 8, 20, 100, 1000])
+def test_delay_is_capped(attempt: int) -> None:
+    for _ in range(SAMPLES):
+        delay = backoff_delay(attempt)
+        assert 5.0 <= delay <= 10.0
+
+
+def test_custom_base_and_cap() -> None:
+    # The mailer's schedule: base 1 s, cap 5 min.
+    for _ in range(SAMPLES):
+        assert 0.5 <= backoff_delay(1, base=1.0, cap=300.0) <= 1.0
+        assert 4.0 <= backoff_delay(4, base=1.0, cap=300.0) <= 8.0
+        assert 150.0 <= backoff_delay(30, base=1.0, cap=300.0) <= 300.0
+
+
+@pytest.mark.parametrize("attempt", [-3, 0, 1, 2, 5, 50, 1000])
+def test_delay_is_always_positive(attempt: int) -> None:
+    for _ in range(SAMPLES):
+        assert backoff_delay(attempt) > 0
+
+
+def test_delay_is_jittered() -> None:
+    assert len({backoff_delay(3) for _ in range(SAMPLES)}) > 1
+
+
+def test_transient_errors_cover_network_and_timeouts() -> None:
+    assert issubclass(ConnectionRefusedError, TRANSIENT_ERRORS)
+    assert issubclass(TimeoutError, TRANSIENT_ERRORS)
+    assert not issubclass(ValueError, TRANSIENT_ERRORS)
+    assert not issubclass(KeyError, TRANSIENT_ERRORS)
