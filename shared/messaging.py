@@ -121,7 +121,8 @@ class DeadLetters:
         self.group = group
 
     async def send(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
-        headers = list(record.headers or ()) + [
+        headers = [
+            *list(record.headers or ()),
             ("dlq_reason", reason[:4000].encode()),
             ("dlq_original_topic", record.topic.encode()),
             ("dlq_original_partition", str(record.partition).encode()),

@@ -108,7 +108,10 @@ class OutboxRelay:
         producer: AIOKafkaProducer | None = None
         try:
             lock = f"outbox-relay:{self.schema}"
-            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", lock):
+            # Another replica leads; nothing signals its end, so poll for the lock.
+            while not await conn.fetchval(  # noqa: ASYNC110
+                "SELECT pg_try_advisory_lock(hashtext($1))", lock
+            ):
                 await asyncio.sleep(self.poll_interval)
             self.is_leader = True
             await conn.add_listener(notify_channel(self.schema), self._on_notify)

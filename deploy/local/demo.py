@@ -11,14 +11,35 @@ import time
 import httpx
 
 DEMO = [
-    ("Vestland", ["4601", "4640", "4627"], "Kari Nordmann", "nn",
-     "Fylkesstyret har drøfta programmet og vil vere med. Bergen, Sogndal og Askøy er interesserte."),
-    ("Trøndelag", ["5001", "5006"], "Ola Nordmann", "nb",
-     "Styret ønsker deltakelse. Trondheim og Steinkjer har meldt interesse."),
-    ("Nordland", ["1804", "1833"], "Ingrid Hansen", "nb",
-     "Bodø og Rana vil delta, flere kommuner avklarer etter årsmøtet."),
-    ("Agder", [], "Sam Smith", "en",
-     "The board is interested; municipalities will be named after the annual meeting."),
+    (
+        "Vestland",
+        ["4601", "4640", "4627"],
+        "Kari Nordmann",
+        "nn",
+        "Fylkesstyret har drøfta programmet og vil vere med. "
+        "Bergen, Sogndal og Askøy er interesserte.",
+    ),
+    (
+        "Trøndelag",
+        ["5001", "5006"],
+        "Ola Nordmann",
+        "nb",
+        "Styret ønsker deltakelse. Trondheim og Steinkjer har meldt interesse.",
+    ),
+    (
+        "Nordland",
+        ["1804", "1833"],
+        "Ingrid Hansen",
+        "nb",
+        "Bodø og Rana vil delta, flere kommuner avklarer etter årsmøtet.",
+    ),
+    (
+        "Agder",
+        [],
+        "Sam Smith",
+        "en",
+        "The board is interested; municipalities will be named after the annual meeting.",
+    ),
 ]
 
 
@@ -33,18 +54,26 @@ def main() -> None:
                 "round_id": "2024",
                 "branch": branch,
                 "municipality_numbers": municipalities,
-                "contact": {"name": name, "email": f"styret.{branch.lower()[:6]}@example.no",
-                            "language": language},
+                "contact": {
+                    "name": name,
+                    "email": f"styret.{branch.lower()[:6]}@example.no",
+                    "language": language,
+                },
                 "message": message,
             }
-            response = client.post("/interest-registrations", json=body,
-                                   headers={"Idempotency-Key": f"demo-2024-{branch}"})
+            response = client.post(
+                "/interest-registrations",
+                json=body,
+                headers={"Idempotency-Key": f"demo-2024-{branch}"},
+            )
             print(f"[demo] {branch}: {response.status_code} {response.json()}")
     deadline = time.monotonic() + 30
     expected = len(DEMO)  # receipts; each also has a copy to the programme mailbox
     count = 0
     while time.monotonic() < deadline:
-        count = len(httpx.get(f"{args.mail}/api/messages", params={"contains": "example.no"}).json())
+        count = len(
+            httpx.get(f"{args.mail}/api/messages", params={"contains": "example.no"}).json()
+        )
         if count >= expected:
             break
         time.sleep(0.5)  # polling the sink, bounded by the deadline

@@ -187,7 +187,7 @@ class ServiceProcesses:
     def start(self, *services: str) -> None:
         for service in services or SERVICES:
             self.ports.setdefault(service, free_port())
-            log = open(self.logs / f"{service}.log", "ab")  # noqa: SIM115 - the child keeps it
+            log = open(self.logs / f"{service}.log", "ab")
             self.procs[service] = subprocess.Popen(
                 [sys.executable, "-m", f"services.{service}"],
                 env=self.env(service),

@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from shared.envelope import Envelope
-from shared.events.registration import ContactPerson, RegisterInterest
+from shared.events.registration import RegisterInterest
 from shared.testing.fixtures import (
     Endpoints,
     ServiceProcesses,

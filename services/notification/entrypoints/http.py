@@ -17,8 +17,10 @@ async def list_deliveries(
 ) -> list[dict[str, object]]:
     """The delivery log: what was planned, sent, or is waiting, newest first (no addresses)."""
     rows = await runtime.pool.fetch(
-        "SELECT id, event_id, recipient_key, template, status, attempts, last_error, created_at, sent_at"
-        " FROM deliveries WHERE ($1::text IS NULL OR status = $1) ORDER BY created_at DESC LIMIT $2",
+        "SELECT id, event_id, recipient_key, template, status, attempts, last_error,"
+        " created_at, sent_at"
+        " FROM deliveries WHERE ($1::text IS NULL OR status = $1)"
+        " ORDER BY created_at DESC LIMIT $2",
         status,
         limit,
     )

@@ -59,7 +59,8 @@ async def get_interest(
     conn: asyncpg.Connection | asyncpg.Pool, registration_id: UUID
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT id, round_id, branch_id, municipality_numbers, contact_person_id, message, registered_at"
+        "SELECT id, round_id, branch_id, municipality_numbers, contact_person_id, message,"
+        " registered_at"
         " FROM interest_registrations WHERE id = $1",
         registration_id,
     )
