@@ -125,6 +125,7 @@ def _wait_http(url: str, timeout: float) -> None:
 
 @dataclass
 class TestDatabase:
+    __test__ = False  # a fixture value, not a test class
     name: str
     dsns: dict[str, str]
 
