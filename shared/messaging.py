@@ -158,13 +158,12 @@ class KafkaMessageProcessor:
     async def process(self, record: ConsumerRecord[Any, Any]) -> None:
         try:
             envelope = Envelope.from_kafka(record.headers, record.value)
-            message = envelope.decode()
-            if envelope.type not in self.bus.handlers:
-                if not record.topic.endswith(".commands"):
-                    # Public event streams carry more than any one consumer needs.
-                    MESSAGES.labels(self.bus.service, envelope.type, "ignored").inc()
-                    return
-                raise PoisonMessage(f"{envelope.type} is not a command this service takes")
+            if envelope.type not in self.bus.handlers and not record.topic.endswith(".commands"):
+                # Public event streams carry more than any one consumer needs, including
+                # types newer than this service: skip them, do not dead-letter them.
+                MESSAGES.labels(self.bus.service, envelope.type, "ignored").inc()
+                return
+            message = envelope.decode(self.bus.accepted_types)
         except PoisonMessage as poison:
             MESSAGES.labels(self.bus.service, "unknown", "dead-lettered").inc()
             await self.dead_letters.send(record, poison.reason)

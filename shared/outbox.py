@@ -84,24 +84,25 @@ class OutboxRelay:
         self.published_total = 0
         self.is_leader = False
         self._wake = asyncio.Event()
+        self._connected = False
 
     async def run(self) -> None:
         attempt = 0
         while True:
+            self._connected = False
             try:
                 await self._run_once()
             except asyncio.CancelledError:
                 raise
             except TRANSIENT_ERRORS as error:
-                attempt += 1
+                # A relay that got connected before failing starts its backoff afresh.
+                attempt = 1 if self._connected else attempt + 1
                 log.warning("outbox relay interrupted, retrying", extra={"error": repr(error)})
                 await asyncio.sleep(backoff_delay(attempt))
             except Exception:
                 attempt += 1
                 log.exception("outbox relay failed, retrying")
                 await asyncio.sleep(backoff_delay(attempt))
-            else:
-                attempt = 0
 
     async def _run_once(self) -> None:
         conn = await connect(self.dsn, self.schema, name=f"{self.schema}-outbox-relay")
@@ -117,6 +118,7 @@ class OutboxRelay:
             await conn.add_listener(notify_channel(self.schema), self._on_notify)
             producer = kafka_producer(self.bootstrap)
             await producer.start()
+            self._connected = True
             while True:
                 self._wake.clear()
                 published = await self._publish_batch(conn, producer)

@@ -1,0 +1,145 @@
+"""The registration service in-process, through its lifespan, on the real Kafka and PostgreSQL:
+operations endpoints, its documents, and what one registration puts on the topics."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from services.registration.app import create_app
+from services.registration.settings import RegistrationSettings
+from shared.events.registration import ContactDetails, InterestRegistered, RegisterInterest
+from shared.testing.fixtures import Endpoints, TestDatabase, eventually
+from shared.topics import contacts_topic, events_topic
+from tests.integration.support import data_of, headers_of, read_to_end
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """The lifespan configures the process's logging as a service's; give it back afterwards."""
+    root = logging.getLogger()
+    aiokafka = logging.getLogger("aiokafka")
+    saved = (root.handlers[:], root.level, aiokafka.level)
+    yield
+    root.handlers[:], root.level = saved[0], saved[1]
+    aiokafka.setLevel(saved[2])
+
+
+def handled_count(metrics_text: str) -> float:
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == "ks_messages_total" and sample.labels == {
+                "service": "registration",
+                "type": RegisterInterest.TYPE,
+                "outcome": "handled",
+            }:
+                return sample.value
+    return 0.0
+
+
+def channel_for(asyncapi: dict[str, Any], address: str) -> dict[str, Any]:
+    found = [c for c in asyncapi["channels"].values() if c["address"] == address]
+    assert len(found) == 1, f"{address} not among {list(asyncapi['channels'])}"
+    channel: dict[str, Any] = found[0]
+    return channel
+
+
+async def test_registration_service_runs_and_publishes_an_interest(
+    endpoints: Endpoints,
+    database: TestDatabase,
+    topic_prefix: str,
+    restore_logging: None,
+) -> None:
+    token = uuid.uuid4().hex[:10]
+    email = f"kari-{token}@example.no"
+    settings = RegistrationSettings(
+        kafka_bootstrap=endpoints.kafka_bootstrap,
+        database_url=database.dsns["registration"],
+        topic_prefix=topic_prefix,
+        relay_poll_interval_s=0.5,
+    )
+    events, contacts = events_topic("registration", topic_prefix), contacts_topic(topic_prefix)
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        health = await client.get("/healthz")
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json() == {"status": "ready", "outbox_unpublished": 0}
+        handled_before = handled_count((await client.get("/metrics")).text)
+
+        created = await client.post(
+            "/interest-registrations",
+            json={
+                "round_id": "2024",
+                "branch": "Vestland",
+                "municipality_numbers": ["4601"],
+                "contact": {"name": "Kari", "email": email},
+            },
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["duplicate"] is False
+        registration_id = created.json()["registration_id"]
+
+        async def backlog_empty() -> bool:
+            response = await client.get("/readyz")
+            assert response.status_code == 200, response.text
+            return bool(response.json()["outbox_unpublished"] == 0)
+
+        await eventually(backlog_empty, what="the outbox to be published")
+
+        metrics = await client.get("/metrics")
+        assert metrics.status_code == 200
+        assert "ks_messages_total" in metrics.text
+        assert handled_count(metrics.text) == handled_before + 1
+
+        stored = await client.get(f"/interest-registrations/{registration_id}")
+        assert stored.status_code == 200
+        assert stored.json()["branch_id"] == "vestland"
+
+        asyncapi = (await client.get("/asyncapi.json")).json()
+        for address, schema in ((events, "InterestRegistered"), (contacts, "ContactDetails")):
+            (message,) = channel_for(asyncapi, address)["messages"].values()
+            ref = message["$ref"].removeprefix("#/").split("/")
+            assert asyncapi[ref[0]][ref[1]][ref[2]]["payload"]["$ref"].endswith(f"/{schema}")
+        openapi = (await client.get("/openapi.json")).json()
+        assert "post" in openapi["paths"]["/interest-registrations"]
+
+    (event,) = await read_to_end(endpoints.kafka_bootstrap, events)
+    (details,) = await read_to_end(endpoints.kafka_bootstrap, contacts)
+
+    event_headers = headers_of(event)
+    assert event_headers["ce_type"].endswith("interest-registered.v1")
+    assert event_headers["ce_type"] == InterestRegistered.TYPE
+    assert event.key == b"vestland"
+    data = data_of(event)
+    assert data["registration_id"] == registration_id
+    assert (data["branch_id"], data["round_id"], data["municipality_numbers"]) == (
+        "vestland",
+        "2024",
+        ["4601"],
+    )
+    # Public events carry ids, not contact data.
+    assert not {"email", "name", "contact", "phone"} & set(data)
+    assert email.encode() not in event.value and b"Kari" not in event.value
+
+    details_headers = headers_of(details)
+    assert details_headers["ce_type"] == ContactDetails.TYPE
+    assert details.key == data["contact_person_id"].encode()
+    contact = data_of(details)
+    assert contact["person_id"] == data["contact_person_id"]
+    assert (contact["email"], contact["name"]) == (email, "Kari")
+    # Both come from the one command: same conversation, same cause.
+    assert details_headers["correlation_id"] == event_headers["correlation_id"]
+    assert details_headers["causation_id"] == event_headers["causation_id"]
