@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--mail", default="http://127.0.0.1:8025")
     args = parser.parse_args()
     with httpx.Client(base_url=args.registration, timeout=10) as client:
-        for branch, municipalities, name, language, message in DEMO:
+        for number, (branch, municipalities, name, language, message) in enumerate(DEMO):
             body = {
                 "round_id": "2024",
                 "branch": branch,
@@ -64,15 +64,18 @@ def main() -> None:
             response = client.post(
                 "/interest-registrations",
                 json=body,
-                headers={"Idempotency-Key": f"demo-2024-{branch}"},
+                # Header values are ASCII: key by the branch's position, not its name.
+                headers={"Idempotency-Key": f"demo-2024-branch-{number}"},
             )
             print(f"[demo] {branch}: {response.status_code} {response.json()}")
+            if response.status_code not in (201, 409):  # 409: registered by an earlier run
+                raise SystemExit(f"[demo] registration refused the demo data: {response.text}")
     deadline = time.monotonic() + 30
     expected = len(DEMO)  # receipts; each also has a copy to the programme mailbox
     count = 0
     while time.monotonic() < deadline:
         count = len(
-            httpx.get(f"{args.mail}/api/messages", params={"contains": "example.no"}).json()
+            httpx.get(f"{args.mail}/api/messages", params={"contains": "styret."}).json()
         )
         if count >= expected:
             break
