@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from services.registration.domain.reference import ReferenceData
 from shared.envelope import Envelope
 from shared.events.registration import RegisterInterest
 from shared.testing.fixtures import (
     Endpoints,
     ServiceProcesses,
     SinkClient,
-    TestDatabase,
     eventually,
 )
 from shared.topics import commands_topic
@@ -24,29 +22,8 @@ from tests.e2e.test_interest_flow import PROGRAMME_MAILBOX, interest, send_comma
 
 pytestmark = pytest.mark.e2e
 
-BRANCHES = [
-    "Oslo og Viken",
-    "Innlandet",
-    "Vestfold og Telemark",
-    "Agder",
-    "Rogaland",
-    "Vestland",
-    "Møre og Romsdal",
-    "Trøndelag",
-    "Nordland",
-    "Troms, Finnmark og Svalbard",
-]
+BRANCHES = sorted(b.name for b in ReferenceData.load().branches.values())
 ROUNDS = [str(year) for year in range(2024, 2044)]  # 20 rounds x 10 branches = 200 commands
-
-
-@pytest.fixture
-def services(
-    endpoints: Endpoints, database: TestDatabase, topic_prefix: str, logs_dir: Path
-) -> Iterator[ServiceProcesses]:
-    procs = ServiceProcesses(endpoints, database, topic_prefix, logs_dir)
-    procs.start()
-    yield procs
-    procs.stop_all()
 
 
 async def test_killing_registration_and_notification_mid_stream_loses_and_doubles_nothing(

@@ -6,8 +6,6 @@ All three services run as processes against the real Kafka, PostgreSQL and SMTP 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +18,6 @@ from shared.testing.fixtures import (
     Endpoints,
     ServiceProcesses,
     SinkClient,
-    TestDatabase,
     eventually,
 )
 from shared.topics import commands_topic, dlq_topic
@@ -29,16 +26,6 @@ pytestmark = pytest.mark.e2e
 
 PROGRAMME_MAILBOX = "post@kulturskoleradet.no"
 PROGRAMME_SUBJECT = "Fremtidens kulturskole, Regionale program"
-
-
-@pytest.fixture
-def services(
-    endpoints: Endpoints, database: TestDatabase, topic_prefix: str, logs_dir: Path
-) -> Iterator[ServiceProcesses]:
-    procs = ServiceProcesses(endpoints, database, topic_prefix, logs_dir)
-    procs.start()
-    yield procs
-    procs.stop_all()
 
 
 def interest(
