@@ -42,6 +42,7 @@ test-unit: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy shared services
 
 ## contracts: regenerate JSON Schema and AsyncAPI documents into contracts/
 contracts: $(STAMP)

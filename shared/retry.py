@@ -27,4 +27,4 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 def backoff_delay(attempt: int, *, base: float = 0.2, cap: float = 10.0) -> float:
     """Seconds to wait before retry number `attempt` (1-based)."""
     # The exponent is capped too: 2**1024 does not fit a float, and retries may go on for days.
-    return min(cap, base * 2 ** min(attempt - 1, 64)) * (0.5 + random.random() / 2)
+    return min(cap, base * 2.0 ** min(attempt - 1, 64)) * (0.5 + random.random() / 2)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Union
@@ -70,7 +70,8 @@ class Runtime:
         return await self.bus.handle(envelope, contract, Origin(topic="http"))
 
 
-Worker = Callable[[Runtime], Awaitable[None]]
+# A coroutine function: each worker runs as its own `asyncio.Task`.
+Worker = Callable[[Runtime], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -114,7 +115,7 @@ def build_broker(spec: ServiceSpec, processor_ref: dict[str, KafkaMessageProcess
             description=f"{spec.name} consumes {topic}",
         )
         async def consume(msg: KafkaMessage) -> None:
-            await processor_ref["processor"].process(msg.raw_message)  # type: ignore[arg-type]
+            await processor_ref["processor"].process(msg.raw_message)
             try:
                 await msg.ack()
             except CommitFailedError:

@@ -33,8 +33,10 @@ class ServiceSettings(BaseSettings):
     relay_poll_interval_s: float = 1.0
     handler_max_attempts: int = 5
 
+    # Shadows pydantic's deprecated v1 `BaseModel.schema()` classmethod on purpose; the name is
+    # part of the settings API every service uses.
     @property
-    def schema(self) -> str:
+    def schema(self) -> str:  # type: ignore[override]
         return self.db_schema or self.SERVICE
 
     @property

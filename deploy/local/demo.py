@@ -74,9 +74,7 @@ def main() -> None:
     expected = len(DEMO)  # receipts; each also has a copy to the programme mailbox
     count = 0
     while time.monotonic() < deadline:
-        count = len(
-            httpx.get(f"{args.mail}/api/messages", params={"contains": "styret."}).json()
-        )
+        count = len(httpx.get(f"{args.mail}/api/messages", params={"contains": "styret."}).json())
         if count >= expected:
             break
         time.sleep(0.5)  # polling the sink, bounded by the deadline

@@ -6,7 +6,7 @@ A published version never changes incompatibly: a breaking change is a new class
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Unpack
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,7 +25,7 @@ class Contract(BaseModel):
     SERVICE: ClassVar[str]
     KIND: ClassVar[str]  # "event" or "command"
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
+    def __init_subclass__(cls, **kwargs: Unpack[ConfigDict]) -> None:
         super().__init_subclass__(**kwargs)
         type_ = cls.__dict__.get("TYPE")
         if type_ is None:
