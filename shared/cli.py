@@ -1,13 +1,26 @@
-"""The `kulturskole` command line: `kulturskole contracts generate|check [--root DIR]`."""
+"""The `kulturskole` command line.
+
+kulturskole contracts generate|check [--root DIR]
+kulturskole dlq list TOPIC [--bootstrap B] [--limit N] [--json]
+kulturskole dlq redrive TOPIC (--all | --offset P:O ...) [--bootstrap B]
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from shared.dead_letters import DeadLetter
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_BOOTSTRAP = "127.0.0.1:19092"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -16,11 +29,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.action == "generate":
             return _generate(args.root, allow_breaking=args.allow_breaking)
         return _check(args.root)
+    if args.command == "dlq":
+        if args.action == "list":
+            return _dlq_list(args.topic, args.bootstrap, limit=args.limit, as_json=args.json)
+        return _dlq_redrive(args.topic, args.bootstrap, offsets=args.offset, all_=args.all)
     raise AssertionError(f"unhandled command: {args.command}")  # argparse requires one
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kulturskole", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="kulturskole",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keep the usage lines above
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     contracts = commands.add_parser(
         "contracts", help="the published contracts: JSON Schema per type, AsyncAPI per service"
@@ -44,7 +65,71 @@ def _parser() -> argparse.ArgumentParser:
             default=REPO_ROOT,
             help="repository root holding contracts/ (default: %(default)s)",
         )
+    _add_dlq_commands(commands)
     return parser
+
+
+def _add_dlq_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dlq = commands.add_parser(
+        "dlq", help="dead letters: list what lies on a <topic>.dlq, re-drive it to <topic>"
+    )
+    actions = dlq.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser(
+        "list", help="one line per dead letter: where, from where, ce_type, reason"
+    )
+    redrive = actions.add_parser(
+        "redrive",
+        help="publish dead letters to their original topic again (dlq_* headers removed)",
+    )
+    for sub in (listing, redrive):
+        sub.add_argument(
+            "topic",
+            metavar="TOPIC",
+            help="the topic or its DLQ, e.g. kulturskole.registration.commands[.dlq]",
+        )
+        sub.add_argument(
+            "--bootstrap",
+            default=os.environ.get("KS_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP),
+            help=f"Kafka bootstrap (default: $KS_KAFKA_BOOTSTRAP, else {DEFAULT_BOOTSTRAP})",
+        )
+    listing.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="show at most N letters, oldest first (default: %(default)s)",
+    )
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    chosen = redrive.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--all", action="store_true", help="every letter on the DLQ now")
+    chosen.add_argument(
+        "--offset",
+        type=_place,
+        action="append",
+        metavar="P:O",
+        help="the letter at DLQ partition P, offset O (as `dlq list` shows); repeatable",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return value
+
+
+def _place(text: str) -> tuple[int, int]:
+    partition, sep, offset = text.partition(":")
+    try:
+        place = (int(partition), int(offset))
+    except ValueError:
+        place = (-1, -1)
+    if not sep or min(place) < 0:
+        raise argparse.ArgumentTypeError(f"expected PARTITION:OFFSET such as 0:42, got {text!r}")
+    return place
 
 
 def _generate(root: Path, *, allow_breaking: bool) -> int:
@@ -84,6 +169,66 @@ def _check(root: Path) -> int:
         f"{len(contracts.asyncapi_documents())} AsyncAPI documents, no breaking change"
     )
     return 0
+
+
+def _dlq_list(topic: str, bootstrap: str, *, limit: int, as_json: bool) -> int:
+    from shared.dead_letters import as_dlq_topic, list_dead_letters
+
+    dlq = as_dlq_topic(topic)
+
+    async def run() -> list[DeadLetter]:
+        # One more than shown, to tell whether there are more.
+        return await list_dead_letters(bootstrap, dlq, limit=limit + 1)
+
+    found = _run_dlq(run())
+    if found is None:
+        return 1
+    for letter in found[:limit]:
+        if as_json:
+            print(json.dumps(letter.to_json(), ensure_ascii=False))
+            continue
+        origin = f"{letter.original_topic}@{_or_dash(letter.original_partition)}"
+        origin += f":{_or_dash(letter.original_offset)}"
+        reason = " ".join(letter.reason.split()) or "-"  # one line per letter
+        print(f"{letter.partition}/{letter.offset}  {origin}  {letter.ce_type or '-'}  {reason}")
+    if len(found) > limit:
+        print(f"dlq: showing the first {limit} letters on {dlq}; use --limit", file=sys.stderr)
+    elif not found:
+        print(f"dlq: no dead letters on {dlq}", file=sys.stderr)
+    return 0
+
+
+def _dlq_redrive(
+    topic: str, bootstrap: str, *, offsets: list[tuple[int, int]] | None, all_: bool
+) -> int:
+    from shared.dead_letters import as_dlq_topic, redrive
+
+    dlq = as_dlq_topic(topic)
+    count = _run_dlq(redrive(bootstrap, dlq, offsets=set(offsets) if offsets else None, all_=all_))
+    if count is None:
+        return 1
+    print(f"dlq: re-drove {count} dead letter(s) from {dlq}")
+    return 0
+
+
+T = TypeVar("T")
+
+
+def _run_dlq(work: Coroutine[Any, Any, T]) -> T | None:
+    """Run `work`; an operator's mistake or an unreachable broker is a message, not a trace."""
+    from aiokafka.errors import KafkaError
+
+    from shared.dead_letters import DeadLetterError
+
+    try:
+        return asyncio.run(work)
+    except (DeadLetterError, KafkaError, OSError, TimeoutError) as error:
+        print(f"dlq: {error}", file=sys.stderr)
+        return None
+
+
+def _or_dash(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 if __name__ == "__main__":
