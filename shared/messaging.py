@@ -156,6 +156,10 @@ class KafkaMessageProcessor:
         self.max_attempts = max_attempts
 
     async def process(self, record: ConsumerRecord[Any, Any]) -> None:
+        if record.value is None and not record.topic.endswith(".commands"):
+            # A tombstone: the compacted topic forgets the key; the event says why.
+            MESSAGES.labels(self.bus.service, "tombstone", "ignored").inc()
+            return
         try:
             envelope = Envelope.from_kafka(record.headers, record.value)
             if envelope.type not in self.bus.handlers and not record.topic.endswith(".commands"):

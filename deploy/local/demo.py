@@ -6,7 +6,9 @@ Safe to run again: each registration carries an Idempotency-Key, so a rerun chan
 from __future__ import annotations
 
 import argparse
+import csv
 import time
+from pathlib import Path
 
 import httpx
 
@@ -43,15 +45,47 @@ DEMO = [
 ]
 
 
+ROUND = "2027"
+BOARDS = ["vestland", "trondelag", "nordland", "agder"]
+REFERENCE = (
+    Path(__file__).resolve().parents[2] / "services/registration/reference/kommuner-2024.csv"
+)
+
+
+def members_csv() -> str:
+    with REFERENCE.open(encoding="utf-8") as f:
+        return "kommunenummer\n" + "".join(row["kommunenummer"] + "\n" for row in csv.DictReader(f))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--registration", default="http://127.0.0.1:8001")
     parser.add_argument("--mail", default="http://127.0.0.1:8025")
     args = parser.parse_args()
+    programme = {"Authorization": "Bearer local-programme"}
     with httpx.Client(base_url=args.registration, timeout=10) as client:
+        # All of the country's municipalities as members, for the demo; a round open for interest.
+        members = client.post(
+            "/members/csv",
+            headers=programme | {"Content-Type": "text/csv", "Idempotency-Key": "demo-members"},
+            content=members_csv(),
+        )
+        print(f"[demo] membership list: {members.status_code}")
+        opened = client.post(
+            "/rounds",
+            headers=programme | {"Idempotency-Key": "demo-round-2027"},
+            json={
+                "round_id": ROUND,
+                "interest_deadline": "2027-01-15",
+                "capacity_per_branch": {"vestland": 2, "trondelag": 2},
+            },
+        )
+        print(f"[demo] round {ROUND}: {opened.status_code} {opened.json()}")
+        if opened.status_code not in (201, 409):
+            raise SystemExit(f"[demo] could not open the demo round: {opened.text}")
         for number, (branch, municipalities, name, language, message) in enumerate(DEMO):
             body = {
-                "round_id": "2024",
+                "round_id": ROUND,
                 "branch": branch,
                 "municipality_numbers": municipalities,
                 "contact": {
@@ -65,10 +99,13 @@ def main() -> None:
                 "/interest-registrations",
                 json=body,
                 # Header values are ASCII: key by the branch's position, not its name.
-                headers={"Idempotency-Key": f"demo-2024-branch-{number}"},
+                headers={
+                    "Idempotency-Key": f"demo-{ROUND}-branch-{number}",
+                    "Authorization": f"Bearer local-board-{BOARDS[number]}",
+                },
             )
             print(f"[demo] {branch}: {response.status_code} {response.json()}")
-            if response.status_code not in (201, 409):  # 409: registered by an earlier run
+            if response.status_code not in (200, 201):
                 raise SystemExit(f"[demo] registration refused the demo data: {response.text}")
     deadline = time.monotonic() + 30
     expected = len(DEMO)  # receipts; each also has a copy to the programme mailbox

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import pwd
@@ -32,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from services.registration.settings import LOCAL_API_TOKENS  # noqa: E402
 from shared.db.provision import SERVICES, provision  # noqa: E402
 from shared.kafka_admin import ensure_topics, wait_for_kafka  # noqa: E402
 from shared.topics import all_topic_specs  # noqa: E402
@@ -378,6 +380,7 @@ def start_smtp_sink() -> None:
 
 def service_env() -> dict[str, str]:
     env = {
+        "KS_REGISTRATION_API_TOKENS": json.dumps(LOCAL_API_TOKENS),
         "KS_NOTIFICATION_SMTP_HOST": "127.0.0.1",
         "KS_NOTIFICATION_SMTP_PORT": str(PORTS.smtp),
     }

@@ -7,11 +7,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.registration.domain.reference import REFERENCE_DIR, ReferenceData
+from services.registration.entrypoints.auth import parse_tokens
 from services.registration.entrypoints.http import router
 from services.registration.handlers import Context, make_handlers
 from services.registration.settings import RegistrationSettings
-from shared.events.registration import ContactDetails, InterestRegistered
-from shared.service import ServiceSpec, build_app
+from shared.events.base import REGISTRY, Event
+from shared.events.registration import ContactDetails
+from shared.service import Runtime, ServiceSpec, build_app
 from shared.topics import commands_topic, contacts_topic, events_topic
 
 VERSION = "0.1.0"
@@ -29,6 +31,14 @@ def service_spec(settings: RegistrationSettings | None = None) -> ServiceSpec:
         reference=ReferenceData.load(branches_csv=branches), topic_prefix=settings.topic_prefix
     )
     prefix = settings.topic_prefix
+    tokens = parse_tokens(settings.api_tokens, ctx.reference)  # a bad token file fails start-up
+
+    async def on_startup(runtime: Runtime) -> None:
+        runtime.extras.update(context=ctx, tokens=tokens)
+
+    published = [
+        c for c in REGISTRY.values() if issubclass(c, Event) and c.SERVICE == "registration"
+    ]
     return ServiceSpec(
         name="registration",
         version=VERSION,
@@ -37,11 +47,12 @@ def service_spec(settings: RegistrationSettings | None = None) -> ServiceSpec:
         handlers=make_handlers(ctx),
         subscribe_to=[commands_topic("registration", prefix)],
         publishes={
-            events_topic("registration", prefix): [InterestRegistered],
+            events_topic("registration", prefix): published,
             contacts_topic(prefix): [ContactDetails],
         },
         router=router,
         migrations=Path(__file__).parent / "migrations",
+        on_startup=on_startup,
     )
 
 

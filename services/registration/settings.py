@@ -13,3 +13,33 @@ class RegistrationSettings(ServiceSettings):
 
     http_port: int = 8001
     branches_csv: str = ""  # an operator's own branch→county file; default ships with the service
+    # Bearer tokens of the HTTP API, as JSON: {"<token>": {"name": "...", "role": "programme" |
+    # "county_board" | "observer", "branch": "<branch name or id, for a county board>"}}.
+    # Empty: every HTTP command is refused (401); Kafka commands are trusted system input.
+    api_tokens: str = ""
+
+
+# Tokens the local stack and the tests use; never for a real deployment.
+LOCAL_API_TOKENS = {
+    "local-programme": {"name": "Programledelsen", "role": "programme"},
+    "local-observer": {"name": "Observatør", "role": "observer"},
+    **{
+        f"local-board-{branch_id}": {
+            "name": f"Styret i {branch_id}",
+            "role": "county_board",
+            "branch": branch_id,
+        }
+        for branch_id in (
+            "oslo-og-viken",
+            "innlandet",
+            "vestfold-og-telemark",
+            "agder",
+            "rogaland",
+            "vestland",
+            "more-og-romsdal",
+            "trondelag",
+            "nordland",
+            "troms-finnmark-og-svalbard",
+        )
+    },
+}

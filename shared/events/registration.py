@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, ClassVar
 from uuid import UUID
@@ -89,6 +90,404 @@ class ContactDetails(Contract):
     email: EmailStr
     phone: str | None = None
     language: Language = Language.BOKMAAL
+
+    def key(self) -> str:
+        return str(self.person_id)
+
+
+# --- programme rounds, windows and deadlines ---------------------------------------------
+
+Capacities = dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,60}$")], int]
+
+
+class OpenRound(Command):
+    """Programme management opens a round, with its interest deadline and regional capacity."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.open-round.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    interest_deadline: date | None = Field(
+        default=None, description="Last day for interest (Europe/Oslo); default 15 September before"
+    )
+    capacity_per_branch: Capacities = Field(
+        default_factory=dict, description="Places per region (branch id); absent: no limit"
+    )
+
+    def key(self) -> str:
+        return self.round_id
+
+
+class RoundOpened(Event):
+    TYPE: ClassVar[str] = f"{PREFIX}.round-opened.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    interest_deadline: date
+    interest_closes_at: AwareDatetime
+    capacity_per_branch: dict[str, int]
+
+    def key(self) -> str:
+        return self.round_id
+
+
+class OpenApplicationWindow(Command):
+    """After a county's annual meeting its member municipalities get their own deadline."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.open-application-window.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    county_number: CountyNumber
+    opens_on: date
+    deadline: date
+
+    def key(self) -> str:
+        return self.round_id
+
+
+class ApplicationWindowOpened(Event):
+    TYPE: ClassVar[str] = f"{PREFIX}.application-window-opened.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    county_number: CountyNumber
+    opens_on: date
+    deadline: date
+    closes_at: AwareDatetime
+
+    def key(self) -> str:
+        return self.round_id
+
+
+class DeadlineKind(StrEnum):
+    INTEREST = "interest"
+    APPLICATION = "application"
+
+
+class ExtendDeadline(Command):
+    TYPE: ClassVar[str] = f"{PREFIX}.extend-deadline.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    kind: DeadlineKind
+    county_number: CountyNumber | None = Field(
+        default=None, description="For an application deadline"
+    )
+    new_deadline: date
+
+    def key(self) -> str:
+        return self.round_id
+
+
+class DeadlineExtended(Event):
+    TYPE: ClassVar[str] = f"{PREFIX}.deadline-extended.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    kind: DeadlineKind
+    county_number: CountyNumber | None
+    previous_deadline: date
+    new_deadline: date
+    closes_at: AwareDatetime
+
+    def key(self) -> str:
+        return self.round_id
+
+
+# --- membership ----------------------------------------------------------------------------
+
+
+class ImportMembers(Command):
+    """The membership list of Norsk kulturskoleråd, replaced whole (e.g. from a CSV export)."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.import-members.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    municipality_numbers: list[MunicipalityNumber] = Field(max_length=400)
+
+    def key(self) -> str:
+        return "membership"
+
+
+class MembershipChanged(Event):
+    TYPE: ClassVar[str] = f"{PREFIX}.membership-changed.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    added: list[MunicipalityNumber]
+    removed: list[MunicipalityNumber]
+    member_count: int
+
+    def key(self) -> str:
+        return "membership"
+
+
+# --- interest -----------------------------------------------------------------------------
+
+
+class InterestUpdated(Event):
+    """A branch registered again before the deadline: the registration now reads like this."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.interest-updated.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    registration_id: UUID
+    round_id: RoundId
+    branch_id: str
+    branch_name: str
+    county_numbers: list[CountyNumber]
+    municipality_numbers: list[MunicipalityNumber]
+    contact_person_id: UUID
+    message: str
+    updated_at: AwareDatetime
+
+    def key(self) -> str:
+        return self.branch_id
+
+
+# --- applications and kommunegrupper ----------------------------------------------------------
+
+
+class GroupRole(StrEnum):
+    KULTURSKOLE = "kulturskole"
+    BARNEHAGE = "barnehage"
+    SFO = "sfo"
+    GRUNNSKOLE = "grunnskole"
+    OTHER = "annen"  # other local actors
+
+
+class GroupMember(BaseModel):
+    """A kommunegruppe representative, with contact details (stay in registration)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    email: EmailStr
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ]{8,20}$")] | None = None
+    language: Language = Language.BOKMAAL
+    role: GroupRole
+    organisation: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    commits_to_gatherings: bool = Field(
+        description="Commits to attend every gathering and the work between them (mellomarbeid)"
+    )
+
+
+DevelopmentArea = Annotated[str, StringConstraints(min_length=2, max_length=100)]
+
+
+class SaveApplicationDraft(Command):
+    """The county board drafts an application on behalf of a member municipality."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.save-application-draft.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    municipality_number: MunicipalityNumber
+    motivation: Annotated[str, StringConstraints(max_length=8000)] = ""
+    development_areas: list[DevelopmentArea] = Field(default_factory=list, max_length=10)
+    co_creation_plan: Annotated[str, StringConstraints(max_length=8000)] = ""
+    group: list[GroupMember] = Field(default_factory=list, max_length=30)
+
+    def key(self) -> str:
+        return self.municipality_number
+
+
+class SubmitApplication(Command):
+    """Submit the municipality's draft: checked whole, the group registered all or nothing."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.submit-application.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    municipality_number: MunicipalityNumber
+
+    def key(self) -> str:
+        return self.municipality_number
+
+
+class GroupMemberRef(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    person_id: UUID
+    role: GroupRole
+
+
+class ApplicationSubmitted(Event):
+    TYPE: ClassVar[str] = f"{PREFIX}.application-submitted.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    application_id: UUID
+    round_id: RoundId
+    municipality_number: MunicipalityNumber
+    county_number: CountyNumber
+    branch_id: str
+    development_areas: list[str]
+    group: list[GroupMemberRef]
+    submitted_at: AwareDatetime
+
+    def key(self) -> str:
+        return self.municipality_number
+
+
+# --- decisions and withdrawals ---------------------------------------------------------------
+
+
+class Decision(StrEnum):
+    ADMIT = "admit"
+    WAITLIST = "waitlist"
+    DECLINE = "decline"
+
+
+class DecideApplication(Command):
+    TYPE: ClassVar[str] = f"{PREFIX}.decide-application.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    municipality_number: MunicipalityNumber
+    decision: Decision
+    reason: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+    def key(self) -> str:
+        return self.municipality_number
+
+
+class _DecisionEvent(Event):
+    application_id: UUID
+    round_id: RoundId
+    municipality_number: MunicipalityNumber
+    county_number: CountyNumber
+    branch_id: str
+    decided_at: AwareDatetime
+
+    def key(self) -> str:
+        return self.municipality_number
+
+
+class MunicipalityAdmitted(_DecisionEvent):
+    TYPE: ClassVar[str] = f"{PREFIX}.municipality-admitted.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    promoted_from_waitlist: bool = False
+    group: list[GroupMemberRef]
+
+
+class MunicipalityWaitlisted(_DecisionEvent):
+    TYPE: ClassVar[str] = f"{PREFIX}.municipality-waitlisted.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    position: int = Field(ge=1, description="Place on the region's wait-list")
+
+
+class MunicipalityDeclined(_DecisionEvent):
+    TYPE: ClassVar[str] = f"{PREFIX}.municipality-declined.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    reason: str
+
+
+class WithdrawMunicipality(Command):
+    TYPE: ClassVar[str] = f"{PREFIX}.withdraw-municipality.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    municipality_number: MunicipalityNumber
+    reason: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+    def key(self) -> str:
+        return self.municipality_number
+
+
+class MunicipalityWithdrawn(_DecisionEvent):
+    TYPE: ClassVar[str] = f"{PREFIX}.municipality-withdrawn.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    previous_status: str
+    reason: str
+
+
+# --- group changes after admission ----------------------------------------------------------------
+
+
+class AddGroupMember(Command):
+    TYPE: ClassVar[str] = f"{PREFIX}.add-group-member.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    municipality_number: MunicipalityNumber
+    member: GroupMember
+
+    def key(self) -> str:
+        return self.municipality_number
+
+
+class RemoveGroupMember(Command):
+    TYPE: ClassVar[str] = f"{PREFIX}.remove-group-member.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    municipality_number: MunicipalityNumber
+    person_id: UUID
+
+    def key(self) -> str:
+        return self.municipality_number
+
+
+class ReplaceGroupMember(Command):
+    TYPE: ClassVar[str] = f"{PREFIX}.replace-group-member.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    municipality_number: MunicipalityNumber
+    person_id: UUID
+    member: GroupMember
+
+    def key(self) -> str:
+        return self.municipality_number
+
+
+class _GroupChange(Event):
+    application_id: UUID
+    round_id: RoundId
+    municipality_number: MunicipalityNumber
+    person_id: UUID
+    role: GroupRole
+    changed_at: AwareDatetime
+
+    def key(self) -> str:
+        return self.municipality_number
+
+
+class GroupMemberAdded(_GroupChange):
+    TYPE: ClassVar[str] = f"{PREFIX}.group-member-added.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+
+class GroupMemberRemoved(_GroupChange):
+    TYPE: ClassVar[str] = f"{PREFIX}.group-member-removed.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+
+# --- personal data ------------------------------------------------------------------------------
+
+
+class ErasePerson(Command):
+    TYPE: ClassVar[str] = f"{PREFIX}.erase-person.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    person_id: UUID
+
+    def key(self) -> str:
+        return str(self.person_id)
+
+
+class PersonErased(Event):
+    """A person's contact data is gone here; downstream copies must go too."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.person-erased.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    person_id: UUID
+    erased_at: AwareDatetime
 
     def key(self) -> str:
         return str(self.person_id)

@@ -8,6 +8,7 @@ Docker engine. Every test gets topics (a prefix) and a database of its own.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -176,6 +177,10 @@ class ServiceProcesses:
             f"KS_{upper}_HTTP_PORT": str(self.ports[service]),
             f"KS_{upper}_RELAY_POLL_INTERVAL_S": "0.5",
         }
+        if service == "registration":
+            from services.registration.settings import LOCAL_API_TOKENS
+
+            env["KS_REGISTRATION_API_TOKENS"] = json.dumps(LOCAL_API_TOKENS)
         if service == "notification":
             env["KS_NOTIFICATION_SMTP_HOST"] = self.endpoints.smtp_host
             env["KS_NOTIFICATION_SMTP_PORT"] = str(self.endpoints.smtp_port)

@@ -3,9 +3,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from services.registration.domain.reference import ReferenceData
 from shared.testing.fixtures import Endpoints, ServiceProcesses, TestDatabase
+
+PROGRAMME = {"Authorization": "Bearer local-programme"}
+ROUNDS = [str(year) for year in range(2030, 2050)]  # interest deadlines: 15 September before
 
 
 @pytest.fixture
@@ -15,5 +20,17 @@ def services(
     """All three services as processes, on this test's own topics and database."""
     procs = ServiceProcesses(endpoints, database, topic_prefix, logs_dir)
     procs.start()
+    prepare(procs.url("registration"))
     yield procs
     procs.stop_all()
+
+
+def prepare(registration: str) -> None:
+    """As programme management would: the membership list in, the rounds open."""
+    numbers = sorted(ReferenceData.load().municipalities)
+    with httpx.Client(base_url=registration, headers=PROGRAMME, timeout=30) as client:
+        response = client.post("/members", json={"municipality_numbers": numbers})
+        assert response.status_code == 200, response.text
+        for round_id in ROUNDS:
+            response = client.post("/rounds", json={"round_id": round_id})
+            assert response.status_code == 201, response.text

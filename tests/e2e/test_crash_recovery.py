@@ -18,12 +18,12 @@ from shared.testing.fixtures import (
     eventually,
 )
 from shared.topics import commands_topic
+from tests.e2e.conftest import ROUNDS  # 20 rounds x 10 branches = 200 commands
 from tests.e2e.test_interest_flow import PROGRAMME_MAILBOX, interest, send_commands
 
 pytestmark = pytest.mark.e2e
 
 BRANCHES = sorted(b.name for b in ReferenceData.load().branches.values())
-ROUNDS = [str(year) for year in range(2024, 2044)]  # 20 rounds x 10 branches = 200 commands
 
 
 async def test_killing_registration_and_notification_mid_stream_loses_and_doubles_nothing(

@@ -21,6 +21,7 @@ from shared.testing.fixtures import (
     eventually,
 )
 from shared.topics import commands_topic, dlq_topic
+from tests.e2e.conftest import PROGRAMME
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +33,7 @@ def interest(
     token: str,
     *,
     branch: str = "Vestland",
-    round_id: str = "2024",
+    round_id: str = "2030",
     municipalities: list[str] | None = None,
     language: str = "nb",
 ) -> dict[str, Any]:
@@ -89,10 +90,12 @@ async def test_interest_over_http_sends_receipt_and_programme_copy(
     services: ServiceProcesses, sink: SinkClient
 ) -> None:
     token = uuid.uuid4().hex[:10]
-    async with httpx.AsyncClient(base_url=services.url("registration")) as client:
+    async with httpx.AsyncClient(
+        base_url=services.url("registration"), headers=PROGRAMME
+    ) as client:
         response = await client.post("/interest-registrations", json=interest(token, language="nn"))
     assert response.status_code == 201, response.text
-    registration_id = response.json()["registration_id"]
+    registration_id = response.json()["result"]["registration_id"]
 
     mails = await eventually(
         lambda: _when_count(sink.messages(containing=token), 2), what="receipt and programme copy"
@@ -135,7 +138,9 @@ async def test_bad_input_is_refused_with_a_reason_and_nothing_else_breaks(
     services: ServiceProcesses, sink: SinkClient, endpoints: Endpoints, topic_prefix: str
 ) -> None:
     token = uuid.uuid4().hex[:10]
-    async with httpx.AsyncClient(base_url=services.url("registration")) as client:
+    async with httpx.AsyncClient(
+        base_url=services.url("registration"), headers=PROGRAMME
+    ) as client:
         malformed = await client.post(
             "/interest-registrations",
             content=b"{not json",
@@ -203,7 +208,9 @@ async def test_bad_input_is_refused_with_a_reason_and_nothing_else_breaks(
         lambda: _when_count(sink.messages(containing=token), 2), what="good one's mails"
     )
     assert all("Rogaland" in m["subject"] or "Rogaland" in m["text"] for m in mails)
-    async with httpx.AsyncClient(base_url=services.url("registration")) as client:
+    async with httpx.AsyncClient(
+        base_url=services.url("registration"), headers=PROGRAMME
+    ) as client:
         assert (await client.get("/readyz")).status_code == 200
 
 
@@ -212,7 +219,9 @@ async def test_idempotency_key_makes_a_retried_post_harmless(
 ) -> None:
     token = uuid.uuid4().hex[:10]
     key = f"retry-{token}"
-    async with httpx.AsyncClient(base_url=services.url("registration")) as client:
+    async with httpx.AsyncClient(
+        base_url=services.url("registration"), headers=PROGRAMME
+    ) as client:
         first = await client.post(
             "/interest-registrations",
             json=interest(token, branch="Nordland", municipalities=["1804"]),
@@ -223,17 +232,30 @@ async def test_idempotency_key_makes_a_retried_post_harmless(
             json=interest(token, branch="Nordland", municipalities=["1804"]),
             headers={"Idempotency-Key": key},
         )
-        other = await client.post(
-            "/interest-registrations",
-            json=interest(token, branch="Nordland", municipalities=["1804"]),
-        )
     assert first.status_code == 201 and first.json()["duplicate"] is False
     assert again.status_code == 201 and again.json()["duplicate"] is True
-    assert other.status_code == 409 and "already registered" in other.json()["detail"]
     await eventually(lambda: _when_count(sink.messages(containing=token), 2), what="two mails")
     async with httpx.AsyncClient(base_url=services.url("notification")) as client:
         sent = (await client.get("/deliveries", params={"status": "sent"})).json()
     assert len(sent) == 2  # one receipt, one copy: the retried POST planned nothing more
+
+    # Registering again (a new request) updates the registration: same id, an update receipt.
+    async with httpx.AsyncClient(
+        base_url=services.url("registration"), headers=PROGRAMME
+    ) as client:
+        other = await client.post(
+            "/interest-registrations",
+            json=interest(token, branch="Nordland", municipalities=["1804", "1833"]),
+        )
+    assert other.status_code == 200, other.text
+    updated = other.json()["result"]
+    assert updated["registration_id"] == first.json()["result"]["registration_id"]
+    assert updated["municipality_numbers"] == ["1804", "1833"]
+    mails = await eventually(
+        lambda: _when_count(sink.messages(containing=token), 4), what="4 mails"
+    )
+    receipt = next(m for m in mails if m["subject"].startswith("Oppdatert"))
+    assert "1804, 1833" in receipt["text"]
 
 
 async def _when_count(messages: Any, n: int) -> list[dict[str, Any]] | None:

@@ -27,6 +27,11 @@ async def upsert_recipient(
     await conn.execute("SELECT pg_notify($1, '')", DELIVERIES_CHANNEL)
 
 
+async def forget_recipient(conn: asyncpg.Connection, person_id: uuid.UUID) -> None:
+    """Erasure: the address goes; mails still waiting for it will never be sent."""
+    await conn.execute("DELETE FROM recipients WHERE person_id = $1", person_id)
+
+
 async def plan_deliveries(
     conn: asyncpg.Connection, *, event_id: str, mails: list[PlannedMail]
 ) -> None:

@@ -1,52 +1,291 @@
-"""HTTP routes: thin adapters onto the same handlers as the command topic."""
+"""HTTP routes: thin adapters onto the same handlers as the command topic.
+
+Each command route authorizes the bearer token's principal, then runs the command through
+the message bus. An `Idempotency-Key` header makes a retried request harmless.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import csv
+import io
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, Body, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel
 
 from services.registration.adapters import repository
-from shared.events.registration import InterestRegistered, RegisterInterest
-from shared.service import RuntimeDep
+from services.registration.entrypoints.auth import PrincipalDep, authorize
+from services.registration.handlers import Context
+from shared.events.base import Contract
+from shared.events.registration import (
+    AddGroupMember,
+    DecideApplication,
+    ErasePerson,
+    ExtendDeadline,
+    ImportMembers,
+    InterestRegistered,
+    OpenApplicationWindow,
+    OpenRound,
+    RegisterInterest,
+    RemoveGroupMember,
+    ReplaceGroupMember,
+    SaveApplicationDraft,
+    SubmitApplication,
+    WithdrawMunicipality,
+)
+from shared.service import Runtime, RuntimeDep
 
-router = APIRouter(tags=["interest"])
+router = APIRouter()
+IdempotencyKey = Annotated[
+    str | None, Header(max_length=200, pattern=r"^[\x21-\x7e]+$", description="Makes retries safe")
+]
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No or unknown bearer token"},
+    403: {"description": "Not allowed for this principal (e.g. another county's municipality)"},
+    404: {"description": "Round, application or person not found"},
+    409: {
+        "description": "Conflicts with the current state (already submitted, capacity full, ...)"
+    },
+    422: {
+        "description": "Refused, with the reason (unknown municipality, late, incomplete group, ...)"
+    },
+}
 
 
 class Accepted(BaseModel):
-    registration_id: UUID | None
+    """The command was handled (or had been: `duplicate` for a repeated Idempotency-Key)."""
+
     duplicate: bool
+    result: dict[str, Any] | None = None
 
 
-@router.post(
-    "/interest-registrations",
-    status_code=status.HTTP_201_CREATED,
-    responses={
-        409: {"description": "Already registered"},
-        422: {"description": "Refused, with the reason"},
-    },
+def _context(runtime: Runtime) -> Context:
+    ctx: Context = runtime.extras["context"]
+    return ctx
+
+
+async def _run(
+    runtime: Runtime, principal: PrincipalDep, command: Contract, key: str | None
+) -> Accepted:
+    authorize(principal, command, _context(runtime).reference)
+    outcome = await runtime.command(command, message_id=key)
+    if not outcome.fresh:
+        return Accepted(duplicate=True)
+    result = outcome.result
+    if isinstance(result, BaseModel):
+        return Accepted(duplicate=False, result=result.model_dump(mode="json"))
+    return Accepted(duplicate=False, result={"id": str(result)} if result is not None else None)
+
+
+def _command_route(
+    path: str, model: type[Contract], summary: str, tag: str, code: int = 200
+) -> None:
+    async def endpoint(
+        command: Any,
+        runtime: RuntimeDep,
+        principal: PrincipalDep,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Accepted:
+        return await _run(runtime, principal, command, idempotency_key)
+
+    endpoint.__annotations__["command"] = model
+    endpoint.__name__ = model.__name__
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["POST"],
+        summary=summary,
+        tags=[tag],
+        status_code=code,
+        responses=REFUSALS,
+        response_model=Accepted,
+    )
+
+
+_command_route("/rounds", OpenRound, "Open a programme round (programme management)", "rounds", 201)
+_command_route(
+    "/application-windows",
+    OpenApplicationWindow,
+    "Open a county's application window after its annual meeting",
+    "rounds",
+    201,
 )
+_command_route(
+    "/deadline-extensions", ExtendDeadline, "Extend an interest or application deadline", "rounds"
+)
+_command_route("/members", ImportMembers, "Replace the membership list (JSON)", "members")
+_command_route(
+    "/application-drafts",
+    SaveApplicationDraft,
+    "Save a municipality's application draft (its county board)",
+    "applications",
+)
+_command_route(
+    "/application-submissions",
+    SubmitApplication,
+    "Submit the draft: checked whole, the kommunegruppe registered all or nothing",
+    "applications",
+)
+_command_route(
+    "/decisions",
+    DecideApplication,
+    "Admit, wait-list or decline (programme management)",
+    "decisions",
+)
+_command_route(
+    "/withdrawals",
+    WithdrawMunicipality,
+    "Withdraw a municipality; a freed place goes to the first on the wait-list",
+    "decisions",
+)
+_command_route("/group-members", AddGroupMember, "Add a kommunegruppe member", "applications")
+_command_route(
+    "/group-member-removals", RemoveGroupMember, "Remove a kommunegruppe member", "applications"
+)
+_command_route(
+    "/group-member-replacements",
+    ReplaceGroupMember,
+    "Replace a kommunegruppe member",
+    "applications",
+)
+_command_route(
+    "/erasures", ErasePerson, "Erase a person's contact data (and tell downstream)", "persons"
+)
+
+
+@router.post("/interest-registrations", tags=["interest"], responses=REFUSALS, status_code=201)
 async def register_interest(
     command: RegisterInterest,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    principal: PrincipalDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     """A county branch board registers interest for its county and member municipalities.
 
-    Send an `Idempotency-Key` header to make retries safe: the same key is handled once.
+    Registering again before the deadline updates the registration (200, an
+    `interest-updated` event); it never makes a second one.
     """
-    outcome = await runtime.command(command, message_id=idempotency_key)
-    if not outcome.fresh:
-        return Accepted(registration_id=None, duplicate=True)
-    event: InterestRegistered = outcome.result
-    return Accepted(registration_id=event.registration_id, duplicate=False)
+    accepted = await _run(runtime, principal, command, idempotency_key)
+    if accepted.result is not None and accepted.result.get("updated_at"):
+        response.status_code = status.HTTP_200_OK
+    return accepted
 
 
-@router.get("/interest-registrations/{registration_id}")
-async def get_interest(registration_id: UUID, runtime: RuntimeDep) -> dict[str, object]:
+@router.post("/members/csv", tags=["members"], responses=REFUSALS)
+async def import_members_csv(
+    request: Request,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    body: Annotated[
+        str, Body(media_type="text/csv", description="CSV with a `kommunenummer` column")
+    ],
+    idempotency_key: IdempotencyKey = None,
+) -> Accepted:
+    """Replace the membership list from a CSV export (column `kommunenummer`)."""
+    reader = csv.DictReader(io.StringIO(body))
+    if reader.fieldnames is None or "kommunenummer" not in reader.fieldnames:
+        raise HTTPException(422, "the CSV needs a header row with a `kommunenummer` column")
+    numbers = [row["kommunenummer"].strip().zfill(4) for row in reader if row["kommunenummer"]]
+    try:
+        command = ImportMembers(municipality_numbers=numbers)
+    except ValueError as error:
+        raise HTTPException(422, f"not a membership list: {error}") from error
+    return await _run(runtime, principal, command, idempotency_key)
+
+
+# --- queries (every role, observers included) -------------------------------------------------------
+
+
+@router.get("/members", tags=["members"])
+async def list_members(runtime: RuntimeDep, principal: PrincipalDep) -> list[str]:
+    return sorted(await repository.members(runtime.pool))
+
+
+@router.get("/interest-registrations/{registration_id}", tags=["interest"])
+async def get_interest(
+    registration_id: UUID, runtime: RuntimeDep, principal: PrincipalDep
+) -> dict[str, Any]:
     row = await repository.get_interest(runtime.pool, registration_id)
     if row is None:
         raise HTTPException(status_code=404, detail="no such interest registration")
     return dict(row)
+
+
+@router.get("/rounds/{round_id}/status", tags=["status"])
+async def round_status(
+    round_id: str, runtime: RuntimeDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """How many municipalities are interested, applied, admitted, wait-listed... per county."""
+    found = await repository.get_round(runtime.pool, round_id)
+    if found is None:
+        raise HTTPException(404, f"no programme round {round_id}")
+    counties = _context(runtime).reference.counties
+    rows = [
+        dict(r) | {"county_name": counties.get(r["county_number"], "")}
+        for r in await repository.round_status(runtime.pool, round_id)
+    ]
+    totals = {
+        k: sum(r[k] for r in rows)
+        for k in ("interested", "applied", "admitted", "waitlisted", "declined", "withdrawn")
+    }
+    return {
+        "round_id": round_id,
+        "interest_deadline": found["interest_deadline"],
+        "capacity_per_branch": found["capacity_per_branch"],
+        "totals": totals,
+        "counties": rows,
+    }
+
+
+@router.get("/rounds/{round_id}/counties/{county_number}/status", tags=["status"])
+async def county_status(
+    round_id: str, county_number: str, runtime: RuntimeDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    counties = _context(runtime).reference.counties
+    if county_number not in counties:
+        raise HTTPException(404, f"unknown county number {county_number}")
+    status_ = await round_status(round_id, runtime, principal)
+    row = next(
+        (c for c in status_["counties"] if c["county_number"] == county_number),
+        {
+            "county_number": county_number,
+            "county_name": counties[county_number],
+            "interested": 0,
+            "applied": 0,
+            "admitted": 0,
+            "waitlisted": 0,
+            "declined": 0,
+            "withdrawn": 0,
+        },
+    )
+    return {"round_id": round_id, **row}
+
+
+@router.get("/rounds/{round_id}/municipalities/{municipality_number}/status", tags=["status"])
+async def municipality_status(
+    round_id: str, municipality_number: str, runtime: RuntimeDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    reference = _context(runtime).reference
+    municipality = reference.municipalities.get(municipality_number)
+    if municipality is None:
+        raise HTTPException(404, f"unknown municipality number {municipality_number}")
+    row = await repository.municipality_status(runtime.pool, round_id, municipality_number)
+    base = {
+        "round_id": round_id,
+        "municipality_number": municipality_number,
+        "name": municipality.name,
+        "member": municipality_number in await repository.members(runtime.pool),
+    }
+    if row is None:
+        return base | {
+            "status": "none",
+            "interested": await repository.interested_in(
+                runtime.pool, round_id, municipality_number
+            ),
+        }
+    return base | dict(row)
+
+
+__all__ = ["InterestRegistered", "router"]
