@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import csv
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -55,6 +57,79 @@ REFERENCE = (
 def members_csv() -> str:
     with REFERENCE.open(encoding="utf-8") as f:
         return "kommunenummer\n" + "".join(row["kommunenummer"] + "\n" for row in csv.DictReader(f))
+
+
+def application_flow(client: httpx.Client, programme: dict[str, str]) -> None:
+    """Vestland's window opens; the board applies for Bergen; programme management admits it."""
+    board = {"Authorization": "Bearer local-board-vestland"}
+    today = datetime.now(ZoneInfo("Europe/Oslo")).date()
+    group = [
+        {
+            "name": "Liv Kulturskole",
+            "email": "liv.rektor@example.no",
+            "role": "kulturskole",
+            "organisation": "Bergen kulturskole",
+            "commits_to_gatherings": True,
+            "language": "nn",
+        },
+        {
+            "name": "Per Skole",
+            "email": "per.grunnskole@example.no",
+            "role": "grunnskole",
+            "organisation": "Nordnes skole",
+            "commits_to_gatherings": True,
+        },
+        {
+            "name": "Anne Barnehage",
+            "email": "anne.barnehage@example.no",
+            "role": "barnehage",
+            "organisation": "Bergen kommune, barnehageetaten",
+            "commits_to_gatherings": True,
+        },
+    ]
+    steps = [
+        (
+            "application window for Vestland",
+            "/application-windows",
+            programme,
+            {
+                "round_id": ROUND,
+                "county_number": "46",
+                "opens_on": today.isoformat(),
+                "deadline": (today + timedelta(days=60)).isoformat(),
+            },
+        ),
+        (
+            "Bergen's draft",
+            "/application-drafts",
+            board,
+            {
+                "round_id": ROUND,
+                "municipality_number": "4601",
+                "motivation": "Kulturskolen skal vere ein utviklingsaktør i oppvekstfeltet.",
+                "development_areas": ["medvirkning", "samskaping"],
+                "co_creation_plan": "Felles plan med barnehage og grunnskule for mellomarbeidet.",
+                "group": group,
+            },
+        ),
+        (
+            "Bergen's application",
+            "/application-submissions",
+            board,
+            {"round_id": ROUND, "municipality_number": "4601"},
+        ),
+        (
+            "Bergen admitted",
+            "/decisions",
+            programme,
+            {"round_id": ROUND, "municipality_number": "4601", "decision": "admit"},
+        ),
+    ]
+    for what, path, headers, body in steps:
+        response = client.post(path, json=body, headers=headers)
+        print(f"[demo] {what}: {response.status_code}")
+        if response.status_code not in (200, 201, 409):  # 409: done by an earlier run
+            raise SystemExit(f"[demo] {what} refused: {response.text}")
 
 
 def main() -> None:
@@ -107,6 +182,7 @@ def main() -> None:
             print(f"[demo] {branch}: {response.status_code} {response.json()}")
             if response.status_code not in (200, 201):
                 raise SystemExit(f"[demo] registration refused the demo data: {response.text}")
+        application_flow(client, programme)
     deadline = time.monotonic() + 30
     expected = len(DEMO)  # receipts; each also has a copy to the programme mailbox
     count = 0
