@@ -1,0 +1,140 @@
+"""Who may do what: programme management everything, a county board its own counties."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.registration.domain.access import (
+    Forbidden,
+    Principal,
+    Role,
+    require_branch,
+    require_county,
+    require_programme,
+)
+from services.registration.domain.interest import DomainError
+from services.registration.domain.reference import ReferenceData
+
+pytestmark = pytest.mark.unit
+
+OSLO_OG_VIKEN = "oslo-og-viken"
+TROMS_FINNMARK = "troms-finnmark-og-svalbard"
+
+PROGRAMME = Principal("Kari Programleder", Role.PROGRAMME)
+OSLO_BOARD = Principal("Styret Oslo og Viken", Role.COUNTY_BOARD, OSLO_OG_VIKEN)
+NORTH_BOARD = Principal("Styret Troms og Finnmark", Role.COUNTY_BOARD, TROMS_FINNMARK)
+OBSERVER = Principal("Ola Observatør", Role.OBSERVER)
+
+
+@pytest.fixture(scope="module")
+def reference() -> ReferenceData:
+    return ReferenceData.load()
+
+
+def test_branch_ids_used_here_exist(reference: ReferenceData) -> None:
+    assert reference.branches[OSLO_OG_VIKEN].county_numbers == ("03", "31", "32", "33")
+    assert reference.branches[TROMS_FINNMARK].county_numbers == ("55", "56")
+
+
+# --- programme management --------------------------------------------------------------------
+
+
+def test_programme_may_do_everything(reference: ReferenceData) -> None:
+    require_programme(PROGRAMME)
+    require_branch(PROGRAMME, OSLO_OG_VIKEN)
+    require_branch(PROGRAMME, "vestland")
+    for county in reference.counties:
+        require_county(PROGRAMME, county, reference)
+
+
+@pytest.mark.parametrize("principal", [OSLO_BOARD, OBSERVER], ids=["county_board", "observer"])
+def test_only_programme_management_passes_require_programme(principal: Principal) -> None:
+    with pytest.raises(Forbidden) as raised:
+        require_programme(principal)
+
+    message = str(raised.value)
+    assert principal.name in message
+    assert "programme management only" in message
+
+
+# --- county boards ---------------------------------------------------------------------------
+
+
+def test_county_board_may_act_for_its_own_branch() -> None:
+    require_branch(OSLO_BOARD, OSLO_OG_VIKEN)
+    require_branch(NORTH_BOARD, TROMS_FINNMARK)
+
+
+def test_county_board_may_not_act_for_another_branch() -> None:
+    with pytest.raises(Forbidden) as raised:
+        require_branch(OSLO_BOARD, "vestland")
+
+    message = str(raised.value)
+    assert OSLO_BOARD.name in message
+    assert "vestland" in message
+
+
+@pytest.mark.parametrize("county", ["03", "31", "32", "33"])
+def test_oslo_og_viken_board_may_act_for_its_counties(
+    reference: ReferenceData, county: str
+) -> None:
+    require_county(OSLO_BOARD, county, reference)
+
+
+@pytest.mark.parametrize("county", ["55", "56"])
+def test_troms_finnmark_board_may_act_for_its_counties(
+    reference: ReferenceData, county: str
+) -> None:
+    require_county(NORTH_BOARD, county, reference)
+
+
+@pytest.mark.parametrize(
+    ("principal", "county"),
+    [(OSLO_BOARD, "46"), (OSLO_BOARD, "55"), (NORTH_BOARD, "03"), (NORTH_BOARD, "18")],
+)
+def test_county_board_may_not_act_for_another_county(
+    reference: ReferenceData, principal: Principal, county: str
+) -> None:
+    with pytest.raises(Forbidden) as raised:
+        require_county(principal, county, reference)
+
+    message = str(raised.value)
+    assert principal.name in message
+    assert f"county {county}" in message
+
+
+def test_county_board_without_a_known_branch_may_act_for_no_county(
+    reference: ReferenceData,
+) -> None:
+    lost = Principal("Styret uten avdeling", Role.COUNTY_BOARD, None)
+
+    with pytest.raises(Forbidden):
+        require_county(lost, "03", reference)
+    with pytest.raises(Forbidden):
+        require_branch(lost, OSLO_OG_VIKEN)
+
+
+# --- observers ---------------------------------------------------------------------------------
+
+
+def test_observer_may_do_none_of_these(reference: ReferenceData) -> None:
+    with pytest.raises(Forbidden):
+        require_programme(OBSERVER)
+    with pytest.raises(Forbidden):
+        require_branch(OBSERVER, OSLO_OG_VIKEN)
+    with pytest.raises(Forbidden):
+        require_county(OBSERVER, "03", reference)
+
+
+def test_observer_with_a_branch_id_still_may_not_act_for_it(reference: ReferenceData) -> None:
+    observer = Principal("Observatør i Oslo og Viken", Role.OBSERVER, OSLO_OG_VIKEN)
+
+    with pytest.raises(Forbidden):
+        require_branch(observer, OSLO_OG_VIKEN)
+    with pytest.raises(Forbidden):
+        require_county(observer, "03", reference)
+
+
+def test_forbidden_is_a_domain_error() -> None:
+    with pytest.raises(DomainError):
+        require_programme(OBSERVER)

@@ -1,0 +1,104 @@
+"""Decisions on applications: which status changes are allowed, capacity and the wait-list."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.registration.domain.decisions import (
+    CapacityFull,
+    NotAllowedNow,
+    Waiting,
+    first_in_line,
+    require_place,
+    require_transition,
+)
+from services.registration.domain.interest import DomainError
+
+pytestmark = pytest.mark.unit
+
+STATUSES = ["draft", "submitted", "waitlisted", "admitted", "declined", "withdrawn"]
+ALLOWED = {
+    ("submitted", "admitted"),
+    ("waitlisted", "admitted"),
+    ("submitted", "waitlisted"),
+    ("submitted", "declined"),
+    ("waitlisted", "declined"),
+    ("submitted", "withdrawn"),
+    ("waitlisted", "withdrawn"),
+    ("admitted", "withdrawn"),
+}
+TARGETS = ["admitted", "waitlisted", "declined", "withdrawn"]
+REFUSED = [(c, t) for c in STATUSES for t in TARGETS if (c, t) not in ALLOWED]
+
+
+@pytest.mark.parametrize(("current", "target"), sorted(ALLOWED))
+def test_allowed_transitions(current: str, target: str) -> None:
+    require_transition(current, target, "4601 Bergen")
+
+
+@pytest.mark.parametrize(("current", "target"), REFUSED)
+def test_refused_transitions_name_municipality_and_statuses(current: str, target: str) -> None:
+    with pytest.raises(NotAllowedNow) as raised:
+        require_transition(current, target, "4601 Bergen")
+
+    message = str(raised.value)
+    assert "4601 Bergen" in message
+    assert current in message
+    assert target in message
+
+
+@pytest.mark.parametrize("current", ["draft", "declined", "withdrawn"])
+def test_nothing_can_be_decided_from_draft_declined_or_withdrawn(current: str) -> None:
+    for target in TARGETS:
+        with pytest.raises(NotAllowedNow):
+            require_transition(current, target, "0301 Oslo")
+
+
+def test_not_allowed_now_is_a_domain_error() -> None:
+    with pytest.raises(DomainError):
+        require_transition("admitted", "waitlisted", "0301 Oslo")
+
+
+# --- capacity -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("admitted", [0, 5, 1000])
+def test_no_capacity_is_never_full(admitted: int) -> None:
+    require_place(None, admitted, "vestland")
+
+
+def test_place_left_below_capacity() -> None:
+    require_place(3, 2, "vestland")
+
+
+@pytest.mark.parametrize("admitted", [3, 4])
+def test_full_at_or_above_capacity(admitted: int) -> None:
+    with pytest.raises(CapacityFull) as raised:
+        require_place(3, admitted, "vestland")
+
+    message = str(raised.value)
+    assert "vestland" in message
+    assert "3 places" in message
+    assert "wait-list" in message
+
+
+def test_zero_capacity_is_full_at_once() -> None:
+    with pytest.raises(CapacityFull):
+        require_place(0, 0, "agder")
+
+
+# --- wait-list -------------------------------------------------------------------------------
+
+
+def test_first_in_line_is_the_lowest_sequence() -> None:
+    waiting = [Waiting("4601", 7), Waiting("4602", 2), Waiting("4603", 5)]
+
+    assert first_in_line(waiting) == Waiting("4602", 2)
+
+
+def test_first_in_line_of_one() -> None:
+    assert first_in_line([Waiting("0301", 1)]) == Waiting("0301", 1)
+
+
+def test_first_in_line_of_empty_is_none() -> None:
+    assert first_in_line([]) is None
