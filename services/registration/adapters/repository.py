@@ -294,7 +294,7 @@ async def active_group(conn: asyncpg.Connection, application_id: UUID) -> list[a
     rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT g.person_id, g.role, g.committed, coalesce(p.email, g.person_id::text) AS email"
         " FROM group_members g JOIN persons p ON p.id = g.person_id"
-        " WHERE g.application_id = $1 AND g.removed_at IS NULL ORDER BY g.added_at, g.person_id",
+        " WHERE g.application_id = $1 AND g.removed_at IS NULL ORDER BY g.seq",
         application_id,
     )
     return rows
