@@ -251,7 +251,7 @@ async def register_interest(
     )
     municipalities = list(scope.municipality_numbers)
     if existing is None:
-        person_id, registration_id = uuid.uuid4(), uuid.uuid4()
+        registration_id, person_id = uuid.uuid4(), uuid.uuid4()
         await repo.add_person(uow.conn, person_id=person_id, contact=cmd.contact)
         await repo.add_interest(
             uow.conn,
@@ -263,51 +263,43 @@ async def register_interest(
             message=cmd.message,
             registered_at=now,
         )
-        await _publish_contact(uow, ctx, person_id, cmd.contact)
-        registered = InterestRegistered(
+    else:
+        # Registering again updates the registration; the same contact (by e-mail) keeps their id.
+        registration_id, person_id = existing["id"], existing["contact_person_id"]
+        same_contact = (await repo.person_email(uow.conn, person_id) or "").lower() == str(
+            cmd.contact.email
+        ).lower()
+        if same_contact:
+            await repo.update_person(uow.conn, person_id=person_id, contact=cmd.contact)
+        else:
+            person_id = uuid.uuid4()
+            await repo.add_person(uow.conn, person_id=person_id, contact=cmd.contact)
+        await repo.update_interest(
+            uow.conn,
             registration_id=registration_id,
-            round_id=cmd.round_id,
-            branch_id=scope.branch.id,
-            branch_name=scope.branch.name,
-            county_numbers=list(scope.branch.county_numbers),
             municipality_numbers=municipalities,
             contact_person_id=person_id,
             message=cmd.message,
-            registered_at=now,
+            updated_at=now,
         )
-        await uow.emit(ctx.events, registered)
-        return registered
-    # Registering again updates the registration; the same contact (by e-mail) keeps their id.
-    registration_id, person_id = existing["id"], existing["contact_person_id"]
-    if (await repo.person_email(uow.conn, person_id) or "").lower() == str(
-        cmd.contact.email
-    ).lower():
-        await repo.update_person(uow.conn, person_id=person_id, contact=cmd.contact)
-    else:
-        person_id = uuid.uuid4()
-        await repo.add_person(uow.conn, person_id=person_id, contact=cmd.contact)
-    await repo.update_interest(
-        uow.conn,
-        registration_id=registration_id,
-        municipality_numbers=municipalities,
-        contact_person_id=person_id,
-        message=cmd.message,
-        updated_at=now,
-    )
     await _publish_contact(uow, ctx, person_id, cmd.contact)
-    updated = InterestUpdated(
-        registration_id=registration_id,
-        round_id=cmd.round_id,
-        branch_id=scope.branch.id,
-        branch_name=scope.branch.name,
-        county_numbers=list(scope.branch.county_numbers),
-        municipality_numbers=municipalities,
-        contact_person_id=person_id,
-        message=cmd.message,
-        updated_at=now,
+    fields: dict[str, Any] = {
+        "registration_id": registration_id,
+        "round_id": cmd.round_id,
+        "branch_id": scope.branch.id,
+        "branch_name": scope.branch.name,
+        "county_numbers": list(scope.branch.county_numbers),
+        "municipality_numbers": municipalities,
+        "contact_person_id": person_id,
+        "message": cmd.message,
+    }
+    event: InterestRegistered | InterestUpdated = (
+        InterestRegistered(**fields, registered_at=now)
+        if existing is None
+        else InterestUpdated(**fields, updated_at=now)
     )
-    await uow.emit(ctx.events, updated)
-    return updated
+    await uow.emit(ctx.events, event)
+    return event
 
 
 # --- applications ------------------------------------------------------------------------------------------
