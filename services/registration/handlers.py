@@ -369,6 +369,30 @@ async def save_application_draft(cmd: SaveApplicationDraft, uow: UnitOfWork, ctx
     return application_id
 
 
+async def _register_member(
+    uow: UnitOfWork, ctx: Context, application_id: UUID, member: GroupMember
+) -> UUID:
+    """A group member becomes a person here; their contact goes to the restricted topic."""
+    person_id = uuid.uuid4()
+    await repo.add_person(
+        uow.conn,
+        person_id=person_id,
+        contact=ContactPerson(
+            name=member.name, email=member.email, phone=member.phone, language=member.language
+        ),
+    )
+    await repo.add_group_member(
+        uow.conn,
+        application_id=application_id,
+        person_id=person_id,
+        role=member.role.value,
+        organisation=member.organisation,
+        committed=member.commits_to_gatherings,
+    )
+    await _publish_contact(uow, ctx, person_id, member)
+    return person_id
+
+
 async def submit_application(
     cmd: SubmitApplication, uow: UnitOfWork, ctx: Context
 ) -> ApplicationSubmitted:
@@ -402,23 +426,7 @@ async def submit_application(
     # The whole group in this one transaction: registered all or nothing.
     refs = []
     for member in group:
-        person_id = uuid.uuid4()
-        await repo.add_person(
-            uow.conn,
-            person_id=person_id,
-            contact=ContactPerson(
-                name=member.name, email=member.email, phone=member.phone, language=member.language
-            ),
-        )
-        await repo.add_group_member(
-            uow.conn,
-            application_id=draft["id"],
-            person_id=person_id,
-            role=member.role.value,
-            organisation=member.organisation,
-            committed=member.commits_to_gatherings,
-        )
-        await _publish_contact(uow, ctx, person_id, member)
+        person_id = await _register_member(uow, ctx, draft["id"], member)
         refs.append(GroupMemberRef(person_id=person_id, role=member.role))
     now = ctx.clock()
     await repo.mark_submitted(uow.conn, draft["id"], now)
@@ -573,23 +581,7 @@ async def _add_member(
 ) -> GroupMemberAdded:
     if not member.commits_to_gatherings:
         raise Rejected("a new member must commit to the gatherings and the work between them")
-    person_id = uuid.uuid4()
-    await repo.add_person(
-        uow.conn,
-        person_id=person_id,
-        contact=ContactPerson(
-            name=member.name, email=member.email, phone=member.phone, language=member.language
-        ),
-    )
-    await repo.add_group_member(
-        uow.conn,
-        application_id=app["id"],
-        person_id=person_id,
-        role=member.role.value,
-        organisation=member.organisation,
-        committed=True,
-    )
-    await _publish_contact(uow, ctx, person_id, member)
+    person_id = await _register_member(uow, ctx, app["id"], member)
     return GroupMemberAdded(
         application_id=app["id"],
         round_id=app["round_id"],
