@@ -22,8 +22,11 @@ from shared.retry import TRANSIENT_ERRORS, backoff_delay
 log = logging.getLogger(__name__)
 
 
+NOTIFY_SUFFIX = "_outbox"
+
+
 def notify_channel(schema: str) -> str:
-    return f"{schema}_outbox"
+    return f"{schema}{NOTIFY_SUFFIX}"
 
 
 async def add_to_outbox(
@@ -42,17 +45,19 @@ async def add_to_outbox(
         event_id = envelope.id
         headers = [[k, v.decode()] for k, v in envelope.headers()]
         payload = envelope.data
+    # One round trip: the row, and a wake-up for the relay on this schema's channel. The
+    # notification is delivered at commit, never for a rolled-back transaction.
     await conn.execute(
-        "INSERT INTO outbox (event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5)",
+        "WITH queued AS (INSERT INTO outbox (event_id, topic, key, headers, payload)"
+        " VALUES ($1, $2, $3, $4, $5) RETURNING id)"
+        " SELECT pg_notify(current_schema() || $6, '') FROM queued",
         event_id,
         topic,
         key,
         headers,
         payload,
+        NOTIFY_SUFFIX,
     )
-    schema = await conn.fetchval("SELECT current_schema()")
-    # Delivered at commit, never for a rolled-back transaction.
-    await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
 
 
 def kafka_producer(bootstrap: str) -> AIOKafkaProducer:

@@ -146,7 +146,6 @@ def build_app(spec: ServiceSpec) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(spec.name, settings.log_level)
         conn = await connect(settings.database_url, settings.schema, name=f"{spec.name}-migrate")
         try:
             applied = await migrate(conn, settings.schema, spec.migrations)
@@ -261,7 +260,10 @@ async def _retrying(what: str, start: Callable[[], Awaitable[Any]], timeout: flo
 
 
 def run(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None:
+    """The process entry point: JSON logs for the whole process, then the app under uvicorn."""
     import uvicorn
+
+    configure_logging(settings.SERVICE, settings.log_level)
 
     uvicorn.run(
         app_factory(),

@@ -100,8 +100,13 @@ def refused(error: DomainError, status: int = 422) -> Rejected:
     return Rejected(str(error), status=status)
 
 
-async def _round(uow: UnitOfWork, round_id: str) -> asyncpg.Record:
-    found = await repo.get_round(uow.conn, round_id, lock=True)
+async def _round(uow: UnitOfWork, round_id: str, *, changes: bool = False) -> asyncpg.Record:
+    """The round, locked so that a deadline cannot move under a command that checks it.
+
+    Only a command that changes the round takes it exclusively; the rest share it, so they
+    do not queue behind one another.
+    """
+    found = await repo.get_round(uow.conn, round_id, lock="update" if changes else "share")
     if found is None:
         raise Rejected(f"no programme round {round_id} is open", status=404)
     return found
@@ -180,7 +185,7 @@ async def open_application_window(
 
 
 async def extend_deadline(cmd: ExtendDeadline, uow: UnitOfWork, ctx: Context) -> DeadlineExtended:
-    found = await _round(uow, cmd.round_id)
+    found = await _round(uow, cmd.round_id, changes=True)
     try:
         if cmd.kind is DeadlineKind.INTEREST:
             previous = found["interest_deadline"]
@@ -242,7 +247,7 @@ async def register_interest(
             ctx.reference,
             branch=cmd.branch,
             municipality_numbers=cmd.municipality_numbers,
-            members=await repo.members(uow.conn),
+            members=await repo.members_among(uow.conn, cmd.municipality_numbers),
         )
     except DomainError as error:
         raise refused(error) from error
@@ -343,7 +348,11 @@ async def save_application_draft(cmd: SaveApplicationDraft, uow: UnitOfWork, ctx
     await _round(uow, cmd.round_id)
     county, branch_id = _place(ctx, cmd.municipality_number)
     try:
-        require_members(ctx.reference, await repo.members(uow.conn), [cmd.municipality_number])
+        require_members(
+            ctx.reference,
+            await repo.members_among(uow.conn, [cmd.municipality_number]),
+            [cmd.municipality_number],
+        )
     except DomainError as error:
         raise refused(error) from error
     await _require_window(uow, ctx, cmd.round_id, county)
@@ -404,7 +413,11 @@ async def submit_application(
         )
     await _require_window(uow, ctx, cmd.round_id, draft["county_number"])
     try:
-        require_members(ctx.reference, await repo.members(uow.conn), [cmd.municipality_number])
+        require_members(
+            ctx.reference,
+            await repo.members_among(uow.conn, [cmd.municipality_number]),
+            [cmd.municipality_number],
+        )
     except DomainError as error:
         raise refused(error) from error
     missing = [

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -274,24 +273,15 @@ async def registration_fixture(
     )
     clock = Clock(START)
     app = registration_app(settings, clock)
-    # The lifespan configures the process's logging as a service's; give it back afterwards.
-    root, aiokafka = logging.getLogger(), logging.getLogger("aiokafka")
-    saved = (root.handlers[:], root.level, aiokafka.level)
-    try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://test"
-            ) as client,
-        ):
-            db = await connect(database.dsns["registration"], "registration", name="test-reader")
-            try:
-                yield Registration(client, clock, endpoints.kafka_bootstrap, topic_prefix, db)
-            finally:
-                await db.close()
-    finally:
-        root.handlers[:], root.level = saved[0], saved[1]
-        aiokafka.setLevel(saved[2])
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        db = await connect(database.dsns["registration"], "registration", name="test-reader")
+        try:
+            yield Registration(client, clock, endpoints.kafka_bootstrap, topic_prefix, db)
+        finally:
+            await db.close()
 
 
 __all__ = [

@@ -4,9 +4,7 @@ operations endpoints, its documents, and what one registration puts on the topic
 from __future__ import annotations
 
 import json
-import logging
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,17 +19,6 @@ from shared.topics import contacts_topic, events_topic
 from tests.integration.support import data_of, headers_of, read_to_end
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """The lifespan configures the process's logging as a service's; give it back afterwards."""
-    root = logging.getLogger()
-    aiokafka = logging.getLogger("aiokafka")
-    saved = (root.handlers[:], root.level, aiokafka.level)
-    yield
-    root.handlers[:], root.level = saved[0], saved[1]
-    aiokafka.setLevel(saved[2])
 
 
 def handled_count(metrics_text: str) -> float:
@@ -57,7 +44,6 @@ async def test_registration_service_runs_and_publishes_an_interest(
     endpoints: Endpoints,
     database: TestDatabase,
     topic_prefix: str,
-    restore_logging: None,
 ) -> None:
     token = uuid.uuid4().hex[:10]
     email = f"kari-{token}@example.no"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -97,6 +98,14 @@ async def members(conn: asyncpg.Connection | asyncpg.Pool) -> set[str]:
     }
 
 
+async def members_among(conn: asyncpg.Connection, numbers: list[str]) -> set[str]:
+    """Which of `numbers` are members (one indexed look-up, not the whole list)."""
+    rows = await conn.fetch(
+        "SELECT municipality_number FROM members WHERE municipality_number = ANY($1)", numbers
+    )
+    return {r["municipality_number"] for r in rows}
+
+
 async def replace_members(conn: asyncpg.Connection, numbers: set[str]) -> None:
     await conn.execute(
         "DELETE FROM members WHERE NOT (municipality_number = ANY($1))", list(numbers)
@@ -111,11 +120,14 @@ async def replace_members(conn: asyncpg.Connection, numbers: set[str]) -> None:
 
 
 async def get_round(
-    conn: asyncpg.Connection | asyncpg.Pool, round_id: str, *, lock: bool = False
+    conn: asyncpg.Connection | asyncpg.Pool,
+    round_id: str,
+    *,
+    lock: Literal["share", "update"] | None = None,
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT round_id, interest_deadline, capacity_per_branch FROM rounds WHERE round_id = $1"
-        + (" FOR UPDATE" if lock else ""),
+        + (f" FOR {lock.upper()}" if lock else ""),
         round_id,
     )
 

@@ -11,7 +11,7 @@ import io
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Body, Header, HTTPException, Response, status
 from pydantic import BaseModel
 
 from services.registration.adapters import repository
@@ -24,7 +24,6 @@ from shared.events.registration import (
     ErasePerson,
     ExtendDeadline,
     ImportMembers,
-    InterestRegistered,
     OpenApplicationWindow,
     OpenRound,
     RegisterInterest,
@@ -175,7 +174,6 @@ async def register_interest(
 
 @router.post("/members/csv", tags=["members"], responses=REFUSALS)
 async def import_members_csv(
-    request: Request,
     runtime: RuntimeDep,
     principal: PrincipalDep,
     body: Annotated[
@@ -286,6 +284,3 @@ async def municipality_status(
             ),
         }
     return base | dict(row)
-
-
-__all__ = ["InterestRegistered", "router"]
