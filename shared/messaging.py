@@ -22,7 +22,7 @@ from prometheus_client import Counter
 from shared.envelope import Envelope, PoisonMessage
 from shared.events.base import Contract
 from shared.outbox import add_to_outbox
-from shared.retry import TRANSIENT_ERRORS, backoff_delay
+from shared.retry import backoff_delay, is_transient
 from shared.topics import dlq_topic
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,9 @@ class DeadLetters:
                     extra={"topic": record.topic, "offset": record.offset, "reason": reason},
                 )
                 return
-            except TRANSIENT_ERRORS as error:
+            except Exception as error:
+                if not is_transient(error):
+                    raise
                 attempt += 1
                 log.warning("dead-letter publish failed, retrying", extra={"error": repr(error)})
                 await asyncio.sleep(backoff_delay(attempt))
@@ -183,13 +185,15 @@ class KafkaMessageProcessor:
                 MESSAGES.labels(self.bus.service, envelope.type, "rejected").inc()
                 await self.dead_letters.send(record, f"rejected: {rejected.reason}")
                 return
-            except TRANSIENT_ERRORS as error:
-                # Database or broker away: never give up, never ack before it is handled.
-                log.warning(
-                    "transient failure, will retry",
-                    extra={"type": envelope.type, "attempt": attempt, "error": repr(error)},
-                )
             except Exception as error:
+                if is_transient(error):
+                    # Database or broker away: never give up, never ack before it is handled.
+                    log.warning(
+                        "transient failure, will retry",
+                        extra={"type": envelope.type, "attempt": attempt, "error": repr(error)},
+                    )
+                    await asyncio.sleep(backoff_delay(attempt))
+                    continue
                 log.exception("handler failed", extra={"type": envelope.type, "attempt": attempt})
                 if attempt >= self.max_attempts:
                     MESSAGES.labels(self.bus.service, envelope.type, "dead-lettered").inc()

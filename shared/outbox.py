@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.db.pool import connect
 from shared.envelope import Envelope
-from shared.retry import TRANSIENT_ERRORS, backoff_delay
+from shared.retry import backoff_delay, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +99,14 @@ class OutboxRelay:
                 await self._run_once()
             except asyncio.CancelledError:
                 raise
-            except TRANSIENT_ERRORS as error:
-                # A relay that got connected before failing starts its backoff afresh.
-                attempt = 1 if self._connected else attempt + 1
-                log.warning("outbox relay interrupted, retrying", extra={"error": repr(error)})
-                await asyncio.sleep(backoff_delay(attempt))
-            except Exception:
-                attempt += 1
-                log.exception("outbox relay failed, retrying")
+            except Exception as error:
+                if is_transient(error):
+                    # A relay that got connected before failing starts its backoff afresh.
+                    attempt = 1 if self._connected else attempt + 1
+                    log.warning("outbox relay interrupted, retrying", extra={"error": repr(error)})
+                else:
+                    attempt += 1
+                    log.exception("outbox relay failed, retrying")
                 await asyncio.sleep(backoff_delay(attempt))
 
     async def _run_once(self) -> None:

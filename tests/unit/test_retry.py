@@ -6,7 +6,7 @@ from itertools import pairwise
 
 import pytest
 
-from shared.retry import TRANSIENT_ERRORS, backoff_delay
+from shared.retry import backoff_delay, is_transient
 
 pytestmark = pytest.mark.unit
 
@@ -61,7 +61,7 @@ def test_delay_is_jittered() -> None:
 
 
 def test_transient_errors_cover_network_and_timeouts() -> None:
-    assert issubclass(ConnectionRefusedError, TRANSIENT_ERRORS)
-    assert issubclass(TimeoutError, TRANSIENT_ERRORS)
-    assert not issubclass(ValueError, TRANSIENT_ERRORS)
-    assert not issubclass(KeyError, TRANSIENT_ERRORS)
+    assert is_transient(ConnectionRefusedError())
+    assert is_transient(TimeoutError())
+    assert not is_transient(ValueError())
+    assert not is_transient(KeyError())
