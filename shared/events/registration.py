@@ -9,9 +9,18 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from shared.events.base import TYPE_PREFIX, Command, Contract, Event
+from shared.events.base import TOLERANT, TYPE_PREFIX, Command, Contract, Event
+from shared.topics import DEFAULT_PREFIX, topic_name
 
 PREFIX = f"{TYPE_PREFIX}.registration"
+CONTACTS = "contacts"  # the compacted topic `<prefix>.registration.contacts`
+
+
+def contacts_topic(prefix: str = DEFAULT_PREFIX) -> str:
+    """The restricted, compacted topic of `ContactDetails`, keyed by person; only the
+    notification service reads it. Erasure is a tombstone there."""
+    return topic_name("registration", CONTACTS, prefix)
+
 
 MunicipalityNumber = Annotated[str, StringConstraints(pattern=r"^\d{4}$")]
 CountyNumber = Annotated[str, StringConstraints(pattern=r"^\d{2}$")]
@@ -51,8 +60,7 @@ class RegisterInterest(Command):
     contact: ContactPerson
     message: Annotated[str, StringConstraints(max_length=4000)] = ""
 
-    def key(self) -> str:
-        return self.branch
+    KEY: ClassVar[str | None] = "branch"
 
 
 class InterestRegistered(Event):
@@ -71,15 +79,17 @@ class InterestRegistered(Event):
     message: str
     registered_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.branch_id
+    KEY: ClassVar[str | None] = "branch_id"
 
 
 class ContactDetails(Contract):
     """Personal contact data, on the restricted compacted contacts topic only.
 
-    Keyed by person id; erasure is a tombstone (null value) under the same key.
+    Keyed by person id; erasure is a tombstone (null value) under the same key. Published
+    data like an event, so read as tolerantly.
     """
+
+    model_config = TOLERANT
 
     TYPE: ClassVar[str] = f"{PREFIX}.contact-details.v1"
     SERVICE: ClassVar[str] = "registration"
@@ -91,8 +101,7 @@ class ContactDetails(Contract):
     phone: str | None = None
     language: Language = Language.BOKMAAL
 
-    def key(self) -> str:
-        return str(self.person_id)
+    KEY: ClassVar[str | None] = "person_id"
 
 
 # --- programme rounds, windows and deadlines ---------------------------------------------
@@ -114,8 +123,7 @@ class OpenRound(Command):
         default_factory=dict, description="Places per region (branch id); absent: no limit"
     )
 
-    def key(self) -> str:
-        return self.round_id
+    KEY: ClassVar[str | None] = "round_id"
 
 
 class RoundOpened(Event):
@@ -127,8 +135,7 @@ class RoundOpened(Event):
     interest_closes_at: AwareDatetime
     capacity_per_branch: dict[str, int]
 
-    def key(self) -> str:
-        return self.round_id
+    KEY: ClassVar[str | None] = "round_id"
 
 
 class OpenApplicationWindow(Command):
@@ -142,8 +149,7 @@ class OpenApplicationWindow(Command):
     opens_on: date
     deadline: date
 
-    def key(self) -> str:
-        return self.round_id
+    KEY: ClassVar[str | None] = "round_id"
 
 
 class ApplicationWindowOpened(Event):
@@ -156,8 +162,7 @@ class ApplicationWindowOpened(Event):
     deadline: date
     closes_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.round_id
+    KEY: ClassVar[str | None] = "round_id"
 
 
 class DeadlineKind(StrEnum):
@@ -176,8 +181,7 @@ class ExtendDeadline(Command):
     )
     new_deadline: date
 
-    def key(self) -> str:
-        return self.round_id
+    KEY: ClassVar[str | None] = "round_id"
 
 
 class DeadlineExtended(Event):
@@ -191,8 +195,7 @@ class DeadlineExtended(Event):
     new_deadline: date
     closes_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.round_id
+    KEY: ClassVar[str | None] = "round_id"
 
 
 # --- membership ----------------------------------------------------------------------------
@@ -206,8 +209,7 @@ class ImportMembers(Command):
 
     municipality_numbers: list[MunicipalityNumber] = Field(max_length=400)
 
-    def key(self) -> str:
-        return "membership"
+    FIXED_KEY: ClassVar[str | None] = "membership"
 
 
 class MembershipChanged(Event):
@@ -218,8 +220,7 @@ class MembershipChanged(Event):
     removed: list[MunicipalityNumber]
     member_count: int
 
-    def key(self) -> str:
-        return "membership"
+    FIXED_KEY: ClassVar[str | None] = "membership"
 
 
 # --- interest -----------------------------------------------------------------------------
@@ -241,8 +242,7 @@ class InterestUpdated(Event):
     message: str
     updated_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.branch_id
+    KEY: ClassVar[str | None] = "branch_id"
 
 
 # --- applications and kommunegrupper ----------------------------------------------------------
@@ -288,8 +288,7 @@ class SaveApplicationDraft(Command):
     co_creation_plan: Annotated[str, StringConstraints(max_length=8000)] = ""
     group: list[GroupMember] = Field(default_factory=list, max_length=30)
 
-    def key(self) -> str:
-        return self.municipality_number
+    KEY: ClassVar[str | None] = "municipality_number"
 
 
 class SubmitApplication(Command):
@@ -301,12 +300,13 @@ class SubmitApplication(Command):
     round_id: RoundId
     municipality_number: MunicipalityNumber
 
-    def key(self) -> str:
-        return self.municipality_number
+    KEY: ClassVar[str | None] = "municipality_number"
 
 
 class GroupMemberRef(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """A group member as events name them: ids and roles, read tolerantly like the event."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     person_id: UUID
     role: GroupRole
@@ -325,8 +325,7 @@ class ApplicationSubmitted(Event):
     group: list[GroupMemberRef]
     submitted_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.municipality_number
+    KEY: ClassVar[str | None] = "municipality_number"
 
 
 # --- decisions and withdrawals ---------------------------------------------------------------
@@ -347,8 +346,7 @@ class DecideApplication(Command):
     decision: Decision
     reason: Annotated[str, StringConstraints(max_length=2000)] = ""
 
-    def key(self) -> str:
-        return self.municipality_number
+    KEY: ClassVar[str | None] = "municipality_number"
 
 
 class _DecisionEvent(Event):
@@ -359,8 +357,7 @@ class _DecisionEvent(Event):
     branch_id: str
     decided_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.municipality_number
+    KEY: ClassVar[str | None] = "municipality_number"
 
 
 class MunicipalityAdmitted(_DecisionEvent):
@@ -393,8 +390,7 @@ class WithdrawMunicipality(Command):
     municipality_number: MunicipalityNumber
     reason: Annotated[str, StringConstraints(max_length=2000)] = ""
 
-    def key(self) -> str:
-        return self.municipality_number
+    KEY: ClassVar[str | None] = "municipality_number"
 
 
 class MunicipalityWithdrawn(_DecisionEvent):
@@ -416,8 +412,7 @@ class AddGroupMember(Command):
     municipality_number: MunicipalityNumber
     member: GroupMember
 
-    def key(self) -> str:
-        return self.municipality_number
+    KEY: ClassVar[str | None] = "municipality_number"
 
 
 class RemoveGroupMember(Command):
@@ -428,8 +423,7 @@ class RemoveGroupMember(Command):
     municipality_number: MunicipalityNumber
     person_id: UUID
 
-    def key(self) -> str:
-        return self.municipality_number
+    KEY: ClassVar[str | None] = "municipality_number"
 
 
 class ReplaceGroupMember(Command):
@@ -441,8 +435,7 @@ class ReplaceGroupMember(Command):
     person_id: UUID
     member: GroupMember
 
-    def key(self) -> str:
-        return self.municipality_number
+    KEY: ClassVar[str | None] = "municipality_number"
 
 
 class _GroupChange(Event):
@@ -453,8 +446,7 @@ class _GroupChange(Event):
     role: GroupRole
     changed_at: AwareDatetime
 
-    def key(self) -> str:
-        return self.municipality_number
+    KEY: ClassVar[str | None] = "municipality_number"
 
 
 class GroupMemberAdded(_GroupChange):
@@ -476,8 +468,7 @@ class ErasePerson(Command):
 
     person_id: UUID
 
-    def key(self) -> str:
-        return str(self.person_id)
+    KEY: ClassVar[str | None] = "person_id"
 
 
 class PersonErased(Event):
@@ -489,5 +480,4 @@ class PersonErased(Event):
     person_id: UUID
     erased_at: AwareDatetime
 
-    def key(self) -> str:
-        return str(self.person_id)
+    KEY: ClassVar[str | None] = "person_id"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -10,6 +11,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from shared.contracts import breaking_changes
+from shared.events import REGISTRY
 
 pytestmark = pytest.mark.unit
 
@@ -289,3 +291,31 @@ def test_real_models_a_nested_model_is_compared_through_defs() -> None:
     new = create_model("Registered", contact=(new_contact, ...))
     changes = breaking_changes(old.model_json_schema(), new.model_json_schema())
     assert changes == ["Contact: property 'phone' removed"]
+
+
+# --- tolerant readers: events stopped forbidding additional properties -------------------------
+
+
+def forbidding_extras(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` as pydantic writes it for extra="forbid": every object closed."""
+    strict = copy.deepcopy(schema)
+    for part in (strict, *strict.get("$defs", {}).values()):
+        if part.get("type") == "object" and "properties" in part:
+            part["additionalProperties"] = False
+    return strict
+
+
+@pytest.mark.parametrize("ce_type", sorted(REGISTRY))
+def test_opening_a_published_schema_to_added_properties_is_not_breaking(ce_type: str) -> None:
+    schema = REGISTRY[ce_type].model_json_schema()
+    # The published v1 events said additionalProperties: false; the tolerant ones do not.
+    assert breaking_changes(forbidding_extras(schema), schema) == []
+    if "additionalProperties" not in schema:
+        assert breaking_changes(schema, forbidding_extras(schema)), "closing it again breaks"
+
+
+def test_event_schemas_allow_added_properties_and_command_schemas_do_not() -> None:
+    for ce_type, model in REGISTRY.items():
+        text = json.dumps(model.model_json_schema())
+        closed = '"additionalProperties": false' in text
+        assert closed == (model.KIND == "command"), ce_type

@@ -15,8 +15,11 @@ from shared.events.base import REGISTRY, Command, Contract, Event
 from shared.events.registration import (
     ContactDetails,
     ContactPerson,
+    ImportMembers,
     InterestRegistered,
     Language,
+    MembershipChanged,
+    MunicipalityAdmitted,
     RegisterInterest,
 )
 
@@ -57,6 +60,11 @@ def interest_registered(**changes: object) -> InterestRegistered:
     return InterestRegistered.model_validate(fields)
 
 
+def interest_registered_data(data: dict[str, object]) -> dict[str, object]:
+    """`data` without the properties InterestRegistered v1 does not declare."""
+    return {k: v for k, v in data.items() if k in InterestRegistered.model_fields}
+
+
 def contact_details() -> ContactDetails:
     return ContactDetails(
         person_id=uuid.UUID("6f1c8a52-4a8e-4c8e-9d0c-2b0e3c1d9a11"),
@@ -94,11 +102,46 @@ def test_contact_details_are_frozen() -> None:
         details.email = "new@example.no"  # type: ignore[misc]
 
 
-def test_extra_fields_are_rejected() -> None:
-    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
-        ContactDetails(
-            person_id=uuid.uuid4(), name="Ola", email="ola@example.no", national_id="01019912345"
-        )  # type: ignore[call-arg]
+def test_a_command_refuses_a_property_it_does_not_know() -> None:
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted") as caught:
+        RegisterInterest.model_validate(
+            {**register_interest().model_dump(mode="json"), "national_id": "01019912345"}
+        )
+    assert caught.value.errors()[0]["loc"] == ("national_id",)
+
+
+def test_an_event_ignores_a_property_a_newer_producer_added() -> None:
+    data = {**interest_registered().model_dump(mode="json"), "region_note": "added in a later v1"}
+    event = InterestRegistered.model_validate(data)
+    assert event == InterestRegistered.model_validate(interest_registered_data(data))
+    assert "region_note" not in event.model_dump()
+
+
+def test_contact_details_and_nested_event_parts_are_read_tolerantly() -> None:
+    details = ContactDetails.model_validate(
+        {**contact_details().model_dump(mode="json"), "pronouns": "hen"}
+    )
+    assert details.key() == "6f1c8a52-4a8e-4c8e-9d0c-2b0e3c1d9a11"
+    admitted = MunicipalityAdmitted.model_validate(
+        {
+            "application_id": str(uuid.uuid4()),
+            "round_id": "2025",
+            "municipality_number": "4601",
+            "county_number": "46",
+            "branch_id": "vestland",
+            "decided_at": "2025-01-06T08:00:00+00:00",
+            "group": [{"person_id": str(uuid.uuid4()), "role": "sfo", "since": "2025"}],
+            "extra_at_top": True,
+        }
+    )
+    assert admitted.group[0].role == "sfo"
+
+
+@pytest.mark.parametrize("ce_type", sorted(REGISTRY))
+def test_only_commands_are_strict(ce_type: str) -> None:
+    model = REGISTRY[ce_type]
+    expected = "forbid" if model.KIND == "command" else "ignore"
+    assert model.model_config.get("extra") == expected
 
 
 def test_strings_are_stripped() -> None:
@@ -153,10 +196,9 @@ def test_well_formed_type_is_registered(registry: dict[str, type[Contract]]) -> 
         TYPE: ClassVar[str] = "no.kulturskoleradet.test.thing-happened.v12"
         SERVICE: ClassVar[str] = "test"
 
-        thing_id: str
+        KEY: ClassVar[str | None] = "thing_id"
 
-        def key(self) -> str:
-            return self.thing_id
+        thing_id: str
 
     assert registry["no.kulturskoleradet.test.thing-happened.v12"] is ThingHappened
     assert ThingHappened(thing_id="a").key() == "a"
@@ -166,6 +208,7 @@ def test_two_classes_claiming_one_type_raise(registry: dict[str, type[Contract]]
     class First(Command):
         TYPE: ClassVar[str] = "no.kulturskoleradet.test.do-thing.v1"
         SERVICE: ClassVar[str] = "test"
+        FIXED_KEY: ClassVar[str | None] = "thing"
 
     with pytest.raises(TypeError, match="two contracts claim"):
 
@@ -226,9 +269,37 @@ def test_contact_details_are_keyed_by_person_id() -> None:
     assert contact_details().key() == "6f1c8a52-4a8e-4c8e-9d0c-2b0e3c1d9a11"
 
 
+def test_the_membership_list_has_one_fixed_key() -> None:
+    assert ImportMembers(municipality_numbers=["4601"]).key() == "membership"
+    assert MembershipChanged(added=[], removed=[], member_count=0).key() == "membership"
+
+
 def test_base_contract_has_no_key() -> None:
     class Keyless(Event):
         pass
 
     with pytest.raises(NotImplementedError):
         Keyless().key()
+
+
+@pytest.mark.parametrize(
+    ("declared", "message"),
+    [
+        ({}, "one of KEY or FIXED_KEY"),
+        ({"KEY": "thing_id", "FIXED_KEY": "thing"}, "one of KEY or FIXED_KEY"),
+        ({"KEY": "no_such_property"}, "names no property"),
+    ],
+)
+def test_a_published_type_declares_its_key(
+    registry: dict[str, type[Contract]], declared: dict[str, str], message: str
+) -> None:
+    before = dict(registry)
+    namespace: dict[str, object] = {
+        "TYPE": "no.kulturskoleradet.test.keyed.v1",
+        "SERVICE": "test",
+        "__annotations__": {"thing_id": "str"},
+        **declared,
+    }
+    with pytest.raises(TypeError, match=message):
+        type("Keyed", (Event,), namespace)
+    assert registry == before
