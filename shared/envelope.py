@@ -1,7 +1,11 @@
 """CloudEvents 1.0 in Kafka binary mode: attributes in `ce_*` headers, the data as the value.
 
-Also carries `correlation_id` (the conversation) and `causation_id` (the message that caused
-this one). Decoding never raises anything but `PoisonMessage`, whose reason goes to the DLQ.
+Also carries the conversation (`correlationid`: the id of the message that started it) and the
+cause (`causationid`: the id of the message that caused this one) as CloudEvents extension
+attributes, `ce_correlationid` and `ce_causationid`: extension names are lowercase letters and
+digits only, or the CloudEvents SDKs drop them. Messages written before that (still on topics,
+in dead-letter topics and in outboxes) carry `correlation_id` and `causation_id` headers; they
+are read too. Decoding never raises anything but `PoisonMessage`, whose reason goes to the DLQ.
 """
 
 from __future__ import annotations
@@ -19,6 +23,11 @@ from shared.events.base import REGISTRY, Contract
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
+CORRELATION_HEADER = "ce_correlationid"
+CAUSATION_HEADER = "ce_causationid"
+# The headers before they were CloudEvents extension attributes; read, never written.
+LEGACY_CORRELATION_HEADER = "correlation_id"
+LEGACY_CAUSATION_HEADER = "causation_id"
 Headers = Sequence[tuple[str, bytes]]
 
 
@@ -51,12 +60,12 @@ class Envelope:
             "ce_source": self.source,
             "ce_time": self.time.isoformat(),
             "content-type": self.content_type,
-            "correlation_id": self.correlation_id or self.id,
+            CORRELATION_HEADER: self.correlation_id or self.id,
         }
         if self.subject:
             pairs["ce_subject"] = self.subject
         if self.causation_id:
-            pairs["causation_id"] = self.causation_id
+            pairs[CAUSATION_HEADER] = self.causation_id
         return [(k, v.encode()) for k, v in pairs.items()]
 
     @classmethod
@@ -121,8 +130,12 @@ class Envelope:
             time=when,
             data=value,
             subject=found.get("ce_subject"),
-            correlation_id=found.get("correlation_id") or found["ce_id"],
-            causation_id=found.get("causation_id"),
+            correlation_id=(
+                found.get(CORRELATION_HEADER)
+                or found.get(LEGACY_CORRELATION_HEADER)
+                or found["ce_id"]
+            ),
+            causation_id=found.get(CAUSATION_HEADER) or found.get(LEGACY_CAUSATION_HEADER),
             content_type=content_type,
         )
 
@@ -145,6 +158,10 @@ def _summary(error: ValidationError) -> str:
     parts = []
     for item in error.errors()[:5]:
         where = ".".join(str(p) for p in item["loc"]) or "(root)"
-        parts.append(f"{where}: {item['msg']}")
+        if item["type"] == "extra_forbidden":
+            # Commands are strict: say plainly which property the contract does not know.
+            parts.append(f"{where}: unknown property {item['loc'][-1]!r}, not in this contract")
+        else:
+            parts.append(f"{where}: {item['msg']}")
     more = error.error_count() - 5
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")

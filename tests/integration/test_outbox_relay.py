@@ -103,7 +103,7 @@ async def test_committed_rows_are_published_as_cloudevents_in_order_per_key(
         assert headers["ce_subject"] == sent.subject
         assert datetime.fromisoformat(headers["ce_time"]) == sent.time
         assert headers["content-type"] == "application/json"
-        assert headers["correlation_id"] == sent.id
+        assert headers["ce_correlationid"] == sent.id
         assert record.value == sent.data
         # A consumer gets back the very contract that was written.
         assert Envelope.from_kafka(record.headers, record.value).decode() == sent.decode()

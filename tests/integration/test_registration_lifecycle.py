@@ -146,7 +146,7 @@ async def test_two_applications_for_one_place_and_a_promotion_from_the_waitlist(
     # The withdrawal and the promotion come from the one command.
     (withdrawal,) = [r for r in events if short(headers_of(r)["ce_type"]).endswith("withdrawn.v1")]
     promotion = [r for r in events if r.key == b"4640"][2]
-    assert headers_of(promotion)["causation_id"] == headers_of(withdrawal)["causation_id"]
+    assert headers_of(promotion)["ce_causationid"] == headers_of(withdrawal)["ce_causationid"]
 
     # Public events carry ids, never contact data.
     everyone = [m for group in groups.values() for m in group]

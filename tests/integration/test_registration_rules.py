@@ -605,7 +605,7 @@ async def test_commands_from_kafka_are_handled_or_dead_lettered_with_the_reason(
     events = await app.published(app.events)
     (event,) = [r for r in events if short(headers_of(r)["ce_type"]) == "application-submitted.v1"]
     assert event.key == b"4601"
-    assert headers_of(event)["causation_id"] == valid.id
+    assert headers_of(event)["ce_causationid"] == valid.id
     assert await app.db.fetchval("SELECT count(*) FROM inbox WHERE message_id = $1", late.id) == 0
     assert (
         await app.db.fetchval("SELECT topic FROM inbox WHERE message_id = $1", valid.id)

@@ -144,5 +144,5 @@ async def test_registration_service_runs_and_publishes_an_interest(
     assert contact["person_id"] == data["contact_person_id"]
     assert (contact["email"], contact["name"]) == (email, "Kari")
     # Both come from the one command: same conversation, same cause.
-    assert details_headers["correlation_id"] == event_headers["correlation_id"]
-    assert details_headers["causation_id"] == event_headers["causation_id"]
+    assert details_headers["ce_correlationid"] == event_headers["ce_correlationid"]
+    assert details_headers["ce_causationid"] == event_headers["ce_causationid"]

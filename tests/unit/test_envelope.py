@@ -77,8 +77,10 @@ def test_headers_carry_cloudevents_attributes() -> None:
     assert headers["ce_subject"] == b"vestland"
     assert headers["content-type"] == b"application/json" == CONTENT_TYPE.encode()
     # A new conversation: the message is its own correlation and has no cause.
-    assert headers["correlation_id"] == envelope.id.encode()
-    assert "causation_id" not in headers
+    assert headers["ce_correlationid"] == envelope.id.encode()
+    assert "ce_causationid" not in headers
+    # Only spec-valid extension names: lowercase letters and digits after the ce_ prefix.
+    assert "correlation_id" not in headers and "causation_id" not in headers
 
     sent_at = datetime.fromisoformat(headers["ce_time"].decode())
     assert sent_at.tzinfo is not None
@@ -150,18 +152,43 @@ def test_caused_by_carries_correlation_and_causation() -> None:
 
     received = Envelope.from_kafka(follow_up.headers(), follow_up.data)
     headers = dict(follow_up.headers())
-    assert headers["correlation_id"] == command.id.encode()
-    assert headers["causation_id"] == event.id.encode()
+    assert headers["ce_correlationid"] == command.id.encode()
+    assert headers["ce_causationid"] == event.id.encode()
     assert received.correlation_id == command.id
     assert received.causation_id == event.id
 
 
 def test_from_kafka_without_correlation_header_uses_ce_id() -> None:
     headers = valid_headers()
-    del headers["correlation_id"]
+    del headers["ce_correlationid"]
     received = Envelope.from_kafka(list(headers.items()), b"{}")
     assert received.correlation_id == headers["ce_id"].decode()
     assert received.causation_id is None
+
+
+def test_from_kafka_reads_the_headers_written_before_they_were_extension_attributes() -> None:
+    """Messages already on topics and in outboxes carry correlation_id and causation_id."""
+    headers = valid_headers()
+    del headers["ce_correlationid"]
+    headers["correlation_id"] = b"conversation-1"
+    headers["causation_id"] = b"cause-1"
+    received = Envelope.from_kafka(list(headers.items()), b"{}")
+    assert (received.correlation_id, received.causation_id) == ("conversation-1", "cause-1")
+    # Written again (relayed, or as the cause of a new message), they take the new names.
+    rewritten = dict(received.headers())
+    assert rewritten["ce_correlationid"] == b"conversation-1"
+    assert rewritten["ce_causationid"] == b"cause-1"
+    assert "correlation_id" not in rewritten and "causation_id" not in rewritten
+
+
+def test_the_extension_attributes_win_over_the_old_headers() -> None:
+    headers = valid_headers()
+    headers["ce_causationid"] = b"new-cause"
+    headers["correlation_id"] = b"old-conversation"
+    headers["causation_id"] = b"old-cause"
+    received = Envelope.from_kafka(list(headers.items()), b"{}")
+    assert received.correlation_id == headers["ce_correlationid"].decode()
+    assert received.causation_id == "new-cause"
 
 
 def test_from_kafka_accepts_content_type_with_charset_and_z_time() -> None:
@@ -243,7 +270,7 @@ def test_none_value_is_poison() -> None:
     assert "empty" in caught.value.reason
 
 
-@pytest.mark.parametrize("name", ["ce_source", "ce_subject", "correlation_id"])
+@pytest.mark.parametrize("name", ["ce_source", "ce_subject", "ce_correlationid"])
 def test_non_utf8_header_is_poison(name: str) -> None:
     headers = valid_headers()
     headers[name] = b"\xff\xfe bad"
@@ -337,10 +364,27 @@ def test_schema_invalid_data_is_poison_naming_the_field(
     assert f"{expected}:" in reason
 
 
-def test_extra_field_reason_says_extra_not_permitted() -> None:
+def test_a_command_with_an_unknown_property_is_refused_naming_it() -> None:
     with pytest.raises(PoisonMessage) as caught:
         raw_envelope(register_interest_payload(shoe_size=42)).decode()
-    assert "Extra inputs are not permitted" in caught.value.reason
+    assert caught.value.reason == (
+        f"{RegisterInterest.TYPE} failed validation: "
+        "shoe_size: unknown property 'shoe_size', not in this contract"
+    )
+
+
+def test_an_unknown_property_in_a_nested_command_part_is_named_with_its_path() -> None:
+    contact = {"name": "Kari", "email": "kari@example.no", "fax": "5555"}
+    with pytest.raises(PoisonMessage) as caught:
+        raw_envelope(register_interest_payload(contact=contact)).decode()
+    assert "contact.fax: unknown property 'fax', not in this contract" in caught.value.reason
+
+
+def test_an_event_with_a_property_from_a_newer_producer_is_decoded() -> None:
+    event = interest_registered()
+    data = {**json.loads(event.model_dump_json()), "region_note": "a newer producer's addition"}
+    decoded = raw_envelope(data, InterestRegistered.TYPE).decode()
+    assert decoded == event
 
 
 def test_oversized_message_reason_names_the_limit() -> None:
