@@ -132,6 +132,15 @@ def application_flow(client: httpx.Client, programme: dict[str, str]) -> None:
             raise SystemExit(f"[demo] {what} refused: {response.text}")
 
 
+def mail_count(mail: str, needle: str) -> int:
+    """Mails containing `needle`: the local sink's API, or Mailpit's (docker-compose.yml)."""
+    response = httpx.get(f"{mail}/api/messages", params={"contains": needle})
+    if response.status_code == 404:  # Mailpit
+        found = httpx.get(f"{mail}/api/v1/search", params={"query": f"to:{needle}"}).json()
+        return int(found["messages_count"])
+    return len(response.json())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--registration", default="http://127.0.0.1:8001")
@@ -187,7 +196,7 @@ def main() -> None:
     expected = len(DEMO)  # receipts; each also has a copy to the programme mailbox
     count = 0
     while time.monotonic() < deadline:
-        count = len(httpx.get(f"{args.mail}/api/messages", params={"contains": "styret."}).json())
+        count = mail_count(args.mail, "styret.")
         if count >= expected:
             break
         time.sleep(0.5)  # polling the sink, bounded by the deadline
