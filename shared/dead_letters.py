@@ -21,6 +21,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.messaging import NULL_VALUE_HEADER, OMITTED_HEADER
 from shared.outbox import kafka_producer
 from shared.topics import dlq_topic as dlq_topic_of
 
@@ -131,6 +132,18 @@ async def redrive(
             places = ", ".join(f"{p}:{o}" for p, o in missing)
             raise DeadLetterError(f"{dlq_topic} has no dead letter at {places}")
         chosen = [by_place[place] for place in sorted(offsets)]
+    # A letter whose value the DLQ refused cannot go back as it was (its original is still on
+    # its topic, until retention, where the letter says); one of a record with neither key nor
+    # value has nothing to handle. `all_` passes them over; naming one is an error.
+    incomplete = [
+        letter
+        for letter in chosen
+        if any(_header(letter, name) is not None for name in (OMITTED_HEADER, NULL_VALUE_HEADER))
+    ]
+    if incomplete and not all_:
+        places = ", ".join(f"{letter.partition}:{letter.offset}" for letter in incomplete)
+        raise DeadLetterError(f"letters without their original value cannot be re-driven: {places}")
+    chosen = [letter for letter in chosen if letter not in incomplete]
     gone = sorted({letter.original_topic for letter in chosen} - topics.keys())
     if gone:
         # Publishing would auto-create them on a broker that allows it: refuse instead.
@@ -154,6 +167,10 @@ async def redrive(
     finally:
         await producer.stop()
     return len(chosen)
+
+
+def _header(letter: DeadLetter, name: str) -> bytes | None:
+    return next((value for key, value in letter.headers if key == name), None)
 
 
 async def _read(

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, ConsumerRecord
@@ -22,10 +22,15 @@ from prometheus_client import Counter
 from shared.envelope import Envelope, PoisonMessage
 from shared.events.base import Contract
 from shared.outbox import add_to_outbox
-from shared.retry import backoff_delay, is_transient
+from shared.redact import redact
+from shared.retry import backoff_delay, describe, is_transient
 from shared.topics import dlq_topic
 
 log = logging.getLogger(__name__)
+
+# Headers of a letter whose original could not be kept as it was.
+NULL_VALUE_HEADER = "dlq_original_null"  # the original had neither key nor value
+OMITTED_HEADER = "dlq_value_omitted"  # the value was refused by the DLQ; this says why
 
 MESSAGES = Counter("ks_messages_total", "Messages handled", ["service", "type", "outcome"])
 
@@ -65,6 +70,8 @@ class UnitOfWork:
 
 
 Handler = Callable[[Any, UnitOfWork], Awaitable[Any]]
+# Runs inside the handler's transaction, after it, with its result.
+BeforeCommit = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,26 @@ class Origin:
     topic: str
     partition: int | None = None
     offset: int | None = None
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A null value on a compacted topic: whatever a consumer holds for `key` goes.
+
+    A service that holds something for the keys of a compacted topic handles its tombstones
+    with a handler registered under `tombstone_handler(topic)`; without one they are skipped.
+    """
+
+    topic: str
+    key: str
+
+
+TOMBSTONE_PREFIX = "tombstone:"
+
+
+def tombstone_handler(topic: str) -> str:
+    """The name in a handler table under which tombstones on `topic` are handled."""
+    return f"{TOMBSTONE_PREFIX}{topic}"
 
 
 @dataclass(frozen=True)
@@ -92,7 +119,16 @@ class MessageBus:
     def accepted_types(self) -> list[str]:
         return list(self.handlers)
 
-    async def handle(self, envelope: Envelope, message: Contract, origin: Origin) -> Outcome:
+    async def handle(
+        self,
+        envelope: Envelope,
+        message: Contract,
+        origin: Origin,
+        *,
+        before_commit: BeforeCommit | None = None,
+    ) -> Outcome:
+        """Run the handler once per message id; `before_commit` (optional) then runs in the
+        same transaction with the handler's result, e.g. to keep an HTTP answer with it."""
         handler = self.handlers[envelope.type]
         async with self.pool.acquire() as conn, conn.transaction():
             fresh = await conn.fetchval(
@@ -109,43 +145,86 @@ class MessageBus:
                 return Outcome(fresh=False)
             uow = UnitOfWork(conn=conn, source=f"/{self.service}", caused_by=envelope)
             result = await handler(message, uow)
+            if before_commit is not None:
+                await before_commit(conn, result)
         MESSAGES.labels(self.service, envelope.type, "handled").inc()
         return Outcome(fresh=True, result=result)
 
 
+class DeadLetterFailed(Exception):
+    """Not even a letter without the value could be written: the message must not be passed."""
+
+
 class DeadLetters:
-    """Publishes a message that cannot be handled to `<topic>.dlq`, with the reason."""
+    """Publishes a message that cannot be handled to `<topic>.dlq`, with the reason.
+
+    The letter is the message as it was sent (key, value, headers) plus `dlq_*` headers. While
+    the broker is away it is retried; when the broker refuses the letter for good (too large
+    for the DLQ, not allowed), a letter without the value is sent instead, saying why and where
+    the original still is. Only when that is refused too does `send` raise, and the caller must
+    then not commit past the message.
+    """
 
     def __init__(self, producer: AIOKafkaProducer, *, group: str) -> None:
         self.producer = producer
         self.group = group
 
     async def send(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
+        reason = redact(reason)[:4000]
         headers = [
-            *list(record.headers or ()),
-            ("dlq_reason", reason[:4000].encode()),
+            *[(name, value if value is not None else b"") for name, value in record.headers or ()],
+            ("dlq_reason", reason.encode()),
             ("dlq_original_topic", record.topic.encode()),
             ("dlq_original_partition", str(record.partition).encode()),
             ("dlq_original_offset", str(record.offset).encode()),
             ("dlq_consumer_group", self.group.encode()),
             ("dlq_failed_at", datetime.now(UTC).isoformat().encode()),
         ]
+        value = record.value
+        if value is None and record.key is None:
+            # Kafka takes no record without both; the header says the original had neither.
+            value = b""
+            headers.append((NULL_VALUE_HEADER, b"true"))
+        try:
+            await self._publish(record, value, headers)
+        except Exception as error:
+            if is_transient(error):
+                raise  # only a cancelled retry loop ends here
+            log.error(
+                "dead letter refused by the broker; sending it without the value",
+                extra={"topic": record.topic, "offset": record.offset, "error": describe(error)},
+            )
+            omitted = [*headers, (OMITTED_HEADER, redact(describe(error))[:1000].encode())]
+            try:
+                await self._publish(record, None if record.key is not None else b"", omitted)
+            except Exception as again:
+                raise DeadLetterFailed(
+                    f"{record.topic}@{record.partition}:{record.offset} could not be "
+                    f"dead-lettered: {describe(again)}"
+                ) from again
+        log.warning(
+            "message dead-lettered",
+            extra={"topic": record.topic, "offset": record.offset, "reason": reason},
+        )
+
+    async def _publish(
+        self, record: ConsumerRecord[Any, Any], value: bytes | None, headers: list[Any]
+    ) -> None:
         attempt = 0
         while True:
             try:
                 await self.producer.send_and_wait(
-                    dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
-                )
-                log.warning(
-                    "message dead-lettered",
-                    extra={"topic": record.topic, "offset": record.offset, "reason": reason},
+                    dlq_topic(record.topic), value=value, key=record.key, headers=headers
                 )
                 return
             except Exception as error:
                 if not is_transient(error):
                     raise
                 attempt += 1
-                log.warning("dead-letter publish failed, retrying", extra={"error": repr(error)})
+                log.warning(
+                    "dead-letter publish failed, retrying",
+                    extra={"attempt": attempt, "error": describe(error)},
+                )
                 await asyncio.sleep(backoff_delay(attempt))
 
 
@@ -157,10 +236,60 @@ class KafkaMessageProcessor:
         self.dead_letters = dead_letters
         self.max_attempts = max_attempts
 
+    async def _tombstone(self, record: ConsumerRecord[Any, Any]) -> None:
+        """Run a tombstone through its topic's tombstone handler, inbox included.
+
+        Its message id is its place in the log, so a redelivered tombstone changes nothing.
+        Like any message, it is retried while the database is away and dead-lettered when its
+        handler refuses it or keeps failing.
+        """
+        name = tombstone_handler(record.topic)
+        if name not in self.bus.handlers or record.key is None:
+            MESSAGES.labels(self.bus.service, "tombstone", "ignored").inc()
+            return
+        key = bytes(record.key).decode(errors="replace")
+        envelope = Envelope(
+            id=f"{name}:{record.partition}:{record.offset}",
+            type=name,
+            source=f"/kafka/{record.topic}",
+            time=datetime.fromtimestamp(record.timestamp / 1000, UTC),
+            data=b"",
+            subject=key,
+        )
+        # The bus hands the message to the handler as it is; a tombstone is no Contract.
+        message = cast(Contract, Tombstone(topic=record.topic, key=key))
+        origin = Origin(record.topic, record.partition, record.offset)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self.bus.handle(envelope, message, origin)
+                return
+            except Rejected as rejected:
+                MESSAGES.labels(self.bus.service, "tombstone", "rejected").inc()
+                await self.dead_letters.send(record, f"rejected: {rejected.reason}")
+                return
+            except Exception as error:
+                if not is_transient(error):
+                    log.exception("tombstone handler failed", extra={"attempt": attempt})
+                    if attempt >= self.max_attempts:
+                        MESSAGES.labels(self.bus.service, "tombstone", "dead-lettered").inc()
+                        await self.dead_letters.send(
+                            record, f"tombstone handler failed {attempt} times: {error!r}"
+                        )
+                        return
+                else:
+                    log.warning(
+                        "transient failure, will retry",
+                        extra={"type": name, "attempt": attempt, "error": repr(error)},
+                    )
+            await asyncio.sleep(backoff_delay(attempt))
+
     async def process(self, record: ConsumerRecord[Any, Any]) -> None:
         if record.value is None and not record.topic.endswith(".commands"):
-            # A tombstone: the compacted topic forgets the key; the event says why.
-            MESSAGES.labels(self.bus.service, "tombstone", "ignored").inc()
+            # A tombstone: the compacted topic forgets the key, and so does a consumer that
+            # holds something for it.
+            await self._tombstone(record)
             return
         try:
             envelope = Envelope.from_kafka(record.headers, record.value)
@@ -198,7 +327,7 @@ class KafkaMessageProcessor:
                 if attempt >= self.max_attempts:
                     MESSAGES.labels(self.bus.service, envelope.type, "dead-lettered").inc()
                     await self.dead_letters.send(
-                        record, f"handler failed {attempt} times: {error!r}"[:4000]
+                        record, f"handler failed {attempt} times: {describe(error)}"
                     )
                     return
             await asyncio.sleep(backoff_delay(attempt))

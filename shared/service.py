@@ -15,27 +15,28 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import CommitFailedError
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
-from faststream.specification import AsyncAPI
-from faststream.specification.asyncapi.site import get_asyncapi_html
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
 from shared.db.migrations import migrate
 from shared.db.pool import connect, create_pool
 from shared.envelope import Envelope
 from shared.events.base import Contract
+from shared.housekeeping import housekeeping_worker
 from shared.logs import configure_logging
 from shared.messaging import (
+    MESSAGES,
+    BeforeCommit,
     DeadLetters,
     Handler,
     KafkaMessageProcessor,
@@ -45,6 +46,7 @@ from shared.messaging import (
     Rejected,
 )
 from shared.outbox import OutboxRelay, kafka_producer
+from shared.retry import backoff_delay, describe
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -64,10 +66,21 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
-    async def command(self, contract: Contract, *, message_id: str | None = None) -> Outcome:
-        """Run an HTTP command through the same handler as Kafka; 4xx on rejection."""
+    async def command(
+        self,
+        contract: Contract,
+        *,
+        message_id: str | None = None,
+        before_commit: BeforeCommit | None = None,
+    ) -> Outcome:
+        """Run an HTTP command through the same handler as Kafka; 4xx on rejection.
+
+        `before_commit` runs in the command's transaction with its result (see
+        `shared.idempotency`, which keeps the HTTP answer there)."""
         envelope = Envelope.wrap(contract, source="/http", event_id=message_id)
-        return await self.bus.handle(envelope, contract, Origin(topic="http"))
+        return await self.bus.handle(
+            envelope, contract, Origin(topic="http"), before_commit=before_commit
+        )
 
 
 # A coroutine function: each worker runs as its own `asyncio.Task`.
@@ -100,6 +113,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 def build_broker(spec: ServiceSpec, processor_ref: dict[str, KafkaMessageProcessor]) -> KafkaBroker:
     settings = spec.settings
     broker = KafkaBroker(settings.kafka_bootstrap, client_id=f"{spec.name}", logger=log)
+    escapes: dict[tuple[str, int, int], int] = {}
 
     for topic in spec.subscribe_to:
         # MANUAL: the offset is committed only after the transaction (or the dead letter).
@@ -111,34 +125,65 @@ def build_broker(spec: ServiceSpec, processor_ref: dict[str, KafkaMessageProcess
             # Our processor decodes (and dead-letters what it cannot): FastStream must not
             # parse the body first, or a broken one fails before our code sees it.
             decoder=_raw_body,
-            title=f"{spec.name}:{topic}",
-            description=f"{spec.name} consumes {topic}",
         )
         async def consume(msg: KafkaMessage) -> None:
-            await processor_ref["processor"].process(msg.raw_message)
-            try:
-                await msg.ack()
-            except CommitFailedError:
-                # Rebalanced away mid-message; the new owner redelivers and the inbox
-                # makes that harmless.
-                log.warning("offset commit failed after rebalance; expecting redelivery")
+            await _consume_one(processor_ref["processor"], msg, escapes)
 
-    for topic, contracts in spec.publishes.items():
-        schema: Any = contracts[0] if len(contracts) == 1 else Union[tuple(contracts)]  # noqa: UP007
-        broker.publisher(
-            topic, title=f"{topic}:publish", description=f"{spec.name} publishes", schema=schema
-        )
     return broker
+
+
+async def _consume_one(
+    processor: KafkaMessageProcessor, msg: KafkaMessage, escapes: dict[tuple[str, int, int], int]
+) -> None:
+    """Process one record, then commit; never commit past a record that was not processed.
+
+    The processor handles, retries or dead-letters everything it can. Whatever still escapes
+    it (a dead letter refused for good, a bug) must not be passed over by the next record's
+    commit, as a plain manual ack would: the consumer seeks back to the record (`nack`) after
+    a backoff, so it comes again, and its partition waits behind it.
+    """
+    record = msg.raw_message
+    assert not isinstance(record, tuple)  # one record per call: batch consumption is off
+    where = (record.topic, record.partition, record.offset)
+    try:
+        await processor.process(record)
+    except Exception as error:
+        escapes[where] = attempt = escapes.get(where, 0) + 1
+        log.error(
+            "message not processed; it will come again",
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "attempt": attempt,
+                "error": describe(error),
+            },
+        )
+        MESSAGES.labels(processor.bus.service, "unknown", "escaped").inc()
+        await asyncio.sleep(backoff_delay(attempt))
+        await msg.nack()
+        return
+    escapes.pop(where, None)
+    try:
+        await msg.ack()
+    except CommitFailedError:
+        # Rebalanced away mid-message; the new owner redelivers and the inbox makes that
+        # harmless.
+        log.warning("offset commit failed after rebalance; expecting redelivery")
 
 
 async def _raw_body(message: StreamMessage[Any]) -> bytes:
     return message.body
 
 
-def asyncapi_for(spec: ServiceSpec, broker: KafkaBroker) -> Any:
-    return AsyncAPI(
-        broker, title=f"kulturskole {spec.name}", version=spec.version, description=spec.description
-    ).to_specification()
+def asyncapi_for(spec: ServiceSpec) -> dict[str, Any]:
+    """The service's AsyncAPI document, as committed under contracts/ (for its own prefix).
+
+    Generated from the spec, not by FastStream: messages are published from the outbox, not
+    through broker publishers, and subscribers take raw bytes (see `asyncapi_document`)."""
+    from shared.contracts import asyncapi_document
+
+    return asyncapi_document(spec)
 
 
 def build_app(spec: ServiceSpec) -> FastAPI:
@@ -172,12 +217,12 @@ def build_app(spec: ServiceSpec) -> FastAPI:
             max_attempts=settings.handler_max_attempts,
         )
         app.state.runtime = runtime
-        app.state.asyncapi = asyncapi_for(spec, broker)
         await _retrying(f"{spec.name}: kafka producer", producer.start)
         if spec.on_startup is not None:
             await spec.on_startup(runtime)
         runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
-        runtime.tasks += [asyncio.create_task(w(runtime), name=w.__name__) for w in spec.workers]
+        workers = [housekeeping_worker, *spec.workers]  # every service purges its old rows
+        runtime.tasks += [asyncio.create_task(w(runtime), name=w.__name__) for w in workers]
         await _retrying(f"{spec.name}: kafka subscribers", broker.start)
         app.state.ready = True
         log.info("service started", extra={"port": settings.http_port})
@@ -199,6 +244,7 @@ def build_app(spec: ServiceSpec) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ready = False
+    app.state.asyncapi = asyncapi_for(spec)
 
     @app.exception_handler(Rejected)
     async def rejected(_: Request, error: Rejected) -> JSONResponse:
@@ -233,11 +279,14 @@ def build_app(spec: ServiceSpec) -> FastAPI:
 
     @app.get("/asyncapi.json", tags=["operations"])
     async def asyncapi_json(request: Request) -> JSONResponse:
-        return JSONResponse(request.app.state.asyncapi.to_jsonable())
+        """The AsyncAPI 3.0 document of this service's Kafka channels."""
+        return JSONResponse(request.app.state.asyncapi)
 
-    @app.get("/asyncapi", response_class=HTMLResponse, tags=["operations"])
-    async def asyncapi_page(request: Request) -> str:
-        return get_asyncapi_html(request.app.state.asyncapi)
+    @app.get("/asyncapi", tags=["operations"], include_in_schema=False)
+    async def asyncapi_page() -> RedirectResponse:
+        # Only the JSON is served: an HTML viewer would load its scripts from a CDN, which
+        # a service must not depend on. Open the JSON in AsyncAPI Studio or any viewer.
+        return RedirectResponse("/asyncapi.json")
 
     app.include_router(spec.router)
     return app
