@@ -31,6 +31,13 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     log_level: str = "INFO"
     relay_poll_interval_s: float = 1.0
+    # Housekeeping. A published outbox row is history once Kafka has it. An inbox row keeps a
+    # redelivered message from acting twice, and a message can come again long after it was
+    # handled (a re-driven dead letter, a consumer group reset to an older offset, a client
+    # retrying a command), so the inbox is kept longer.
+    outbox_retention_days: float = Field(default=7, gt=0)
+    inbox_retention_days: float = Field(default=30, gt=0)
+    housekeeping_interval_s: float = Field(default=3600, gt=0)
     handler_max_attempts: int = 5
 
     # Shadows pydantic's deprecated v1 `BaseModel.schema()` classmethod on purpose; the name is
