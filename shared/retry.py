@@ -33,7 +33,8 @@ _TRANSIENT_ERRNOS = frozenset(
 )
 
 _TRANSIENT_POSTGRES: tuple[type[BaseException], ...] = (
-    asyncpg.exceptions.PostgresConnectionError,  # includes CannotConnectNowError
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,  # starting up, shutting down, in recovery
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.SerializationError,
@@ -98,7 +99,9 @@ def describe(error: BaseException) -> str:
     """A short, stable text of an error for reasons and logs: its class and message."""
     text = str(error).strip()
     name = type(error).__name__
-    return f"{name}: {text}" if text else name
+    if not text:
+        return name
+    return text if name in text else f"{name}: {text}"
 
 
 def backoff_delay(attempt: int, *, base: float = 0.2, cap: float = 10.0) -> float:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from itertools import pairwise
 
+import asyncpg
 import pytest
+from aiokafka import errors as kafka_errors
 
-from shared.retry import backoff_delay, is_transient
+from shared.retry import backoff_delay, describe, is_transient
 
 pytestmark = pytest.mark.unit
 
@@ -65,3 +69,58 @@ def test_transient_errors_cover_network_and_timeouts() -> None:
     assert is_transient(TimeoutError())
     assert not is_transient(ValueError())
     assert not is_transient(KeyError())
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        kafka_errors.KafkaConnectionError("broker away"),
+        kafka_errors.NotLeaderForPartitionError(),
+        kafka_errors.RequestTimedOutError(),
+        kafka_errors.KafkaTimeoutError(),  # not flagged retriable, yet a broker that is away
+        kafka_errors.NodeNotReadyError(),
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
+        asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+        asyncpg.exceptions.SerializationError("could not serialize access"),
+        asyncpg.exceptions.DeadlockDetectedError("deadlock detected"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection"),
+        ConnectionRefusedError(errno.ECONNREFUSED, "refused"),
+        OSError(errno.EHOSTUNREACH, "no route to host"),
+        socket.gaierror(-3, "Temporary failure in name resolution"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_what_passes_by_itself_is_transient(error: BaseException) -> None:
+    assert is_transient(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        kafka_errors.MessageSizeTooLargeError(),
+        kafka_errors.RecordTooLargeError(),
+        kafka_errors.TopicAuthorizationFailedError(),
+        kafka_errors.UnknownTopicOrPartitionError(),  # flagged retriable by aiokafka
+        kafka_errors.InvalidTopicError(),
+        kafka_errors.UnsupportedVersionError(),
+        asyncpg.exceptions.UniqueViolationError("duplicate key"),
+        asyncpg.exceptions.UndefinedTableError("relation does not exist"),
+        asyncpg.exceptions.InsufficientPrivilegeError("permission denied"),
+        FileNotFoundError(errno.ENOENT, "no such file"),
+        PermissionError(errno.EACCES, "permission denied"),
+        OSError(errno.EINVAL, "invalid argument"),
+        ValueError("bad value"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_what_stays_as_it_is_is_permanent(error: BaseException) -> None:
+    assert not is_transient(error)
+
+
+def test_describe_names_the_error_and_its_message() -> None:
+    assert describe(ValueError("bad value")) == "ValueError: bad value"
+    assert describe(KeyError()) == "KeyError"
+    # aiokafka's texts name their class already: not twice.
+    assert describe(kafka_errors.MessageSizeTooLargeError()) == (
+        "[Error 10] MessageSizeTooLargeError"
+    )
