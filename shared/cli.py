@@ -1,6 +1,6 @@
 """The `kulturskole` command line.
 
-kulturskole contracts generate|check [--root DIR]
+kulturskole contracts generate|check [--root DIR] [--catalog MODULE]
 kulturskole dlq list TOPIC [--bootstrap B] [--limit N] [--json]
 kulturskole dlq redrive TOPIC (--all | --offset P:O ...) [--bootstrap B]
 """
@@ -21,14 +21,16 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BOOTSTRAP = "127.0.0.1:19092"
+# The module whose `SERVICES` lists the service declarations to document.
+DEFAULT_CATALOG = "services.catalog"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "contracts":
         if args.action == "generate":
-            return _generate(args.root, allow_breaking=args.allow_breaking)
-        return _check(args.root)
+            return _generate(args.root, args.catalog, allow_breaking=args.allow_breaking)
+        return _check(args.root, args.catalog)
     if args.command == "dlq":
         if args.action == "list":
             return _dlq_list(args.topic, args.bootstrap, limit=args.limit, as_json=args.json)
@@ -64,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
             type=Path,
             default=REPO_ROOT,
             help="repository root holding contracts/ (default: %(default)s)",
+        )
+        sub.add_argument(
+            "--catalog",
+            default=DEFAULT_CATALOG,
+            metavar="MODULE",
+            help="module whose SERVICES lists the services to describe (default: %(default)s)",
         )
     _add_dlq_commands(commands)
     return parser
@@ -132,8 +140,9 @@ def _place(text: str) -> tuple[int, int]:
     return place
 
 
-def _generate(root: Path, *, allow_breaking: bool) -> int:
+def _generate(root: Path, catalog: str, *, allow_breaking: bool) -> int:
     from shared import contracts
+    from shared.catalog import load
 
     breaks = [problem for problem in contracts.published_breaks(root) if "breaking" in problem]
     if breaks and not allow_breaking:
@@ -146,7 +155,7 @@ def _generate(root: Path, *, allow_breaking: bool) -> int:
             file=sys.stderr,
         )
         return 1
-    written = contracts.write(root)
+    written = contracts.write(root, load(catalog))
     schemas = sum(1 for path in written if path.parent.name == contracts.JSONSCHEMA_DIR)
     print(
         f"contracts: wrote {schemas} schemas and {len(written) - schemas} AsyncAPI documents "
@@ -155,10 +164,12 @@ def _generate(root: Path, *, allow_breaking: bool) -> int:
     return 0
 
 
-def _check(root: Path) -> int:
+def _check(root: Path, catalog: str) -> int:
     from shared import contracts
+    from shared.catalog import load
 
-    problems = contracts.check(root)
+    services = load(catalog)
+    problems = contracts.check(root, services)
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
@@ -166,7 +177,7 @@ def _check(root: Path) -> int:
         return 1
     print(
         f"contracts: {len(contracts.json_schemas())} schemas, "
-        f"{len(contracts.asyncapi_documents())} AsyncAPI documents, no breaking change"
+        f"{len(contracts.asyncapi_documents(services))} AsyncAPI documents, no breaking change"
     )
     return 0
 

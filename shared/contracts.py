@@ -8,14 +8,12 @@ from a consumer's point of view.
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from shared.settings import ServiceSettings
-from shared.topics import SERVICE_NAMES
+from shared.catalog import Catalog
 
 CONTRACTS_DIR = "contracts"
 JSONSCHEMA_DIR = "jsonschema"
@@ -43,8 +41,8 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     return schemas
 
 
-def asyncapi_documents() -> dict[str, dict[str, Any]]:
-    """The AsyncAPI document of every service, by service name.
+def asyncapi_documents(services: Catalog) -> dict[str, dict[str, Any]]:
+    """The AsyncAPI document of every service in the catalog, by service name.
 
     Each service is described with its settings' defaults (the production topic prefix),
     whatever the environment of the process says, so the files do not depend on who runs
@@ -54,28 +52,11 @@ def asyncapi_documents() -> dict[str, dict[str, Any]]:
     from shared.service import asyncapi_for, build_broker
 
     documents: dict[str, dict[str, Any]] = {}
-    for service in SERVICE_NAMES:
-        app = importlib.import_module(f"services.{service}.app")
-        spec = app.service_spec(_default_settings(service))
+    for service in services:
+        spec = service.spec(service.default_settings())
         document = asyncapi_for(spec, build_broker(spec, {})).to_jsonable()
-        documents[service] = json.loads(json.dumps(document, sort_keys=True))
+        documents[service.name] = json.loads(json.dumps(document, sort_keys=True))
     return documents
-
-
-def _default_settings(service: str) -> ServiceSettings:
-    """The service's settings from its defaults alone (no environment, no .env file)."""
-    module = importlib.import_module(f"services.{service}.settings")
-    found = [
-        value
-        for value in vars(module).values()
-        if isinstance(value, type)
-        and issubclass(value, ServiceSettings)
-        and value.__dict__.get("SERVICE") == service
-    ]
-    if len(found) != 1:
-        raise LookupError(f"services.{service}.settings: expected one settings class: {found}")
-    settings: ServiceSettings = found[0].model_construct()
-    return settings
 
 
 def render(document: Mapping[str, Any]) -> str:
@@ -91,7 +72,7 @@ def asyncapi_path(root: Path, service: str) -> Path:
     return root / CONTRACTS_DIR / ASYNCAPI_DIR / f"{service}.json"
 
 
-def write(root: Path) -> list[Path]:
+def write(root: Path, services: Catalog) -> list[Path]:
     """Write every schema and AsyncAPI document under `root/contracts`; returns the paths.
 
     Never deletes: a committed schema of a type that is gone stays, and `check` reports it.
@@ -99,7 +80,7 @@ def write(root: Path) -> list[Path]:
     written: list[Path] = []
     for ce_type, schema in json_schemas().items():
         written.append(_write(schema_path(root, ce_type), schema))
-    for service, document in asyncapi_documents().items():
+    for service, document in asyncapi_documents(services).items():
         written.append(_write(asyncapi_path(root, service), document))
     return written
 
@@ -309,7 +290,7 @@ def published_breaks(root: Path) -> list[str]:
     return problems
 
 
-def check(root: Path) -> list[str]:
+def check(root: Path, services: Catalog) -> list[str]:
     """Everything wrong with the committed contracts under `root/contracts`; [] is fine."""
     generated = json_schemas()
     committed = _committed_schemas(root)
@@ -321,7 +302,7 @@ def check(root: Path) -> list[str]:
         elif ce_type not in broken and committed[ce_type] != schema:
             problems.append(f"{ce_type}: out of date: regenerate ({GENERATE})")
 
-    documents = asyncapi_documents()
+    documents = asyncapi_documents(services)
     for service, document in documents.items():
         path = asyncapi_path(root, service)
         if not path.is_file():

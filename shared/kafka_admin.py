@@ -1,15 +1,26 @@
-"""Broker chores: wait until Kafka answers, create topics idempotently."""
+"""Broker chores: wait until Kafka answers, create topics and keep their configs, remove them."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import (
+    KafkaError,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+    for_code,
+)
 
-from shared.topics import TopicSpec
+from shared.topics import DEFAULT_PREFIX, TopicSpec, unique
+
+log = logging.getLogger(__name__)
 
 
 async def wait_for_kafka(bootstrap: str, timeout: float = 60.0) -> None:
@@ -30,25 +41,159 @@ async def wait_for_kafka(bootstrap: str, timeout: float = 60.0) -> None:
     raise TimeoutError(f"Kafka at {bootstrap} did not answer within {timeout}s: {last_error!r}")
 
 
-async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> None:
+@asynccontextmanager
+async def _admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(
-                name=spec.name,
-                num_partitions=spec.partitions,
-                replication_factor=1,
-                topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
-            )
-            for spec in specs
-            if spec.name not in existing
-        ]
-        if missing:
-            try:
-                await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # created concurrently by another starter: fine
+        yield admin
     finally:
         await admin.close()
+
+
+def _raise_for(error_code: int, what: str, message: str | None = None) -> None:
+    if error_code:
+        raise for_code(error_code)(f"{what}: {message or 'refused'}")
+
+
+async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> None:
+    """Create the missing topics and bring the configs of existing ones in line with `specs`.
+
+    A topic created by hand, by broker auto-creation or under older settings gets the
+    retention its kind asks for. Partition counts are left alone: adding partitions moves
+    keys to other partitions and breaks the order of an aggregate's events.
+    """
+    wanted = unique(specs)
+    async with _admin(bootstrap) as admin:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in wanted if spec.name not in existing]
+        if missing:
+            response = await admin.create_topics(
+                [
+                    NewTopic(
+                        name=spec.name,
+                        num_partitions=spec.partitions,
+                        replication_factor=1,
+                        topic_configs=spec.configs,
+                    )
+                    for spec in missing
+                ]
+            )
+            for topic, code, message in response.topic_errors:
+                if code == TopicAlreadyExistsError.errno:
+                    existing.add(topic)  # created meanwhile by another starter: check it below
+                else:
+                    _raise_for(code, f"creating topic {topic}", message)
+            # The controller has them; the broker's metadata follows a moment later.
+            await _until_listed(admin, {spec.name for spec in missing}, present=True)
+        present = [spec for spec in wanted if spec.name in existing]
+        current = await _describe(admin, [spec.name for spec in present])
+        stale = [spec for spec in present if configs_differ(current[spec.name], spec.configs)]
+        for spec in stale:
+            log.info(
+                "topic %s: configs %s brought in line with %s",
+                spec.name,
+                configs_differ(current[spec.name], spec.configs),
+                spec.configs,
+            )
+        if stale:
+            # AlterConfigs (not the incremental kind) sets a topic's whole dynamic config:
+            # what the spec does not name returns to the broker's default.
+            responses = await admin.alter_configs(
+                [
+                    ConfigResource(ConfigResourceType.TOPIC, spec.name, spec.configs)
+                    for spec in stale
+                ]
+            )
+            for response in responses:
+                for code, message, _type, name in response.resources:
+                    _raise_for(code, f"altering the configs of topic {name}", message)
+            await _until_configured(admin, stale)
+
+
+async def _until_configured(
+    admin: AIOKafkaAdminClient, specs: list[TopicSpec], timeout: float = 30.0
+) -> None:
+    """Wait until the broker describes `specs` with their configs (metadata follows the
+    controller a moment later)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = await _describe(admin, [spec.name for spec in specs])
+        left = [spec.name for spec in specs if configs_differ(current[spec.name], spec.configs)]
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topic configs not in effect after {timeout}s: {left}")
+        await asyncio.sleep(0.1)  # metadata propagation poll, bounded by the deadline
+
+
+async def topic_configs(bootstrap: str, topics: Iterable[str]) -> dict[str, dict[str, str]]:
+    """The effective configs of `topics` (the broker's defaults filled in), by topic."""
+    async with _admin(bootstrap) as admin:
+        return await _describe(admin, list(topics))
+
+
+async def _describe(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, dict[str, str]]:
+    if not topics:
+        return {}
+    responses: list[Any] = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, topic) for topic in topics]
+    )
+    found: dict[str, dict[str, str]] = {}
+    for response in responses:
+        for code, message, _type, name, entries in response.resources:
+            _raise_for(code, f"describing the configs of topic {name}", message)
+            found[name] = {entry[0]: entry[1] for entry in entries}
+    return found
+
+
+async def topics_with_prefix(bootstrap: str, prefix: str) -> list[str]:
+    """Every topic whose name starts with `prefix.` (its DLQs and auto-created ones too)."""
+    async with _admin(bootstrap) as admin:
+        return sorted(t for t in await admin.list_topics() if t.startswith(f"{prefix}."))
+
+
+async def delete_topics_with_prefix(bootstrap: str, prefix: str) -> list[str]:
+    """Delete every topic named `prefix.…`; returns the names. For test and demo prefixes."""
+    if not prefix or "." in prefix or prefix == DEFAULT_PREFIX:
+        # The production prefix, or `a.b`, would reach far beyond one run's own topics.
+        raise ValueError(f"refusing to delete topics under the prefix {prefix!r}")
+    topics = await topics_with_prefix(bootstrap, prefix)
+    if not topics:
+        return []
+    async with _admin(bootstrap) as admin:
+        response = await admin.delete_topics(topics)
+        for topic, code in _delete_errors(response):
+            if code != UnknownTopicOrPartitionError.errno:  # gone already: what we wanted
+                _raise_for(code, f"deleting topic {topic}")
+        await _until_listed(admin, set(topics), present=False)
+    return topics
+
+
+async def _until_listed(
+    admin: AIOKafkaAdminClient, topics: set[str], *, present: bool, timeout: float = 30.0
+) -> None:
+    """Wait until the broker's metadata lists all `topics` (or none of them)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = topics & set(await admin.list_topics())
+        left = topics - listed if present else listed
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            state = "to appear" if present else "to go"
+            raise TimeoutError(f"topics still waiting {state} after {timeout}s: {sorted(left)}")
+        await asyncio.sleep(0.1)  # metadata propagation poll, bounded by the deadline
+
+
+def _delete_errors(response: Any) -> Iterable[tuple[str, int]]:
+    entries: Iterable[Any] = response.topic_error_codes
+    for entry in entries:
+        yield entry[0], entry[1]
+
+
+def configs_differ(current: Mapping[str, str], wanted: Mapping[str, str]) -> dict[str, str]:
+    """The keys of `wanted` whose value `current` does not have, with the current value."""
+    return {
+        key: current.get(key, "-") for key, value in wanted.items() if current.get(key) != value
+    }

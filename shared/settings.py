@@ -1,6 +1,6 @@
 """Settings of a service, from environment variables with one prefix per service.
 
-For example `KS_REGISTRATION_DATABASE_URL`, `KS_NOTIFICATION_SMTP_PORT`.
+For example `KS_<SERVICE>_DATABASE_URL`, `KS_<SERVICE>_HTTP_PORT`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ class ServiceSettings(BaseSettings):
     SERVICE: ClassVar[str]
 
     kafka_bootstrap: str = "127.0.0.1:19092"
-    database_url: str = Field(
-        default="postgresql://registration:registration-local@127.0.0.1:15432/kulturskole",
-        description="DSN of the service's own login role",
-    )
+    # No default: a service that falls back to some other role's DSN would start against the
+    # wrong schema's rights; the deployment (or the local stack) always says which role it is.
+    database_url: str = Field(description="DSN of the service's own login role")
     db_schema: str = ""
     db_pool_size: int = 10
     topic_prefix: str = DEFAULT_PREFIX

@@ -7,12 +7,20 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from services.catalog import SERVICES  # noqa: E402
+from services.registration.domain.reference import REFERENCE_DIR  # noqa: E402
+from shared.catalog import find  # noqa: E402
 
 DEMO = [
     (
@@ -49,9 +57,8 @@ DEMO = [
 
 ROUND = "2027"
 BOARDS = ["vestland", "trondelag", "nordland", "agder"]
-REFERENCE = (
-    Path(__file__).resolve().parents[2] / "services/registration/reference/kommuner-2024.csv"
-)
+REFERENCE = REFERENCE_DIR / "kommuner-2024.csv"
+REGISTRATION_PORT = find(SERVICES, "registration").default("http_port")
 
 
 def members_csv() -> str:
@@ -143,7 +150,7 @@ def mail_count(mail: str, needle: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--registration", default="http://127.0.0.1:8001")
+    parser.add_argument("--registration", default=f"http://127.0.0.1:{REGISTRATION_PORT}")
     parser.add_argument("--mail", default="http://127.0.0.1:8025")
     args = parser.parse_args()
     programme = {"Authorization": "Bearer local-programme"}

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import json
 import logging
 import os
 import pwd
@@ -29,14 +28,14 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from services.registration.settings import LOCAL_API_TOKENS  # noqa: E402
-from shared.db.provision import SERVICES, provision  # noqa: E402
+from shared.catalog import Catalog, LocalInfra, ServiceDeclaration, find, names, topic_specs  # noqa: E402
+from shared.db.provision import provision  # noqa: E402
 from shared.kafka_admin import ensure_topics, wait_for_kafka  # noqa: E402
-from shared.topics import all_topic_specs  # noqa: E402
 
 KAFKA_DIR = ROOT / "deploy" / "local" / "kafka"
 PYTHON = sys.executable
@@ -56,15 +55,25 @@ class Ports:
     postgres: int = int(os.environ.get("KS_PG_PORT", "15432"))
     smtp: int = int(os.environ.get("KS_SMTP_PORT", "2525"))
     smtp_web: int = int(os.environ.get("KS_SMTP_WEB_PORT", "8025"))
-    registration: int = int(os.environ.get("KS_REGISTRATION_PORT", "8001"))
-    scheduling: int = int(os.environ.get("KS_SCHEDULING_PORT", "8002"))
-    notification: int = int(os.environ.get("KS_NOTIFICATION_PORT", "8003"))
+
+    @staticmethod
+    def service(declaration: ServiceDeclaration[Any]) -> int:
+        """`KS_<NAME>_PORT`, else the port its settings default to."""
+        default = declaration.default("http_port")
+        return int(os.environ.get(f"KS_{declaration.name.upper()}_PORT", default))
 
 
 PORTS = Ports()
 STATE = _default_state_dir()
 PG_SUPERUSER_PASSWORD = "kulturskole-local"
 DATABASE = "kulturskole"
+
+
+def catalog() -> Catalog:
+    """The services, imported when needed: `env` must work even while one does not import."""
+    from services.catalog import SERVICES
+
+    return SERVICES
 
 
 def log(message: str) -> None:
@@ -302,7 +311,9 @@ def start_kafka() -> None:
                 "share.coordinator.state.topic.replication.factor=1",
                 "share.coordinator.state.topic.min.isr=1",
                 "group.initial.rebalance.delay.ms=0",
-                "auto.create.topics.enable=true",
+                # Topics are created on purpose, each with the retention its kind needs
+                # (`ensure_topics`); a typo in a topic name must fail, not make a new one.
+                "auto.create.topics.enable=false",
                 "log.retention.hours=168",
                 "",
             ]
@@ -379,18 +390,18 @@ def start_smtp_sink() -> None:
 
 
 def service_env() -> dict[str, str]:
-    env = {
-        "KS_REGISTRATION_API_TOKENS": json.dumps(LOCAL_API_TOKENS),
-        "KS_NOTIFICATION_SMTP_HOST": "127.0.0.1",
-        "KS_NOTIFICATION_SMTP_PORT": str(PORTS.smtp),
-    }
-    for service in SERVICES:
-        upper = service.upper()
-        env[f"KS_{upper}_KAFKA_BOOTSTRAP"] = bootstrap()
-        env[f"KS_{upper}_DATABASE_URL"] = (
-            f"postgresql://{service}:{service}-local@127.0.0.1:{PORTS.postgres}/{DATABASE}"
+    infra = LocalInfra(smtp_host="127.0.0.1", smtp_port=PORTS.smtp)
+    env: dict[str, str] = {}
+    for service in catalog():
+        env |= service.env(
+            kafka_bootstrap=bootstrap(),
+            database_url=(
+                f"postgresql://{service.name}:{service.name}-local"
+                f"@127.0.0.1:{PORTS.postgres}/{DATABASE}"
+            ),
+            http_port=PORTS.service(service),
         )
-        env[f"KS_{upper}_HTTP_PORT"] = str(getattr(PORTS, service))
+        env |= service.local_env(infra)
     return env
 
 
@@ -404,15 +415,15 @@ def healthy(port: int, path: str = "/readyz") -> bool:
 
 def start_services() -> None:
     env = service_env()
-    for service in SERVICES:
-        port = getattr(PORTS, service)
-        if running_pid(service) and healthy(port, "/healthz"):
-            log(f"{service} already runs on http://127.0.0.1:{port}")
+    for service in catalog():
+        port = PORTS.service(service)
+        if running_pid(service.name) and healthy(port, "/healthz"):
+            log(f"{service.name} already runs on http://127.0.0.1:{port}")
             continue
-        spawn(service, [PYTHON, "-m", f"services.{service}"], env)
-    for service in SERVICES:
-        port = getattr(PORTS, service)
-        wait_until(f"{service} to be ready", lambda port=port: healthy(port), 90)
+        spawn(service.name, [PYTHON, "-m", service.module], env)
+    for service in catalog():
+        port = PORTS.service(service)
+        wait_until(f"{service.name} to be ready", lambda port=port: healthy(port), 90)
 
 
 def load_demo_data() -> None:
@@ -421,7 +432,7 @@ def load_demo_data() -> None:
             PYTHON,
             str(ROOT / "deploy" / "local" / "demo.py"),
             "--registration",
-            f"http://127.0.0.1:{PORTS.registration}",
+            f"http://127.0.0.1:{PORTS.service(find(catalog(), 'registration'))}",
             "--mail",
             f"http://127.0.0.1:{PORTS.smtp_web}",
         ],
@@ -437,8 +448,9 @@ def infra() -> None:
     start_postgres()
     start_kafka()
     start_smtp_sink()
-    asyncio.run(ensure_topics(bootstrap(), all_topic_specs()))
-    asyncio.run(provision(superuser_dsn(), DATABASE, passwords={s: f"{s}-local" for s in SERVICES}))
+    asyncio.run(ensure_topics(bootstrap(), topic_specs(catalog())))
+    passwords = {name: f"{name}-local" for name in names(catalog())}
+    asyncio.run(provision(superuser_dsn(), DATABASE, passwords=passwords))
     log("topics, database roles and schemas are in place")
 
 
@@ -460,10 +472,12 @@ def status(*, services: bool = True) -> int:
             port_open(PORTS.smtp),
         ),
     ]
-    required = len(rows) if not services else len(rows) + len(SERVICES)
-    for service in SERVICES:
-        port = getattr(PORTS, service)
-        rows.append((service, f"http://127.0.0.1:{port} (docs /docs, /asyncapi)", healthy(port)))
+    required = len(rows) if not services else len(rows) + len(catalog())
+    for service in catalog():
+        port = PORTS.service(service)
+        rows.append(
+            (service.name, f"http://127.0.0.1:{port} (docs /docs, /asyncapi)", healthy(port))
+        )
     for name, where, up in rows:
         print(f"{name:<13} {'up  ' if up else 'down'}  {where}")
     print(f"state and logs: {STATE}")
@@ -471,8 +485,8 @@ def status(*, services: bool = True) -> int:
 
 
 def down() -> None:
-    for service in SERVICES:
-        stop(service)
+    for name in names(catalog()):
+        stop(name)
     stop("smtp-sink")
     stop("kafka", timeout=60)
     stop_postgres()

@@ -10,8 +10,10 @@ from services.notification.entrypoints.http import router
 from services.notification.handlers import Context, make_handlers
 from services.notification.mailer import mail_worker
 from services.notification.settings import NotificationSettings
+from shared.catalog import LocalInfra, ServiceDeclaration
+from shared.events.registration import contacts_topic
 from shared.service import ServiceSpec, build_app
-from shared.topics import commands_topic, contacts_topic, events_topic
+from shared.topics import TopicSpec, commands_topic, events_topic, service_topics
 
 VERSION = "0.1.0"
 
@@ -40,3 +42,24 @@ def service_spec(settings: NotificationSettings | None = None) -> ServiceSpec:
 
 def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     return build_app(service_spec(settings))
+
+
+def topics(prefix: str) -> list[TopicSpec]:
+    return service_topics("notification", prefix)
+
+
+def local_env(infra: LocalInfra) -> dict[str, str]:
+    """Mail goes to the local SMTP sink, polled often so a person (or a test) waits less."""
+    return SERVICE.env(
+        smtp_host=infra.smtp_host, smtp_port=infra.smtp_port, mail_poll_interval_s=0.5
+    )
+
+
+SERVICE = ServiceDeclaration(
+    name="notification",
+    module="services.notification",
+    settings=NotificationSettings,
+    spec=service_spec,
+    topics=topics,
+    local_env=local_env,
+)

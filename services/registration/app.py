@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -10,11 +11,12 @@ from services.registration.domain.reference import REFERENCE_DIR, ReferenceData
 from services.registration.entrypoints.auth import parse_tokens
 from services.registration.entrypoints.http import router
 from services.registration.handlers import Context, make_handlers
-from services.registration.settings import RegistrationSettings
+from services.registration.settings import LOCAL_API_TOKENS, RegistrationSettings
+from shared.catalog import LocalInfra, ServiceDeclaration
 from shared.events.base import REGISTRY, Event
-from shared.events.registration import ContactDetails
+from shared.events.registration import CONTACTS, ContactDetails, contacts_topic
 from shared.service import Runtime, ServiceSpec, build_app
-from shared.topics import commands_topic, contacts_topic, events_topic
+from shared.topics import TopicSpec, commands_topic, events_topic, service_topics
 
 VERSION = "0.1.0"
 
@@ -58,3 +60,23 @@ def service_spec(settings: RegistrationSettings | None = None) -> ServiceSpec:
 
 def create_app(settings: RegistrationSettings | None = None) -> FastAPI:
     return build_app(service_spec(settings))
+
+
+def topics(prefix: str) -> list[TopicSpec]:
+    """What it owns: its events, its commands, the compacted contacts topic, their DLQs."""
+    return service_topics("registration", prefix, compacted=[CONTACTS])
+
+
+def local_env(_: LocalInfra) -> dict[str, str]:
+    """A local or test run accepts the local tokens (never a real deployment's)."""
+    return SERVICE.env(api_tokens=json.dumps(LOCAL_API_TOKENS))
+
+
+SERVICE = ServiceDeclaration(
+    name="registration",
+    module="services.registration",
+    settings=RegistrationSettings,
+    spec=service_spec,
+    topics=topics,
+    local_env=local_env,
+)

@@ -69,10 +69,11 @@ from shared.events.registration import (
     SaveApplicationDraft,
     SubmitApplication,
     WithdrawMunicipality,
+    contacts_topic,
 )
 from shared.messaging import Handler, Rejected, UnitOfWork
 from shared.outbox import add_to_outbox
-from shared.topics import contacts_topic, events_topic
+from shared.topics import events_topic
 
 OSLO = ZoneInfo("Europe/Oslo")
 

@@ -11,8 +11,9 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 
 from services.scheduling.settings import SchedulingSettings
+from shared.catalog import ServiceDeclaration
 from shared.service import ServiceSpec, build_app
-from shared.topics import commands_topic, events_topic
+from shared.topics import TopicSpec, commands_topic, events_topic, service_topics
 
 VERSION = "0.1.0"
 
@@ -36,3 +37,16 @@ def service_spec(settings: SchedulingSettings | None = None) -> ServiceSpec:
 
 def create_app(settings: SchedulingSettings | None = None) -> FastAPI:
     return build_app(service_spec(settings))
+
+
+def topics(prefix: str) -> list[TopicSpec]:
+    return service_topics("scheduling", prefix)
+
+
+SERVICE = ServiceDeclaration(
+    name="scheduling",
+    module="services.scheduling",
+    settings=SchedulingSettings,
+    spec=service_spec,
+    topics=topics,
+)

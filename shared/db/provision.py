@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import asyncpg
 
-from shared.topics import SERVICE_NAMES
-
-SERVICES = SERVICE_NAMES
-
 
 def _ident(name: str) -> str:
     if not name.replace("_", "").isalnum():
@@ -28,8 +24,9 @@ async def provision(
 ) -> None:
     """Create the database, the service roles and their schemas, if missing.
 
-    `schemas` maps a service to its schema name (default: the service name), so tests can
-    give each run schemas of its own in a shared database.
+    `passwords` maps each service (its login role) to its password. `schemas` maps a service
+    to its schema name (default: the service name), so tests can give each run schemas of
+    its own in a shared database.
     """
     conn = await asyncpg.connect(superuser_dsn)
     try:
@@ -57,5 +54,14 @@ async def provision(
                 f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)} AUTHORIZATION {_ident(role)}"
             )
             await conn.execute(f"REVOKE ALL ON SCHEMA {_ident(schema)} FROM PUBLIC")
+    finally:
+        await conn.close()
+
+
+async def drop_database(superuser_dsn: str, database: str) -> None:
+    """Drop `database`, ending the sessions still connected to it (a test's leftovers)."""
+    conn = await asyncpg.connect(superuser_dsn)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {_ident(database)} WITH (FORCE)")
     finally:
         await conn.close()

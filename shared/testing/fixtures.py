@@ -2,13 +2,16 @@
 
 Endpoints come from environment variables when set (CI and `make test` start the local stack
 and export them); otherwise Kafka and PostgreSQL start with testcontainers, which needs a
-Docker engine. Every test gets topics (a prefix) and a database of its own.
+Docker engine. Every test gets topics (a prefix) and a database of its own, and removes them
+afterwards unless `KS_TEST_KEEP=1` asks to keep them for a look.
+
+Which services there are comes from a catalog of `ServiceDeclaration`s that the caller passes
+in; this module names none.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import socket
@@ -16,14 +19,15 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
-from shared.db.provision import SERVICES, provision
+from shared.catalog import Catalog, LocalInfra, find, names
+from shared.db.provision import drop_database, provision
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -31,6 +35,11 @@ T = TypeVar("T")
 
 def local_password(service: str) -> str:
     return f"{service}-local"
+
+
+def keep_test_state() -> bool:
+    """`KS_TEST_KEEP=1`: leave each test's topics and database behind, to look at them."""
+    return os.environ.get("KS_TEST_KEEP", "").strip().lower() in ("1", "true", "yes")
 
 
 async def eventually(
@@ -131,14 +140,19 @@ class TestDatabase:
     dsns: dict[str, str]
 
 
-async def create_test_database(endpoints: Endpoints) -> TestDatabase:
+async def create_test_database(endpoints: Endpoints, services: Iterable[str]) -> TestDatabase:
+    """A new database with a login role and schema per service; `dsns` by service name."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    passwords = {s: local_password(s) for s in SERVICES}
+    passwords = {s: local_password(s) for s in services}
     await provision(endpoints.pg_superuser_dsn, name, passwords=passwords)
     base = endpoints.pg_superuser_dsn.split("@", 1)[1].rsplit("/", 1)[0]
     return TestDatabase(
-        name, {s: f"postgresql://{s}:{passwords[s]}@{base}/{name}" for s in SERVICES}
+        name, {s: f"postgresql://{s}:{password}@{base}/{name}" for s, password in passwords.items()}
     )
+
+
+async def drop_test_database(endpoints: Endpoints, database: TestDatabase) -> None:
+    await drop_database(endpoints.pg_superuser_dsn, database.name)
 
 
 class SinkClient:
@@ -158,50 +172,46 @@ class SinkClient:
 
 @dataclass
 class ServiceProcesses:
-    """The three services as real processes, on a test's own topics and database."""
+    """The catalog's services as real processes, on a test's own topics and database."""
 
     endpoints: Endpoints
     database: TestDatabase
     topic_prefix: str
     logs: Path
+    catalog: Catalog
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def env(self, service: str) -> dict[str, str]:
-        upper = service.upper()
-        env = {
+        declaration = find(self.catalog, service)
+        infra = LocalInfra(smtp_host=self.endpoints.smtp_host, smtp_port=self.endpoints.smtp_port)
+        return {
             **os.environ,
-            f"KS_{upper}_KAFKA_BOOTSTRAP": self.endpoints.kafka_bootstrap,
-            f"KS_{upper}_DATABASE_URL": self.database.dsns[service],
-            f"KS_{upper}_TOPIC_PREFIX": self.topic_prefix,
-            f"KS_{upper}_HTTP_PORT": str(self.ports[service]),
-            f"KS_{upper}_RELAY_POLL_INTERVAL_S": "0.5",
+            **declaration.env(
+                kafka_bootstrap=self.endpoints.kafka_bootstrap,
+                database_url=self.database.dsns[service],
+                topic_prefix=self.topic_prefix,
+                http_port=self.ports[service],
+                relay_poll_interval_s=0.5,
+            ),
+            **declaration.local_env(infra),
         }
-        if service == "registration":
-            from services.registration.settings import LOCAL_API_TOKENS
-
-            env["KS_REGISTRATION_API_TOKENS"] = json.dumps(LOCAL_API_TOKENS)
-        if service == "notification":
-            env["KS_NOTIFICATION_SMTP_HOST"] = self.endpoints.smtp_host
-            env["KS_NOTIFICATION_SMTP_PORT"] = str(self.endpoints.smtp_port)
-            env["KS_NOTIFICATION_MAIL_POLL_INTERVAL_S"] = "0.5"
-        return env
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
     def start(self, *services: str) -> None:
-        for service in services or SERVICES:
+        for service in services or names(self.catalog):
             self.ports.setdefault(service, free_port())
             log = open(self.logs / f"{service}.log", "ab")
             self.procs[service] = subprocess.Popen(
-                [sys.executable, "-m", f"services.{service}"],
+                [sys.executable, "-m", find(self.catalog, service).module],
                 env=self.env(service),
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        for service in services or SERVICES:
+        for service in services or names(self.catalog):
             self.wait_ready(service)
 
     def wait_ready(self, service: str, timeout: float = 90) -> None:

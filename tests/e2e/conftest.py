@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from services.registration.domain.reference import ReferenceData
+from shared.catalog import Catalog
 from shared.testing.fixtures import Endpoints, ServiceProcesses, TestDatabase
 
 PROGRAMME = {"Authorization": "Bearer local-programme"}
@@ -15,10 +16,14 @@ ROUNDS = [str(year) for year in range(2030, 2050)]  # interest deadlines: 15 Sep
 
 @pytest.fixture
 def services(
-    endpoints: Endpoints, database: TestDatabase, topic_prefix: str, logs_dir: Path
+    endpoints: Endpoints,
+    database: TestDatabase,
+    topic_prefix: str,
+    logs_dir: Path,
+    catalog: Catalog,
 ) -> Iterator[ServiceProcesses]:
-    """All three services as processes, on this test's own topics and database."""
-    procs = ServiceProcesses(endpoints, database, topic_prefix, logs_dir)
+    """All the services as processes, on this test's own topics and database."""
+    procs = ServiceProcesses(endpoints, database, topic_prefix, logs_dir, catalog)
     procs.start()
     prepare(procs.url("registration"))
     yield procs

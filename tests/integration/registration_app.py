@@ -33,9 +33,10 @@ from services.registration.handlers import Context, make_handlers
 from services.registration.settings import LOCAL_API_TOKENS, RegistrationSettings
 from shared.db.pool import connect
 from shared.events.base import TYPE_PREFIX
+from shared.events.registration import contacts_topic
 from shared.service import Runtime, build_app
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
-from shared.topics import commands_topic, contacts_topic, dlq_topic, events_topic
+from shared.topics import commands_topic, dlq_topic, events_topic
 from tests.integration.support import headers_of, read_to_end
 
 OSLO = ZoneInfo("Europe/Oslo")

@@ -14,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from shared.envelope import Envelope
-from shared.events.registration import ContactDetails
+from shared.events.registration import ContactDetails, contacts_topic
 from shared.messaging import (
     DeadLetters,
     KafkaMessageProcessor,
@@ -23,7 +23,7 @@ from shared.messaging import (
     UnitOfWork,
 )
 from shared.testing.fixtures import Endpoints
-from shared.topics import contacts_topic, dlq_topic
+from shared.topics import dlq_topic
 from tests.integration.support import headers_of, read_to_end
 
 pytestmark = pytest.mark.integration

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from services.catalog import SERVICES
 from shared.cli import main
 from shared.contracts import (
     asyncapi_documents,
@@ -42,11 +43,11 @@ def load(path: Path) -> Any:
 def test_the_committed_contracts_match_the_code() -> None:
     """If this fails: a breaking change needs a new .vN type; otherwise regenerate with
     `python -m shared.cli contracts generate` and commit contracts/."""
-    assert check(REPO_ROOT) == []
+    assert check(REPO_ROOT, SERVICES) == []
 
 
 def test_the_committed_files_are_exactly_what_generate_writes(tmp_path: Path) -> None:
-    written = write(tmp_path)
+    written = write(tmp_path, SERVICES)
     assert written
     for path in written:
         committed = REPO_ROOT / path.relative_to(tmp_path)
@@ -54,7 +55,7 @@ def test_the_committed_files_are_exactly_what_generate_writes(tmp_path: Path) ->
 
 
 def test_generation_is_deterministic() -> None:
-    assert render(asyncapi_documents()) == render(asyncapi_documents())
+    assert render(asyncapi_documents(SERVICES)) == render(asyncapi_documents(SERVICES))
     assert render(json_schemas()) == render(json_schemas())
 
 
@@ -75,7 +76,7 @@ def test_code_that_breaks_a_published_schema_is_reported(repo_copy: Path) -> Non
     published["required"].append("legacy_code")
     path.write_text(render(published), encoding="utf-8")
 
-    problems = check(repo_copy)
+    problems = check(repo_copy, SERVICES)
 
     assert len(problems) == 1, problems
     assert INTEREST in problems[0]
@@ -91,7 +92,7 @@ def test_a_compatible_difference_is_out_of_date(repo_copy: Path) -> None:
     published["description"] = "An older wording"
     path.write_text(render(published), encoding="utf-8")
 
-    assert check(repo_copy) == [
+    assert check(repo_copy, SERVICES) == [
         f"{INTEREST}: out of date: regenerate (run `kulturskole contracts generate`)"
     ]
 
@@ -100,7 +101,7 @@ def test_a_removed_published_version_is_reported(repo_copy: Path) -> None:
     gone = "no.kulturskoleradet.registration.interest-withdrawn.v1"
     shutil.copy(schema_path(repo_copy, INTEREST), schema_path(repo_copy, gone))
 
-    problems = check(repo_copy)
+    problems = check(repo_copy, SERVICES)
 
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"{gone}: published version removed")
@@ -109,7 +110,9 @@ def test_a_removed_published_version_is_reported(repo_copy: Path) -> None:
 def test_a_missing_schema_is_not_generated(repo_copy: Path) -> None:
     schema_path(repo_copy, INTEREST).unlink()
 
-    assert check(repo_copy) == [f"{INTEREST}: not generated: run `kulturskole contracts generate`"]
+    assert check(repo_copy, SERVICES) == [
+        f"{INTEREST}: not generated: run `kulturskole contracts generate`"
+    ]
 
 
 def test_a_stale_asyncapi_document_is_out_of_date(repo_copy: Path) -> None:
@@ -119,7 +122,7 @@ def test_a_stale_asyncapi_document_is_out_of_date(repo_copy: Path) -> None:
     path.write_text(render(document), encoding="utf-8")
     asyncapi_path(repo_copy, "scheduling").unlink()
 
-    assert check(repo_copy) == [
+    assert check(repo_copy, SERVICES) == [
         "asyncapi/registration.json: out of date: regenerate "
         "(run `kulturskole contracts generate`)",
         "asyncapi/scheduling.json: not generated: run `kulturskole contracts generate`",
@@ -127,8 +130,8 @@ def test_a_stale_asyncapi_document_is_out_of_date(repo_copy: Path) -> None:
 
 
 def test_an_empty_root_needs_everything_generated(tmp_path: Path) -> None:
-    problems = check(tmp_path)
-    assert len(problems) == len(json_schemas()) + len(asyncapi_documents())
+    problems = check(tmp_path, SERVICES)
+    assert len(problems) == len(json_schemas()) + len(asyncapi_documents(SERVICES))
     assert all("not generated" in problem for problem in problems)
 
 
