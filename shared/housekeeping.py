@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 from prometheus_client import Counter
 
+from shared.idempotency import PURGE_BATCH_SQL as PURGE_IDEMPOTENCY_KEYS
 from shared.retry import backoff_delay
 from shared.settings import ServiceSettings
 
@@ -53,6 +54,12 @@ PURGES: list[Purge] = [
         "DELETE FROM inbox WHERE message_id IN (SELECT message_id FROM inbox"
         " WHERE processed_at < now() - make_interval(secs => $1 * 86400) LIMIT $2)",
         lambda settings: settings.inbox_retention_days,
+    ),
+    # Kept HTTP answers of Idempotency-Keys, each with its inbox row (see shared.idempotency).
+    Purge(
+        "idempotency_keys",
+        PURGE_IDEMPOTENCY_KEYS,
+        lambda settings: settings.idempotency_retention_days,
     ),
 ]
 

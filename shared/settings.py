@@ -36,6 +36,8 @@ class ServiceSettings(BaseSettings):
     # retrying a command), so the inbox is kept longer.
     outbox_retention_days: float = Field(default=7, gt=0)
     inbox_retention_days: float = Field(default=30, gt=0)
+    # How long an Idempotency-Key's answer is replayed; after that the key is free again.
+    idempotency_retention_days: float = Field(default=30, gt=0)
     housekeeping_interval_s: float = Field(default=3600, gt=0)
     handler_max_attempts: int = 5
 
