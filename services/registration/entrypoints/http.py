@@ -1,20 +1,24 @@
 """HTTP routes: thin adapters onto the same handlers as the command topic.
 
 Each command route authorizes the bearer token's principal, then runs the command through
-the message bus. An `Idempotency-Key` header makes a retried request harmless.
+the message bus. An `Idempotency-Key` header makes a retried request harmless: it belongs to
+the principal and the route and is bound to the body (`shared.idempotency`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Header, HTTPException, Response, status
+from fastapi import APIRouter, Body, Header, HTTPException, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from services.registration.adapters import repository
+from services.registration.domain.access import Principal
 from services.registration.entrypoints.auth import PrincipalDep, authorize
 from services.registration.handlers import Context
 from shared.events.base import Contract
@@ -33,12 +37,37 @@ from shared.events.registration import (
     SubmitApplication,
     WithdrawMunicipality,
 )
+from shared.idempotency import REPLAYED_HEADER, Answer, IdempotentRequest, run_once
+from shared.messaging import Outcome
 from shared.service import Runtime, RuntimeDep
 
 router = APIRouter()
 IdempotencyKey = Annotated[
-    str | None, Header(max_length=200, pattern=r"^[\x21-\x7e]+$", description="Makes retries safe")
+    str | None,
+    Header(
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description=(
+            "Makes retries safe. The key belongs to the caller (bearer token's principal) and "
+            "the route, and is bound to the request body. A retry with the same key and body "
+            "is not run again: it gets the original answer (status and body, as first sent) "
+            f"with the header `{REPLAYED_HEADER}: true`. The same key with another body is "
+            "refused with 422. A refused request keeps nothing, so its retry is checked anew. "
+            "Answers are kept for a retention period, after which the key is free again."
+        ),
+    ),
 ]
+REPLAYED = {
+    "description": "The command's answer; a retry with the same Idempotency-Key and body "
+    f"gets the original answer again, with `{REPLAYED_HEADER}: true`",
+    "headers": {
+        REPLAYED_HEADER: {
+            "description": "`true` when this is the stored answer of an earlier request "
+            "with the same Idempotency-Key and body; the command did not run again",
+            "schema": {"type": "string", "enum": ["true"]},
+        }
+    },
+}
 REFUSALS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No or unknown bearer token"},
     403: {"description": "Not allowed for this principal (e.g. another county's municipality)"},
@@ -47,13 +76,19 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
         "description": "Conflicts with the current state (already submitted, capacity full, ...)"
     },
     422: {
-        "description": "Refused, with the reason (unknown municipality, late, incomplete group, ...)"
+        "description": "Refused, with the reason (unknown municipality, late, incomplete group, "
+        "an Idempotency-Key already used with another body, ...)"
     },
 }
 
 
 class Accepted(BaseModel):
-    """The command was handled (or had been: `duplicate` for a repeated Idempotency-Key)."""
+    """The command was handled.
+
+    A retry with the same Idempotency-Key and body answers the original answer unchanged
+    (`duplicate` as it was then), with the header `Idempotent-Replayed: true`. `duplicate` is
+    true only for a command handled before whose answer is no longer kept (`result` null).
+    """
 
     duplicate: bool
     result: dict[str, Any] | None = None
@@ -64,17 +99,41 @@ def _context(runtime: Runtime) -> Context:
     return ctx
 
 
-async def _run(
-    runtime: Runtime, principal: PrincipalDep, command: Contract, key: str | None
-) -> Accepted:
-    authorize(principal, command, _context(runtime).reference)
-    outcome = await runtime.command(command, message_id=key)
+def _caller(principal: Principal) -> str:
+    """Whose keys these are: the principal, as its token file names it."""
+    return f"{principal.role}:{principal.branch_id or ''}:{principal.name}"
+
+
+def _accepted(outcome: Outcome) -> Accepted:
     if not outcome.fresh:
         return Accepted(duplicate=True)
     result = outcome.result
     if isinstance(result, BaseModel):
         return Accepted(duplicate=False, result=result.model_dump(mode="json"))
     return Accepted(duplicate=False, result={"id": str(result)} if result is not None else None)
+
+
+async def _run(
+    runtime: Runtime,
+    principal: PrincipalDep,
+    command: Contract,
+    key: str | None,
+    *,
+    route: str,
+    status_of: Callable[[Accepted], int],
+) -> Response:
+    authorize(principal, command, _context(runtime).reference)
+
+    def answer(outcome: Outcome) -> Answer:
+        accepted = _accepted(outcome)
+        code = 200 if accepted.duplicate else status_of(accepted)
+        return Answer(status_code=code, body=accepted.model_dump(mode="json"))
+
+    if key is None:
+        first = answer(await runtime.command(command))
+        return JSONResponse(first.body, status_code=first.status_code)
+    request = IdempotentRequest.of(caller=_caller(principal), route=route, key=key, body=command)
+    return await run_once(runtime, command, request, answer)
 
 
 def _command_route(
@@ -85,8 +144,15 @@ def _command_route(
         runtime: RuntimeDep,
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey = None,
-    ) -> Accepted:
-        return await _run(runtime, principal, command, idempotency_key)
+    ) -> Response:
+        return await _run(
+            runtime,
+            principal,
+            command,
+            idempotency_key,
+            route=f"POST {path}",
+            status_of=lambda _: code,
+        )
 
     endpoint.__annotations__["command"] = model
     endpoint.__name__ = model.__name__
@@ -97,7 +163,7 @@ def _command_route(
         summary=summary,
         tags=[tag],
         status_code=code,
-        responses=REFUSALS,
+        responses={code: REPLAYED, **REFUSALS},
         response_model=Accepted,
     )
 
@@ -153,26 +219,46 @@ _command_route(
 )
 
 
-@router.post("/interest-registrations", tags=["interest"], responses=REFUSALS, status_code=201)
+@router.post(
+    "/interest-registrations",
+    tags=["interest"],
+    responses={
+        201: REPLAYED,
+        200: REPLAYED | {"model": Accepted, "description": f"An update. {REPLAYED['description']}"},
+        **REFUSALS,
+    },
+    status_code=201,
+    response_model=Accepted,
+)
 async def register_interest(
     command: RegisterInterest,
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    response: Response,
     idempotency_key: IdempotencyKey = None,
-) -> Accepted:
+) -> Response:
     """A county branch board registers interest for its county and member municipalities.
 
     Registering again before the deadline updates the registration (200, an
     `interest-updated` event); it never makes a second one.
     """
-    accepted = await _run(runtime, principal, command, idempotency_key)
-    if accepted.result is not None and accepted.result.get("updated_at"):
-        response.status_code = status.HTTP_200_OK
-    return accepted
+
+    def status_of(accepted: Accepted) -> int:
+        updated = accepted.result is not None and accepted.result.get("updated_at")
+        return 200 if updated else 201
+
+    return await _run(
+        runtime,
+        principal,
+        command,
+        idempotency_key,
+        route="POST /interest-registrations",
+        status_of=status_of,
+    )
 
 
-@router.post("/members/csv", tags=["members"], responses=REFUSALS)
+@router.post(
+    "/members/csv", tags=["members"], responses={200: REPLAYED, **REFUSALS}, response_model=Accepted
+)
 async def import_members_csv(
     runtime: RuntimeDep,
     principal: PrincipalDep,
@@ -180,7 +266,7 @@ async def import_members_csv(
         str, Body(media_type="text/csv", description="CSV with a `kommunenummer` column")
     ],
     idempotency_key: IdempotencyKey = None,
-) -> Accepted:
+) -> Response:
     """Replace the membership list from a CSV export (column `kommunenummer`)."""
     reader = csv.DictReader(io.StringIO(body))
     if reader.fieldnames is None or "kommunenummer" not in reader.fieldnames:
@@ -190,7 +276,15 @@ async def import_members_csv(
         command = ImportMembers(municipality_numbers=numbers)
     except ValueError as error:
         raise HTTPException(422, f"not a membership list: {error}") from error
-    return await _run(runtime, principal, command, idempotency_key)
+    # Bound to the membership list the CSV says, not to the file's layout.
+    return await _run(
+        runtime,
+        principal,
+        command,
+        idempotency_key,
+        route="POST /members/csv",
+        status_of=lambda _: 200,
+    )
 
 
 # --- queries (every role, observers included) -------------------------------------------------------
