@@ -27,7 +27,11 @@ def service_spec(settings: NotificationSettings | None = None) -> ServiceSpec:
         version=VERSION,
         description="Tells people what they need to know: e-mail over SMTP in nb, nn and en.",
         settings=settings,
-        handlers=make_handlers(Context(programme_mailbox=settings.programme_mailbox)),
+        handlers=make_handlers(
+            Context(
+                programme_mailbox=settings.programme_mailbox, contacts_topic=contacts_topic(prefix)
+            )
+        ),
         subscribe_to=[
             contacts_topic(prefix),
             events_topic("registration", prefix),

@@ -12,7 +12,7 @@ router = APIRouter(tags=["deliveries"])
 @router.get("/deliveries")
 async def list_deliveries(
     runtime: RuntimeDep,
-    status: str | None = Query(default=None, pattern="^(pending|sent)$"),
+    status: str | None = Query(default=None, pattern="^(pending|sent|cancelled)$"),
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> list[dict[str, object]]:
     """The delivery log: what was planned, sent, or is waiting, newest first (no addresses)."""

@@ -1,0 +1,219 @@
+"""The notification service forgets an erased person and does not take them back.
+
+The service runs in-process through its lifespan (its real FastStream subscribers) on the
+real Kafka and PostgreSQL; the test publishes what registration would: contact details and
+tombstones on the compacted contacts topic, events on the public topic.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from services.notification.adapters import repository
+from services.notification.app import create_app
+from services.notification.settings import NotificationSettings
+from shared.envelope import Envelope
+from shared.events.base import Contract
+from shared.events.registration import (
+    ContactDetails,
+    InterestRegistered,
+    PersonErased,
+    contacts_topic,
+)
+from shared.messaging import tombstone_handler
+from shared.redact import EMAIL_MASK
+from shared.testing.fixtures import Endpoints, TestDatabase, eventually
+from shared.topics import events_topic
+from tests.integration.support import NOTIFICATION_MIGRATIONS, migrated_pool
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Notification:
+    db: asyncpg.Pool
+    producer: AIOKafkaProducer
+    prefix: str
+
+    @property
+    def contacts(self) -> str:
+        return contacts_topic(self.prefix)
+
+    async def publish(self, topic: str, contract: Contract) -> None:
+        envelope = Envelope.wrap(contract, source="/test/registration")
+        await self.producer.send_and_wait(
+            topic, value=envelope.data, key=contract.key().encode(), headers=envelope.headers()
+        )
+
+    async def contact(self, person_id: uuid.UUID, email: str) -> None:
+        await self.publish(
+            self.contacts, ContactDetails(person_id=person_id, name="Kari Nordmann", email=email)
+        )
+
+    async def tombstone(self, person_id: uuid.UUID) -> None:
+        await self.producer.send_and_wait(self.contacts, value=None, key=str(person_id).encode())
+
+    async def recipients(self) -> set[uuid.UUID]:
+        return {r["person_id"] for r in await self.db.fetch("SELECT person_id FROM recipients")}
+
+    async def erased(self) -> set[uuid.UUID]:
+        return {r["person_id"] for r in await self.db.fetch("SELECT person_id FROM erased_persons")}
+
+    async def has_recipient(self, person_id: uuid.UUID) -> bool:
+        return person_id in await self.recipients()
+
+    async def is_erased(self, person_id: uuid.UUID) -> bool:
+        return person_id in await self.erased() and person_id not in await self.recipients()
+
+    async def deliveries_of(self, person_id: uuid.UUID) -> list[dict[str, Any]]:
+        rows = await self.db.fetch(
+            "SELECT status, context, address, last_error FROM deliveries WHERE person_id = $1",
+            person_id,
+        )
+        return [dict(r) for r in rows]
+
+
+@pytest.fixture
+async def notification(
+    endpoints: Endpoints, database: TestDatabase, topic_prefix: str
+) -> AsyncIterator[Notification]:
+    settings = NotificationSettings(
+        kafka_bootstrap=endpoints.kafka_bootstrap,
+        database_url=database.dsns["notification"],
+        topic_prefix=topic_prefix,
+        smtp_host=endpoints.smtp_host,
+        smtp_port=endpoints.smtp_port,
+        mail_poll_interval_s=0.5,
+    )
+    app = create_app(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=endpoints.kafka_bootstrap)
+    await producer.start()
+    try:
+        async with app.router.lifespan_context(app):
+            yield Notification(app.state.runtime.pool, producer, topic_prefix)
+    finally:
+        await producer.stop()
+
+
+def interest_for(person_id: uuid.UUID) -> InterestRegistered:
+    return InterestRegistered(
+        registration_id=uuid.uuid4(),
+        round_id="2030",
+        branch_id="vestland",
+        branch_name="Vestland",
+        county_numbers=["46"],
+        municipality_numbers=["4601"],
+        contact_person_id=person_id,
+        message="",
+        registered_at=datetime.now(UTC),
+    )
+
+
+async def test_a_tombstone_erases_the_recipient_for_good(notification: Notification) -> None:
+    app = notification
+    person, marker = uuid.uuid4(), uuid.uuid4()
+    await app.contact(person, f"kari-{person.hex[:8]}@example.no")
+    await eventually(lambda: app.has_recipient(person), what="the recipient")
+
+    await app.tombstone(person)
+    await eventually(lambda: app.is_erased(person), what="the recipient erased by the tombstone")
+    # The tombstone went through the inbox, under its place in the log.
+    name = tombstone_handler(app.contacts)
+    inbox = await app.db.fetch(
+        "SELECT message_id, kafka_partition, kafka_offset FROM inbox WHERE type = $1", name
+    )
+    assert [r["message_id"] for r in inbox] == [
+        f"{name}:{r['kafka_partition']}:{r['kafka_offset']}" for r in inbox
+    ]
+    assert len(inbox) == 1
+
+    # Contact details that come late or again do not bring the person back; a later message
+    # for someone else shows they were read.
+    await app.contact(person, f"kari-{person.hex[:8]}@example.no")
+    await app.contact(marker, f"ola-{marker.hex[:8]}@example.no")
+    await eventually(lambda: app.has_recipient(marker), what="the later contact")
+    assert person not in await app.recipients()
+
+
+async def test_contact_details_after_person_erased_are_ignored(notification: Notification) -> None:
+    app = notification
+    person, marker = uuid.uuid4(), uuid.uuid4()
+    await app.contact(person, f"kari-{person.hex[:8]}@example.no")
+    await eventually(lambda: app.has_recipient(person), what="the recipient")
+
+    await app.publish(
+        events_topic("registration", app.prefix),
+        PersonErased(person_id=person, erased_at=datetime.now(UTC)),
+    )
+    await eventually(lambda: app.is_erased(person), what="the recipient erased by the event")
+
+    await app.contact(person, f"kari-{person.hex[:8]}@example.no")
+    await app.contact(marker, f"ola-{marker.hex[:8]}@example.no")
+    await eventually(lambda: app.has_recipient(marker), what="the later contact")
+    assert person not in await app.recipients()
+
+
+async def test_mails_to_an_erased_person_are_cancelled_and_keep_nothing(
+    notification: Notification,
+) -> None:
+    app = notification
+    events = events_topic("registration", app.prefix)
+    waiting, late = uuid.uuid4(), uuid.uuid4()
+    # No contact details yet: the receipt waits for the address.
+    await app.publish(events, interest_for(waiting))
+
+    async def planned() -> bool:
+        return [d["status"] for d in await app.deliveries_of(waiting)] == ["pending"]
+
+    await eventually(planned, what="a receipt waiting for its address")
+
+    await app.tombstone(waiting)
+
+    async def cancelled(person: uuid.UUID) -> bool:
+        rows = await app.deliveries_of(person)
+        return bool(rows) and all(
+            (d["status"], d["context"], d["address"], d["last_error"])
+            == ("cancelled", {}, None, None)
+            for d in rows
+        )
+
+    await eventually(lambda: cancelled(waiting), what="the waiting receipt cancelled")
+
+    # An event about a person erased before it came plans nothing that could be sent.
+    await app.tombstone(late)
+    await eventually(lambda: app.is_erased(late), what="the second person erased")
+    await app.publish(events, interest_for(late))
+    await eventually(lambda: cancelled(late), what="the late event's receipt cancelled")
+
+
+async def test_a_stored_error_text_keeps_no_address(database: TestDatabase) -> None:
+    pool = await migrated_pool(
+        database.dsns["notification"], "notification", NOTIFICATION_MIGRATIONS
+    )
+    try:
+        delivery = uuid.uuid4()
+        await pool.execute(
+            "INSERT INTO deliveries (id, event_id, recipient_key, template, context)"
+            " VALUES ($1, 'e', 'mailbox:x', 't', '{}')",
+            delivery,
+        )
+        async with pool.acquire() as conn:
+            await repository.mark_failed(
+                conn,
+                delivery,
+                error="SMTPRecipientsRefused({'kari@example.no': (550, 'no such user')})",
+                retry_in_s=1,
+            )
+        stored = await pool.fetchval("SELECT last_error FROM deliveries WHERE id = $1", delivery)
+        assert "kari@example.no" not in stored
+        assert EMAIL_MASK in stored and "(550, 'no such user')" in stored
+    finally:
+        await pool.close()
