@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STACK  := $(PY) deploy/local/stack.py
 
-.PHONY: up down status infra test test-unit lint contracts clean-state
+.PHONY: up down status infra test test-unit lint contracts clean-state deploy-check
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,3 +47,7 @@ lint: $(STAMP)
 ## contracts: regenerate JSON Schema and AsyncAPI documents into contracts/
 contracts: $(STAMP)
 	$(PY) -m shared.cli contracts generate
+
+## deploy-check: compose file, Dockerfile and Helm chart, checked without an engine or cluster
+deploy-check: $(STAMP)
+	bash deploy/check.sh

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Checks of the deploy files that need no container engine and no cluster:
+#   the compose file (docker-compose config), the Dockerfile (hadolint), the Helm chart
+#   (helm lint; helm template piped through kubernetes-validate, which carries its own
+#   Kubernetes schemas), and that compose and chart name the services of services/catalog.py.
+# Installs what is missing first: the tools in deploy/requirements-check.txt into .venv,
+# Debian's docker-compose, and Helm (built once with `go install`, kept in $(go env GOPATH)/bin).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+HELM_VERSION=v3.22.0        # Helm 3, built from the Go module proxy
+KUBE_VERSION=1.33.0         # the Kubernetes version the chart is rendered and validated for
+CHART=deploy/helm/kulturskole
+PY=.venv/bin/python
+started=$(date +%s)
+passed=0
+failed=0
+
+exec 3>&1  # notices that must show while a step runs with its output captured
+LOG=$(mktemp)
+trap 'rm -f "$LOG"' EXIT
+
+step() {  # step NAME COMMAND...: run it, time it, count it; its output only when it fails
+  local name=$1 t0=$(date +%s)
+  shift
+  if "$@" >"$LOG" 2>&1; then
+    passed=$((passed + 1))
+    echo "deploy-check: ok    ${name} ($(( $(date +%s) - t0 ))s)"
+  else
+    failed=$((failed + 1))
+    cat "$LOG"
+    echo "deploy-check: FAIL  ${name}"
+  fi
+}
+
+# --- tools ------------------------------------------------------------------------------
+install_python_tools() {
+  local stamp=.venv/.deploy-check-installed
+  test -x "$PY" || python3 -m venv .venv || return 1
+  if ! cmp -s deploy/requirements-check.txt "$stamp"; then
+    "$PY" -m pip install -q -r deploy/requirements-check.txt || return 1
+    cp deploy/requirements-check.txt "$stamp"
+  fi
+}
+
+install_docker_compose() {
+  command -v docker-compose >/dev/null && return 0
+  echo "deploy-check: installing docker-compose from Debian's packages" >&3
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+}
+
+HELM=""
+install_helm() {
+  command -v go >/dev/null || { echo "deploy-check: Go is needed to build Helm" >&2; return 1; }
+  HELM="$(go env GOPATH)/bin/helm"
+  if [ -x "$HELM" ] && go version -m "$HELM" | grep -Eq "^[[:space:]]+mod[[:space:]]+helm.sh/helm/v3[[:space:]]+${HELM_VERSION}[[:space:]]"; then
+    return 0
+  fi
+  echo "deploy-check: building Helm ${HELM_VERSION} with go install (first run only)" >&3
+  GOBIN="$(go env GOPATH)/bin" go install "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
+}
+
+# --- checks -----------------------------------------------------------------------------
+compose_config() {
+  docker-compose -f docker-compose.yml config -q \
+    && docker-compose -f docker-compose.yml --profile demo config -q
+}
+
+hadolint_dockerfile() {
+  .venv/bin/hadolint Dockerfile
+}
+
+# The compose file and the chart must run exactly the services of the catalog, each with
+# its own command, and compose must give each the settings a local run gives it.
+catalog_consistency() {
+  "$PY" - <<'PY'
+import json
+import sys
+
+import yaml
+
+from services.catalog import SERVICES
+from shared.catalog import LocalInfra
+
+compose = yaml.safe_load(open("docker-compose.yml"))["services"]
+values = yaml.safe_load(open("deploy/helm/kulturskole/values.yaml"))["services"]
+problems = []
+for service in SERVICES:
+    if sorted(values) != sorted(s.name for s in SERVICES):
+        problems.append(f"chart values list {sorted(values)}, the catalog another set")
+        break
+for service in SERVICES:
+    found = compose.get(service.name)
+    if found is None:
+        problems.append(f"compose has no service {service.name}")
+        continue
+    if found.get("command") != ["python", "-m", service.module]:
+        problems.append(f"compose {service.name}: command is not python -m {service.module}")
+    env = found.get("environment", {})
+    for key, wanted in service.local_env(LocalInfra(smtp_host="mailpit", smtp_port=1025)).items():
+        have = str(env.get(key, ""))
+        same = json.loads(have) == json.loads(wanted) if key.endswith("_TOKENS") else have == wanted
+        if not same:
+            problems.append(f"compose {service.name}: {key} differs from the local run's")
+for problem in problems:
+    print(f"deploy-check: {problem}", file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+}
+
+helm_lint() {
+  "$HELM" lint --strict "$CHART" -f "$CHART/ci/inline-secrets.yaml" --kube-version "$KUBE_VERSION" \
+    && "$HELM" lint --strict "$CHART" -f "$CHART/ci/existing-secret.yaml" --kube-version "$KUBE_VERSION"
+}
+
+helm_template_valid() {  # every values file of the checks renders to valid Kubernetes objects
+  local values
+  for values in "$CHART"/ci/*.yaml; do
+    "$HELM" template kulturskole "$CHART" -f "$values" --kube-version "$KUBE_VERSION" \
+      | .venv/bin/kubernetes-validate --strict --quiet -k "$KUBE_VERSION" - || return 1
+  done
+}
+
+helm_refuses_missing_passwords() {  # no silent empty password: rendering must fail
+  local out
+  if out=$("$HELM" template kulturskole "$CHART" --kube-version "$KUBE_VERSION" 2>&1); then
+    echo "deploy-check: the chart rendered without any database password" >&2
+    return 1
+  fi
+  grep -q "password is required" <<<"$out"
+}
+
+step "python tools (deploy/requirements-check.txt)" install_python_tools
+step "docker-compose present" install_docker_compose
+step "helm ${HELM_VERSION} present" install_helm
+step "docker-compose config" compose_config
+step "hadolint Dockerfile" hadolint_dockerfile
+step "compose and chart match services/catalog.py" catalog_consistency
+step "helm lint" helm_lint
+step "helm template | kubernetes-validate ${KUBE_VERSION}" helm_template_valid
+step "helm refuses to render without passwords" helm_refuses_missing_passwords
+
+echo "deploy-check: took $(( $(date +%s) - started ))s"
+echo "deploy-check: ${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]

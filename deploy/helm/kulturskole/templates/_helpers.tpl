@@ -1,0 +1,112 @@
+{{/* Names and labels. */}}
+{{- define "kulturskole.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "kulturskole.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "kulturskole.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "kulturskole.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: kulturskole
+{{- end -}}
+
+{{/* Selector of one component: pass (dict "root" $ "component" "registration"). */}}
+{{- define "kulturskole.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "kulturskole.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "kulturskole.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "kulturskole.secretName" -}}
+{{- default (include "kulturskole.fullname" .) .Values.secrets.existingSecret -}}
+{{- end -}}
+
+{{/* Services that run, in a fixed order; the set-up Job prepares these. */}}
+{{- define "kulturskole.enabledServices" -}}
+{{- $names := list -}}
+{{- range $name, $svc := .Values.services -}}
+{{- if $svc.enabled -}}{{- $names = append $names $name -}}{{- end -}}
+{{- end -}}
+{{- join "," $names -}}
+{{- end -}}
+
+{{/* The database URL of a role: pass (dict "root" $ "user" u "password" p "database" d). */}}
+{{- define "kulturskole.dsn" -}}
+{{- $pg := .root.Values.postgresql -}}
+{{- printf "postgresql://%s:%s@%s:%v/%s" (urlquery .user) (urlquery .password) $pg.host $pg.port .database -}}
+{{- end -}}
+
+{{/*
+Non-secret settings of every service, as KS_<SERVICE>_* variables. Each service reads its
+own prefix only; the set-up Job reads them all.
+*/}}
+{{- define "kulturskole.configData" -}}
+KS_SETUP_SERVICES: {{ include "kulturskole.enabledServices" . | quote }}
+{{- range $name, $svc := .Values.services }}
+{{- if $svc.enabled }}
+{{- $p := printf "KS_%s_" (upper $name) }}
+{{ $p }}KAFKA_BOOTSTRAP: {{ $.Values.kafka.bootstrap | quote }}
+{{ $p }}TOPIC_PREFIX: {{ $.Values.kafka.topicPrefix | quote }}
+{{ $p }}HTTP_HOST: "0.0.0.0"
+{{ $p }}HTTP_PORT: {{ $svc.port | quote }}
+{{ $p }}LOG_LEVEL: {{ $.Values.logLevel | quote }}
+{{- range $key, $value := $svc.env }}
+{{ $p }}{{ upper $key }}: {{ $value | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if .Values.services.notification.enabled }}
+KS_NOTIFICATION_SMTP_HOST: {{ .Values.smtp.host | quote }}
+KS_NOTIFICATION_SMTP_PORT: {{ .Values.smtp.port | quote }}
+KS_NOTIFICATION_MAIL_FROM: {{ .Values.notification.mailFrom | quote }}
+KS_NOTIFICATION_PROGRAMME_MAILBOX: {{ .Values.notification.programmeMailbox | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Secret settings: one DSN per service role, the API tokens, the set-up's superuser DSN. */}}
+{{- define "kulturskole.secretData" -}}
+{{- $pg := .Values.postgresql -}}
+{{- range $name, $svc := .Values.services }}
+{{- if $svc.enabled }}
+{{- $role := index $pg.roles $name }}
+{{- $password := required (printf "postgresql.roles.%s.password is required (or secrets.existingSecret)" $name) $role.password }}
+KS_{{ upper $name }}_DATABASE_URL: {{ include "kulturskole.dsn" (dict "root" $ "user" $role.user "password" $password "database" $pg.database) | b64enc | quote }}
+{{- end }}
+{{- end }}
+KS_REGISTRATION_API_TOKENS: {{ .Values.secrets.apiTokens | b64enc | quote }}
+{{- if and .Values.setup.enabled .Values.setup.provision }}
+{{- $password := required "postgresql.superuser.password is required for setup.provision (or secrets.existingSecret)" $pg.superuser.password }}
+KS_SETUP_PG_SUPERUSER_DSN: {{ include "kulturskole.dsn" (dict "root" $ "user" $pg.superuser.user "password" $password "database" "postgres") | b64enc | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "kulturskole.podSecurity" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
