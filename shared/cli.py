@@ -158,7 +158,9 @@ def _generate(root: Path, catalog: str, *, allow_breaking: bool) -> int:
     written = contracts.write(root, load(catalog))
     schemas = sum(1 for path in written if path.parent.name == contracts.JSONSCHEMA_DIR)
     print(
-        f"contracts: wrote {schemas} schemas and {len(written) - schemas} AsyncAPI documents "
+        f"contracts: wrote {schemas} schemas and "
+        f"{sum(1 for path in written if path.parent.name == contracts.ASYNCAPI_DIR)} AsyncAPI "
+        "documents "
         f"under {root / contracts.CONTRACTS_DIR}"
     )
     return 0

@@ -9,11 +9,23 @@ from a consumer's point of view.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.catalog import Catalog
+from shared.envelope import (
+    CAUSATION_HEADER,
+    CONTENT_TYPE,
+    CORRELATION_HEADER,
+    LEGACY_CAUSATION_HEADER,
+    LEGACY_CORRELATION_HEADER,
+)
+from shared.events.base import TYPE_PREFIX, Contract
+from shared.topics import DEFAULT_PREFIX, TOPIC_CONFIGS, TopicKind, topic_name
+
+if TYPE_CHECKING:
+    from shared.service import ServiceSpec
 
 CONTRACTS_DIR = "contracts"
 JSONSCHEMA_DIR = "jsonschema"
@@ -46,17 +58,372 @@ def asyncapi_documents(services: Catalog) -> dict[str, dict[str, Any]]:
 
     Each service is described with its settings' defaults (the production topic prefix),
     whatever the environment of the process says, so the files do not depend on who runs
-    the generator. FastStream keeps publishers in a `WeakSet`, so the order of channels and
-    operations changes from run to run; keys are sorted to make the document canonical.
+    the generator.
     """
-    from shared.service import asyncapi_for, build_broker
-
     documents: dict[str, dict[str, Any]] = {}
     for service in services:
         spec = service.spec(service.default_settings())
-        document = asyncapi_for(spec, build_broker(spec, {})).to_jsonable()
-        documents[service.name] = json.loads(json.dumps(document, sort_keys=True))
+        documents[service.name] = asyncapi_document(spec)
     return documents
+
+
+# ---------------------------------------------------------------------------------------------
+# AsyncAPI: what a service reads and writes on Kafka, as it is on the wire
+
+ASYNCAPI_VERSION = "3.0.0"
+KAFKA_BINDING_VERSION = "0.5.0"
+HEADERS_SCHEMA = "CloudEventHeaders"
+TOMBSTONE = "tombstone"
+_SCHEMA_REF = "#/components/schemas/{model}"
+# Which kind of topic carries a message of each kind (its retention follows from that).
+_TOPIC_KIND = {"event": TopicKind.EVENTS, "command": TopicKind.COMMANDS}
+
+
+def asyncapi_document(spec: ServiceSpec) -> dict[str, Any]:
+    """The AsyncAPI 3.0 document of one service, from its spec and the contracts registry.
+
+    Written here rather than by FastStream: its generator knows only the Python signature of
+    a subscriber (ours take raw bytes, so every payload came out `null`), not the CloudEvents
+    headers, the Kafka key of each message, or the several message types one topic carries.
+    Each topic is a channel listing every message type on it, one message per `ce_type`
+    (named by it) with its payload schema, its headers and its key; the service's operations
+    say which of those it receives (`handlers`) and which it sends (`publishes`). The
+    document is canonical (sorted keys), so `check` can compare it with the committed one.
+    """
+    prefix = spec.settings.topic_prefix
+    on_topic: dict[str, list[type[Contract]]] = {}
+    for model in registered_contracts():
+        on_topic.setdefault(topic_of(model, prefix), []).append(model)
+
+    schemas: dict[str, Any] = {HEADERS_SCHEMA: _headers_schema()}
+    messages: dict[str, Any] = {}
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+
+    def channel(address: str) -> str:
+        channel_id = address.removeprefix(f"{prefix}.")
+        if channel_id in channels:
+            return channel_id
+        models = on_topic.get(address, [])
+        for model in models:
+            messages[model.TYPE] = _message(model, schemas)
+        entry: dict[str, Any] = {
+            "address": address,
+            "messages": {m.TYPE: {"$ref": f"#/components/messages/{m.TYPE}"} for m in models},
+            "bindings": {"kafka": _channel_binding(address, models)},
+        }
+        kinds = sorted({m.KIND for m in models})
+        entry["description"] = (
+            f"Carries {', '.join(kinds)} messages, keyed by aggregate id."
+            if kinds
+            else "No message types are declared for this topic yet."
+        )
+        if "contact" in kinds:
+            messages[TOMBSTONE] = _tombstone(models)
+            entry["messages"][TOMBSTONE] = {"$ref": f"#/components/messages/{TOMBSTONE}"}
+            entry["description"] += (
+                " Restricted and compacted; erasure is a tombstone (null value) on the key."
+            )
+        channels[channel_id] = entry
+        return channel_id
+
+    def refs(channel_id: str, ids: Sequence[str]) -> list[dict[str, str]]:
+        return [{"$ref": f"#/channels/{channel_id}/messages/{i}"} for i in sorted(ids)]
+
+    for address in spec.subscribe_to:
+        channel_id = channel(address)
+        # A tombstone reaches every reader of a compacted topic; what it means is its key.
+        handled = [
+            t for t in channels[channel_id]["messages"] if t in spec.handlers or t == TOMBSTONE
+        ]
+        others = "dead-lettered" if address.endswith(".commands") else "skipped"
+        operations[f"receive.{channel_id}"] = {
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "messages": refs(channel_id, handled),
+            "summary": f"{spec.name} handles these types; other types on the topic are {others}",
+            "bindings": {
+                "kafka": {
+                    "groupId": {"type": "string", "enum": [spec.settings.group_id]},
+                    "bindingVersion": KAFKA_BINDING_VERSION,
+                }
+            },
+        }
+    for address, models in spec.publishes.items():
+        channel_id = channel(address)
+        sent = [m.TYPE for m in models]
+        elsewhere = [t for t in sent if t not in channels[channel_id]["messages"]]
+        if elsewhere:
+            raise LookupError(f"{spec.name} publishes {elsewhere} on {address}: not their topic")
+        if TOMBSTONE in channels[channel_id]["messages"]:
+            sent.append(TOMBSTONE)
+        operations[f"send.{channel_id}"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "messages": refs(channel_id, sent),
+            "summary": f"{spec.name} publishes these types from its outbox, at least once",
+        }
+
+    document = {
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": {
+            "title": f"kulturskole {spec.name}",
+            "version": spec.version,
+            "description": spec.description,
+        },
+        "defaultContentType": CONTENT_TYPE,
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": schemas},
+    }
+    canonical: dict[str, Any] = json.loads(json.dumps(document, sort_keys=True))
+    return canonical
+
+
+def registered_contracts() -> list[type[Contract]]:
+    """Every published message type, in `ce_type` order."""
+    import shared.events  # noqa: F401  (registers every published message type)
+    from shared.events.base import REGISTRY
+
+    return [REGISTRY[ce_type] for ce_type in sorted(REGISTRY)]
+
+
+def topic_of(model: type[Contract], prefix: str) -> str:
+    """The topic that carries messages of `model`'s type."""
+    return topic_name(model.SERVICE, model.TOPIC, prefix)
+
+
+def key_schema(model: type[Contract]) -> dict[str, Any]:
+    """The JSON Schema of a message type's Kafka key (a UTF-8 string): its aggregate id."""
+    if model.FIXED_KEY is not None:
+        return {
+            "type": "string",
+            "const": model.FIXED_KEY,
+            "description": "There is one aggregate of its kind: every message has this key",
+        }
+    assert model.KEY is not None  # the registry refuses a type that declares no key
+    prop = model.model_json_schema()["properties"][model.KEY]
+    constraints = {k: prop[k] for k in ("format", "pattern") if k in prop}
+    return {
+        "type": "string",
+        **constraints,
+        "description": f"The message's `{model.KEY}`: the aggregate it is about",
+    }
+
+
+def _message(model: type[Contract], schemas: dict[str, Any]) -> dict[str, Any]:
+    # Nested models become components of their own, referred to from the payload.
+    payload = model.model_json_schema(ref_template=_SCHEMA_REF)
+    for name, definition in payload.pop("$defs", {}).items():
+        if schemas.setdefault(name, definition) != definition:
+            raise ValueError(f"two different schemas are named {name}: rename one ({model})")
+    payload.update({"title": model.__name__, "x-kind": model.KIND, "x-service": model.SERVICE})
+    schemas[model.TYPE] = payload
+    message: dict[str, Any] = {
+        "name": model.TYPE,
+        "title": model.__name__,
+        "contentType": CONTENT_TYPE,
+        "headers": {
+            "allOf": [
+                {"$ref": _SCHEMA_REF.format(model=HEADERS_SCHEMA)},
+                {"type": "object", "properties": {"ce_type": {"const": model.TYPE}}},
+            ]
+        },
+        "correlationId": {
+            "description": "The conversation this message belongs to",
+            "location": f"$message.header#/{CORRELATION_HEADER}",
+        },
+        "payload": {"$ref": _SCHEMA_REF.format(model=model.TYPE)},
+        "bindings": {"kafka": {"key": key_schema(model), "bindingVersion": KAFKA_BINDING_VERSION}},
+    }
+    if model.__doc__:
+        message["summary"] = " ".join(model.__doc__.split("\n\n")[0].split())
+    return message
+
+
+def _tombstone(models: Sequence[type[Contract]]) -> dict[str, Any]:
+    (contact,) = [m for m in models if m.KIND == "contact"]
+    return {
+        "name": TOMBSTONE,
+        "title": "Tombstone",
+        "summary": "Erasure: the key's record is gone; delete what you hold for it",
+        "description": (
+            "A null value under the key of the record it erases, without CloudEvents headers. "
+            "Compaction keeps it a day, then the key is gone from the topic."
+        ),
+        "payload": {"type": "null"},
+        "bindings": {
+            "kafka": {"key": key_schema(contact), "bindingVersion": KAFKA_BINDING_VERSION}
+        },
+    }
+
+
+def _headers_schema() -> dict[str, Any]:
+    """The Kafka headers of every message: CloudEvents 1.0 attributes in binary mode."""
+    return {
+        "type": "object",
+        "title": "CloudEvents 1.0 attributes as Kafka headers (binary mode), UTF-8 strings",
+        "properties": {
+            "ce_specversion": {"type": "string", "const": "1.0"},
+            "ce_id": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Unique id; a redelivery keeps it, so de-duplicate on it",
+            },
+            "ce_type": {"type": "string", "description": "The versioned type; names the schema"},
+            "ce_source": {
+                "type": "string",
+                "format": "uri-reference",
+                "description": "Who produced it, e.g. /registration",
+            },
+            "ce_time": {"type": "string", "format": "date-time"},
+            "ce_subject": {
+                "type": "string",
+                "description": "The aggregate the message is about: the same as the key",
+            },
+            "content-type": {"type": "string", "pattern": "^application/json"},
+            CORRELATION_HEADER: {
+                "type": "string",
+                "description": (
+                    "Extension attribute correlationid: the ce_id of the message that started "
+                    "the conversation"
+                ),
+            },
+            CAUSATION_HEADER: {
+                "type": "string",
+                "description": (
+                    "Extension attribute causationid: the ce_id of the message that caused "
+                    "this one; absent on the first"
+                ),
+            },
+            LEGACY_CORRELATION_HEADER: {
+                "type": "string",
+                "deprecated": True,
+                "description": f"{CORRELATION_HEADER} on messages written before it existed",
+            },
+            LEGACY_CAUSATION_HEADER: {
+                "type": "string",
+                "deprecated": True,
+                "description": f"{CAUSATION_HEADER} on messages written before it existed",
+            },
+        },
+        "required": ["ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", "content-type"],
+    }
+
+
+def _channel_binding(address: str, models: Sequence[type[Contract]]) -> dict[str, Any]:
+    binding: dict[str, Any] = {"topic": address, "bindingVersion": KAFKA_BINDING_VERSION}
+    kinds = {_TOPIC_KIND.get(m.KIND, TopicKind.COMPACTED) for m in models} or {
+        kind for kind in TopicKind if address.endswith(f".{kind.value}")
+    }
+    if len(kinds) == 1:
+        (kind,) = kinds
+        # As `ensure_topics` creates the topic; in the binding's types.
+        binding["topicConfiguration"] = {
+            name: [value] if name == "cleanup.policy" else int(value)
+            for name, value in TOPIC_CONFIGS[kind].items()
+        }
+    return binding
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/events.md: its tables of message types, keys, ordering and retention are generated
+
+EVENTS_DOC = ("docs", "events.md")
+TABLES_BEGIN = (
+    "<!-- generated by `kulturskole contracts generate` from shared/events; do not edit -->"
+)
+TABLES_END = "<!-- end of generated tables -->"
+_RETENTION_OF = {
+    TopicKind.EVENTS: "public history of a service's events",
+    TopicKind.COMMANDS: "requests to a service",
+    TopicKind.COMPACTED: "the latest record per key (restricted)",
+    TopicKind.DLQ: "what a consumer could not handle, beside each topic",
+}
+_TOPIC_PATTERN = {
+    TopicKind.EVENTS: "`<prefix>.<service>.events`",
+    TopicKind.COMMANDS: "`<prefix>.<service>.commands`",
+    TopicKind.COMPACTED: "`<prefix>.<service>.<name>`, e.g. `kulturskole.registration.contacts`",
+    TopicKind.DLQ: "`<topic>.dlq`",
+}
+
+
+def events_doc_path(root: Path) -> Path:
+    return root.joinpath(*EVENTS_DOC)
+
+
+def events_doc_tables() -> str:
+    """The generated part of docs/events.md: every message type with its topic and key, the
+    ordering that follows from the keys, and the retention of each kind of topic."""
+    models = registered_contracts()
+    lines = [
+        TABLES_BEGIN,
+        "",
+        "### Message types, topics and keys",
+        "",
+        "| type (`ce_type`) | kind | topic | Kafka key |",
+        "| --- | --- | --- | --- |",
+    ]
+    for model in models:
+        schema = f"../{CONTRACTS_DIR}/{JSONSCHEMA_DIR}/{model.TYPE}.json"
+        lines.append(
+            f"| [`{model.TYPE}`]({schema}) | {model.KIND} | `{topic_of(model, DEFAULT_PREFIX)}` "
+            f"| {_key_text(model)} |"
+        )
+    lines += [
+        "",
+        "### Ordering: one topic, one key, one partition, in order",
+        "",
+        "| topic | key | these types are in order with each other for one key |",
+        "| --- | --- | --- |",
+    ]
+    groups: dict[tuple[str, str], list[str]] = {}
+    for model in models:
+        where = (topic_of(model, DEFAULT_PREFIX), _key_text(model))
+        groups.setdefault(where, []).append(model.TYPE.removeprefix(f"{TYPE_PREFIX}."))
+    for (topic, key), types in sorted(groups.items()):
+        lines.append(f"| `{topic}` | {key} | {', '.join(f'`{t}`' for t in types)} |")
+    lines += [
+        "",
+        "### Retention by kind of topic",
+        "",
+        "| kind | topics | what for | keeps | topic configs |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for kind in TopicKind:
+        configs = TOPIC_CONFIGS[kind]
+        shown = ", ".join(f"`{k}={v}`" for k, v in configs.items())
+        lines.append(
+            f"| {kind.value} | {_TOPIC_PATTERN[kind]} | {_RETENTION_OF[kind]} "
+            f"| {_keeps(configs)} | {shown} |"
+        )
+    return "\n".join([*lines, "", TABLES_END])
+
+
+def _keeps(configs: Mapping[str, str]) -> str:
+    """How long a topic with `configs` keeps a record, in words."""
+
+    def span(ms: str) -> str:
+        days = int(ms) / 86_400_000
+        return "for ever" if days < 0 else f"{days:g} day{'' if days == 1 else 's'}"
+
+    if configs.get("cleanup.policy") == "compact":
+        tombstones = configs.get("delete.retention.ms")
+        kept = "the latest record per key, for as long as it is current"
+        return kept + (f"; a tombstone {span(tombstones)}" if tombstones else "")
+    return span(configs.get("retention.ms", "604800000"))  # Kafka's default: 7 days
+
+
+def _key_text(model: type[Contract]) -> str:
+    return f"`{model.KEY}`" if model.KEY else f'`"{model.FIXED_KEY}"` (always)'
+
+
+def _with_tables(text: str, tables: str) -> str:
+    """`text` with its generated part replaced by `tables`; ValueError without markers."""
+    start, end = text.find(TABLES_BEGIN), text.find(TABLES_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{'/'.join(EVENTS_DOC)}: no generated part ({TABLES_BEGIN!r} … )")
+    return text[:start] + tables + text[end + len(TABLES_END) :]
 
 
 def render(document: Mapping[str, Any]) -> str:
@@ -76,12 +443,20 @@ def write(root: Path, services: Catalog) -> list[Path]:
     """Write every schema and AsyncAPI document under `root/contracts`; returns the paths.
 
     Never deletes: a committed schema of a type that is gone stays, and `check` reports it.
+    Brings the generated tables of docs/events.md up to date, if it is there.
     """
     written: list[Path] = []
     for ce_type, schema in json_schemas().items():
         written.append(_write(schema_path(root, ce_type), schema))
     for service, document in asyncapi_documents(services).items():
         written.append(_write(asyncapi_path(root, service), document))
+    doc = events_doc_path(root)
+    if doc.is_file():  # written by hand around its generated tables
+        text = doc.read_text(encoding="utf-8")
+        updated = _with_tables(text, events_doc_tables())
+        if updated != text:
+            doc.write_text(updated, encoding="utf-8")
+        written.append(doc)
     return written
 
 
@@ -313,6 +688,19 @@ def check(root: Path, services: Catalog) -> list[str]:
     for path in sorted(asyncapi_dir.glob("*.json")) if asyncapi_dir.is_dir() else ():
         if path.stem not in documents:
             problems.append(f"asyncapi/{path.name}: not a service: remove it")
+
+    doc, name = events_doc_path(root), "/".join(EVENTS_DOC)
+    if not doc.is_file():
+        problems.append(f"{name}: missing: the guide for consumers, with generated tables")
+    else:
+        text = doc.read_text(encoding="utf-8")
+        try:
+            current = _with_tables(text, events_doc_tables()) == text
+        except ValueError as error:
+            problems.append(str(error))
+        else:
+            if not current:
+                problems.append(f"{name}: tables out of date: regenerate ({GENERATE})")
     return problems
 
 

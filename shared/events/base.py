@@ -31,6 +31,8 @@ class Contract(BaseModel):
     # Which service's topic carries it; used for docs and the AsyncAPI channels.
     SERVICE: ClassVar[str]
     KIND: ClassVar[str]  # "event", "command" or "contact"
+    # The topic that carries it, by its name within SERVICE: `<prefix>.<SERVICE>.<TOPIC>`.
+    TOPIC: ClassVar[str]
     # The Kafka key is the aggregate id: the value of the property named by KEY, or FIXED_KEY
     # for an aggregate of which there is one (the membership list). Declared, not computed,
     # so the published documents can say what the key of each message is.
@@ -53,6 +55,8 @@ class Contract(BaseModel):
             raise TypeError(f"{cls.__name__}.TYPE must be {TYPE_PREFIX}.<...>.vN: {type_}")
         if type_ in REGISTRY and REGISTRY[type_] is not cls:
             raise TypeError(f"two contracts claim {type_}: {REGISTRY[type_]} and {cls}")
+        if not all(hasattr(cls, name) for name in ("SERVICE", "KIND", "TOPIC")):
+            raise TypeError(f"{cls.__name__} must say its SERVICE, KIND and TOPIC")
         if (cls.KEY is None) == (cls.FIXED_KEY is None):
             raise TypeError(f"{cls.__name__} must declare one of KEY or FIXED_KEY")
         if cls.KEY is not None and cls.KEY not in cls.model_fields:
@@ -73,9 +77,11 @@ class Event(Contract):
 
     model_config = TOLERANT
     KIND: ClassVar[str] = "event"
+    TOPIC: ClassVar[str] = "events"
 
 
 class Command(Contract):
     """A request to a service; strict, so an unknown property is refused by name."""
 
     KIND: ClassVar[str] = "command"
+    TOPIC: ClassVar[str] = "commands"

@@ -94,6 +94,7 @@ class ContactDetails(Contract):
     TYPE: ClassVar[str] = f"{PREFIX}.contact-details.v1"
     SERVICE: ClassVar[str] = "registration"
     KIND: ClassVar[str] = "contact"
+    TOPIC: ClassVar[str] = CONTACTS
 
     person_id: UUID
     name: str

@@ -13,6 +13,8 @@ import pytest
 from services.catalog import SERVICES
 from shared.cli import main
 from shared.contracts import (
+    TABLES_BEGIN,
+    TABLES_END,
     asyncapi_documents,
     asyncapi_path,
     check,
@@ -31,8 +33,9 @@ INTEREST = InterestRegistered.TYPE
 
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
-    """A root with a copy of the committed contracts/, to edit."""
+    """A root with a copy of the committed contracts/ and docs/, to edit."""
     shutil.copytree(REPO_ROOT / "contracts", tmp_path / "contracts")
+    shutil.copytree(REPO_ROOT / "docs", tmp_path / "docs")
     return tmp_path
 
 
@@ -47,8 +50,17 @@ def test_the_committed_contracts_match_the_code() -> None:
 
 
 def test_the_committed_files_are_exactly_what_generate_writes(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    guide = REPO_ROOT / "docs" / "events.md"
+    # Only the tables are generated: start from a guide whose tables are empty.
+    text = guide.read_text(encoding="utf-8")
+    start = text.index(TABLES_BEGIN)
+    end = text.index(TABLES_END) + len(TABLES_END)
+    blank = text[:start] + f"{TABLES_BEGIN}\n{TABLES_END}" + text[end:]
+    (tmp_path / "docs" / "events.md").write_text(blank, encoding="utf-8")
+
     written = write(tmp_path, SERVICES)
-    assert written
+    assert tmp_path / "docs" / "events.md" in written
     for path in written:
         committed = REPO_ROOT / path.relative_to(tmp_path)
         assert committed.read_bytes() == path.read_bytes(), committed
@@ -130,9 +142,11 @@ def test_a_stale_asyncapi_document_is_out_of_date(repo_copy: Path) -> None:
 
 
 def test_an_empty_root_needs_everything_generated(tmp_path: Path) -> None:
-    problems = check(tmp_path, SERVICES)
+    *problems, guide = check(tmp_path, SERVICES)
     assert len(problems) == len(json_schemas()) + len(asyncapi_documents(SERVICES))
     assert all("not generated" in problem for problem in problems)
+    # The guide around the generated tables is written by hand: it cannot be generated.
+    assert guide == "docs/events.md: missing: the guide for consumers, with generated tables"
 
 
 def test_cli_check_passes_on_the_repo(capsys: pytest.CaptureFixture[str]) -> None:
