@@ -275,10 +275,11 @@ async def register_interest(
         same_contact = (await repo.person_email(uow.conn, person_id) or "").lower() == str(
             cmd.contact.email
         ).lower()
+        replaced: UUID | None = None
         if same_contact:
             await repo.update_person(uow.conn, person_id=person_id, contact=cmd.contact)
         else:
-            person_id = uuid.uuid4()
+            replaced, person_id = person_id, uuid.uuid4()
             await repo.add_person(uow.conn, person_id=person_id, contact=cmd.contact)
         await repo.update_interest(
             uow.conn,
@@ -288,6 +289,9 @@ async def register_interest(
             message=cmd.message,
             updated_at=now,
         )
+        if replaced is not None and not await repo.person_in_use(uow.conn, replaced):
+            # The replaced contact is nobody's contact any more: nothing of theirs is kept.
+            await _erase(uow, ctx, replaced)
     await _publish_contact(uow, ctx, person_id, cmd.contact)
     fields: dict[str, Any] = {
         "registration_id": registration_id,
@@ -658,20 +662,29 @@ async def replace_group_member(
 # --- personal data ---------------------------------------------------------------------------------
 
 
-async def erase_person(cmd: ErasePerson, uow: UnitOfWork, ctx: Context) -> PersonErased:
-    if not await repo.erase_person(uow.conn, cmd.person_id):
-        raise Rejected(f"no person {cmd.person_id} with data to erase", status=404)
+async def _erase(uow: UnitOfWork, ctx: Context, person_id: UUID) -> PersonErased | None:
+    """Erase a person's contact data here and tell downstream; None if there was none."""
+    if not await repo.erase_person(uow.conn, person_id, contacts_topic=ctx.contacts):
+        return None
     now = ctx.clock()
-    # A tombstone removes the contact record from the compacted topic; the event tells consumers.
+    # A tombstone removes the contact record from the compacted topic (and from consumers that
+    # hold it); the event tells every consumer of the public topic.
     await add_to_outbox(
         uow.conn,
         topic=ctx.contacts,
-        key=str(cmd.person_id),
+        key=str(person_id),
         envelope=None,
-        tombstone_id=f"tombstone:{cmd.person_id}:{now.isoformat()}",
+        tombstone_id=f"tombstone:{person_id}:{now.isoformat()}",
     )
-    event = PersonErased(person_id=cmd.person_id, erased_at=now)
+    event = PersonErased(person_id=person_id, erased_at=now)
     await uow.emit(ctx.events, event)
+    return event
+
+
+async def erase_person(cmd: ErasePerson, uow: UnitOfWork, ctx: Context) -> PersonErased:
+    event = await _erase(uow, ctx, cmd.person_id)
+    if event is None:
+        raise Rejected(f"no person {cmd.person_id} with data to erase", status=404)
     return event
 
 

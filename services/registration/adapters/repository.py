@@ -78,14 +78,49 @@ async def person_email(conn: asyncpg.Connection, person_id: UUID) -> str | None:
     return str(value) if value is not None else None
 
 
-async def erase_person(conn: asyncpg.Connection, person_id: UUID) -> bool:
-    """Remove a person's contact data; the id stays so that history keeps its shape."""
-    status = await conn.execute(
+async def erase_person(conn: asyncpg.Connection, person_id: UUID, *, contacts_topic: str) -> bool:
+    """Remove a person's contact data wherever this schema holds it; False if there is none.
+
+    The id stays, so that history keeps its shape. Gone are: the data on the person, every
+    contact-details message of theirs in the outbox (published or not: the tombstone that
+    follows is what the topic keeps), and their entries in unsubmitted drafts' groups (matched
+    by e-mail address, as drafts hold no person ids yet).
+    """
+    email = await conn.fetchval(
+        "SELECT email FROM persons WHERE id = $1 AND erased_at IS NULL FOR UPDATE", person_id
+    )
+    if email is None:
+        return False
+    await conn.execute(
         "UPDATE persons SET name = NULL, email = NULL, phone = NULL, erased_at = now()"
-        " WHERE id = $1 AND erased_at IS NULL",
+        " WHERE id = $1",
         person_id,
     )
-    return bool(status.endswith(" 1"))
+    await conn.execute(
+        "DELETE FROM outbox WHERE topic = $1 AND key = $2 AND payload IS NOT NULL",
+        contacts_topic,
+        str(person_id),
+    )
+    await conn.execute(
+        "UPDATE applications SET draft_group = (SELECT coalesce(jsonb_agg(m ORDER BY i), '[]')"
+        "  FROM jsonb_array_elements(draft_group) WITH ORDINALITY AS e(m, i)"
+        "  WHERE lower(m ->> 'email') IS DISTINCT FROM lower($1))"
+        " WHERE status = 'draft' AND EXISTS (SELECT 1 FROM jsonb_array_elements(draft_group) m"
+        "  WHERE lower(m ->> 'email') = lower($1))",
+        email,
+    )
+    return True
+
+
+async def person_in_use(conn: asyncpg.Connection, person_id: UUID) -> bool:
+    """Whether anything here still refers to the person (a registration or a group)."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM interest_registrations WHERE contact_person_id = $1)"
+            " OR EXISTS (SELECT 1 FROM group_members WHERE person_id = $1)",
+            person_id,
+        )
+    )
 
 
 # --- membership -------------------------------------------------------------------------------
