@@ -67,7 +67,7 @@ compose_config() {
 }
 
 hadolint_dockerfile() {
-  .venv/bin/hadolint Dockerfile
+  .venv/bin/hadolint --no-color Dockerfile
 }
 
 # The compose file and the chart must run exactly the services of the catalog, each with
