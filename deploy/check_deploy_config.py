@@ -1,0 +1,114 @@
+"""The deploy files against the service catalog (part of `make deploy-check`).
+
+    python deploy/check_deploy_config.py docker-compose.yml RENDERED_CHART.yaml ...
+
+Checks that the compose file and the chart run exactly the services of `services/catalog.py`,
+each with its own command; that every `KS_*` variable they set is a setting the service
+declares (a misspelt name would be ignored silently: pydantic-settings drops unknown
+variables); and that compose gives each service the settings a local run gives it (local
+tokens, fast mail polling), so `docker compose up` behaves like `make up`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.catalog import SERVICES  # noqa: E402
+from shared.catalog import LocalInfra  # noqa: E402
+
+# The set-up job's own settings (deploy/setup.py).
+SETUP_SETTINGS = {"KS_SETUP_PG_SUPERUSER_DSN", "KS_SETUP_SERVICES", "KS_SETUP_TIMEOUT_S"}
+
+
+def unknown_settings(where: str, names: Iterable[str]) -> Iterator[str]:
+    for name in names:
+        if not name.startswith("KS_") or name in SETUP_SETTINGS:
+            continue
+        owner = next((s for s in SERVICES if name.startswith(s.env_prefix.upper())), None)
+        if owner is None:
+            yield f"{where}: {name} belongs to no service"
+            continue
+        try:
+            owner.env(**{name[len(owner.env_prefix) :].lower(): ""})
+        except ValueError:
+            yield f"{where}: {name} is not a setting of {owner.name}"
+
+
+def check_compose(compose: Mapping[str, Any]) -> Iterator[str]:
+    services = compose["services"]
+    for service in SERVICES:
+        found = services.get(service.name)
+        if found is None:
+            yield f"compose: no service {service.name}"
+            continue
+        if found.get("command") != ["python", "-m", service.module]:
+            yield f"compose {service.name}: command is not python -m {service.module}"
+        env = {k: str(v) for k, v in (found.get("environment") or {}).items()}
+        local = service.local_env(LocalInfra(smtp_host="mailpit", smtp_port=1025))
+        for key, wanted in local.items():
+            have = env.get(key, "")
+            same = (
+                json.loads(have) == json.loads(wanted)
+                if key.endswith("_TOKENS")
+                else (have == wanted)
+            )
+            if not same:
+                yield f"compose {service.name}: {key} differs from a local run's ({wanted[:60]})"
+    for name, found in services.items():
+        yield from unknown_settings(f"compose {name}", (found.get("environment") or {}).keys())
+
+
+def container_env_names(doc: Mapping[str, Any]) -> Iterator[str]:
+    spec = doc.get("spec", {})
+    pod = spec.get("template", {}).get("spec", {})
+    for container in pod.get("containers", []):
+        for var in container.get("env", []):
+            yield var["name"]
+
+
+def check_chart(path: Path) -> Iterator[str]:
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    deployments = {
+        d["metadata"]["labels"]["app.kubernetes.io/component"]: d
+        for d in docs
+        if d["kind"] == "Deployment"
+    }
+    catalog = {s.name: s for s in SERVICES}
+    for name, deployment in deployments.items():
+        if name not in catalog:
+            yield f"chart ({path.name}): Deployment {name} is not in the catalog"
+            continue
+        command = deployment["spec"]["template"]["spec"]["containers"][0]["command"]
+        if command != ["python", "-m", catalog[name].module]:
+            yield f"chart ({path.name}): {name} runs {command}"
+    for doc in docs:
+        where = f"chart ({path.name}) {doc['kind']} {doc['metadata']['name']}"
+        if doc["kind"] in ("ConfigMap", "Secret"):
+            yield from unknown_settings(where, (doc.get("data") or {}).keys())
+        yield from unknown_settings(where, container_env_names(doc))
+
+
+def main(argv: list[str]) -> int:
+    compose, *charts = (Path(a) for a in argv)
+    values = yaml.safe_load((ROOT / "deploy/helm/kulturskole/values.yaml").read_text())
+    problems = list(check_compose(yaml.safe_load(compose.read_text())))
+    if sorted(values["services"]) != sorted(s.name for s in SERVICES):
+        problems.append(f"chart values.yaml lists {sorted(values['services'])}, not the catalog")
+    for chart in charts:
+        problems += check_chart(chart)
+    for problem in problems:
+        print(f"deploy-check: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
