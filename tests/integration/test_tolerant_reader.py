@@ -1,9 +1,9 @@
 """A current consumer handles messages from a newer producer: a known version with an added
 optional property (and an extension attribute it does not know) is handled, not dead-lettered.
+Commands stay strict: one with a property its version does not declare is refused, by name.
 
-The notification service runs in-process through its lifespan, so the messages go through its
-real FastStream subscribers on the real Kafka, into the real PostgreSQL; the test publishes
-what a later registration service might.
+The services run in-process through their lifespans, so the messages go through their real
+FastStream subscribers on the real Kafka, into the real PostgreSQL.
 """
 
 from __future__ import annotations
@@ -23,10 +23,20 @@ from services.notification.app import create_app
 from services.notification.settings import NotificationSettings
 from shared.envelope import Envelope
 from shared.events.base import Contract
-from shared.events.registration import ContactDetails, InterestRegistered, contacts_topic
+from shared.events.registration import (
+    ContactDetails,
+    InterestRegistered,
+    SubmitApplication,
+    contacts_topic,
+)
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
 from shared.topics import dlq_topic, events_topic
-from tests.integration.support import read_to_end
+from tests.integration.registration_app import (
+    ROUND,
+    Registration,
+    registration_fixture,  # noqa: F401
+)
+from tests.integration.support import headers_of, read_to_end
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +149,27 @@ async def test_an_event_with_a_property_from_a_newer_producer_is_handled(
     # Nothing was dead-lettered.
     assert await read_to_end(app.bootstrap, dlq_topic(events)) == []
     assert await read_to_end(app.bootstrap, dlq_topic(contacts)) == []
+
+
+async def test_a_command_with_a_property_its_version_lacks_is_refused_by_name(
+    registration: Registration, producer: AIOKafkaProducer
+) -> None:
+    app = registration
+    command = SubmitApplication(round_id=ROUND, municipality_number="4601")
+    envelope = Envelope.wrap(command, source="/test/newer-sender")
+    data = {**json.loads(envelope.data), "priority": "high"}
+    await producer.send_and_wait(
+        app.commands, value=json.dumps(data).encode(), key=b"4601", headers=envelope.headers()
+    )
+
+    async def dead_letters() -> list[Any]:
+        return await read_to_end(app.bootstrap, app.commands_dlq)
+
+    (dead,) = await eventually(dead_letters, timeout=30, what="the command dead-lettered")
+    assert headers_of(dead)["ce_id"] == envelope.id
+    assert headers_of(dead)["dlq_reason"] == (
+        f"{SubmitApplication.TYPE} failed validation: "
+        "priority: unknown property 'priority', not in this contract"
+    )
+    inbox = await app.db.fetchval("SELECT count(*) FROM inbox WHERE message_id = $1", envelope.id)
+    assert inbox == 0
