@@ -95,6 +95,8 @@ KS_SETUP_PG_SUPERUSER_DSN: {{ include "kulturskole.dsn" (dict "root" $ "user" $p
 {{- end -}}
 
 {{- define "kulturskole.podSecurity" -}}
+# The services never call the Kubernetes API.
+automountServiceAccountToken: false
 {{- with .Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
