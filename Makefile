@@ -44,6 +44,12 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy shared services
 
+## bench: registration and notification under load, beside the bare chain (docs/performance.md)
+## BENCH_SIZES=1000,10000,100000 for more; BENCH_RATE, BENCH_SECONDS for the open loop
+.PHONY: bench
+bench: infra
+	eval "$$($(STACK) env)" && $(PY) -m bench
+
 ## contracts: regenerate JSON Schema and AsyncAPI documents into contracts/
 contracts: $(STAMP)
 	$(PY) -m shared.cli contracts generate

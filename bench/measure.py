@@ -1,0 +1,123 @@
+"""Per-command figures, read after a scenario from the services' own rows.
+
+- Registration stage: command published (its ce_time) -> its event published. The event is
+  the outbox row whose `ce_causationid` header is the command's id; "published" is that row's
+  `published_at` (stamped by the relay in the transaction that sends it). The row's
+  `created_at` (the handling transaction) splits it into waiting and handling.
+- Mail stage: a delivery planned (`deliveries.created_at`) -> SMTP accepted (`sent_at`).
+- End to end: command published -> the later of its two mails accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from bench.stats import Distribution, Rate
+
+EVENT_ROWS = """
+SELECT o.event_id, o.created_at, o.published_at,
+       (SELECT h->>1 FROM jsonb_array_elements(o.headers) h WHERE h->>0 = 'ce_causationid') AS cause
+FROM registration.outbox o
+WHERE o.topic = $1
+"""
+
+DELIVERY_ROWS = """
+SELECT event_id, status, created_at, sent_at FROM notification.deliveries
+"""
+
+
+@dataclass
+class Figures:
+    commands: int
+    events: int
+    mails_sent: int
+    mails_expected: int
+    registration: Distribution
+    registration_wait: Distribution  # published -> handled (the handling transaction began)
+    mail: Distribution
+    end_to_end: Distribution
+    registration_rate: Rate
+    mail_rate: Rate
+    end_to_end_rate: Rate
+    missing: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "commands": self.commands,
+            "events_published": self.events,
+            "mails_sent": self.mails_sent,
+            "mails_expected": self.mails_expected,
+            "latency_ms": {
+                "registration_stage": self.registration.as_dict(),
+                "registration_wait": self.registration_wait.as_dict(),
+                "mail_stage": self.mail.as_dict(),
+                "end_to_end": self.end_to_end.as_dict(),
+            },
+            "throughput_per_s": {
+                "registration_stage_commands": self.registration_rate.as_dict(),
+                "mail_stage_mails": self.mail_rate.as_dict(),
+                "end_to_end_commands": self.end_to_end_rate.as_dict(),
+            },
+            "missing": self.missing,
+        }
+
+
+async def collect(
+    dsn: str, events_topic: str, published: Mapping[str, float], mails_per_command: int = 2
+) -> Figures:
+    """Join what was published with the rows both services wrote about it."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        events = await conn.fetch(EVENT_ROWS, events_topic)
+        deliveries = await conn.fetch(DELIVERY_ROWS)
+    finally:
+        await conn.close()
+
+    event_of: dict[str, str] = {}  # event id -> command id
+    registration, waits, starts, event_done = [], [], [], []
+    for row in events:
+        command = row["cause"]
+        if command not in published or row["published_at"] is None:
+            continue
+        event_of[row["event_id"]] = command
+        sent = published[command]
+        registration.append((row["published_at"].timestamp() - sent) * 1000)
+        waits.append((row["created_at"].timestamp() - sent) * 1000)
+        starts.append(sent)
+        event_done.append(row["published_at"].timestamp())
+
+    accepted: dict[str, list[float]] = {}
+    mail, planned, mail_done = [], [], []
+    for row in deliveries:
+        command = event_of.get(row["event_id"])
+        if command is None or row["sent_at"] is None:
+            continue
+        accepted.setdefault(command, []).append(row["sent_at"].timestamp())
+        mail.append((row["sent_at"] - row["created_at"]).total_seconds() * 1000)
+        planned.append(row["created_at"].timestamp())
+        mail_done.append(row["sent_at"].timestamp())
+
+    complete = {c: max(t) for c, t in accepted.items() if len(t) >= mails_per_command}
+    end_to_end = [(done - published[c]) * 1000 for c, done in complete.items()]
+    sent_count = sum(len(t) for t in accepted.values())
+    return Figures(
+        commands=len(published),
+        events=len(event_of),
+        mails_sent=sent_count,
+        mails_expected=mails_per_command * len(published),
+        registration=Distribution.of(registration),
+        registration_wait=Distribution.of(waits),
+        mail=Distribution.of(mail),
+        end_to_end=Distribution.of(end_to_end),
+        registration_rate=Rate.of(starts, event_done),
+        mail_rate=Rate.of(planned, mail_done),
+        end_to_end_rate=Rate.of(list(published.values()), list(complete.values())),
+        missing={
+            "events": len(published) - len(event_of),
+            "commands_without_all_mails": len(published) - len(complete),
+        },
+    )

@@ -1,0 +1,150 @@
+"""Samples taken every second while a scenario runs: consumer lag, outbox backlog, mail
+backlog, memory of each service process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+def proc_status(pid: int, field_name: str) -> float | None:
+    """A memory figure of /proc/<pid>/status (`VmRSS`, `VmHWM`) in MB; None once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(f"{field_name}:"):
+            return int(line.split()[1]) / 1024  # kB
+    return None
+
+
+@dataclass(frozen=True)
+class Group:
+    """A consumer group and the topics whose lag counts for it."""
+
+    name: str
+    group_id: str
+    topics: Sequence[str]
+
+
+BACKLOG_SQL = """
+SELECT
+  (SELECT count(*) FROM registration.outbox WHERE published_at IS NULL) AS registration_outbox,
+  (SELECT count(*) FROM notification.outbox WHERE published_at IS NULL) AS notification_outbox,
+  (SELECT count(*) FROM notification.deliveries WHERE status = 'pending') AS mails_pending,
+  (SELECT count(*) FROM notification.deliveries WHERE status = 'sent') AS mails_sent
+"""
+
+
+@dataclass
+class Monitor:
+    bootstrap: str
+    database_dsn: str  # superuser, on the run's database: reads every schema
+    groups: Sequence[Group]
+    pids: Mapping[str, int]
+    published: Callable[[], int]
+    dead_letter_topic: str
+    interval_s: float = 1.0
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    _task: asyncio.Task[None] | None = None
+    _started: float = 0.0
+
+    async def __aenter__(self) -> Monitor:
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await self._admin.start()
+        self._offsets = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
+        await self._offsets.start()
+        self._conn: asyncpg.Connection = await asyncpg.connect(self.database_dsn)
+        self._lock = asyncio.Lock()  # one query at a time on the connection
+        self._started = time.time()
+        return self
+
+    def start(self) -> None:
+        """Sample every `interval_s` from now on; `t` counts from here."""
+        self.samples.clear()
+        self._started = time.time()
+        self._task = asyncio.create_task(self._run())
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._conn.close()
+        await self._offsets.stop()
+        await self._admin.close()
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.samples[-1] if self.samples else {}
+
+    async def _run(self) -> None:
+        next_at = time.monotonic()
+        while True:
+            with contextlib.suppress(Exception):  # a missed sample is a gap, not a failure
+                self.samples.append(await self.sample())
+            next_at += self.interval_s
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))  # the sampling clock
+
+    async def _partitions(self, topics: Sequence[str]) -> list[TopicPartition]:
+        found: list[TopicPartition] = []
+        for topic in topics:
+            for partition in self._offsets.partitions_for_topic(topic) or ():
+                found.append(TopicPartition(topic, partition))
+        if not found:
+            await self._offsets.topics()  # refreshes the metadata: the topics may be new
+            for topic in topics:
+                for partition in self._offsets.partitions_for_topic(topic) or ():
+                    found.append(TopicPartition(topic, partition))
+        return found
+
+    async def lag(self, group: Group) -> int:
+        partitions = await self._partitions(group.topics)
+        if not partitions:
+            return 0
+        ends = await self._offsets.end_offsets(partitions)
+        committed = await self._admin.list_consumer_group_offsets(group.group_id)
+        total = 0
+        for tp in partitions:
+            done = committed.get(tp)
+            total += ends[tp] - (done.offset if done is not None and done.offset >= 0 else 0)
+        return total
+
+    async def dead_letters(self) -> int:
+        partitions = await self._partitions([self.dead_letter_topic])
+        if not partitions:
+            return 0
+        return sum((await self._offsets.end_offsets(partitions)).values())
+
+    async def sample(self) -> dict[str, Any]:
+        async with self._lock:
+            return await self._sample()
+
+    async def _sample(self) -> dict[str, Any]:
+        row = await self._conn.fetchrow(BACKLOG_SQL)
+        assert row is not None
+        return {
+            "t": round(time.time() - self._started, 2),
+            "published": self.published(),
+            **{f"lag_{group.name}": await self.lag(group) for group in self.groups},
+            **dict(row),
+            "dead_letters": await self.dead_letters(),
+            **{
+                f"rss_mb_{name}": _round(proc_status(pid, "VmRSS"))
+                for name, pid in self.pids.items()
+            },
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)

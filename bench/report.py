@@ -1,0 +1,146 @@
+"""The summary a person reads (a table on stdout) and the file a program reads (JSON)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def write_json(report: dict[str, Any], directory: Path = RESULTS) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = directory / f"{stamp}.json"
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def _n(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}"
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def _row(cells: list[str], widths: list[int]) -> str:
+    first, *rest = cells
+    return "  ".join(
+        [first.ljust(widths[0]), *(c.rjust(w) for c, w in zip(rest, widths[1:], strict=True))]
+    )
+
+
+def summary(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        f"Benchmark {report['started_at']} at {report['revision']}",
+        f"Machine: {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, "
+        f"load average {m['load_average']} before, {m.get('load_average_after', '-')} after",
+        f"SMTP server: {report['smtp_server']}",
+        "",
+    ]
+    widths = [16, 10, 10, 10, 10, 10]
+    for s in report["scenarios"]:
+        f = s["figures"]
+        lat, rates = f["latency_ms"], f["throughput_per_s"]
+        lines.append(
+            f"== {s['name']}: {f['commands']:,} commands, {f['events_published']:,} events, "
+            f"{f['mails_sent']:,}/{f['mails_expected']:,} mails"
+            + ("" if s["drained"] else "  (NOT DRAINED before the deadline)")
+        )
+        lines.append(
+            f"   published in {s['published']['publish_seconds']} s"
+            + (
+                f", at most {s['published']['max_behind_schedule_ms']} ms behind schedule"
+                if s["mode"] == "open"
+                else ""
+            )
+        )
+        lines.append(_row(["latency ms", "p50", "p95", "p99", "max", "count"], widths))
+        for label, key in (
+            ("registration", "registration_stage"),
+            ("  of it waiting", "registration_wait"),
+            ("mail", "mail_stage"),
+            ("end to end", "end_to_end"),
+        ):
+            d = lat[key]
+            lines.append(
+                _row(
+                    [
+                        label,
+                        _n(d["p50"], 1),
+                        _n(d["p95"], 1),
+                        _n(d["p99"], 1),
+                        _n(d["max"], 1),
+                        _n(d["count"]),
+                    ],
+                    widths,
+                )
+            )
+        lines.append(_row(["throughput /s", "overall", "steady", "seconds", "", "items"], widths))
+        for label, key in (
+            ("registration", "registration_stage_commands"),
+            ("mail (mails)", "mail_stage_mails"),
+            ("end to end", "end_to_end_commands"),
+        ):
+            r = rates[key]
+            lines.append(
+                _row(
+                    [
+                        label,
+                        _n(r["overall"], 1),
+                        _n(r["steady"], 1),
+                        _n(r["seconds"], 1),
+                        "",
+                        _n(r["items"]),
+                    ],
+                    widths,
+                )
+            )
+        peaks = ", ".join(f"{k} {_n(v, 1)} MB" for k, v in s["peak_rss_mb"].items())
+        lines.append(f"   peak RSS: {peaks}")
+        samples = s["samples"]
+        if samples:
+            lines.append(
+                "   max over the run: lag registration "
+                f"{max(x['lag_registration'] for x in samples):,}, lag notification "
+                f"{max(x['lag_notification'] for x in samples):,}, registration outbox "
+                f"{max(x['registration_outbox'] for x in samples):,}, mails pending "
+                f"{max(x['mails_pending'] for x in samples):,}; dead letters "
+                f"{samples[-1]['dead_letters']}"
+            )
+        if s["mode"] == "open":
+            q = s["backlog_by_quarter"]
+            lines.append(
+                "   largest backlog per quarter of the offering window: lag registration "
+                f"{q['lag_registration']}, lag notification {q['lag_notification']}, "
+                f"mails pending {q['mails_pending']}"
+            )
+        if "bare" in s:
+            b, r = s["bare"], s["ratios"]
+            lines.append(
+                f"   bare chain batched {_n(b['chain_batched']['per_second'], 1)}/s, per message "
+                f"{_n(b['chain_per_message']['per_second'], 1)}/s; bare sender "
+                f"{_n(b['sender']['per_second'], 1)} mails/s over {b['sender']['connections']} "
+                "connection(s)"
+                + (
+                    f", {_n(b['sender_ceiling']['per_second'], 1)} over "
+                    f"{b['sender_ceiling']['connections']}"
+                    if b["sender_ceiling"]
+                    else ""
+                )
+            )
+            lines.append(
+                f"   ratios: registration / bare batched {_pct(r['registration_vs_bare_batched'])}"
+                f", / bare per message {_pct(r['registration_vs_bare_per_message'])}"
+                f"; mail / bare sender {_pct(r['mail_vs_bare_sender'])}"
+            )
+        lines.append("")
+    return "\n".join(lines)

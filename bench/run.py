@@ -1,0 +1,400 @@
+"""One benchmark run: for each scenario a database, topics and service processes of its own,
+the load, the samples, the figures, and the yardsticks beside them; everything removed after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import platform
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import asyncpg
+
+from bench.bare import bare_chain, bare_sender
+from bench.load import Published, Workload, burst, load_producer, open_loop, prepare
+from bench.measure import collect
+from bench.monitor import Group, Monitor, proc_status
+from bench.smtp import ExternalSmtp, SmtpSink, ensure_smtp_sink
+from bench.stats import ratio
+from services.catalog import SERVICES
+from services.notification.settings import NotificationSettings
+from shared.catalog import names, topic_specs
+from shared.events.registration import contacts_topic
+from shared.kafka_admin import delete_topics_with_prefix, ensure_topics
+from shared.testing.fixtures import (
+    ROOT,
+    Endpoints,
+    ServiceProcesses,
+    create_test_database,
+    drop_test_database,
+    start_endpoints,
+)
+from shared.topics import commands_topic, dlq_topic, events_topic
+
+MEASURED = ("registration", "notification")  # scheduling joins when it has paths to measure
+MAILS_PER_COMMAND = 2  # a receipt to the branch's contact, a copy to the programme mailbox
+
+
+@dataclass(frozen=True)
+class Scenario:
+    mode: Literal["burst", "open"]
+    count: int
+    rate: float = 0.0  # open loop: commands per second offered
+
+    @property
+    def name(self) -> str:
+        if self.mode == "burst":
+            return f"burst {self.count}"
+        return f"open loop {self.rate:g}/s x {self.count / self.rate:g} s"
+
+
+@dataclass
+class Options:
+    scenarios: list[Scenario]
+    bare: bool = True
+    smtp_connections: int | None = None  # None: as many as the notification service uses
+    ceiling_connections: int = 10
+    drain_timeout_s: float = 900.0
+    log: Callable[[str], None] = print
+    keep_logs: Path | None = None
+    results: Path | None = None
+    smtp: tuple[str, int] | None = None  # an SMTP server that runs already, instead of smtp-sink
+    per_message_limit: int = 0  # bare chain per message on at most this many (0: all)
+    stall_s: float = 120.0  # give up waiting when no mail was sent for this long
+
+
+def service_smtp_connections() -> tuple[int, str]:
+    """How many SMTP connections the notification service sends over, from its settings.
+
+    The mailer of the time this was written sends one mail at a time and opens a connection
+    per mail; a setting for a connection pool or concurrency, once there, is taken from here.
+    """
+    for name, info in NotificationSettings.model_fields.items():
+        if any(word in name for word in ("concurren", "connections", "parallel")) and isinstance(
+            info.default, int
+        ):
+            return int(info.default), f"NotificationSettings.{name}"
+    return 1, "services/notification/mailer.py sends one mail at a time"
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory_kb = 0
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                memory_kb = int(line.split()[1])
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gib": round(memory_kb / 1024 / 1024, 1),
+        "cpu_model": model,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def git_revision() -> str:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    revision = git("rev-parse", "--short", "HEAD")
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "services", "shared")
+    return f"{revision}{' (with uncommitted changes)' if dirty else ''}"
+
+
+def endpoints_from_env(tmp: Path) -> Endpoints:
+    """The stack `make infra` runs (its env), or testcontainers when none is exported."""
+    return start_endpoints(tmp)
+
+
+def _database_dsn(endpoints: Endpoints, database: str) -> str:
+    base, _, _ = endpoints.pg_superuser_dsn.rpartition("/")
+    return f"{base}/{database}"
+
+
+async def _server_versions(dsn: str) -> dict[str, str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return {"postgresql": str(await conn.fetchval("SHOW server_version"))}
+    finally:
+        await conn.close()
+
+
+SmtpServer = SmtpSink | ExternalSmtp
+
+
+async def run_scenario(
+    endpoints: Endpoints, sink: SmtpServer, scenario: Scenario, options: Options, logs: Path
+) -> dict[str, Any]:
+    say = options.log
+    prefix = f"b{uuid.uuid4().hex[:10]}"
+    bootstrap = endpoints.kafka_bootstrap
+    database = await create_test_database(endpoints, names(SERVICES))
+    dsn = _database_dsn(endpoints, database.name)
+    await ensure_topics(bootstrap, topic_specs(SERVICES, prefix))
+    service_endpoints = dataclasses.replace(
+        endpoints, smtp_host=sink.host, smtp_port=sink.port, _cleanup=[]
+    )
+    procs = ServiceProcesses(service_endpoints, database, prefix, logs, SERVICES)
+    result: dict[str, Any] = {"name": scenario.name, **dataclasses.asdict(scenario)}
+    try:
+        say(f"[{scenario.name}] starting services (prefix {prefix}, database {database.name})")
+        await asyncio.to_thread(procs.start, *MEASURED)
+        workload = Workload.build(scenario.count)
+        say(f"[{scenario.name}] membership in, {len(workload.rounds)} rounds open over HTTP")
+        await prepare(procs.url("registration"), workload)
+        pids = {name: procs.procs[name].pid for name in MEASURED}
+        command_topic = commands_topic("registration", prefix)
+        sent = 0
+
+        def published() -> int:
+            return sent
+
+        def progress(n: int) -> None:
+            nonlocal sent
+            sent = n
+
+        groups = [
+            Group("registration", f"{prefix}.registration", [command_topic]),
+            Group(
+                "notification",
+                f"{prefix}.notification",
+                [events_topic("registration", prefix), contacts_topic(prefix)],
+            ),
+        ]
+        async with Monitor(
+            bootstrap, dsn, groups, pids, published, dlq_topic(command_topic)
+        ) as monitor:
+            await _until_quiet(monitor, procs)
+            monitor.start()
+            say(f"[{scenario.name}] publishing {scenario.count} commands")
+            producer = load_producer(bootstrap)
+            await producer.start()
+            try:
+                run = prefix
+                if scenario.mode == "burst":
+                    sent_out = await burst(producer, command_topic, workload, run, progress)
+                else:
+                    sent_out = await open_loop(
+                        producer, command_topic, workload, run, scenario.rate, progress
+                    )
+            finally:
+                await producer.stop()
+            say(f"[{scenario.name}] published in {sent_out.finished - sent_out.started:.1f} s")
+            drained = await _until_drained(monitor, procs, scenario, options)
+            final = await monitor.sample()
+        load_seconds = sent_out.finished - sent_out.started
+        peak = {name: proc_status(pid, "VmHWM") for name, pid in pids.items()}
+        figures = await collect(
+            dsn, events_topic("registration", prefix), sent_out.times, MAILS_PER_COMMAND
+        )
+        result.update(
+            drained=drained,
+            published=sent_out.as_dict(),
+            figures=figures.as_dict(),
+            peak_rss_mb={k: None if v is None else round(v, 1) for k, v in peak.items()},
+            final_sample=final,
+            backlog_by_quarter=backlog_by_quarter(monitor.samples, load_seconds),
+            samples=monitor.samples,
+        )
+        await asyncio.to_thread(procs.stop_all)
+        if options.bare and scenario.mode == "burst":
+            result["bare"] = await _yardsticks(
+                bootstrap, dsn, prefix, sink, workload, sent_out, options
+            )
+            result["ratios"] = _ratios(result)
+        return result
+    finally:
+        await asyncio.to_thread(procs.stop_all)
+        if options.keep_logs is None:
+            await delete_topics_with_prefix(bootstrap, prefix)
+            await drop_test_database(endpoints, database)
+
+
+async def _until_quiet(monitor: Monitor, procs: ServiceProcesses, timeout: float = 120) -> None:
+    """Setup (rounds opened, membership) handled everywhere before the clock starts."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _alive(procs)
+        sample = await monitor.sample()
+        if (
+            sample["lag_registration"] == 0
+            and sample["lag_notification"] == 0
+            and sample["registration_outbox"] == 0
+        ):
+            return
+        await asyncio.sleep(0.2)  # polled with a deadline
+    raise TimeoutError("the services did not finish their setup work in time")
+
+
+async def _until_drained(
+    monitor: Monitor, procs: ServiceProcesses, scenario: Scenario, options: Options
+) -> bool:
+    """Wait until every accepted command's mails are sent; False at the deadline."""
+    deadline = time.monotonic() + options.drain_timeout_s
+    last_report = progressed = time.monotonic()
+    last_sent = -1
+    while time.monotonic() < deadline:
+        _alive(procs)
+        sample = monitor.last
+        if sample:
+            if sample["mails_sent"] != last_sent or sample["published"] < scenario.count:
+                last_sent, progressed = sample["mails_sent"], time.monotonic()
+            elif time.monotonic() - progressed > options.stall_s:
+                options.log(f"[{scenario.name}] no mail sent for {options.stall_s:g} s: giving up")
+                return False
+            accepted = scenario.count - int(sample["dead_letters"])
+            if sample["published"] == scenario.count and (
+                sample["mails_sent"] >= MAILS_PER_COMMAND * accepted
+            ):
+                return True
+            if time.monotonic() - last_report > 15:
+                last_report = time.monotonic()
+                options.log(
+                    f"[{scenario.name}] t={sample['t']:.0f}s mails {sample['mails_sent']}/"
+                    f"{MAILS_PER_COMMAND * accepted}, lag {sample['lag_registration']}/"
+                    f"{sample['lag_notification']}, outbox {sample['registration_outbox']}"
+                )
+        await asyncio.sleep(0.25)  # the monitor samples every second; polled with a deadline
+    return False
+
+
+BACKLOGS = ("lag_registration", "lag_notification", "registration_outbox", "mails_pending")
+
+
+def backlog_by_quarter(samples: list[dict[str, Any]], load_seconds: float) -> dict[str, list[int]]:
+    """The largest of each backlog in each quarter of the time the load was offered: under an
+    open loop that keeps up, these stay flat; growing numbers mean the system falls behind."""
+    quarters: dict[str, list[int]] = {name: [0, 0, 0, 0] for name in BACKLOGS}
+    if load_seconds <= 0:
+        return quarters
+    for sample in samples:
+        quarter = int(4 * sample["t"] / load_seconds)
+        if quarter > 3:
+            continue
+        for name in BACKLOGS:
+            quarters[name][quarter] = max(quarters[name][quarter], int(sample[name]))
+    return quarters
+
+
+def _alive(procs: ServiceProcesses) -> None:
+    for name, proc in procs.procs.items():
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}; see {procs.logs}/{name}.log")
+
+
+async def _yardsticks(
+    bootstrap: str,
+    dsn: str,
+    prefix: str,
+    sink: SmtpServer,
+    workload: Workload,
+    sent: Published,
+    options: Options,
+) -> dict[str, Any]:
+    """The bare chain (batched and per message) on as many messages, the bare sender on as
+    many mails, over the same broker, database and SMTP server."""
+    from bench.load import SOURCE
+    from shared.envelope import Envelope
+
+    messages = []
+    for i in range(workload.count):
+        command = workload.command(i, "bare")
+        envelope = Envelope.wrap(command, source=SOURCE)
+        messages.append((command.key().encode(), envelope.data, envelope.headers()))
+    timeout = options.drain_timeout_s
+    say = options.log
+    say(f"[bare] batched chain, {len(messages)} messages")
+    batched = await bare_chain(bootstrap, dsn, prefix, messages, batched=True, timeout_s=timeout)
+    singles = messages[: options.per_message_limit] if options.per_message_limit else messages
+    say(f"[bare] per-message chain, {len(singles)} messages")
+    single = await bare_chain(bootstrap, dsn, prefix, singles, batched=False, timeout_s=timeout)
+    connections, source = (
+        (options.smtp_connections, "--smtp-connections")
+        if options.smtp_connections
+        else service_smtp_connections()
+    )
+    mails = MAILS_PER_COMMAND * workload.count
+    say(f"[bare] sender, {mails} mails over {connections} connection(s)")
+    sender = await bare_sender(
+        sink.host, sink.port, mails, connections=connections, timeout_s=timeout
+    )
+    ceiling = None
+    if options.ceiling_connections and options.ceiling_connections != connections:
+        say(f"[bare] sender, {mails} mails over {options.ceiling_connections} connections")
+        ceiling = await bare_sender(
+            sink.host, sink.port, mails, connections=options.ceiling_connections, timeout_s=timeout
+        )
+    return {
+        "chain_batched": batched.as_dict(),
+        "chain_per_message": single.as_dict(),
+        "sender": {**sender.as_dict(), "connections": connections, "connections_from": source},
+        "sender_ceiling": None
+        if ceiling is None
+        else {**ceiling.as_dict(), "connections": options.ceiling_connections},
+    }
+
+
+def _ratios(result: dict[str, Any]) -> dict[str, float | None]:
+    rates = result["figures"]["throughput_per_s"]
+    bare = result["bare"]
+    registration = rates["registration_stage_commands"]["overall"]
+    mail = rates["mail_stage_mails"]["overall"]
+    return {
+        "registration_vs_bare_batched": ratio(registration, bare["chain_batched"]["per_second"]),
+        "registration_vs_bare_per_message": ratio(
+            registration, bare["chain_per_message"]["per_second"]
+        ),
+        "mail_vs_bare_sender": ratio(mail, bare["sender"]["per_second"]),
+    }
+
+
+async def run(options: Options, endpoints: Endpoints | None = None) -> dict[str, Any]:
+    """Every scenario of `options`; `endpoints` default to the stack the environment names."""
+    sink: SmtpServer
+    if options.smtp is not None:
+        sink = ExternalSmtp(*options.smtp)
+    else:
+        sink = SmtpSink(await asyncio.to_thread(ensure_smtp_sink))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+    owned = endpoints is None
+    if endpoints is None:
+        endpoints = await asyncio.to_thread(endpoints_from_env, tmp)
+    logs = options.keep_logs or tmp
+    logs.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "revision": git_revision(),
+        "machine": machine(),
+        "smtp_server": sink.version(),
+        "scenarios": [],
+    }
+    try:
+        report["servers"] = await _server_versions(endpoints.pg_superuser_dsn)
+        sink.start()
+        for scenario in options.scenarios:
+            report["scenarios"].append(await run_scenario(endpoints, sink, scenario, options, logs))
+    finally:
+        sink.stop()
+        if owned:
+            endpoints.close()
+    report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    report["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    return report
