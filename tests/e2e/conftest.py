@@ -24,10 +24,14 @@ def services(
 ) -> Iterator[ServiceProcesses]:
     """All the services as processes, on this test's own topics and database."""
     procs = ServiceProcesses(endpoints, database, topic_prefix, logs_dir, catalog)
-    procs.start()
-    prepare(procs.url("registration"))
-    yield procs
-    procs.stop_all()
+    try:
+        procs.start()
+        prepare(procs.url("registration"))
+        yield procs
+    finally:
+        # Also when one failed to start: the others would outlive the test and, still
+        # subscribed, keep its topics and database in use after they are removed.
+        procs.stop_all()
 
 
 def prepare(registration: str) -> None:
