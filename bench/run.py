@@ -153,7 +153,12 @@ async def run_scenario(
         endpoints, smtp_host=sink.host, smtp_port=sink.port, _cleanup=[]
     )
     procs = ServiceProcesses(service_endpoints, database, prefix, logs, SERVICES)
-    result: dict[str, Any] = {"name": scenario.name, **dataclasses.asdict(scenario)}
+    result: dict[str, Any] = {
+        "name": scenario.name,
+        **dataclasses.asdict(scenario),
+        "topic_prefix": prefix,
+        "database": database.name,
+    }
     try:
         say(f"[{scenario.name}] starting services (prefix {prefix}, database {database.name})")
         await asyncio.to_thread(procs.start, *MEASURED)

@@ -1,0 +1,81 @@
+"""The benchmark harness runs end to end on a tiny load and reports figures that add up.
+
+No timing is asserted: the figures' consistency is (every command's events and mails are
+counted, percentiles are ordered, a command's mail comes after its event), and that the run
+removes the topics and database it made.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from bench.report import summary, write_json
+from bench.run import Options, Scenario, run
+from bench.smtp import find_smtp_sink
+from shared.kafka_admin import topics_with_prefix
+from shared.testing.fixtures import Endpoints
+
+pytestmark = pytest.mark.integration
+
+COMMANDS = 20
+
+
+async def test_a_tiny_burst_is_measured_end_to_end_and_leaves_nothing_behind(
+    endpoints: Endpoints, tmp_path: Path
+) -> None:
+    # Postfix's smtp-sink where installed (make bench installs it); else the stack's sink.
+    smtp = None if find_smtp_sink() else (endpoints.smtp_host, endpoints.smtp_port)
+    options = Options(
+        scenarios=[Scenario("burst", COMMANDS)],
+        ceiling_connections=0,
+        drain_timeout_s=120,
+        smtp=smtp,
+        log=lambda _: None,
+    )
+    report = await run(options, endpoints)
+
+    [scenario] = report["scenarios"]
+    figures = scenario["figures"]
+    assert scenario["drained"] is True
+    assert (figures["commands"], figures["events_published"]) == (COMMANDS, COMMANDS)
+    assert figures["mails_sent"] == figures["mails_expected"] == 2 * COMMANDS
+    latency = figures["latency_ms"]
+    for stage in ("registration_stage", "mail_stage", "end_to_end"):
+        d = latency[stage]
+        assert 0 < d["p50"] <= d["p95"] <= d["p99"] <= d["max"], (stage, d)
+    assert latency["end_to_end"]["count"] == COMMANDS
+    # Each command's mails are accepted after its event is published.
+    assert latency["end_to_end"]["p50"] >= latency["registration_stage"]["p50"]
+    assert latency["end_to_end"]["max"] >= latency["registration_stage"]["max"]
+    rates = figures["throughput_per_s"]
+    assert rates["registration_stage_commands"]["items"] == COMMANDS
+    assert rates["mail_stage_mails"]["items"] == 2 * COMMANDS
+    assert all(mb > 0 for mb in scenario["peak_rss_mb"].values())
+    assert set(scenario["peak_rss_mb"]) == {"registration", "notification"}
+    assert scenario["samples"], "no backlog samples were taken"
+
+    bare = scenario["bare"]
+    assert bare["chain_batched"]["messages"] == COMMANDS
+    assert bare["chain_per_message"]["messages"] == COMMANDS
+    assert bare["sender"]["messages"] == 2 * COMMANDS
+    assert bare["chain_batched"]["per_second"] > 0 and bare["sender"]["per_second"] > 0
+    assert scenario["ratios"]["registration_vs_bare_batched"] > 0
+
+    text = summary(report)
+    assert f"burst {COMMANDS}" in text and "end to end" in text
+    written = write_json(report, tmp_path)
+    assert json.loads(written.read_text())["scenarios"][0]["figures"] == figures
+
+    assert await topics_with_prefix(endpoints.kafka_bootstrap, scenario["topic_prefix"]) == []
+    conn = await asyncpg.connect(endpoints.pg_superuser_dsn)
+    try:
+        left = await conn.fetchval(
+            "SELECT count(*) FROM pg_database WHERE datname = $1", scenario["database"]
+        )
+    finally:
+        await conn.close()
+    assert left == 0
