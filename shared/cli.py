@@ -3,6 +3,9 @@
 kulturskole contracts generate|check [--root DIR] [--catalog MODULE]
 kulturskole dlq list TOPIC [--bootstrap B] [--limit N] [--json]
 kulturskole dlq redrive TOPIC (--all | --offset P:O ...) [--bootstrap B]
+kulturskole outbox parked --schema S [--dsn DSN] [--json]
+kulturskole outbox retry --schema S [--dsn DSN] (--all | --id N ...)
+kulturskole outbox discard --schema S [--dsn DSN] --id N --reason TEXT
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from shared.dead_letters import DeadLetter
+    from shared.outbox import ParkedRow
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BOOTSTRAP = "127.0.0.1:19092"
@@ -35,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.action == "list":
             return _dlq_list(args.topic, args.bootstrap, limit=args.limit, as_json=args.json)
         return _dlq_redrive(args.topic, args.bootstrap, offsets=args.offset, all_=args.all)
+    if args.command == "outbox":
+        return _outbox(args)
     raise AssertionError(f"unhandled command: {args.command}")  # argparse requires one
 
 
@@ -74,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
             help="module whose SERVICES lists the services to describe (default: %(default)s)",
         )
     _add_dlq_commands(commands)
+    _add_outbox_commands(commands)
     return parser
 
 
@@ -238,6 +245,96 @@ def _run_dlq(work: Coroutine[Any, Any, T]) -> T | None:
     except (DeadLetterError, KafkaError, OSError, TimeoutError) as error:
         print(f"dlq: {error}", file=sys.stderr)
         return None
+
+
+def _add_outbox_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    outbox = commands.add_parser(
+        "outbox", help="parked outbox rows: list them, send them again, or give one up"
+    )
+    actions = outbox.add_subparsers(dest="action", required=True, metavar="ACTION")
+    parked = actions.add_parser(
+        "parked", help="one line per parked row: id, topic, key, type, size, rows held, reason"
+    )
+    parked.add_argument("--json", action="store_true", help="one JSON object per line")
+    retry = actions.add_parser(
+        "retry", help="un-park rows; the relay sends them (and the rows behind them) in order"
+    )
+    chosen = retry.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--all", action="store_true", help="every parked row")
+    chosen.add_argument(
+        "--id", type=_positive_int, action="append", metavar="N", help="row N; repeatable"
+    )
+    discard = actions.add_parser(
+        "discard",
+        help="give a parked row up for good (it is never published); the rows behind it go on",
+    )
+    discard.add_argument("--id", type=_positive_int, required=True, metavar="N")
+    discard.add_argument("--reason", required=True, help="why, kept with the row")
+    for sub in (parked, retry, discard):
+        sub.add_argument("--schema", required=True, help="the service's schema, e.g. registration")
+        sub.add_argument(
+            "--dsn",
+            default=os.environ.get("KS_DATABASE_URL"),
+            help="PostgreSQL DSN of a role with rights on the schema (default: $KS_DATABASE_URL)",
+        )
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from shared import outbox
+    from shared.db.pool import connect
+
+    if not args.dsn:
+        print("outbox: give --dsn (or set KS_DATABASE_URL)", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        conn = await connect(args.dsn, args.schema, name="kulturskole-cli")
+        try:
+            if args.action == "parked":
+                return _print_parked(await outbox.list_parked(conn), args.schema, args.json)
+            if args.action == "retry":
+                ids = None if args.all else sorted(set(args.id))
+                done = await outbox.retry_parked(conn, ids)
+                missing = sorted(set(ids or ()) - set(done))
+                for row_id in missing:
+                    print(f"outbox: row {row_id} is not parked", file=sys.stderr)
+                print(f"outbox: {len(done)} row(s) queued again in {args.schema}: {_ids(done)}")
+                return 1 if missing else 0
+            if await outbox.discard_parked(conn, args.id, args.reason):
+                print(f"outbox: row {args.id} discarded in {args.schema}; it will not be sent")
+                return 0
+            print(f"outbox: row {args.id} is not parked", file=sys.stderr)
+            return 1
+        finally:
+            await conn.close()
+
+    try:
+        return asyncio.run(run())
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as error:
+        # An unreachable database or a wrong schema is a message, not a trace.
+        print(f"outbox: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+def _print_parked(rows: list[ParkedRow], schema: str, as_json: bool) -> int:
+    for row in rows:
+        if as_json:
+            print(json.dumps(row.to_json(), ensure_ascii=False))
+            continue
+        reason = " ".join(row.reason.split()) or "-"
+        print(
+            f"{row.id}  {row.topic}  {row.key or '-'}  {row.ce_type or '-'}  {row.size} bytes"
+            f"  held {row.held}  parked {row.parked_at.isoformat(timespec='seconds')}  {reason}"
+        )
+    if not rows:
+        print(f"outbox: no parked rows in {schema}", file=sys.stderr)
+    return 0
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(map(str, ids)) or "-"
 
 
 def _or_dash(value: int | None) -> str:

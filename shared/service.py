@@ -26,7 +26,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
-from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.db.migrations import migrate
 from shared.db.pool import connect, create_pool
@@ -45,12 +45,11 @@ from shared.messaging import (
     Outcome,
     Rejected,
 )
-from shared.outbox import OutboxRelay, kafka_producer
+from shared.outbox import OutboxRelay, kafka_producer, outbox_counts
 from shared.retry import backoff_delay, describe
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
-OUTBOX_BACKLOG = Gauge("ks_outbox_unpublished", "Outbox rows not yet published", ["service"])
 
 
 @dataclass
@@ -208,6 +207,7 @@ def build_app(spec: ServiceSpec) -> FastAPI:
             dsn=settings.database_url,
             schema=settings.schema,
             bootstrap=settings.kafka_bootstrap,
+            service=spec.name,  # the relay keeps the ks_outbox_* gauges under this label
             poll_interval=settings.relay_poll_interval_s,
         )
         runtime = Runtime(settings, pool, bus, broker, producer, relay)
@@ -263,15 +263,18 @@ def build_app(spec: ServiceSpec) -> FastAPI:
         runtime = get_runtime(request)
         try:
             async with runtime.pool.acquire(timeout=2) as conn:
-                backlog = await conn.fetchval(
-                    "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-                )
+                counts = await outbox_counts(conn)
         except (OSError, asyncpg.PostgresError, TimeoutError) as error:
             return JSONResponse(
                 status_code=503, content={"status": "database unavailable", "error": repr(error)}
             )
-        OUTBOX_BACKLOG.labels(spec.name).set(backlog)
-        return JSONResponse({"status": "ready", "outbox_unpublished": backlog})
+        return JSONResponse(
+            {
+                "status": "ready",
+                "outbox_unpublished": counts.unpublished,
+                "outbox_parked": counts.parked,
+            }
+        )
 
     @app.get("/metrics", tags=["operations"])
     async def metrics() -> Response:
