@@ -1,37 +1,200 @@
-"""Composition root of the scheduling service.
+"""Composition root of the scheduling service: settings, the command registry, the app.
 
-It runs on the shared foundation (migrations, inbox, outbox, dead letters, health) and
-follows the registration events; rounds, gatherings and invitations come next.
+The calendar of a round per region (county branch): semesters, gatherings of every kind,
+invitations that follow registration's events, dialogue meetings on request, supervision
+bookings, RSVPs and attendance, date suggestions, iCalendar feeds.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
+from services.scheduling.domain.errors import DomainError
+from services.scheduling.domain.regions import REFERENCE_DIR, Regions
+from services.scheduling.domain.suggestions import HolidayWeeks
+from services.scheduling.entrypoints import http
+from services.scheduling.entrypoints.auth import programme, region_board, tokens
+from services.scheduling.handlers.attendance import record_attendance, record_rsvp
+from services.scheduling.handlers.context import Context
+from services.scheduling.handlers.gatherings import (
+    cancel_gathering,
+    plan_semester,
+    reschedule_gathering,
+    schedule_gathering,
+)
+from services.scheduling.handlers.meetings import (
+    book_supervision,
+    request_dialogue_meeting,
+    schedule_dialogue_meeting,
+)
+from services.scheduling.handlers.registration_events import FOLLOWS
 from services.scheduling.settings import SchedulingSettings
-from shared.catalog import ServiceDeclaration
-from shared.service import ServiceSpec, build_app
+from shared.auth import TOKENS
+from shared.catalog import LocalInfra, ServiceDeclaration
+from shared.commands import CommandEntry, CommandRegistry, Route
+from shared.events.base import REGISTRY, Event
+from shared.events.scheduling import (
+    BookSupervision,
+    CancelGathering,
+    PlanSemester,
+    RecordAttendance,
+    RecordRsvp,
+    RequestDialogueMeeting,
+    RescheduleGathering,
+    ScheduleDialogueMeeting,
+    ScheduleGathering,
+)
+from shared.messaging import Handler, Rejected
+from shared.service import Runtime, ServiceSpec, build_app
 from shared.topics import TopicSpec, commands_topic, events_topic, service_topics
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
+CONTEXT = "context"
 
 
-def service_spec(settings: SchedulingSettings | None = None) -> ServiceSpec:
+def refusal(error: Exception) -> Rejected | None:
+    """Domain errors, once, at the edge: 4xx over HTTP, a dead letter from Kafka."""
+    if isinstance(error, DomainError):
+        return Rejected(str(error), status=error.status)
+    return None
+
+
+# Each command once: contract, handler, who may send it, its route.
+COMMANDS = CommandRegistry[Context](
+    [
+        CommandEntry(
+            PlanSemester,
+            plan_semester,
+            programme,
+            Route("/semesters", "Plan a semester of a region's calendar", "calendar"),
+        ),
+        CommandEntry(
+            ScheduleGathering,
+            schedule_gathering,
+            programme,
+            Route(
+                "/gatherings", "Schedule a presamling, samling or delingsarena", "gatherings", 201
+            ),
+        ),
+        CommandEntry(
+            RescheduleGathering,
+            reschedule_gathering,
+            programme,
+            Route("/reschedulings", "Move a gathering (same UID, SEQUENCE + 1)", "gatherings"),
+        ),
+        CommandEntry(
+            CancelGathering,
+            cancel_gathering,
+            programme,
+            Route("/cancellations", "Cancel a gathering; everyone invited is told", "gatherings"),
+        ),
+        CommandEntry(
+            RequestDialogueMeeting,
+            request_dialogue_meeting,
+            region_board,
+            Route(
+                "/dialogue-requests", "A county board asks for a dialogue meeting", "dialogue", 201
+            ),
+        ),
+        CommandEntry(
+            ScheduleDialogueMeeting,
+            schedule_dialogue_meeting,
+            programme,
+            Route(
+                "/dialogue-meetings",
+                "Schedule the dialogue meeting a board asked for",
+                "dialogue",
+                201,
+            ),
+        ),
+        CommandEntry(
+            BookSupervision,
+            book_supervision,
+            programme,
+            Route(
+                "/supervisions",
+                "Book a supervisor for one municipality (veiledning)",
+                "supervision",
+                201,
+            ),
+        ),
+        CommandEntry(
+            RecordRsvp,
+            record_rsvp,
+            region_board,
+            Route("/rsvps", "Record an invitee's answer", "attendance"),
+        ),
+        CommandEntry(
+            RecordAttendance,
+            record_attendance,
+            region_board,
+            Route("/attendance", "Record who came to a gathering", "attendance"),
+        ),
+    ],
+    refusal=refusal,
+)
+
+
+def make_handlers(ctx: Context) -> dict[str, Handler]:
+    """The one table: commands (HTTP and topic) and the registration events followed."""
+    events = {contract.TYPE: COMMANDS.bind(handler, ctx) for contract, handler in FOLLOWS.items()}
+    return {**COMMANDS.handlers(ctx), **events}
+
+
+def context_of(runtime: Runtime) -> Context:
+    ctx: Context = runtime.extras[CONTEXT]
+    return ctx
+
+
+def make_context(settings: SchedulingSettings) -> Context:
+    regions = Regions.load(Path(settings.regions_csv)) if settings.regions_csv else Regions.load()
+    weeks = HolidayWeeks.load(
+        Path(settings.school_holidays_csv)
+        if settings.school_holidays_csv
+        else REFERENCE_DIR / "skoleferie-uker.csv"
+    )
+    return Context(regions=regions, holiday_weeks=weeks, topic_prefix=settings.topic_prefix)
+
+
+def router() -> APIRouter:
+    combined = APIRouter()
+    combined.include_router(COMMANDS.router(context=context_of))
+    combined.include_router(http.router)
+    return combined
+
+
+def service_spec(
+    settings: SchedulingSettings | None = None, ctx: Context | None = None
+) -> ServiceSpec:
     """What this service is; `create_app` runs it, the contracts export documents it."""
     settings = settings or SchedulingSettings()
+    ctx = ctx or make_context(settings)
+    principals = tokens(settings.api_tokens, ctx)  # a bad token file fails start-up
     prefix = settings.topic_prefix
+
+    async def on_startup(runtime: Runtime) -> None:
+        runtime.extras.update({CONTEXT: ctx, TOKENS: principals})
+
+    published = [c for c in REGISTRY.values() if issubclass(c, Event) and c.SERVICE == "scheduling"]
     return ServiceSpec(
         name="scheduling",
         version=VERSION,
-        description="Programme rounds, semesters and gatherings of every kind.",
+        description=(
+            "The programme calendar per round and region: semesters, gatherings of every kind, "
+            "invitations that follow registration, dialogue meetings, supervision, RSVPs, "
+            "attendance, holiday-aware date suggestions and iCalendar feeds."
+        ),
         settings=settings,
-        handlers={},
+        handlers=make_handlers(ctx),
         subscribe_to=[commands_topic("scheduling", prefix), events_topic("registration", prefix)],
-        publishes={},
-        router=APIRouter(),
+        publishes={events_topic("scheduling", prefix): published},
+        router=router(),
         migrations=Path(__file__).parent / "migrations",
+        on_startup=on_startup,
     )
 
 
@@ -43,10 +206,32 @@ def topics(prefix: str) -> list[TopicSpec]:
     return service_topics("scheduling", prefix)
 
 
+def local_tokens() -> dict[str, dict[str, Any]]:
+    """Tokens the local stack and the tests use (the same strings as registration's local
+    ones); never for a real deployment."""
+    return {
+        "local-programme": {"name": "Programledelsen", "role": "programme"},
+        "local-observer": {"name": "Observatør", "role": "observer"},
+        **{
+            f"local-board-{region}": {
+                "name": f"Styret i {region}",
+                "role": "county_board",
+                "branch": region,
+            }
+            for region in Regions.load().by_id
+        },
+    }
+
+
+def local_env(_: LocalInfra) -> dict[str, str]:
+    return SERVICE.env(api_tokens=json.dumps(local_tokens()))
+
+
 SERVICE = ServiceDeclaration(
     name="scheduling",
     module="services.scheduling",
     settings=SchedulingSettings,
     spec=service_spec,
     topics=topics,
+    local_env=local_env,
 )

@@ -1,0 +1,1 @@
+"""The rules of the programme calendar, in pure Python: no I/O, no framework."""

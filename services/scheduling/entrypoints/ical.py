@@ -1,0 +1,98 @@
+"""iCalendar (RFC 5545) feeds a calendar app can subscribe to.
+
+Each gathering is one VEVENT whose UID never changes (the gathering id), whose SEQUENCE is
+the gathering's (raised by each reschedule and by cancelling), and whose times are local to
+Europe/Oslo with that zone's VTIMEZONE in the feed. A cancelled gathering stays in the feed
+with STATUS:CANCELLED, so subscribers drop it rather than keep a stale copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vRecur
+
+from services.scheduling.adapters import repository as repo
+from services.scheduling.domain.calendar import OSLO
+
+PRODID = "-//Norsk kulturskoleråd//Fremtidens kulturskole//NB"
+UID_DOMAIN = "kulturskoleradet.no"
+KIND_NAMES = {
+    "presamling": "Presamling",
+    "samling": "Samling",
+    "dialogmote": "Dialogmøte",
+    "veiledning": "Veiledning",
+    "delingsarena": "Delingsarena",
+}
+
+
+CET, CEST = timedelta(hours=1), timedelta(hours=2)
+
+
+def uid(gathering_id: object) -> str:
+    return f"{gathering_id}@{UID_DOMAIN}"
+
+
+def oslo_timezone() -> Timezone:
+    """Europe/Oslo as the EU rule (since 1996): the same for every year, unlike a list of
+    transitions that ends somewhere."""
+    zone = Timezone()
+    zone.add("tzid", "Europe/Oslo")
+    zone.add("x-lic-location", "Europe/Oslo")
+    summer = TimezoneDaylight()
+    summer.add("tzname", "CEST")
+    summer.add("tzoffsetfrom", CET)
+    summer.add("tzoffsetto", CEST)
+    summer.add("dtstart", datetime(1970, 3, 29, 2, 0))
+    summer.add("rrule", vRecur(freq="YEARLY", bymonth=3, byday="-1SU"))
+    winter = TimezoneStandard()
+    winter.add("tzname", "CET")
+    winter.add("tzoffsetfrom", CEST)
+    winter.add("tzoffsetto", CET)
+    winter.add("dtstart", datetime(1970, 10, 25, 3, 0))
+    winter.add("rrule", vRecur(freq="YEARLY", bymonth=10, byday="-1SU"))
+    zone.add_component(summer)
+    zone.add_component(winter)
+    return zone
+
+
+def feed(name: str, gatherings: Iterable[asyncpg.Record], *, now: datetime) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", name)
+    calendar.add("x-wr-timezone", "Europe/Oslo")
+    calendar.add_component(oslo_timezone())
+    stamp = now.astimezone(UTC)
+    for row in gatherings:
+        venue = repo.venue_of(row)
+        event = Event()
+        event.add("uid", uid(row["id"]))
+        event.add("sequence", row["sequence"])
+        event.add("dtstamp", stamp)
+        event.add("last-modified", row["updated_at"].astimezone(UTC))
+        event.add("dtstart", row["starts_at"].astimezone(OSLO))
+        event.add("dtend", row["ends_at"].astimezone(OSLO))
+        event.add("summary", row["title"])
+        event.add("categories", [KIND_NAMES.get(row["kind"], row["kind"])])
+        event.add("location", ", ".join(v for v in (venue.get("name"), venue.get("address")) if v))
+        if venue.get("digital_link"):
+            event.add("url", venue["digital_link"])
+        event.add("description", _description(row, venue))
+        event.add("status", "CANCELLED" if row["status"] == "cancelled" else "CONFIRMED")
+        event.add("transp", "OPAQUE")
+        calendar.add_component(event)
+    ical: bytes = calendar.to_ical()
+    return ical
+
+
+def _description(row: asyncpg.Record, venue: dict[str, str]) -> str:
+    lines = [f"{KIND_NAMES.get(row['kind'], row['kind'])} i Fremtidens kulturskole"]
+    lines.append(f"Runde {row['round_id']}, region {row['region']}")
+    if venue.get("digital_link"):
+        lines.append(f"Digitalt: {venue['digital_link']}")
+    return "\n".join(lines)

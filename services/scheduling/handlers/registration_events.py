@@ -1,0 +1,32 @@
+"""The registration events this service follows, and the handler of each."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from services.scheduling.handlers import invitations
+from services.scheduling.handlers.context import Context
+from shared.events.base import Contract
+from shared.events.registration import (
+    ApplicationSubmitted,
+    GroupMemberAdded,
+    GroupMemberRemoved,
+    InterestRegistered,
+    InterestUpdated,
+    MunicipalityAdmitted,
+    MunicipalityWithdrawn,
+    PersonErased,
+)
+from shared.messaging import UnitOfWork
+
+FOLLOWS: dict[type[Contract], Callable[[Any, UnitOfWork, Context], Awaitable[Any]]] = {
+    InterestRegistered: invitations.interest_registered,
+    InterestUpdated: invitations.interest_registered,
+    ApplicationSubmitted: invitations.application_submitted,
+    MunicipalityAdmitted: invitations.municipality_admitted,
+    MunicipalityWithdrawn: invitations.municipality_withdrawn,
+    GroupMemberAdded: invitations.group_member_added,
+    GroupMemberRemoved: invitations.group_member_removed,
+    PersonErased: invitations.person_erased,
+}
