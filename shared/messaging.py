@@ -275,13 +275,13 @@ class KafkaMessageProcessor:
                     if attempt >= self.max_attempts:
                         MESSAGES.labels(self.bus.service, "tombstone", "dead-lettered").inc()
                         await self.dead_letters.send(
-                            record, f"tombstone handler failed {attempt} times: {error!r}"
+                            record, f"tombstone handler failed {attempt} times: {describe(error)}"
                         )
                         return
                 else:
                     log.warning(
                         "transient failure, will retry",
-                        extra={"type": name, "attempt": attempt, "error": repr(error)},
+                        extra={"type": name, "attempt": attempt, "error": describe(error)},
                     )
             await asyncio.sleep(backoff_delay(attempt))
 

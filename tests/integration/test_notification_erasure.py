@@ -31,8 +31,13 @@ from shared.events.registration import (
 from shared.messaging import tombstone_handler
 from shared.redact import EMAIL_MASK
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
-from shared.topics import events_topic
-from tests.integration.support import NOTIFICATION_MIGRATIONS, migrated_pool
+from shared.topics import dlq_topic, events_topic
+from tests.integration.support import (
+    NOTIFICATION_MIGRATIONS,
+    headers_of,
+    migrated_pool,
+    read_to_end,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -192,6 +197,21 @@ async def test_mails_to_an_erased_person_are_cancelled_and_keep_nothing(
     await eventually(lambda: app.is_erased(late), what="the second person erased")
     await app.publish(events, interest_for(late))
     await eventually(lambda: cancelled(late), what="the late event's receipt cancelled")
+
+
+async def test_a_tombstone_with_a_key_that_is_no_person_id_is_dead_lettered(
+    notification: Notification, endpoints: Endpoints
+) -> None:
+    app = notification
+    await app.producer.send_and_wait(app.contacts, value=None, key=b"not-a-person")
+
+    async def dead_letters() -> list[Any]:
+        return await read_to_end(endpoints.kafka_bootstrap, dlq_topic(app.contacts))
+
+    letters = await eventually(dead_letters, what="the tombstone dead-lettered")
+    assert [(r.key, r.value) for r in letters] == [(b"not-a-person", None)]
+    reason = headers_of(letters[0])["dlq_reason"]
+    assert reason.startswith("rejected: a contacts tombstone's key must be a person id")
 
 
 async def test_a_stored_error_text_keeps_no_address(database: TestDatabase) -> None:
