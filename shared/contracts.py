@@ -276,12 +276,20 @@ def _headers_schema() -> dict[str, Any]:
                 "format": "uri-reference",
                 "description": "Who produced it, e.g. /registration",
             },
-            "ce_time": {"type": "string", "format": "date-time"},
+            "ce_time": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When, with a time zone; always set by the platform's producers",
+            },
             "ce_subject": {
                 "type": "string",
                 "description": "The aggregate the message is about: the same as the key",
             },
-            "content-type": {"type": "string", "pattern": "^application/json"},
+            "content-type": {
+                "type": "string",
+                "pattern": "^application/json",
+                "description": "Always set by the platform's producers; absent means JSON",
+            },
             CORRELATION_HEADER: {
                 "type": "string",
                 "description": (
@@ -307,7 +315,8 @@ def _headers_schema() -> dict[str, Any]:
                 "description": f"{CAUSATION_HEADER} on messages written before it existed",
             },
         },
-        "required": ["ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", "content-type"],
+        # What a consumer needs (CloudEvents' required attributes); ours write them all.
+        "required": ["ce_specversion", "ce_id", "ce_type", "ce_source"],
     }
 
 
