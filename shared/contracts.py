@@ -491,7 +491,8 @@ def breaking_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
     anyOf/oneOf/allOf structure, enum values removed, pattern changed, length, item and
     numeric bounds tightened); a property newly required; a required property becoming
     optional; additionalProperties tightened. `$defs` are compared by name. Adding an
-    optional property (or changing descriptions, titles and defaults) is not breaking.
+    optional property (or changing descriptions, titles and defaults) is not breaking, nor
+    is loosening additionalProperties (events stopped saying `false`: tolerant readers).
     """
     name = str(old.get("title") or new.get("title") or "schema")
     changes = _compare(old, new, name)
