@@ -441,12 +441,15 @@ class OutboxRelay:
         refused: list[_Failure] = []
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
-                raise outcome  # a bug, not an outcome: the run loop logs it and starts again
+                continue
             sent, failure = outcome
             published += sent
             if failure is not None:
                 (waiting if transient_for_relay(failure.error) else refused).append(failure)
         await self._mark_published(conn, published)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome  # a bug, not an outcome: the run loop logs it and starts again
         if refused:
             waiting += await self._isolate(conn, refused)
         if waiting:
@@ -500,6 +503,7 @@ class OutboxRelay:
             start = len(published)
             builder = self._producer.create_batch()
             count = 0
+            adding = True
             try:
                 for row in rows[start:]:
                     if (
@@ -513,13 +517,15 @@ class OutboxRelay:
                     ):
                         break  # full; the first record always fits
                     count += 1
+                adding = False
                 future = await self._producer.send_batch(
                     builder, lane.topic, partition=lane.partition
                 )
                 error = await self._delivered(future)
             except Exception as failed:
                 error = failed
-                count += 1  # the row being added counts in
+                if adding:
+                    count += 1  # the row that could not be added is the one at fault
             chunk = rows[start : start + count]
             if error is not None:
                 return published, _Failure(_Lane(lane.topic, lane.partition, chunk), error)
