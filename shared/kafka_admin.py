@@ -163,7 +163,8 @@ async def delete_topics_with_prefix(bootstrap: str, prefix: str) -> list[str]:
         return []
     async with _admin(bootstrap) as admin:
         response = await admin.delete_topics(topics)
-        for topic, code in _delete_errors(response):
+        for entry in response.topic_error_codes:  # (topic, error code[, message])
+            topic, code = entry[0], entry[1]
             if code != UnknownTopicOrPartitionError.errno:  # gone already: what we wanted
                 _raise_for(code, f"deleting topic {topic}")
         await _until_listed(admin, set(topics), present=False)
@@ -184,12 +185,6 @@ async def _until_listed(
             state = "to appear" if present else "to go"
             raise TimeoutError(f"topics still waiting {state} after {timeout}s: {sorted(left)}")
         await asyncio.sleep(0.1)  # metadata propagation poll, bounded by the deadline
-
-
-def _delete_errors(response: Any) -> Iterable[tuple[str, int]]:
-    entries: Iterable[Any] = response.topic_error_codes
-    for entry in entries:
-        yield entry[0], entry[1]
 
 
 def configs_differ(current: Mapping[str, str], wanted: Mapping[str, str]) -> dict[str, str]:
