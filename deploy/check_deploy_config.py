@@ -23,10 +23,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.catalog import SERVICES  # noqa: E402
-from shared.catalog import LocalInfra  # noqa: E402
+from shared.catalog import LocalInfra, ServiceDeclaration  # noqa: E402
 
 # The set-up job's own settings (deploy/setup.py).
 SETUP_SETTINGS = {"KS_SETUP_PG_SUPERUSER_DSN", "KS_SETUP_SERVICES", "KS_SETUP_TIMEOUT_S"}
+# Settings a deployment must give a service that declares them, besides those without a
+# default: without API tokens every HTTP command is refused.
+MUST_SET = {"api_tokens"}
+
+
+def missing_settings(
+    where: str, service: ServiceDeclaration[Any], names: set[str]
+) -> Iterator[str]:
+    fields = service.settings.model_fields
+    for field, info in fields.items():
+        if info.is_required() or field in MUST_SET:
+            name = f"{service.env_prefix}{field}".upper()
+            if name not in names:
+                yield f"{where}: {service.name} is not given {name}"
 
 
 def unknown_settings(where: str, names: Iterable[str]) -> Iterator[str]:
@@ -43,6 +57,15 @@ def unknown_settings(where: str, names: Iterable[str]) -> Iterator[str]:
             yield f"{where}: {name} is not a setting of {owner.name}"
 
 
+def same_setting(key: str, have: str, wanted: str) -> bool:
+    if not key.endswith("_TOKENS"):
+        return have == wanted
+    try:  # JSON: compared as data, so the compose file may lay it out for reading
+        return bool(json.loads(have) == json.loads(wanted))
+    except ValueError:
+        return False
+
+
 def check_compose(compose: Mapping[str, Any]) -> Iterator[str]:
     services = compose["services"]
     for service in SERVICES:
@@ -53,15 +76,10 @@ def check_compose(compose: Mapping[str, Any]) -> Iterator[str]:
         if found.get("command") != ["python", "-m", service.module]:
             yield f"compose {service.name}: command is not python -m {service.module}"
         env = {k: str(v) for k, v in (found.get("environment") or {}).items()}
+        yield from missing_settings("compose", service, set(env))
         local = service.local_env(LocalInfra(smtp_host="mailpit", smtp_port=1025))
         for key, wanted in local.items():
-            have = env.get(key, "")
-            same = (
-                json.loads(have) == json.loads(wanted)
-                if key.endswith("_TOKENS")
-                else (have == wanted)
-            )
-            if not same:
+            if not same_setting(key, env.get(key, ""), wanted):
                 yield f"compose {service.name}: {key} differs from a local run's ({wanted[:60]})"
     for name, found in services.items():
         yield from unknown_settings(f"compose {name}", (found.get("environment") or {}).keys())
@@ -83,6 +101,13 @@ def check_chart(path: Path) -> Iterator[str]:
         if d["kind"] == "Deployment"
     }
     catalog = {s.name: s for s in SERVICES}
+    # What the Deployments take whole (envFrom) from the chart's ConfigMap.
+    config_keys = {
+        key
+        for d in docs
+        if d["kind"] == "ConfigMap" and "helm.sh/hook" not in d["metadata"].get("annotations", {})
+        for key in d.get("data") or {}
+    }
     for name, deployment in deployments.items():
         if name not in catalog:
             yield f"chart ({path.name}): Deployment {name} is not in the catalog"
@@ -90,6 +115,8 @@ def check_chart(path: Path) -> Iterator[str]:
         command = deployment["spec"]["template"]["spec"]["containers"][0]["command"]
         if command != ["python", "-m", catalog[name].module]:
             yield f"chart ({path.name}): {name} runs {command}"
+        given = set(container_env_names(deployment)) | config_keys
+        yield from missing_settings(f"chart ({path.name})", catalog[name], given)
     for doc in docs:
         where = f"chart ({path.name}) {doc['kind']} {doc['metadata']['name']}"
         if doc["kind"] in ("ConfigMap", "Secret"):

@@ -87,7 +87,9 @@ KS_NOTIFICATION_PROGRAMME_MAILBOX: {{ .Values.notification.programmeMailbox | qu
 KS_{{ upper $name }}_DATABASE_URL: {{ include "kulturskole.dsn" (dict "root" $ "user" $role.user "password" $password "database" $pg.database) | b64enc | quote }}
 {{- end }}
 {{- end }}
-KS_REGISTRATION_API_TOKENS: {{ .Values.secrets.apiTokens | b64enc | quote }}
+{{- range $name, $tokens := .Values.secrets.apiTokens }}
+KS_{{ upper $name }}_API_TOKENS: {{ $tokens | b64enc | quote }}
+{{- end }}
 {{- if and .Values.setup.enabled .Values.setup.provision }}
 {{- $password := required "postgresql.superuser.password is required for setup.provision (or secrets.existingSecret)" $pg.superuser.password }}
 KS_SETUP_PG_SUPERUSER_DSN: {{ include "kulturskole.dsn" (dict "root" $ "user" $pg.superuser.user "password" $password "database" "postgres") | b64enc | quote }}
