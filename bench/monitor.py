@@ -66,6 +66,7 @@ class Monitor:
         await self._offsets.start()
         self._conn: asyncpg.Connection = await asyncpg.connect(self.database_dsn)
         self._lock = asyncio.Lock()  # one query at a time on the connection
+        self._known: dict[str, list[TopicPartition]] = {}
         self._started = time.time()
         return self
 
@@ -97,16 +98,16 @@ class Monitor:
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))  # the sampling clock
 
     async def _partitions(self, topics: Sequence[str]) -> list[TopicPartition]:
-        found: list[TopicPartition] = []
-        for topic in topics:
-            for partition in self._offsets.partitions_for_topic(topic) or ():
-                found.append(TopicPartition(topic, partition))
-        if not found:
-            await self._offsets.topics()  # refreshes the metadata: the topics may be new
-            for topic in topics:
-                for partition in self._offsets.partitions_for_topic(topic) or ():
-                    found.append(TopicPartition(topic, partition))
-        return found
+        """The topics' partitions, asked of the broker once per topic."""
+        unknown = [topic for topic in topics if topic not in self._known]
+        if unknown:
+            for described in await self._admin.describe_topics(unknown):
+                if described["error_code"] == 0 and described["partitions"]:
+                    self._known[described["topic"]] = [
+                        TopicPartition(described["topic"], p["partition"])
+                        for p in described["partitions"]
+                    ]
+        return [tp for topic in topics for tp in self._known.get(topic, [])]
 
     async def lag(self, group: Group) -> int:
         partitions = await self._partitions(group.topics)
