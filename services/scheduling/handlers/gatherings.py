@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from services.scheduling.adapters import repository as repo
-from services.scheduling.domain.calendar import Gathering, Slot, clashes
+from services.scheduling.domain.calendar import OSLO, Gathering, Slot, clashes
 from services.scheduling.domain.errors import Conflict, DomainError, NotFound
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.invitations import refresh
@@ -47,8 +47,9 @@ def facts(row: asyncpg.Record) -> dict[str, Any]:
         "kind": GatheringKind(row["kind"]),
         "title": row["title"],
         "venue": VenueInfo(**repo.venue_of(row)),
-        "starts_at": row["starts_at"],
-        "ends_at": row["ends_at"],
+        # In the programme's zone, so a reader sees the wall-clock time the invitation says.
+        "starts_at": row["starts_at"].astimezone(OSLO),
+        "ends_at": row["ends_at"].astimezone(OSLO),
         "capacity": row["capacity"],
         "sequence": row["sequence"],
     }
@@ -202,8 +203,8 @@ async def reschedule_gathering(
     assert updated is not None
     event = GatheringRescheduled(
         **facts(updated),
-        previous_starts_at=row["starts_at"],
-        previous_ends_at=row["ends_at"],
+        previous_starts_at=row["starts_at"].astimezone(OSLO),
+        previous_ends_at=row["ends_at"].astimezone(OSLO),
         reason=cmd.reason,
         invitees=await invitee_list(uow.conn, row["id"]),
     )
@@ -223,8 +224,8 @@ async def cancel_gathering(
         region=row["region"],
         kind=GatheringKind(row["kind"]),
         title=row["title"],
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
+        starts_at=row["starts_at"].astimezone(OSLO),
+        ends_at=row["ends_at"].astimezone(OSLO),
         sequence=changed.sequence,
         reason=cmd.reason,
         invitees=await invitee_list(uow.conn, row["id"]),

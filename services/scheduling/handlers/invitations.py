@@ -13,6 +13,7 @@ from uuid import UUID
 import asyncpg
 
 from services.scheduling.adapters import repository as repo
+from services.scheduling.domain.calendar import OSLO
 from services.scheduling.domain.invitations import (
     RegionState,
     invitation_id,
@@ -82,8 +83,8 @@ async def refresh(
                 ctx.events,
                 InvitationIssued(
                     **_facts(gathering, invitation),
-                    starts_at=gathering["starts_at"],
-                    ends_at=gathering["ends_at"],
+                    starts_at=gathering["starts_at"].astimezone(OSLO),
+                    ends_at=gathering["ends_at"].astimezone(OSLO),
                 ),
             )
     for key in changes.withdraw:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from services.scheduling.adapters import repository as repo
-from services.scheduling.domain.calendar import Slot
+from services.scheduling.domain.calendar import OSLO, Slot
 from services.scheduling.domain.errors import Conflict, DomainError, NotFound
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.gatherings import _check_free, create_gathering
@@ -76,8 +76,8 @@ async def schedule_dialogue_meeting(
         request_id=cmd.request_id,
         gathering_id=row["id"],
         region=row["region"],
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
+        starts_at=row["starts_at"].astimezone(OSLO),
+        ends_at=row["ends_at"].astimezone(OSLO),
     )
     await uow.emit(ctx.events, event)
     return event
@@ -116,8 +116,8 @@ async def book_supervision(
         region=row["region"],
         municipality_number=cmd.municipality_number,
         supervisor_id=cmd.supervisor_id,
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
+        starts_at=row["starts_at"].astimezone(OSLO),
+        ends_at=row["ends_at"].astimezone(OSLO),
     )
     await uow.emit(ctx.events, event)
     return event

@@ -1,0 +1,438 @@
+"""The calendar's commands on the real Kafka and PostgreSQL, driven by registration events
+published to registration's topic: rescheduling and cancelling, the feeds, supervision
+without double booking, dialogue meetings on request, RSVPs against capacity, attendance and
+its rate, date suggestions; and bad input refused over HTTP or dead-lettered from Kafka."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, datetime, time
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from icalendar import Calendar
+
+from shared.envelope import Envelope
+from shared.events.registration import (
+    GroupMemberRef,
+    GroupRole,
+    InterestRegistered,
+    MunicipalityAdmitted,
+)
+from shared.events.scheduling import CancelGathering, ScheduleGathering
+from shared.testing.fixtures import Endpoints, TestDatabase, eventually
+from shared.topics import events_topic
+from tests.integration.registration_app import OSLO
+from tests.integration.scheduling_app import (
+    AGDER,
+    OBSERVER,
+    PROGRAMME,
+    VESTLAND,
+    Scheduling,
+    started_scheduling,
+)
+from tests.integration.support import headers_of, read_to_end
+
+pytestmark = pytest.mark.integration
+
+ROUND = "2030"
+NOW = datetime(2029, 9, 1, 12, tzinfo=OSLO)
+BERGEN, SOGNDAL = "4601", "4640"
+BOARD = uuid.uuid4()
+GROUPS = {
+    BERGEN: [(uuid.uuid4(), GroupRole.KULTURSKOLE), (uuid.uuid4(), GroupRole.GRUNNSKOLE)],
+    SOGNDAL: [(uuid.uuid4(), GroupRole.KULTURSKOLE), (uuid.uuid4(), GroupRole.BARNEHAGE)],
+}
+
+
+def oslo(day: str, hour: int, minute: int = 0) -> str:
+    return datetime.combine(date.fromisoformat(day), time(hour, minute), tzinfo=OSLO).isoformat()
+
+
+def venue() -> dict[str, str]:
+    return {"name": "Scandic Ørnen", "address": "Lars Hilles gate 18, Bergen"}
+
+
+async def publish(producer: AIOKafkaProducer, prefix: str, event: Any) -> None:
+    """As registration's relay would: a CloudEvents envelope keyed by the aggregate."""
+    envelope = Envelope.wrap(event, source="/registration", subject=event.key())
+    await producer.send_and_wait(
+        events_topic("registration", prefix),
+        value=envelope.data,
+        key=event.key().encode(),
+        headers=envelope.headers(),
+    )
+
+
+@pytest.fixture
+async def scheduling(
+    endpoints: Endpoints, database: TestDatabase, topic_prefix: str, producer: AIOKafkaProducer
+) -> AsyncIterator[Scheduling]:
+    """Vestland: interest from Bergen and Sogndal, both admitted with a group of two."""
+    await publish(
+        producer,
+        topic_prefix,
+        InterestRegistered(
+            registration_id=uuid.uuid4(),
+            round_id=ROUND,
+            branch_id="vestland",
+            branch_name="Vestland",
+            county_numbers=["46"],
+            municipality_numbers=[BERGEN, SOGNDAL],
+            contact_person_id=BOARD,
+            message="",
+            registered_at=NOW,
+        ),
+    )
+    for number, group in GROUPS.items():
+        await publish(
+            producer,
+            topic_prefix,
+            MunicipalityAdmitted(
+                application_id=uuid.uuid4(),
+                round_id=ROUND,
+                municipality_number=number,
+                county_number="46",
+                branch_id="vestland",
+                decided_at=NOW,
+                group=[GroupMemberRef(person_id=p, role=r) for p, r in group],
+            ),
+        )
+    async with started_scheduling(endpoints, database, topic_prefix, NOW) as started:
+
+        async def projected() -> bool:
+            count = await started.db.fetchval(
+                "SELECT count(*) FROM participants WHERE status = 'admitted'"
+            )
+            return bool(count == 2)
+
+        await eventually(projected, timeout=60, what="both admissions read")
+        yield started
+
+
+def gathering(kind: str = "samling", day: str = "2029-11-20", **extra: Any) -> dict[str, Any]:
+    return {
+        "round_id": ROUND,
+        "region": "vestland",
+        "kind": kind,
+        "title": "Samling 1: Samskaping",
+        "venue": venue(),
+        "starts_at": oslo(day, 10),
+        "ends_at": oslo(day, 16),
+        **extra,
+    }
+
+
+def everyone() -> set[str]:
+    return {f"person:{p}" for group in GROUPS.values() for p, _ in group}
+
+
+async def test_rescheduling_keeps_the_identity_and_cancelling_tells_everyone(
+    scheduling: Scheduling,
+) -> None:
+    s = scheduling
+    first = await s.accepted("/gatherings", gathering(), status=201)
+    the_id = first["gathering_id"]
+    await s.until_invited(the_id, everyone())
+
+    moved = await s.accepted(
+        "/reschedulings",
+        {
+            "gathering_id": the_id,
+            "starts_at": oslo("2029-11-27", 9),
+            "ends_at": oslo("2029-11-27", 15),
+            "reason": "Lokalet er opptatt",
+        },
+    )
+    assert (moved["gathering_id"], moved["sequence"]) == (the_id, 1)
+    assert moved["starts_at"] == "2029-11-27T09:00:00+01:00"
+    assert moved["previous_starts_at"] == "2029-11-20T10:00:00+01:00"
+    assert {f"person:{i['person_id']}" for i in moved["invitees"]} == everyone()
+
+    cancelled = await s.accepted(
+        "/cancellations", {"gathering_id": the_id, "reason": "For få påmeldte"}
+    )
+    assert cancelled["sequence"] == 2
+    assert {f"person:{i['person_id']}" for i in cancelled["invitees"]} == everyone()
+    await s.refused(
+        "/reschedulings",
+        {
+            "gathering_id": the_id,
+            "starts_at": oslo("2029-12-01", 9),
+            "ends_at": oslo("2029-12-01", 15),
+        },
+        PROGRAMME,
+        409,
+        "cancelled",
+    )
+
+    # The region's feed keeps the UID, says SEQUENCE 2 and CANCELLED, in Oslo time.
+    response = await s.client.get("/feeds/regions/vestland.ics", params={"token": "local-observer"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/calendar")
+    (event,) = Calendar.from_ical(response.content).walk("VEVENT")
+    assert str(event["uid"]) == f"{the_id}@kulturskoleradet.no"
+    assert int(event["sequence"]) == 2 and str(event["status"]) == "CANCELLED"
+    assert event.decoded("dtstart") == datetime(2029, 11, 27, 9, tzinfo=OSLO)
+    assert Calendar.from_ical(response.content).walk("VTIMEZONE")[0]["tzid"] == "Europe/Oslo"
+
+    # Bergen's own feed has it too (its people were invited); the events are on the topic.
+    bergen = await s.client.get(f"/feeds/municipalities/{BERGEN}.ics", headers=OBSERVER)
+    assert [str(e["uid"]) for e in Calendar.from_ical(bergen.content).walk("VEVENT")] == [
+        f"{the_id}@kulturskoleradet.no"
+    ]
+    types = await s.event_types()
+    assert types["gathering-scheduled.v1"] == 1
+    assert types["gathering-rescheduled.v1"] == 1
+    assert types["gathering-cancelled.v1"] == 1
+    assert types["invitation-issued.v1"] == 4
+    unauthenticated = await s.client.get("/feeds/regions/vestland.ics")
+    assert unauthenticated.status_code == 401
+
+
+async def test_a_supervisor_cannot_be_booked_twice_at_the_same_time(scheduling: Scheduling) -> None:
+    s = scheduling
+    booking = {
+        "round_id": ROUND,
+        "municipality_number": BERGEN,
+        "supervisor_id": "veileder-anne",
+        "venue": {"name": "Teams", "digital_link": "https://teams.example/veiledning"},
+        "starts_at": oslo("2030-02-04", 10),
+        "ends_at": oslo("2030-02-04", 12),
+    }
+    booked = await s.accepted("/supervisions", booking, status=201)
+    assert (booked["supervisor_id"], booked["region"]) == ("veileder-anne", "vestland")
+    await s.until_invited(booked["gathering_id"], {f"person:{p}" for p, _ in GROUPS[BERGEN]})
+
+    clash = booking | {
+        "municipality_number": SOGNDAL,
+        "starts_at": oslo("2030-02-04", 11),
+        "ends_at": oslo("2030-02-04", 13),
+    }
+    await s.refused("/supervisions", clash, PROGRAMME, 409, "veileder-anne is already booked")
+    # Right after is fine, and another supervisor at the same time is fine.
+    await s.accepted(
+        "/supervisions",
+        clash | {"starts_at": oslo("2030-02-04", 12), "ends_at": oslo("2030-02-04", 14)},
+        status=201,
+    )
+    await s.accepted("/supervisions", clash | {"supervisor_id": "veileder-bo"}, status=201)
+    # Not admitted: no veiledning; and only programme management books.
+    await s.refused(
+        "/supervisions", booking | {"municipality_number": "4627"}, PROGRAMME, 422, "not admitted"
+    )
+    await s.refused("/supervisions", booking, VESTLAND, 403, "programme management only")
+
+
+async def test_a_board_asks_for_a_dialogue_meeting_and_programme_management_answers(
+    scheduling: Scheduling,
+) -> None:
+    s = scheduling
+    request = {
+        "round_id": ROUND,
+        "region": "vestland",
+        "topic": "Kulturskolen i oppvekstfeltet",
+        "wished_dates": ["2029-10-02", "2029-10-03"],
+    }
+    await s.refused(
+        "/dialogue-requests", request, AGDER, 403, "may not act for the branch vestland"
+    )
+    await s.refused("/dialogue-requests", request, OBSERVER, 403)
+    asked = await s.accepted("/dialogue-requests", request, VESTLAND, status=201)
+    listed = await s.get(f"/rounds/{ROUND}/dialogue-requests", region="vestland")
+    assert [r["id"] for r in listed] == [asked["request_id"]]
+
+    answer = {
+        "request_id": asked["request_id"],
+        "venue": {"name": "Teams", "digital_link": "https://teams.example/dialog"},
+        "starts_at": oslo("2029-10-02", 13),
+        "ends_at": oslo("2029-10-02", 15),
+        "also_invite": [BERGEN],
+    }
+    await s.refused("/dialogue-meetings", answer, VESTLAND, 403, "programme management only")
+    scheduled = await s.accepted("/dialogue-meetings", answer, status=201)
+    meeting = await s.gathering(scheduled["gathering_id"])
+    assert meeting["kind"] == "dialogmote"
+    assert meeting["title"] == "Dialogmøte: Kulturskolen i oppvekstfeltet"
+    await s.until_invited(
+        scheduled["gathering_id"],
+        {f"person:{BOARD}"} | {f"person:{p}" for p, _ in GROUPS[BERGEN]},
+    )
+    await s.refused("/dialogue-meetings", answer, PROGRAMME, 409, "answered already")
+
+
+async def test_rsvps_respect_capacity_and_attendance_gives_each_municipality_a_rate(
+    scheduling: Scheduling,
+) -> None:
+    s = scheduling
+    presamling = await s.accepted(
+        "/gatherings",
+        gathering("presamling", "2029-10-16", title="Presamling 1", capacity=2),
+        status=201,
+    )
+    the_id = presamling["gathering_id"]
+    await s.until_invited(
+        the_id, {f"person:{BOARD}", f"municipality:{BERGEN}", f"municipality:{SOGNDAL}"}
+    )
+
+    def rsvp(response: str, number: str | None = None) -> dict[str, Any]:
+        who = {"municipality_number": number} if number else {"person_id": str(BOARD)}
+        return {"gathering_id": the_id, "region": "vestland", "response": response, **who}
+
+    assert (await s.accepted("/rsvps", rsvp("yes", BERGEN), VESTLAND))["confirmed"] == 1
+    answered = await s.accepted("/rsvps", rsvp("yes"), VESTLAND)
+    assert (answered["confirmed"], answered["capacity"]) == (2, 2)
+    await s.refused("/rsvps", rsvp("yes", SOGNDAL), VESTLAND, 409, "capacity 2")
+    await s.accepted("/rsvps", rsvp("no", SOGNDAL), VESTLAND)
+    await s.refused("/rsvps", rsvp("yes", BERGEN), AGDER, 403)
+    await s.refused("/rsvps", rsvp("yes", "4627"), VESTLAND, 404, "not invited")
+    # Capacity cannot drop below the seats taken.
+    await s.refused(
+        "/reschedulings",
+        {
+            "gathering_id": the_id,
+            "starts_at": oslo("2029-10-17", 10),
+            "ends_at": oslo("2029-10-17", 15),
+            "capacity": 1,
+        },
+        PROGRAMME,
+        409,
+        "capacity 1 is less than the 2 seats",
+    )
+    assert (await s.gathering(the_id))["confirmed"] == 2
+
+    attendance = {
+        "gathering_id": the_id,
+        "region": "vestland",
+        "present_persons": [str(BOARD)],
+        "present_municipalities": [BERGEN],
+    }
+    await s.refused("/attendance", attendance, VESTLAND, 409, "once the gathering has started")
+    s.clock.now = datetime(2029, 10, 16, 16, tzinfo=OSLO)
+    await s.refused(
+        "/attendance",
+        attendance | {"present_municipalities": [BERGEN, "4627"]},
+        VESTLAND,
+        422,
+        "not invited to this gathering: municipality:4627",
+    )
+    recorded = await s.accepted("/attendance", attendance, VESTLAND)
+    assert {p["municipality_number"] for p in recorded["present"]} == {BERGEN, None}
+    assert [a["municipality_number"] for a in recorded["absent"]] == [SOGNDAL]
+    rates = await s.get(f"/rounds/{ROUND}/attendance", region="vestland")
+    assert [(m["municipality_number"], m["rate"]) for m in rates["municipalities"]] == [
+        (BERGEN, 1.0),
+        (SOGNDAL, 0.0),
+    ]
+
+
+async def test_date_suggestions_for_a_planned_semester_avoid_the_regions_holidays(
+    scheduling: Scheduling,
+) -> None:
+    s = scheduling
+    await s.accepted(
+        "/semesters",
+        {
+            "round_id": ROUND,
+            "region": "vestland",
+            "number": 1,
+            "starts_on": "2030-01-06",
+            "ends_on": "2030-06-15",
+        },
+    )
+    found = await s.get(
+        f"/rounds/{ROUND}/regions/vestland/date-suggestions",
+        semester=1,
+        count=2,
+        weekdays="thursday",
+    )
+    assert found["counties"] == ["46"]
+    assert len(found["dates"]) == 2
+    passed = {p["date"]: p["reasons"] for p in found["passed_over"]}
+    assert passed["2030-02-21"] == ["vinterferie in Vestland (week 8)"]
+    assert passed["2030-05-30"] == ["public holiday: Kristi himmelfartsdag"]
+    assert "2030-04-18" in passed  # Skjærtorsdag, in the Easter holiday
+    for day in found["dates"]:
+        assert day not in passed and date.fromisoformat(day).weekday() == 3
+    # A samling in that semester; outside it is refused.
+    await s.accepted("/gatherings", gathering(day=found["dates"][0], semester=1), status=201)
+    await s.refused(
+        "/gatherings", gathering(day="2030-08-20", semester=1), PROGRAMME, 422, "outside semester 1"
+    )
+    unplanned = await s.client.get(
+        f"/rounds/{ROUND}/regions/vestland/date-suggestions",
+        params={"semester": 2},
+        headers=OBSERVER,
+    )
+    assert unplanned.status_code == 422 and "not planned" in unplanned.json()["detail"]
+
+
+async def test_bad_input_over_http_is_refused_with_the_reason(scheduling: Scheduling) -> None:
+    s = scheduling
+    await s.refused(
+        "/gatherings",
+        gathering() | {"ends_at": oslo("2029-11-20", 9)},
+        PROGRAMME,
+        422,
+        "must end after it starts",
+    )
+    await s.refused(
+        "/gatherings",
+        gathering() | {"starts_at": "2029-11-20T10:00:00"},
+        PROGRAMME,
+        422,
+        "timezone",
+    )
+    await s.refused(
+        "/gatherings", gathering() | {"region": "atlantis"}, PROGRAMME, 422, "unknown region"
+    )
+    await s.refused("/gatherings", gathering(day="2029-08-01"), PROGRAMME, 422, "in the past")
+    await s.refused("/gatherings", gathering("veiledning"), PROGRAMME, 422, "booked")
+    await s.refused("/gatherings", gathering() | {"capacity": 0}, PROGRAMME, 422, "capacity")
+    await s.refused("/gatherings", gathering(), OBSERVER, 403, "programme management only")
+    await s.refused(
+        "/cancellations", {"gathering_id": str(uuid.uuid4())}, PROGRAMME, 404, "no gathering"
+    )
+    no_token = await s.client.post("/gatherings", json=gathering())
+    assert no_token.status_code == 401
+
+
+async def test_bad_commands_on_the_topic_are_dead_lettered_with_the_reason(
+    scheduling: Scheduling, producer: AIOKafkaProducer
+) -> None:
+    s = scheduling
+    unknown = CancelGathering(gathering_id=uuid.uuid4(), reason="test")
+    envelope = Envelope.wrap(unknown, source="/test")
+    await producer.send_and_wait(
+        s.commands, value=envelope.data, key=unknown.key().encode(), headers=envelope.headers()
+    )
+    broken = Envelope.wrap(unknown, source="/test")
+    await producer.send_and_wait(
+        s.commands,
+        value=json.dumps(gathering() | {"ends_at": oslo("2029-11-20", 9)}).encode(),
+        key=b"vestland",
+        headers=[
+            (k, b"no.kulturskoleradet.scheduling.schedule-gathering.v1" if k == "ce_type" else v)
+            for k, v in broken.headers()
+        ],
+    )
+    # A good command on the topic goes through the same handler as HTTP.
+    good = gathering(day="2029-12-03") | {"gathering_id": str(uuid.uuid4())}
+    command = Envelope.wrap(ScheduleGathering.model_validate(good), source="/test")
+    await producer.send_and_wait(
+        s.commands, value=command.data, key=b"vestland", headers=command.headers()
+    )
+
+    async def dead_letters() -> list[dict[str, str]]:
+        letters = await read_to_end(s.bootstrap, s.commands_dlq, timeout=20)
+        return [headers_of(r) for r in letters] if len(letters) >= 2 else []
+
+    letters = await eventually(dead_letters, timeout=60, what="two dead letters")
+    reasons = sorted(h["dlq_reason"] for h in letters)
+    assert any("no gathering" in r for r in reasons), reasons
+    assert any("end after it starts" in r for r in reasons), reasons
+    await s.until_invited(good["gathering_id"], everyone())
+    assert (await s.gathering(good["gathering_id"]))["starts_at"] == "2029-12-03T10:00:00+01:00"
