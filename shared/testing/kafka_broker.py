@@ -147,6 +147,7 @@ class PrivateKafka:
             await self._format()
         log = os.open(self.logfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
+            # In the test run's process group, so a Ctrl-C on the run ends the broker too.
             self._proc = await asyncio.create_subprocess_exec(
                 *self._java(),
                 "kafka.Kafka",
@@ -154,7 +155,6 @@ class PrivateKafka:
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
                 stdin=asyncio.subprocess.DEVNULL,
-                start_new_session=True,  # a Ctrl-C on the test run is ours to pass on
             )
         finally:
             os.close(log)  # the broker holds its own copy
@@ -187,7 +187,7 @@ class PrivateKafka:
 
 
 @contextlib.asynccontextmanager
-async def private_kafka(workdir: Path) -> AsyncIterator[PrivateKafka]:
+async def private_broker(workdir: Path) -> AsyncIterator[PrivateKafka]:
     """A started private broker for the block; stopped (and its port freed) afterwards."""
     broker = PrivateKafka(workdir)
     await broker.start()

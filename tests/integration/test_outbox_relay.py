@@ -25,7 +25,7 @@ from shared.envelope import Envelope
 from shared.events.registration import InterestRegistered
 from shared.outbox import OutboxRelay, add_to_outbox
 from shared.testing.fixtures import ROOT, Endpoints, TestDatabase, eventually
-from shared.testing.kafka_broker import PrivateKafka, missing_prerequisite
+from shared.testing.kafka_broker import PrivateKafka, missing_prerequisite, private_broker
 from shared.topics import events_topic
 from tests.integration.support import data_of, headers_of, read_to_end, running, stop
 
@@ -226,10 +226,8 @@ async def private_kafka(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
     reason = missing_prerequisite()
     if reason:
         pytest.skip(f"no private Kafka broker: {reason}")
-    broker = PrivateKafka(tmp_path_factory.mktemp("private-kafka"))
-    await broker.start()
-    yield broker
-    await broker.stop()
+    async with private_broker(tmp_path_factory.mktemp("private-kafka")) as broker:
+        yield broker
 
 
 def interruptions(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
