@@ -1,4 +1,5 @@
-"""Demo data: a few county branches register interest, as their boards would.
+"""Demo data: a few county branches register interest, as their boards would; Bergen is
+admitted; Vestland's calendar gets its presamlinger and first semester.
 
 Safe to run again: each registration carries an Idempotency-Key, so a rerun changes nothing.
 """
@@ -7,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import time
-from datetime import datetime, timedelta
+import uuid
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -59,6 +63,12 @@ ROUND = "2027"
 BOARDS = ["vestland", "trondelag", "nordland", "agder"]
 REFERENCE = REFERENCE_DIR / "kommuner-2024.csv"
 REGISTRATION_PORT = find(SERVICES, "registration").default("http_port")
+SCHEDULING_PORT = int(
+    os.environ.get("KS_SCHEDULING_PORT", find(SERVICES, "scheduling").default("http_port"))
+)
+OSLO = ZoneInfo("Europe/Oslo")
+# Gathering ids of the demo are fixed, so a rerun finds them scheduled (409) and adds none.
+DEMO_NAMESPACE = uuid.UUID("0b7d7f0e-5a43-4c59-8f43-7f2f4b1c2a10")
 
 
 def members_csv() -> str:
@@ -139,6 +149,93 @@ def application_flow(client: httpx.Client, programme: dict[str, str]) -> None:
             raise SystemExit(f"[demo] {what} refused: {response.text}")
 
 
+def schedule_round(scheduling: str, programme: dict[str, str]) -> None:
+    """Vestland's calendar: the pre-round with two presamlinger, the first semester with its
+    two samlinger, on dates the service suggests (clear of holidays), and veiledning for
+    Bergen. The pre-round runs from next week, so the demo's gatherings lie ahead whenever
+    it runs (in a real round: October and November before the start)."""
+    today = datetime.now(OSLO).date()
+    pre_start = today + timedelta(days=7)
+    semesters = {
+        0: (pre_start, pre_start + timedelta(days=63)),
+        1: (pre_start + timedelta(days=64), pre_start + timedelta(days=64 + 150)),
+    }
+    with httpx.Client(base_url=scheduling, timeout=10, headers=programme) as client:
+        try:
+            client.get("/healthz")
+        except httpx.HTTPError as error:
+            print(f"[demo] scheduling not reachable at {scheduling} ({error}); calendar skipped")
+            return
+        for number, (first, last) in semesters.items():
+            body = {
+                "round_id": ROUND,
+                "region": "vestland",
+                "number": number,
+                "starts_on": first.isoformat(),
+                "ends_on": last.isoformat(),
+            }
+            response = client.post("/semesters", json=body)
+            print(f"[demo] Vestland semester {number}: {response.status_code}")
+            response.raise_for_status()
+        kinds = {0: ("presamling", "Presamling"), 1: ("samling", "Samling")}
+        for number, (kind, title) in kinds.items():
+            suggested = client.get(
+                f"/rounds/{ROUND}/regions/vestland/date-suggestions",
+                params={"semester": number, "count": 2, "weekdays": "tuesday,wednesday,thursday"},
+            )
+            suggested.raise_for_status()
+            found = suggested.json()
+            print(
+                f"[demo] suggested {kind} dates {found['dates']}; "
+                f"{len(found['passed_over'])} days passed over for holidays"
+            )
+            for index, day in enumerate(found["dates"], start=1):
+                gathering_id = uuid.uuid5(DEMO_NAMESPACE, f"{ROUND}:vestland:{kind}:{index}")
+                the_day = date.fromisoformat(day)
+                response = client.post(
+                    "/gatherings",
+                    json={
+                        "gathering_id": str(gathering_id),
+                        "round_id": ROUND,
+                        "region": "vestland",
+                        "kind": kind,
+                        "title": f"{title} {index}: Kulturskolen som utviklingsaktør",
+                        "venue": {
+                            "name": "Grieghallen",
+                            "address": "Edvard Griegs plass 1, Bergen",
+                        },
+                        "starts_at": datetime.combine(the_day, clock_time(10), OSLO).isoformat(),
+                        "ends_at": datetime.combine(the_day, clock_time(15), OSLO).isoformat(),
+                        "capacity": 60,
+                        "semester": number,
+                    },
+                )
+                print(f"[demo] {title} {index} on {day}: {response.status_code}")
+                if response.status_code not in (201, 409):  # 409: scheduled by an earlier run
+                    raise SystemExit(f"[demo] scheduling refused: {response.text}")
+        # Veiledning once scheduling has read Bergen's admission from registration's events.
+        first_day = semesters[1][0] + timedelta(days=14)
+        booking = {
+            "gathering_id": str(uuid.uuid5(DEMO_NAMESPACE, f"{ROUND}:4601:veiledning:1")),
+            "round_id": ROUND,
+            "municipality_number": "4601",
+            "supervisor_id": "veileder-1",
+            "venue": {"name": "Teams", "digital_link": "https://teams.example/veiledning-bergen"},
+            "starts_at": datetime.combine(first_day, clock_time(13), OSLO).isoformat(),
+            "ends_at": datetime.combine(first_day, clock_time(14, 30), OSLO).isoformat(),
+        }
+        deadline = time.monotonic() + 30
+        while True:
+            response = client.post("/supervisions", json=booking)
+            if response.status_code != 422 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)  # waiting for the admission to arrive, bounded by the deadline
+        print(f"[demo] veiledning for Bergen: {response.status_code}")
+        print(
+            f"[demo] Vestland's calendar: {scheduling}/feeds/regions/vestland.ics?token=local-observer"
+        )
+
+
 def mail_count(mail: str, needle: str) -> int:
     """Mails containing `needle`: the local sink's API, or Mailpit's (docker-compose.yml)."""
     response = httpx.get(f"{mail}/api/messages", params={"contains": needle})
@@ -152,6 +249,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--registration", default=f"http://127.0.0.1:{REGISTRATION_PORT}")
     parser.add_argument("--mail", default="http://127.0.0.1:8025")
+    parser.add_argument("--scheduling", default=f"http://127.0.0.1:{SCHEDULING_PORT}")
     args = parser.parse_args()
     programme = {"Authorization": "Bearer local-programme"}
     with httpx.Client(base_url=args.registration, timeout=10) as client:
@@ -199,6 +297,7 @@ def main() -> None:
             if response.status_code not in (200, 201):
                 raise SystemExit(f"[demo] registration refused the demo data: {response.text}")
         application_flow(client, programme)
+    schedule_round(args.scheduling, programme)
     deadline = time.monotonic() + 30
     expected = len(DEMO)  # receipts; each also has a copy to the programme mailbox
     count = 0
