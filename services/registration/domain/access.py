@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-
 from services.registration.domain.interest import DomainError
 from services.registration.domain.reference import ReferenceData
+from shared.auth import Principal, Role  # the principals every service's API shares
 
-
-class Role(StrEnum):
-    PROGRAMME = "programme"
-    COUNTY_BOARD = "county_board"
-    OBSERVER = "observer"
+__all__ = [
+    "Forbidden",
+    "Principal",
+    "Role",
+    "require_branch",
+    "require_county",
+    "require_programme",
+]
 
 
 class Forbidden(DomainError):
     pass
-
-
-@dataclass(frozen=True)
-class Principal:
-    name: str
-    role: Role
-    branch_id: str | None = None  # for a county board
 
 
 def require_programme(principal: Principal) -> None:

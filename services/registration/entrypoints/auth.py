@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import secrets
 from collections.abc import Callable
-from typing import Annotated, Any
-
-from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from typing import Any
 
 from services.registration.domain.access import (
     Principal,
-    Role,
     require_branch,
     require_county,
     require_programme,
 )
 from services.registration.domain.interest import DomainError, municipality_in_branch
 from services.registration.domain.reference import ReferenceData
+from shared.auth import PrincipalDep, current_principal
+from shared.auth import parse_tokens as shared_parse_tokens
 from shared.events.base import Contract
 from shared.events.registration import (
     AddGroupMember,
@@ -37,45 +33,17 @@ from shared.events.registration import (
 )
 from shared.messaging import Rejected
 
-bearer = HTTPBearer(auto_error=False, description="A token from KS_REGISTRATION_API_TOKENS")
+__all__ = ["PrincipalDep", "authorize", "current_principal", "parse_tokens"]
 
 
 def parse_tokens(raw: str, reference: ReferenceData) -> dict[str, Principal]:
-    if not raw.strip():
-        return {}
-    principals = {}
-    for token, entry in json.loads(raw).items():
-        role = Role(entry["role"])
-        branch = reference.branch(entry.get("branch", "")) if role is Role.COUNTY_BOARD else None
-        if role is Role.COUNTY_BOARD and branch is None:
-            raise ValueError(
-                f"token for {entry.get('name')!r}: unknown branch {entry.get('branch')!r}"
-            )
-        principals[token] = Principal(
-            entry.get("name", role.value), role, branch.id if branch else None
-        )
-    return principals
+    """The tokens of `KS_REGISTRATION_API_TOKENS`; a board names its branch by name or id."""
 
+    def branch_id(name_or_id: str) -> str | None:
+        branch = reference.branch(name_or_id)
+        return branch.id if branch else None
 
-def current_principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Principal:
-    if credentials is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "a bearer token is required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    tokens: dict[str, Principal] = request.app.state.runtime.extras["tokens"]
-    for token, principal in tokens.items():
-        if secrets.compare_digest(token, credentials.credentials):
-            return principal
-    raise HTTPException(
-        status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"}
-    )
-
-
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
+    return shared_parse_tokens(raw, branch_id)
 
 
 def _municipality_county(reference: ReferenceData, number: str) -> str:
