@@ -45,14 +45,17 @@ class Purge:
 PURGES: list[Purge] = [
     Purge(
         "outbox",
-        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at IS NOT NULL"
-        " AND published_at < now() - make_interval(secs => $1 * 86400) ORDER BY id LIMIT $2)",
+        # Published rows, and rows an operator discarded on purpose: both are history.
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+        " WHERE (published_at IS NOT NULL OR discarded_at IS NOT NULL)"
+        " AND coalesce(published_at, discarded_at)"
+        " < now() - make_interval(secs => $1::float8 * 86400) ORDER BY id LIMIT $2)",
         lambda settings: settings.outbox_retention_days,
     ),
     Purge(
         "inbox",
         "DELETE FROM inbox WHERE message_id IN (SELECT message_id FROM inbox"
-        " WHERE processed_at < now() - make_interval(secs => $1 * 86400) LIMIT $2)",
+        " WHERE processed_at < now() - make_interval(secs => $1::float8 * 86400) LIMIT $2)",
         lambda settings: settings.inbox_retention_days,
     ),
     # Kept HTTP answers of Idempotency-Keys, each with its inbox row (see shared.idempotency).

@@ -35,18 +35,31 @@ async def pool(database: TestDatabase) -> AsyncIterator[asyncpg.Pool]:
 async def add_outbox(pool: asyncpg.Pool, name: str, *, age_days: float, published: bool) -> None:
     await pool.execute(
         "INSERT INTO outbox (event_id, topic, key, headers, payload, created_at, published_at)"
-        " VALUES ($1, 'topic', 'key', '[]', 'x', now() - make_interval(secs => $2 * 86400),"
-        " CASE WHEN $3 THEN now() - make_interval(secs => $2 * 86400) END)",
+        " VALUES ($1, 'topic', 'key', '[]', 'x', now() - make_interval(secs => $2::float8 * 86400),"
+        " CASE WHEN $3 THEN now() - make_interval(secs => $2::float8 * 86400) END)",
         name,
         age_days,
         published,
     )
 
 
+async def add_discarded(pool: asyncpg.Pool, name: str, *, age_days: float) -> None:
+    """A row an operator gave up on (`kulturskole outbox discard`) `age_days` ago."""
+    await pool.execute(
+        "INSERT INTO outbox (event_id, topic, key, headers, payload, created_at, parked_at,"
+        " parked_reason, discarded_at, discarded_reason)"
+        " VALUES ($1, 'topic', 'key', '[]', 'x', now() - make_interval(secs => $2::float8 * 86400),"
+        " now() - make_interval(secs => $2::float8 * 86400), 'too large',"
+        " now() - make_interval(secs => $2::float8 * 86400), 'given up')",
+        name,
+        age_days,
+    )
+
+
 async def add_inbox(pool: asyncpg.Pool, name: str, *, age_days: float) -> None:
     await pool.execute(
         "INSERT INTO inbox (message_id, type, topic, processed_at)"
-        " VALUES ($1, 'type', 'topic', now() - make_interval(secs => $2 * 86400))",
+        " VALUES ($1, 'type', 'topic', now() - make_interval(secs => $2::float8 * 86400))",
         name,
         age_days,
     )
@@ -65,11 +78,13 @@ async def seed(pool: asyncpg.Pool) -> None:
     await add_outbox(pool, "published-6d", age_days=6, published=True)
     await add_outbox(pool, "waiting-60d", age_days=60, published=False)
     await add_outbox(pool, "waiting-now", age_days=0, published=False)
+    await add_discarded(pool, "discarded-8d", age_days=8)
+    await add_discarded(pool, "discarded-6d", age_days=6)
     await add_inbox(pool, "handled-8d", age_days=8)
     await add_inbox(pool, "handled-now", age_days=0)
 
 
-KEPT_OUTBOX = {"published-6d", "waiting-60d", "waiting-now"}
+KEPT_OUTBOX = {"published-6d", "waiting-60d", "waiting-now", "discarded-6d"}
 KEPT_INBOX = {"handled-8d", "handled-now"}
 
 
@@ -82,7 +97,7 @@ async def test_purge_deletes_only_what_is_past_its_retention(
     deleted = await purge(pool, settings, batch_size=2)
 
     assert await remaining(pool) == (KEPT_OUTBOX, KEPT_INBOX)
-    assert (deleted["outbox"], deleted["inbox"]) == (3, 3)
+    assert (deleted["outbox"], deleted["inbox"]) == (4, 3)
     # Nothing more is due: a second run deletes nothing.
     assert not any((await purge(pool, settings)).values())
 
@@ -99,6 +114,18 @@ async def test_retention_comes_from_the_settings(
 
     # Unpublished rows stay whatever their age: they are events still on their way.
     assert await remaining(pool) == ({"waiting-60d", "waiting-now"}, {"handled-now"})
+
+
+async def test_a_retention_of_part_of_a_day_is_not_rounded_down(
+    pool: asyncpg.Pool, database: TestDatabase
+) -> None:
+    await add_inbox(pool, "handled-13h", age_days=13 / 24)
+    await add_inbox(pool, "handled-11h", age_days=11 / 24)
+    settings = Settings(database_url=database.dsns["scheduling"], inbox_retention_days=0.5)
+
+    await purge(pool, settings)
+
+    assert (await remaining(pool))[1] == {"handled-11h"}
 
 
 async def test_a_service_runs_housekeeping(
