@@ -28,10 +28,9 @@ class Probe(Command):
     TYPE: ClassVar[str] = PROBE_TYPE
     SERVICE: ClassVar[str] = "probe"
 
-    seq: int
+    KEY: ClassVar[str] = "seq"
 
-    def key(self) -> str:
-        return f"probe-{self.seq}"
+    seq: int
 
 
 class ProbeSettings(ServiceSettings):

@@ -12,10 +12,14 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import MessageSizeTooLargeError
 
 from shared.envelope import Envelope
 from shared.events.registration import ContactDetails, contacts_topic
 from shared.messaging import (
+    OMITTED_HEADER,
     DeadLetters,
     KafkaMessageProcessor,
     MessageBus,
@@ -255,3 +259,67 @@ async def test_a_transient_failure_is_retried_until_handled_once(
     ]
     assert [r["message_id"] for r in await harness.inbox()] == [kari.id]
     assert await harness.dead_letters() == []
+
+
+async def test_a_permanent_error_is_dead_lettered_not_retried_forever(
+    harness: Harness, token: str
+) -> None:
+    def too_large(_: int) -> None:
+        # What a handler sees when a message it produces directly is refused for good.
+        raise MessageSizeTooLargeError()
+
+    harness.behaviour = too_large
+    kari = contact("Kari", token)
+    (record,) = await harness.publish((kari.headers(), kari.data))
+    await harness.processor.process(record)  # returns: not retried forever
+
+    assert harness.calls == [kari.id] * MAX_ATTEMPTS
+    (letter,) = await harness.dead_letters()
+    assert "MessageSizeTooLargeError" in headers_of(letter)["dlq_reason"]
+    assert await harness.inbox() == []
+
+
+async def test_a_letter_too_large_for_the_dead_letter_topic_goes_without_its_value(
+    harness: Harness, endpoints: Endpoints, token: str
+) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.alter_configs(
+            [
+                ConfigResource(
+                    ConfigResourceType.TOPIC,
+                    dlq_topic(harness.topic),
+                    configs={"max.message.bytes": "2000"},
+                )
+            ]
+        )
+    finally:
+        await admin.close()
+    kari = contact("Kari", token)
+    broken = b'{"name": "' + b"x" * 5000
+    (record,) = await harness.publish((kari.headers(), broken))
+    await harness.processor.process(record)  # returns: the letter was written
+
+    (letter,) = await harness.dead_letters()
+    headers = headers_of(letter)
+    assert letter.value is None and letter.key == record.key
+    assert headers["dlq_reason"].startswith("value is not JSON")
+    assert "MessageSizeTooLargeError" in headers[OMITTED_HEADER]
+    assert (headers["dlq_original_topic"], headers["dlq_original_offset"]) == (
+        harness.topic,
+        str(record.offset),
+    )
+
+
+async def test_reasons_name_no_address(harness: Harness, token: str) -> None:
+    def refuse(_: int) -> None:
+        raise Rejected(f"kari-{token}@example.no is not known to this branch")
+
+    harness.behaviour = refuse
+    kari = contact("Kari", token)
+    (record,) = await harness.publish((kari.headers(), kari.data))
+    await harness.processor.process(record)
+
+    (letter,) = await harness.dead_letters()
+    assert headers_of(letter)["dlq_reason"] == "rejected: <e-mail> is not known to this branch"

@@ -71,7 +71,7 @@ async def test_registration_service_runs_and_publishes_an_interest(
         assert health.status_code == 200 and health.json() == {"status": "ok"}
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
-        assert ready.json() == {"status": "ready", "outbox_unpublished": 0}
+        assert ready.json() == {"status": "ready", "outbox_unpublished": 0, "outbox_parked": 0}
         handled_before = handled_count((await client.get("/metrics")).text)
 
         members = await client.post(
