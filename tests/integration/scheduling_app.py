@@ -162,9 +162,15 @@ class Scheduling:
 
 @contextlib.asynccontextmanager
 async def started_scheduling(
-    endpoints: Endpoints, database: TestDatabase, topic_prefix: str, now: datetime
+    endpoints: Endpoints,
+    database: TestDatabase,
+    topic_prefix: str,
+    now: datetime,
+    *,
+    consumer_group: str = "",
 ) -> AsyncIterator[Scheduling]:
     settings = SchedulingSettings(
+        consumer_group=consumer_group,
         kafka_bootstrap=endpoints.kafka_bootstrap,
         database_url=database.dsns["scheduling"],
         topic_prefix=topic_prefix,

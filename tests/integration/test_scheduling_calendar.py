@@ -12,7 +12,8 @@ from datetime import date, datetime, time
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from icalendar import Calendar
 
 from shared.envelope import Envelope
@@ -436,3 +437,77 @@ async def test_bad_commands_on_the_topic_are_dead_lettered_with_the_reason(
     assert any("end after it starts" in r for r in reasons), reasons
     await s.until_invited(good["gathering_id"], everyone())
     assert (await s.gathering(good["gathering_id"]))["starts_at"] == "2029-12-03T10:00:00+01:00"
+
+
+async def test_a_replayed_history_changes_nothing(
+    scheduling: Scheduling,
+    producer: AIOKafkaProducer,
+    endpoints: Endpoints,
+    database: TestDatabase,
+    topic_prefix: str,
+) -> None:
+    s = scheduling
+    samling = await s.accepted("/gatherings", gathering(), status=201)
+    await s.until_invited(samling["gathering_id"], everyone())
+    before = await s.event_types()
+    assert before["invitation-issued.v1"] == 4
+
+    # The same admission again under a new event id (as a re-sent copy would be): handled,
+    # and nothing to change.
+    bergen = MunicipalityAdmitted(
+        application_id=uuid.uuid4(),
+        round_id=ROUND,
+        municipality_number=BERGEN,
+        county_number="46",
+        branch_id="vestland",
+        decided_at=NOW,
+        group=[GroupMemberRef(person_id=p, role=r) for p, r in GROUPS[BERGEN]],
+    )
+    envelope = Envelope.wrap(bergen, source="/registration")
+    await producer.send_and_wait(
+        events_topic("registration", topic_prefix),
+        value=envelope.data,
+        key=bergen.key().encode(),
+        headers=envelope.headers(),
+    )
+
+    async def handled() -> bool:
+        found = await s.db.fetchval("SELECT 1 FROM inbox WHERE message_id = $1", envelope.id)
+        return bool(found)
+
+    await eventually(handled, timeout=30, what="the copy handled")
+
+    # A rebuild: a second consumer group reads registration's whole history again.
+    rebuild = f"{topic_prefix}.scheduling.rebuild"
+    async with started_scheduling(endpoints, database, topic_prefix, NOW, consumer_group=rebuild):
+        admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.kafka_bootstrap)
+        await admin.start()
+        try:
+            registration_events = events_topic("registration", topic_prefix)
+            partitions = [TopicPartition(registration_events, p) for p in range(3)]
+            ends = await read_end_offsets(endpoints.kafka_bootstrap, partitions)
+
+            async def caught_up() -> bool:
+                committed = await admin.list_consumer_group_offsets(rebuild)
+                return all(
+                    committed.get(tp) is not None and committed[tp].offset >= end
+                    for tp, end in ends.items()
+                )
+
+            await eventually(caught_up, timeout=60, what="the rebuild group at the end")
+        finally:
+            await admin.close()
+    assert await s.event_types() == before
+    await s.until_invited(samling["gathering_id"], everyone())
+
+
+async def read_end_offsets(
+    bootstrap: str, partitions: list[TopicPartition]
+) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return ends
+    finally:
+        await consumer.stop()
