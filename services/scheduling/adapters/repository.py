@@ -137,6 +137,14 @@ async def gatherings_ahead_of_person(
     )
 
 
+async def lock_round(conn: asyncpg.Connection, round_id: str) -> None:
+    """Serialises whatever derives invitations in a round (a new gathering, a registration
+    event): without it, a gathering scheduled while an admission is being handled could read
+    the region before the admission commits, while the admission's handler cannot yet see
+    the gathering, and neither would invite the new group."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"round:{round_id}")
+
+
 async def lock_supervisor(conn: asyncpg.Connection, supervisor_id: str) -> None:
     """Serialises bookings of one supervisor, so two at once cannot both pass the check."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"supervisor:{supervisor_id}")

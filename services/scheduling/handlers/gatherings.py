@@ -112,6 +112,7 @@ async def create_gathering(
     if slot.starts_at <= ctx.clock():
         raise DomainError("a gathering cannot be scheduled to start in the past")
     new_id = gathering_id or uuid.uuid4()
+    await repo.lock_round(uow.conn, round_id)  # see lock_round: no admission slips between
     stored = await repo.insert_gathering(
         uow.conn,
         id=new_id,

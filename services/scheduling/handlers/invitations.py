@@ -100,6 +100,7 @@ async def refresh_region(
     uow: UnitOfWork, ctx: Context, round_id: str, region: str | None, *, reason: str
 ) -> None:
     """Every gathering ahead in the round's region (or all regions) brought in line."""
+    await repo.lock_round(uow.conn, round_id)
     states: dict[str, RegionState] = {}
     for gathering in await repo.gatherings_ahead(
         uow.conn, round_id=round_id, region=region, now=ctx.clock()
@@ -216,7 +217,7 @@ async def person_erased(event: PersonErased, uow: UnitOfWork, ctx: Context) -> N
     """The person goes: future invitations are withdrawn, past ones keep only the
     municipality (for its attendance rate)."""
     rounds: Iterable[str] = await repo.erase_person(uow.conn, event.person_id)
-    for round_id in rounds:
+    for round_id in sorted(rounds):  # one lock order for every handler
         await refresh_region(uow, ctx, round_id, None, reason="personal data erased")
     # Gatherings ahead that invited the person by name elsewhere (a round we know no group of).
     for gathering in await repo.gatherings_ahead_of_person(uow.conn, event.person_id, ctx.clock()):
