@@ -5,10 +5,11 @@ its rate, date suggestions; and bad input refused over HTTP or dead-lettered fro
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -511,3 +512,43 @@ async def read_end_offsets(
         return ends
     finally:
         await consumer.stop()
+
+
+async def test_gatherings_scheduled_while_admissions_arrive_invite_every_group(
+    scheduling: Scheduling, producer: AIOKafkaProducer, topic_prefix: str
+) -> None:
+    """Whichever order gatherings and admissions arrive in, every group is invited once."""
+    s = scheduling
+    numbers = ["4602", "4611", "4612", "4613", "4614", "4615", "4616", "4617"]
+    groups = {n: [uuid.uuid4(), uuid.uuid4()] for n in numbers}
+
+    async def admit_all() -> None:
+        for number, people in groups.items():
+            await publish(
+                producer,
+                topic_prefix,
+                MunicipalityAdmitted(
+                    application_id=uuid.uuid4(),
+                    round_id=ROUND,
+                    municipality_number=number,
+                    county_number="46",
+                    branch_id="vestland",
+                    decided_at=NOW,
+                    group=[GroupMemberRef(person_id=p, role=GroupRole.KULTURSKOLE) for p in people],
+                ),
+            )
+
+    async def schedule_all() -> list[str]:
+        ids = []
+        for week in range(4):
+            day = (date(2029, 11, 6) + timedelta(weeks=week)).isoformat()
+            made = await s.accepted("/gatherings", gathering(day=day), status=201)
+            ids.append(made["gathering_id"])
+        return ids
+
+    _, gathering_ids = await asyncio.gather(admit_all(), schedule_all())
+    expected = everyone() | {f"person:{p}" for people in groups.values() for p in people}
+    for gathering_id in gathering_ids:
+        await s.until_invited(gathering_id, expected)
+    issued = await s.events_of("invitation-issued.v1")
+    assert len(issued) == len(gathering_ids) * len(expected)  # each once
