@@ -9,7 +9,7 @@ from services.scheduling.domain.calendar import require_started
 from services.scheduling.domain.errors import Conflict, DomainError, NotFound
 from services.scheduling.domain.invitations import Invitee as Target
 from services.scheduling.handlers.context import Context
-from services.scheduling.handlers.gatherings import _loaded
+from services.scheduling.handlers.gatherings import load_gathering
 from shared.events.scheduling import (
     AttendanceRecorded,
     Invitee,
@@ -28,7 +28,7 @@ def _require_region(row_region: str, region: str) -> None:
 
 
 async def record_rsvp(cmd: RecordRsvp, uow: UnitOfWork, ctx: Context) -> RsvpRecorded:
-    row, gathering = await _loaded(uow, cmd.gathering_id)
+    row, gathering = await load_gathering(uow, cmd.gathering_id)
     _require_region(row["region"], cmd.region)
     key = (
         Target.person(cmd.person_id, InviteeRole.OTHER).key
@@ -57,7 +57,7 @@ async def record_rsvp(cmd: RecordRsvp, uow: UnitOfWork, ctx: Context) -> RsvpRec
 async def record_attendance(
     cmd: RecordAttendance, uow: UnitOfWork, ctx: Context
 ) -> AttendanceRecorded:
-    row, gathering = await _loaded(uow, cmd.gathering_id)
+    row, gathering = await load_gathering(uow, cmd.gathering_id)
     _require_region(row["region"], cmd.region)
     if gathering.status.value == "cancelled":
         raise Conflict("the gathering was cancelled: there is no attendance to record")

@@ -68,7 +68,7 @@ async def invitee_list(conn: asyncpg.Connection, gathering_id: UUID) -> list[Inv
     ]
 
 
-async def _loaded(uow: UnitOfWork, gathering_id: UUID) -> tuple[asyncpg.Record, Gathering]:
+async def load_gathering(uow: UnitOfWork, gathering_id: UUID) -> tuple[asyncpg.Record, Gathering]:
     row = await repo.get_gathering(uow.conn, gathering_id, lock=True)
     if row is None:
         raise NotFound(f"no gathering {gathering_id}")
@@ -182,14 +182,14 @@ async def schedule_gathering(
 async def reschedule_gathering(
     cmd: RescheduleGathering, uow: UnitOfWork, ctx: Context
 ) -> GatheringRescheduled:
-    row, gathering = await _loaded(uow, cmd.gathering_id)
+    row, gathering = await load_gathering(uow, cmd.gathering_id)
     slot = Slot.of(cmd.starts_at, cmd.ends_at)
     if slot.starts_at <= ctx.clock():
         raise DomainError("a gathering cannot be moved to the past")
     changed = gathering.rescheduled(slot, cmd.capacity, ctx.clock())
     if row["supervisor_id"] is not None:
         await repo.lock_supervisor(uow.conn, row["supervisor_id"])
-        _check_free(
+        check_supervisor_free(
             row["supervisor_id"],
             slot,
             await repo.supervisor_slots(uow.conn, row["supervisor_id"], besides=row["id"]),
@@ -216,7 +216,7 @@ async def reschedule_gathering(
 async def cancel_gathering(
     cmd: CancelGathering, uow: UnitOfWork, ctx: Context
 ) -> GatheringCancelled:
-    row, gathering = await _loaded(uow, cmd.gathering_id)
+    row, gathering = await load_gathering(uow, cmd.gathering_id)
     changed = gathering.cancelled(ctx.clock())
     await repo.save_gathering(uow.conn, row["id"], changed)
     event = GatheringCancelled(
@@ -235,7 +235,7 @@ async def cancel_gathering(
     return event
 
 
-def _check_free(supervisor_id: str, slot: Slot, booked: list[tuple[UUID, Slot]]) -> None:
+def check_supervisor_free(supervisor_id: str, slot: Slot, booked: list[tuple[UUID, Slot]]) -> None:
     taken = clashes(slot, [s for _, s in booked])
     if taken:
         first = taken[0]

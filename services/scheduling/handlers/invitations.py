@@ -8,7 +8,6 @@ and `refresh` compares desired with actual, so it has nothing left to do the sec
 from __future__ import annotations
 
 from collections.abc import Iterable
-from uuid import UUID
 
 import asyncpg
 
@@ -230,7 +229,3 @@ async def person_erased(event: PersonErased, uow: UnitOfWork, ctx: Context) -> N
                 InvitationWithdrawn(**_facts(gathering, withdrawn), reason="personal data erased"),
             )
     await repo.forget_person_in_invitations(uow.conn, event.person_id)
-
-
-def person_key(person_id: UUID) -> str:
-    return f"person:{person_id}"

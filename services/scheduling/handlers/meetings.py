@@ -8,7 +8,7 @@ from services.scheduling.adapters import repository as repo
 from services.scheduling.domain.calendar import OSLO, Slot
 from services.scheduling.domain.errors import Conflict, DomainError, NotFound
 from services.scheduling.handlers.context import Context
-from services.scheduling.handlers.gatherings import _check_free, create_gathering
+from services.scheduling.handlers.gatherings import check_supervisor_free, create_gathering
 from shared.events.scheduling import (
     BookSupervision,
     DialogueMeetingRequested,
@@ -95,7 +95,9 @@ async def book_supervision(
     slot = Slot.of(cmd.starts_at, cmd.ends_at)
     # One booking of a supervisor at a time: the lock makes check-then-insert safe.
     await repo.lock_supervisor(uow.conn, cmd.supervisor_id)
-    _check_free(cmd.supervisor_id, slot, await repo.supervisor_slots(uow.conn, cmd.supervisor_id))
+    check_supervisor_free(
+        cmd.supervisor_id, slot, await repo.supervisor_slots(uow.conn, cmd.supervisor_id)
+    )
     row, _ = await create_gathering(
         uow,
         ctx,
