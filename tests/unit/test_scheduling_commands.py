@@ -163,3 +163,22 @@ def test_a_venue_needs_an_address_or_a_link_and_a_rsvp_one_invitee() -> None:
         )
     with pytest.raises(ValidationError, match="either person_id or municipality_number"):
         RecordRsvp(gathering_id=uuid.uuid4(), region="vestland", response="yes")
+
+
+def test_the_openapi_document_has_every_command_route_with_its_refusals() -> None:
+    from services.scheduling.app import create_app
+
+    paths = create_app(SchedulingSettings(database_url="postgresql://unused")).openapi()["paths"]
+    for entry in COMMANDS.entries.values():
+        assert entry.route is not None
+        post = paths[entry.route.path]["post"]
+        assert {"401", "403", "409", "422"} <= set(post["responses"])
+        assert post["summary"] == entry.route.summary
+    for read in (
+        "/rounds/{round_id}/regions/{region}/calendar",
+        "/rounds/{round_id}/regions/{region}/date-suggestions",
+        "/rounds/{round_id}/attendance",
+        "/feeds/regions/{region}.ics",
+        "/feeds/municipalities/{municipality_number}.ics",
+    ):
+        assert "get" in paths[read]
