@@ -31,7 +31,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka import errors as kafka_errors
 from aiokafka.partitioner import DefaultPartitioner
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 from shared.db.pool import connect
 from shared.envelope import Envelope
@@ -49,6 +49,12 @@ OUTBOX_PARKED = Gauge(
     "ks_outbox_parked",
     "Outbox rows the broker refused for good, parked until an operator retries or discards them",
     ["service"],
+)
+
+OUTBOX_PUBLISHED = Counter(
+    "ks_outbox_published_total",
+    "Outbox rows the broker acknowledged and the relay marked published",
+    ["service", "topic"],
 )
 
 NOTIFY_SUFFIX = "_outbox"
@@ -606,6 +612,10 @@ class OutboxRelay:
             [row["id"] for row in rows],
         )
         self.published_total += len(rows)
+        for topic in {row["topic"] for row in rows}:
+            OUTBOX_PUBLISHED.labels(self.service, topic).inc(
+                sum(1 for row in rows if row["topic"] == topic)
+            )
 
     async def _park(
         self, conn: asyncpg.Connection, row: asyncpg.Record, error: BaseException

@@ -33,6 +33,7 @@ from shared.db.pool import connect, create_pool
 from shared.envelope import Envelope
 from shared.events.base import Contract
 from shared.housekeeping import housekeeping_worker
+from shared.lag import consumer_lag_worker
 from shared.logs import configure_logging
 from shared.messaging import (
     MESSAGES,
@@ -221,7 +222,8 @@ def build_app(spec: ServiceSpec) -> FastAPI:
         if spec.on_startup is not None:
             await spec.on_startup(runtime)
         runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
-        workers = [housekeeping_worker, *spec.workers]  # every service purges its old rows
+        # Every service purges its old rows and reports its consumer lag.
+        workers = [housekeeping_worker, consumer_lag_worker(spec.subscribe_to), *spec.workers]
         runtime.tasks += [asyncio.create_task(w(runtime), name=w.__name__) for w in workers]
         await _retrying(f"{spec.name}: kafka subscribers", broker.start)
         app.state.ready = True
