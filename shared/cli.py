@@ -6,6 +6,8 @@ kulturskole dlq redrive TOPIC (--all | --offset P:O ...) [--bootstrap B]
 kulturskole outbox parked --schema S [--dsn DSN] [--json]
 kulturskole outbox retry --schema S [--dsn DSN] (--all | --id N ...)
 kulturskole outbox discard --schema S [--dsn DSN] --id N --reason TEXT
+kulturskole replay --schema S [--dsn DSN] --topic T [--since ISO] [--types TYPE ...]
+                   [--to TOPIC] [--bootstrap B] [--dry-run]
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import os
 import sys
 from collections.abc import Coroutine, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -41,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dlq_redrive(args.topic, args.bootstrap, offsets=args.offset, all_=args.all)
     if args.command == "outbox":
         return _outbox(args)
+    if args.command == "replay":
+        return _replay(args)
     raise AssertionError(f"unhandled command: {args.command}")  # argparse requires one
 
 
@@ -81,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         )
     _add_dlq_commands(commands)
     _add_outbox_commands(commands)
+    _add_replay_command(commands)
     return parser
 
 
@@ -316,6 +322,103 @@ def _outbox(args: argparse.Namespace) -> int:
         # An unreachable database or a wrong schema is a message, not a trace.
         print(f"outbox: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
+
+
+def _add_replay_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    replay = commands.add_parser(
+        "replay",
+        help="publish a service's past events again from its outbox, for a late consumer",
+        description=(
+            "Publish the published outbox rows of TOPIC again, in the order they first went"
+            " out, each with its key, headers and ce_id (so inboxes skip what they handled)."
+            " The outbox keeps published rows for KS_<SERVICE>_OUTBOX_RETENTION_DAYS (7 days"
+            " by default); older events are only on the topic itself (docs/events.md)."
+        ),
+    )
+    replay.add_argument("--schema", required=True, help="the service's schema, e.g. registration")
+    replay.add_argument(
+        "--dsn",
+        default=os.environ.get("KS_DATABASE_URL"),
+        help="PostgreSQL DSN of a role with rights on the schema (default: $KS_DATABASE_URL)",
+    )
+    replay.add_argument(
+        "--topic",
+        required=True,
+        help="the topic the events went to, e.g. kulturskole.registration.events",
+    )
+    replay.add_argument(
+        "--since",
+        type=_timestamp,
+        metavar="ISO",
+        help="only events written at or after this time, e.g. 2026-11-20T00:00:00+01:00",
+    )
+    replay.add_argument(
+        "--types", nargs="+", metavar="TYPE", help="only these ce_types (default: every type)"
+    )
+    replay.add_argument("--to", metavar="TOPIC", help="publish here instead of to --topic")
+    replay.add_argument(
+        "--bootstrap",
+        default=os.environ.get("KS_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP),
+        help=f"Kafka bootstrap (default: $KS_KAFKA_BOOTSTRAP, else {DEFAULT_BOOTSTRAP})",
+    )
+    replay.add_argument("--dry-run", action="store_true", help="count the events, send nothing")
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give a time zone (e.g. +01:00 or Z): {text!r}")
+    return moment
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import asyncpg
+    from aiokafka.errors import KafkaError
+
+    from shared import replay
+    from shared.db.pool import connect
+
+    if not args.dsn:
+        print("replay: give --dsn (or set KS_DATABASE_URL)", file=sys.stderr)
+        return 2
+    target = args.to or args.topic
+
+    async def run() -> replay.Replayed:
+        conn = await connect(args.dsn, args.schema, name="kulturskole-cli")
+        try:
+            if args.dry_run:
+                return await replay.replay(
+                    conn, None, topic=args.topic, since=args.since, types=args.types
+                )
+            return await replay.replay_to_kafka(
+                conn,
+                args.bootstrap,
+                topic=args.topic,
+                to=target,
+                since=args.since,
+                types=args.types,
+            )
+        finally:
+            await conn.close()
+
+    try:
+        done = asyncio.run(run())
+    except (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        KafkaError,
+        OSError,
+        TimeoutError,
+    ) as error:
+        print(f"replay: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    rows = f"outbox rows {done.first_id}..{done.last_id}" if done.count else "no outbox rows"
+    verb = "would republish" if args.dry_run else "republished"
+    print(f"replay: {verb} {done.count} event(s) from {args.schema} ({rows}) to {target}")
+    return 0
 
 
 def _print_parked(rows: list[ParkedRow], schema: str, as_json: bool) -> int:
