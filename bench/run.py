@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 import time
@@ -21,7 +22,7 @@ from typing import Any, Literal
 import asyncpg
 
 from bench.bare import bare_chain, bare_sender
-from bench.load import Published, Workload, burst, load_producer, open_loop, prepare
+from bench.load import SOURCE, Workload, burst, load_producer, open_loop, prepare
 from bench.measure import collect
 from bench.monitor import Group, Monitor, proc_status
 from bench.smtp import ExternalSmtp, SmtpSink, ensure_smtp_sink
@@ -29,6 +30,7 @@ from bench.stats import ratio
 from services.catalog import SERVICES
 from services.notification.settings import NotificationSettings
 from shared.catalog import names, topic_specs
+from shared.envelope import Envelope
 from shared.events.registration import contacts_topic
 from shared.kafka_admin import delete_topics_with_prefix, ensure_topics
 from shared.testing.fixtures import (
@@ -221,9 +223,7 @@ async def run_scenario(
         )
         await asyncio.to_thread(procs.stop_all)
         if options.bare and scenario.mode == "burst":
-            result["bare"] = await _yardsticks(
-                bootstrap, dsn, prefix, sink, workload, sent_out, options
-            )
+            result["bare"] = await _yardsticks(bootstrap, dsn, prefix, sink, workload, options)
             result["ratios"] = _ratios(result)
         return result
     finally:
@@ -311,14 +311,10 @@ async def _yardsticks(
     prefix: str,
     sink: SmtpServer,
     workload: Workload,
-    sent: Published,
     options: Options,
 ) -> dict[str, Any]:
     """The bare chain (batched and per message) on as many messages, the bare sender on as
     many mails, over the same broker, database and SMTP server."""
-    from bench.load import SOURCE
-    from shared.envelope import Envelope
-
     messages = []
     for i in range(workload.count):
         command = workload.command(i, "bare")
@@ -396,10 +392,14 @@ async def run(options: Options, endpoints: Endpoints | None = None) -> dict[str,
         sink.start()
         for scenario in options.scenarios:
             report["scenarios"].append(await run_scenario(endpoints, sink, scenario, options, logs))
+    except BaseException:
+        options.log(f"the services' logs are in {logs}")
+        raise
     finally:
         sink.stop()
         if owned:
             endpoints.close()
+    shutil.rmtree(tmp, ignore_errors=True)  # kept above when something went wrong
     report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     report["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     return report
