@@ -82,7 +82,8 @@ def current_principal(
         )
     tokens: dict[str, Principal] = request.app.state.runtime.extras[TOKENS]
     for token, principal in tokens.items():
-        if secrets.compare_digest(token, credentials.credentials):
+        # As bytes: compare_digest refuses str with non-ASCII characters (a 500 otherwise).
+        if secrets.compare_digest(token.encode(), credentials.credentials.encode()):
             return principal
     raise HTTPException(
         status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"}

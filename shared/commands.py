@@ -15,18 +15,21 @@ entry. Handlers take `(command, uow, ctx)`, where `ctx` is the service's own con
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Depends, Header, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
-from shared.auth import Principal, PrincipalDep
+from shared.auth import Principal, PrincipalDep, Role
 from shared.events.base import Contract
 from shared.idempotency import REPLAYED_HEADER, Answer, IdempotentRequest, run_once
 from shared.messaging import Handler, Outcome, Rejected, UnitOfWork
+from shared.problems import PROBLEM_JSON, require_json
 from shared.service import Runtime, RuntimeDep
 
 Ctx = TypeVar("Ctx")
@@ -38,10 +41,17 @@ Rule = Callable[[Principal, Any, Ctx], None]
 
 @dataclass(frozen=True)
 class Route:
+    """`status_of` picks the status from the handler's result when it is not always the
+    same (e.g. 201 for a first registration, 200 for an update); `other_statuses` documents
+    the others. `result` is the schema of `Accepted.result` (the handler's return type)."""
+
     path: str
     summary: str
     tag: str
     status_code: int = 200
+    result: Any = None  # a model, or a union of models
+    status_of: Callable[[Any], int] | None = None
+    other_statuses: Mapping[int, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,7 @@ IdempotencyKey = Annotated[
         ),
     ),
 ]
-REPLAYED = {
+REPLAYED: dict[str, Any] = {
     "description": "The command's answer; a retry with the same Idempotency-Key and body "
     f"gets the original answer again, with `{REPLAYED_HEADER}: true`",
     "headers": {
@@ -77,12 +87,33 @@ REPLAYED = {
         }
     },
 }
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+
+
+# RFC 9457 problem details (shared.problems), as every refusal is answered.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string", "description": "Stable per rule, a URN"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string", "description": "In the Accept-Language (nb default)"},
+        "instance": {"type": "string"},
+        "field": {"type": "string", "description": "The offending field, when one is"},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
 REFUSALS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or unknown bearer token"},
-    403: {"description": "Not allowed for this principal, with the reason"},
-    404: {"description": "What the command names does not exist"},
-    409: {"description": "Conflicts with the current state, with the reason"},
-    422: {"description": "Refused, with the reason (invalid input, a rule says no, ...)"},
+    400: _problem("The body is not valid JSON"),
+    401: _problem("No or unknown bearer token"),
+    403: _problem("Not allowed for this principal, with the reason"),
+    404: _problem("What the command names does not exist"),
+    409: _problem("Conflicts with the current state, with the reason"),
+    415: _problem("The body is not application/json"),
+    422: _problem("Refused, with the reason (invalid input, a rule says no, ...)"),
 }
 
 
@@ -112,6 +143,47 @@ def _no_translation(_: Exception) -> Rejected | None:
     return None
 
 
+# Who sends the command being handled: set by the HTTP route, or from a Kafka command's
+# `ce_principal` extension; None for a trusted system command without one.
+_ACTING: ContextVar[Principal | None] = ContextVar("acting_principal", default=None)
+
+
+def acting() -> Principal | None:
+    """The principal of the command being handled, for a handler to record who did it."""
+    return _ACTING.get()
+
+
+@contextmanager
+def acting_as(principal: Principal | None) -> Iterator[None]:
+    token = _ACTING.set(principal)
+    try:
+        yield
+    finally:
+        _ACTING.reset(token)
+
+
+def principal_header(principal: Principal) -> str:
+    """The `ce_principal` value of a principal: `role:branch:name`."""
+    return principal.caller
+
+
+def parse_principal(value: str) -> Principal:
+    """A `ce_principal` value back to a principal; a bad one is refused (a dead letter)."""
+    role, sep, rest = value.partition(":")
+    branch, sep2, name = rest.partition(":")
+    try:
+        parsed_role = Role(role)
+    except ValueError as error:
+        raise Rejected(f"ce_principal {value[:100]!r}: unknown role", status=403) from error
+    if not (sep and sep2 and name) or (parsed_role is Role.COUNTY_BOARD) != bool(branch):
+        raise Rejected(
+            f"ce_principal {value[:100]!r}: expected role:branch:name "
+            "(a branch for a county board only)",
+            status=403,
+        )
+    return Principal(name, parsed_role, branch or None)
+
+
 class CommandRegistry(Generic[Ctx]):
     """`refusal` maps a service's own domain errors to `Rejected` (4xx over HTTP, a dead
     letter from Kafka) in this one place; what it returns None for propagates unchanged."""
@@ -139,11 +211,20 @@ class CommandRegistry(Generic[Ctx]):
         return {c.TYPE: self.bind(entry.handler, ctx) for c, entry in self.entries.items()}
 
     def bind(self, handler: CommandHandler[Ctx], ctx: Ctx) -> Handler:
-        """`handler` as the message bus calls it, its domain errors turned into refusals."""
+        """`handler` as the message bus calls it, its domain errors turned into refusals.
+
+        A command whose envelope names its principal (`ce_principal`, from Kafka) is checked
+        by the same rule as over HTTP, and the handler sees who acts (`acting()`)."""
         refusal = self.refusal
 
         async def bound(message: Any, uow: UnitOfWork) -> Any:
             try:
+                named = uow.caused_by.principal
+                if named:
+                    principal = parse_principal(named)
+                    self.authorize(principal, message, ctx)
+                    with acting_as(principal):
+                        return await handler(message, uow, ctx)
                 return await handler(message, uow, ctx)
             except Rejected:
                 raise
@@ -156,7 +237,9 @@ class CommandRegistry(Generic[Ctx]):
         return bound
 
     def authorize(self, principal: Principal, command: Contract, ctx: Ctx) -> None:
-        self.entries[type(command)].authorize(principal, command, ctx)
+        entry = self.entries.get(type(command))
+        if entry is not None:
+            entry.authorize(principal, command, ctx)
 
     async def run(
         self,
@@ -168,6 +251,7 @@ class CommandRegistry(Generic[Ctx]):
         key: str | None,
         route: str,
         status_code: int = 200,
+        status_of: Callable[[Any], int] | None = None,
     ) -> Response:
         """Authorize, then run once (per Idempotency-Key, when given) through the bus."""
         try:
@@ -182,14 +266,22 @@ class CommandRegistry(Generic[Ctx]):
 
         def answer(outcome: Outcome) -> Answer:
             found = accepted(outcome)
-            code = 200 if found.duplicate else status_code
+            if found.duplicate:
+                code = 200
+            elif status_of is not None:
+                code = status_of(outcome.result)
+            else:
+                code = status_code
             return Answer(status_code=code, body=found.model_dump(mode="json"))
 
-        if key is None:
-            first = answer(await runtime.command(command))
-            return JSONResponse(first.body, status_code=first.status_code)
-        request = IdempotentRequest.of(caller=principal.caller, route=route, key=key, body=command)
-        return await run_once(runtime, command, request, answer)
+        with acting_as(principal):
+            if key is None:
+                first = answer(await runtime.command(command))
+                return JSONResponse(first.body, status_code=first.status_code)
+            request = IdempotentRequest.of(
+                caller=principal.caller, route=route, key=key, body=command
+            )
+            return await run_once(runtime, command, request, answer)
 
     def router(self, *, context: Callable[[Runtime], Ctx]) -> APIRouter:
         """A POST route per entry that has one; `context` finds the service's context."""
@@ -220,11 +312,18 @@ class CommandRegistry(Generic[Ctx]):
                 key=idempotency_key,
                 route=f"POST {route.path}",
                 status_code=route.status_code,
+                status_of=route.status_of,
             )
 
         endpoint.__annotations__["command"] = model
         endpoint.__name__ = model.__name__
         endpoint.__doc__ = model.__doc__
+        answer_model = accepted_model(model, route.result)
+        others: dict[int | str, dict[str, Any]] = {
+            code: REPLAYED
+            | {"model": answer_model, "description": f"{text}. " + REPLAYED["description"]}
+            for code, text in (route.other_statuses or {}).items()
+        }
         router.add_api_route(
             route.path,
             endpoint,
@@ -232,6 +331,20 @@ class CommandRegistry(Generic[Ctx]):
             summary=route.summary,
             tags=[route.tag],
             status_code=route.status_code,
-            responses={route.status_code: REPLAYED, **REFUSALS},
-            response_model=Accepted,
+            responses={route.status_code: REPLAYED, **others, **REFUSALS},
+            response_model=answer_model,
+            dependencies=[Depends(require_json)],
         )
+
+
+def accepted_model(command: type[Contract], result: Any) -> type[BaseModel]:
+    """`Accepted` with `result` typed as what the command's handler returns, for the docs."""
+    if result is None:
+        return Accepted
+    model: type[BaseModel] = create_model(
+        f"{command.__name__}Accepted",
+        __base__=Accepted,
+        __doc__=Accepted.__doc__,
+        result=(result | None, None),
+    )
+    return model

@@ -25,6 +25,9 @@ SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 CORRELATION_HEADER = "ce_correlationid"
 CAUSATION_HEADER = "ce_causationid"
+# Who sent a command (`role:branch:name`, as `shared.auth.Principal.caller`), a CloudEvents
+# extension attribute like the two above. Optional: envelopes without it are read as before.
+PRINCIPAL_HEADER = "ce_principal"
 # The headers before they were CloudEvents extension attributes; read, never written.
 LEGACY_CORRELATION_HEADER = "correlation_id"
 LEGACY_CAUSATION_HEADER = "causation_id"
@@ -51,6 +54,7 @@ class Envelope:
     causation_id: str | None = None
     content_type: str = CONTENT_TYPE
     extra: dict[str, str] = field(default_factory=dict)
+    principal: str | None = None
 
     def headers(self) -> list[tuple[str, bytes]]:
         pairs = {
@@ -66,6 +70,8 @@ class Envelope:
             pairs["ce_subject"] = self.subject
         if self.causation_id:
             pairs[CAUSATION_HEADER] = self.causation_id
+        if self.principal:
+            pairs[PRINCIPAL_HEADER] = self.principal
         return [(k, v.encode()) for k, v in pairs.items()]
 
     @classmethod
@@ -77,6 +83,7 @@ class Envelope:
         subject: str | None = None,
         caused_by: Envelope | None = None,
         event_id: str | None = None,
+        principal: str | None = None,
     ) -> Envelope:
         """A new envelope for `contract`, continuing the conversation of `caused_by`."""
         new_id = event_id or str(uuid.uuid4())
@@ -89,6 +96,7 @@ class Envelope:
             subject=subject,
             correlation_id=(caused_by.correlation_id if caused_by else "") or new_id,
             causation_id=caused_by.id if caused_by else None,
+            principal=principal,
         )
 
     @classmethod
@@ -137,6 +145,7 @@ class Envelope:
             ),
             causation_id=found.get(CAUSATION_HEADER) or found.get(LEGACY_CAUSATION_HEADER),
             content_type=content_type,
+            principal=found.get(PRINCIPAL_HEADER) or None,
         )
 
     def decode(self, accepted: Sequence[str] | None = None) -> Contract:

@@ -28,6 +28,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared import problems
 from shared.db.migrations import migrate
 from shared.db.pool import connect, create_pool
 from shared.envelope import Envelope
@@ -44,7 +45,6 @@ from shared.messaging import (
     MessageBus,
     Origin,
     Outcome,
-    Rejected,
 )
 from shared.outbox import OutboxRelay, kafka_producer, outbox_counts
 from shared.retry import backoff_delay, describe
@@ -248,9 +248,8 @@ def build_app(spec: ServiceSpec) -> FastAPI:
     app.state.ready = False
     app.state.asyncapi = asyncapi_for(spec)
 
-    @app.exception_handler(Rejected)
-    async def rejected(_: Request, error: Rejected) -> JSONResponse:
-        return JSONResponse(status_code=error.status, content={"detail": error.reason})
+    # Every error as an RFC 9457 problem document, in the caller's language.
+    problems.install(app)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

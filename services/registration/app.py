@@ -1,42 +1,359 @@
-"""Composition root of the registration service."""
+"""Composition root of the registration service: settings, the command registry, the app."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
+from services.registration.domain.errors import DomainError
 from services.registration.domain.reference import REFERENCE_DIR, ReferenceData
-from services.registration.entrypoints.auth import parse_tokens
-from services.registration.entrypoints.http import router
-from services.registration.handlers import Context, make_handlers
+from services.registration.entrypoints import http
+from services.registration.entrypoints.auth import (
+    by_branch,
+    by_municipality,
+    parse_tokens,
+    programme,
+)
+from services.registration.handlers.applications import (
+    DraftSaved,
+    save_application_draft,
+    submit_application,
+)
+from services.registration.handlers.context import Context
+from services.registration.handlers.decisions import (
+    decide_application,
+    revoke_admission,
+    withdraw_municipality,
+)
+from services.registration.handlers.groups import (
+    add_group_member,
+    remove_group_member,
+    replace_group_member,
+)
+from services.registration.handlers.interest import register_interest
+from services.registration.handlers.membership import import_members
+from services.registration.handlers.persons import erase_person
+from services.registration.handlers.rounds import (
+    cancel_round,
+    change_capacity,
+    close_round,
+    extend_deadline,
+    open_application_window,
+    open_round,
+)
 from services.registration.settings import LOCAL_API_TOKENS, RegistrationSettings
+from shared.auth import TOKENS
 from shared.catalog import LocalInfra, ServiceDeclaration
+from shared.commands import CommandEntry, CommandRegistry, Route
 from shared.events.base import REGISTRY, Event
-from shared.events.registration import CONTACTS, ContactDetails, contacts_topic
+from shared.events.registration import (
+    CONTACTS,
+    AddGroupMember,
+    AdmissionRevoked,
+    ApplicationSubmitted,
+    ApplicationWindowOpened,
+    CancelRound,
+    ChangeCapacity,
+    CloseRound,
+    ContactDetails,
+    DeadlineExtended,
+    DecideApplication,
+    ErasePerson,
+    ExtendDeadline,
+    GroupMemberAdded,
+    GroupMemberRemoved,
+    ImportMembers,
+    InterestRegistered,
+    InterestUpdated,
+    MembershipChanged,
+    MunicipalityAdmitted,
+    MunicipalityDeclined,
+    MunicipalityWaitlisted,
+    MunicipalityWithdrawn,
+    OpenApplicationWindow,
+    OpenRound,
+    PersonErased,
+    RegisterInterest,
+    RemoveGroupMember,
+    ReplaceGroupMember,
+    RevokeAdmission,
+    RoundCapacityChanged,
+    RoundClosed,
+    RoundOpened,
+    SaveApplicationDraft,
+    SubmitApplication,
+    WithdrawMunicipality,
+    contacts_topic,
+)
+from shared.messaging import Handler, Rejected
+from shared.problems import Problem, texts
 from shared.service import Runtime, ServiceSpec, build_app
 from shared.topics import TopicSpec, commands_topic, events_topic, service_topics
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
+CONTEXT = "context"
 
 
-def service_spec(settings: RegistrationSettings | None = None) -> ServiceSpec:
-    """What this service is; `create_app` runs it, the contracts export documents it."""
-    settings = settings or RegistrationSettings()
+def refusal(error: Exception) -> Rejected | None:
+    """Domain errors, once, at the edge: a problem over HTTP, a dead letter from Kafka."""
+    if isinstance(error, DomainError):
+        nb = error.nb or error.en
+        return Problem(
+            error.slug,
+            texts(nb, error.nn or nb, error.en),
+            status=error.status,
+            field=error.field,
+        )
+    return None
+
+
+def _interest_status(result: Any) -> int:
+    return 200 if isinstance(result, InterestUpdated) else 201
+
+
+# Each command once: contract, handler, who may send it, its route.
+COMMANDS = CommandRegistry[Context](
+    [
+        CommandEntry(
+            OpenRound,
+            open_round,
+            programme,
+            Route(
+                "/rounds",
+                "Open a programme round (a past interest deadline only if stated)",
+                "rounds",
+                201,
+                result=RoundOpened,
+            ),
+        ),
+        CommandEntry(
+            ChangeCapacity,
+            change_capacity,
+            programme,
+            Route(
+                "/capacity-changes",
+                "Change places per region (never under those admitted)",
+                "rounds",
+                result=RoundCapacityChanged,
+            ),
+        ),
+        CommandEntry(
+            CloseRound,
+            close_round,
+            programme,
+            Route(
+                "/round-closures",
+                "Close a round: no more interest or applications; decisions go on",
+                "rounds",
+                result=RoundClosed,
+            ),
+        ),
+        CommandEntry(
+            CancelRound,
+            cancel_round,
+            programme,
+            Route(
+                "/round-cancellations",
+                "Cancel a round (with a reason): nothing more happens in it",
+                "rounds",
+                result=RoundClosed,
+            ),
+        ),
+        CommandEntry(
+            OpenApplicationWindow,
+            open_application_window,
+            programme,
+            Route(
+                "/application-windows",
+                "Open a county's application window after its annual meeting",
+                "rounds",
+                201,
+                result=ApplicationWindowOpened,
+            ),
+        ),
+        CommandEntry(
+            ExtendDeadline,
+            extend_deadline,
+            programme,
+            Route(
+                "/deadline-extensions",
+                "Extend an interest or application deadline",
+                "rounds",
+                result=DeadlineExtended,
+            ),
+        ),
+        CommandEntry(
+            ImportMembers,
+            import_members,
+            programme,
+            Route(
+                "/members",
+                "Replace the membership list (JSON)",
+                "members",
+                result=MembershipChanged,
+            ),
+        ),
+        CommandEntry(
+            RegisterInterest,
+            register_interest,
+            by_branch,
+            Route(
+                "/interest-registrations",
+                "Register interest (201); registering again updates it (200)",
+                "interest",
+                201,
+                result=InterestRegistered | InterestUpdated,
+                status_of=_interest_status,
+                other_statuses={200: "An update of the branch's registration"},
+            ),
+        ),
+        CommandEntry(
+            SaveApplicationDraft,
+            save_application_draft,
+            by_municipality,
+            Route(
+                "/application-drafts",
+                "Save a municipality's application draft (also before its window opens)",
+                "applications",
+                result=DraftSaved,
+            ),
+        ),
+        CommandEntry(
+            SubmitApplication,
+            submit_application,
+            by_municipality,
+            Route(
+                "/application-submissions",
+                "Submit the draft in its window: checked whole, the group registered all or nothing",
+                "applications",
+                result=ApplicationSubmitted,
+            ),
+        ),
+        CommandEntry(
+            DecideApplication,
+            decide_application,
+            programme,
+            Route(
+                "/decisions",
+                "Admit, wait-list or decline once the county's window has closed (or early, "
+                "with a reason)",
+                "decisions",
+                result=MunicipalityAdmitted | MunicipalityWaitlisted | MunicipalityDeclined,
+            ),
+        ),
+        CommandEntry(
+            WithdrawMunicipality,
+            withdraw_municipality,
+            by_municipality,
+            Route(
+                "/withdrawals",
+                "Withdraw a municipality; a freed place goes to the first on the wait-list",
+                "decisions",
+                result=MunicipalityWithdrawn,
+            ),
+        ),
+        CommandEntry(
+            RevokeAdmission,
+            revoke_admission,
+            programme,
+            Route(
+                "/revocations",
+                "Revoke an admission with a reason; the place goes to the first on the wait-list",
+                "decisions",
+                result=AdmissionRevoked,
+            ),
+        ),
+        CommandEntry(
+            AddGroupMember,
+            add_group_member,
+            by_municipality,
+            Route(
+                "/group-members",
+                "Add a kommunegruppe member",
+                "applications",
+                result=GroupMemberAdded,
+            ),
+        ),
+        CommandEntry(
+            RemoveGroupMember,
+            remove_group_member,
+            by_municipality,
+            Route(
+                "/group-member-removals",
+                "Remove a kommunegruppe member",
+                "applications",
+                result=GroupMemberRemoved,
+            ),
+        ),
+        CommandEntry(
+            ReplaceGroupMember,
+            replace_group_member,
+            by_municipality,
+            Route(
+                "/group-member-replacements",
+                "Replace a kommunegruppe member",
+                "applications",
+                result=GroupMemberAdded,
+            ),
+        ),
+        CommandEntry(
+            ErasePerson,
+            erase_person,
+            programme,
+            Route(
+                "/erasures",
+                "Erase a person's contact data (and tell downstream)",
+                "persons",
+                result=PersonErased,
+            ),
+        ),
+    ],
+    refusal=refusal,
+)
+
+
+def make_handlers(ctx: Context) -> dict[str, Handler]:
+    """The one table of what this service handles, bound to its context."""
+    return COMMANDS.handlers(ctx)
+
+
+def context_of(runtime: Runtime) -> Context:
+    ctx: Context = runtime.extras[CONTEXT]
+    return ctx
+
+
+def make_context(settings: RegistrationSettings) -> Context:
     branches = (
         Path(settings.branches_csv)
         if settings.branches_csv
         else REFERENCE_DIR / "fylkesavdelinger.csv"
     )
-    ctx = Context(
+    return Context(
         reference=ReferenceData.load(branches_csv=branches), topic_prefix=settings.topic_prefix
     )
+
+
+def router() -> APIRouter:
+    combined = APIRouter()
+    combined.include_router(COMMANDS.router(context=context_of))
+    combined.include_router(http.router)
+    return combined
+
+
+def service_spec(
+    settings: RegistrationSettings | None = None, ctx: Context | None = None
+) -> ServiceSpec:
+    """What this service is; `create_app` runs it, the contracts export documents it."""
+    settings = settings or RegistrationSettings()
+    ctx = ctx or make_context(settings)
     prefix = settings.topic_prefix
     tokens = parse_tokens(settings.api_tokens, ctx.reference)  # a bad token file fails start-up
 
     async def on_startup(runtime: Runtime) -> None:
-        runtime.extras.update(context=ctx, tokens=tokens)
+        runtime.extras.update({CONTEXT: ctx, TOKENS: tokens})
 
     published = [
         c for c in REGISTRY.values() if issubclass(c, Event) and c.SERVICE == "registration"
@@ -52,7 +369,7 @@ def service_spec(settings: RegistrationSettings | None = None) -> ServiceSpec:
             events_topic("registration", prefix): published,
             contacts_topic(prefix): [ContactDetails],
         },
-        router=router,
+        router=router(),
         migrations=Path(__file__).parent / "migrations",
         on_startup=on_startup,
     )

@@ -101,13 +101,31 @@ class ContactDetails(Contract):
     email: EmailStr
     phone: str | None = None
     language: Language = Language.BOKMAAL
+    handed_over: ContactHandover | None = Field(
+        default=None,
+        description="Set when this person is no longer a branch's contact: someone else now "
+        "holds it (tell them so). A tombstone may follow under the same key.",
+    )
 
     KEY: ClassVar[str | None] = "person_id"
 
 
+class ContactHandover(BaseModel):
+    """Where a former contact person was the contact, and who holds it now (by id)."""
+
+    model_config = TOLERANT
+
+    registration_id: UUID
+    round_id: RoundId
+    branch_id: str
+    branch_name: str
+    new_contact_person_id: UUID
+
+
 # --- programme rounds, windows and deadlines ---------------------------------------------
 
-Capacities = dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,60}$")], int]
+# A region by its branch id or name ("vestland", "Oslo og Viken"); stored by id.
+Capacities = dict[Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f]{1,60}$")], int]
 
 
 class OpenRound(Command):
@@ -121,7 +139,13 @@ class OpenRound(Command):
         default=None, description="Last day for interest (Europe/Oslo); default 15 September before"
     )
     capacity_per_branch: Capacities = Field(
-        default_factory=dict, description="Places per region (branch id); absent: no limit"
+        default_factory=dict,
+        description="Places per region (branch id or name); absent: no limit",
+    )
+    allow_past_deadline: bool = Field(
+        default=False,
+        description="Open the round although its interest deadline has passed (say so "
+        "explicitly; otherwise such a round is refused as a likely typo)",
     )
 
     KEY: ClassVar[str | None] = "round_id"
@@ -135,6 +159,76 @@ class RoundOpened(Event):
     interest_deadline: date
     interest_closes_at: AwareDatetime
     capacity_per_branch: dict[str, int]
+
+    KEY: ClassVar[str | None] = "round_id"
+
+
+class ChangeCapacity(Command):
+    """Programme management changes places per region (the given regions only)."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.change-capacity.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    capacity_per_branch: Capacities = Field(
+        description="New places per region (branch id or name), each at least the number "
+        "already admitted there; a region left out keeps its number",
+        min_length=1,
+    )
+
+    KEY: ClassVar[str | None] = "round_id"
+
+
+class RoundCapacityChanged(Event):
+    TYPE: ClassVar[str] = f"{PREFIX}.round-capacity-changed.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    capacity_per_branch: dict[str, int] = Field(description="The whole capacity table now")
+    changed_by: str | None = None
+
+    KEY: ClassVar[str | None] = "round_id"
+
+
+class RoundState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"  # no new interest or applications; decisions go on
+    CANCELLED = "cancelled"  # nothing more happens in it
+
+
+class CloseRound(Command):
+    """No more interest or applications in the round; decisions and group changes go on."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.close-round.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    reason: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+    KEY: ClassVar[str | None] = "round_id"
+
+
+class CancelRound(Command):
+    """The round will not take place (opened by mistake, or called off): nothing more in it."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.cancel-round.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+    KEY: ClassVar[str | None] = "round_id"
+
+
+class RoundClosed(Event):
+    TYPE: ClassVar[str] = f"{PREFIX}.round-closed.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    state: RoundState
+    reason: str
+    closed_at: AwareDatetime
+    closed_by: str | None = None
 
     KEY: ClassVar[str | None] = "round_id"
 
@@ -242,6 +336,16 @@ class InterestUpdated(Event):
     contact_person_id: UUID
     message: str
     updated_at: AwareDatetime
+    added_municipality_numbers: list[MunicipalityNumber] | None = Field(
+        default=None, description="Municipalities this update added to the list"
+    )
+    removed_municipality_numbers: list[MunicipalityNumber] | None = Field(
+        default=None, description="Municipalities this update took off the list"
+    )
+    previous_contact_person_id: UUID | None = Field(
+        default=None,
+        description="Set when the contact person changed: the one who held it until now",
+    )
 
     KEY: ClassVar[str | None] = "branch_id"
 
@@ -346,6 +450,10 @@ class DecideApplication(Command):
     municipality_number: MunicipalityNumber
     decision: Decision
     reason: Annotated[str, StringConstraints(max_length=2000)] = ""
+    early_reason: Annotated[str, StringConstraints(max_length=2000)] = Field(
+        default="",
+        description="Decide before the county's application window has closed, and why",
+    )
 
     KEY: ClassVar[str | None] = "municipality_number"
 
@@ -357,6 +465,10 @@ class _DecisionEvent(Event):
     county_number: CountyNumber
     branch_id: str
     decided_at: AwareDatetime
+    decided_by: str | None = Field(default=None, description="Who decided (principal name)")
+    early_reason: str | None = Field(
+        default=None, description="Why it was decided before the application window closed"
+    )
 
     KEY: ClassVar[str | None] = "municipality_number"
 
@@ -400,6 +512,39 @@ class MunicipalityWithdrawn(_DecisionEvent):
 
     previous_status: str
     reason: str
+    withdrawn_at: AwareDatetime | None = Field(
+        default=None, description="When it was withdrawn (a withdrawal is not a decision)"
+    )
+    withdrawn_by: str | None = None
+
+
+class RevokeAdmission(Command):
+    """Programme management takes back an admission, with a reason."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.revoke-admission.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    municipality_number: MunicipalityNumber
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+    KEY: ClassVar[str | None] = "municipality_number"
+
+
+class AdmissionRevoked(Event):
+    TYPE: ClassVar[str] = f"{PREFIX}.admission-revoked.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    application_id: UUID
+    round_id: RoundId
+    municipality_number: MunicipalityNumber
+    county_number: CountyNumber
+    branch_id: str
+    reason: str
+    revoked_at: AwareDatetime
+    revoked_by: str | None = None
+
+    KEY: ClassVar[str | None] = "municipality_number"
 
 
 # --- group changes after admission ----------------------------------------------------------------
@@ -480,5 +625,8 @@ class PersonErased(Event):
 
     person_id: UUID
     erased_at: AwareDatetime
+    erased_by: str | None = Field(
+        default=None, description="Who asked for the erasure; null when it followed a change"
+    )
 
     KEY: ClassVar[str | None] = "person_id"

@@ -11,7 +11,6 @@ Import the fixture into a test module with
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import uuid
 from collections import Counter
@@ -29,12 +28,12 @@ from fastapi import FastAPI
 
 from services.registration.app import service_spec
 from services.registration.domain.reference import ReferenceData
-from services.registration.handlers import Context, make_handlers
+from services.registration.handlers import Context
 from services.registration.settings import LOCAL_API_TOKENS, RegistrationSettings
 from shared.db.pool import connect
 from shared.events.base import TYPE_PREFIX
 from shared.events.registration import contacts_topic
-from shared.service import Runtime, build_app
+from shared.service import build_app
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
 from shared.topics import commands_topic, dlq_topic, events_topic
 from tests.integration.support import headers_of, read_to_end
@@ -46,6 +45,8 @@ START = datetime(2029, 9, 1, 12, 0, tzinfo=OSLO)
 MEMBERS = ["4601", "4640", "4627", "4204"]  # Bergen, Sogndal, Askøy (Vestland); Kristiansand
 # Vestland's application window in most tests: open at START.
 WINDOW_46 = {"county_number": "46", "opens_on": "2029-08-20", "deadline": "2029-09-30"}
+# Decisions wait until the county's window has closed (or are marked early, with a reason).
+AFTER_WINDOW_46 = datetime(2029, 10, 1, 9, 0, tzinfo=OSLO)
 
 PROGRAMME = {"Authorization": "Bearer local-programme"}
 VESTLAND = {"Authorization": "Bearer local-board-vestland"}  # county 46
@@ -62,6 +63,7 @@ TABLES = {
     "application_windows": "SELECT * FROM application_windows",
     "persons": "SELECT * FROM persons",
     "interest_registrations": "SELECT * FROM interest_registrations",
+    "interest_history": "SELECT * FROM interest_history",
     "applications": "SELECT * FROM applications",
     "group_members": "SELECT * FROM group_members",
     "inbox": "SELECT * FROM inbox",
@@ -124,16 +126,8 @@ def submission(municipality: str) -> dict[str, str]:
 
 def registration_app(settings: RegistrationSettings, clock: Clock) -> FastAPI:
     """The service as `create_app` builds it, but with handlers on the test's clock."""
-    spec = service_spec(settings)
     ctx = Context(reference=ReferenceData.load(), topic_prefix=settings.topic_prefix, clock=clock)
-    original = spec.on_startup
-
-    async def on_startup(runtime: Runtime) -> None:
-        if original is not None:
-            await original(runtime)
-        runtime.extras["context"] = ctx  # HTTP and handlers share the one context
-
-    return build_app(dataclasses.replace(spec, handlers=make_handlers(ctx), on_startup=on_startup))
+    return build_app(service_spec(settings, ctx))  # HTTP and handlers share the one context
 
 
 @dataclass
@@ -186,7 +180,8 @@ class Registration:
         content: str | None = None,
     ) -> Any:
         """POST that must be refused with `status` and every one of `reasons` in its detail,
-        and leave every table (outbox included: no event) exactly as it was."""
+        and leave every table (outbox included: no event) exactly as it was. Returns the
+        problem document (RFC 9457)."""
         before = await self.snapshot()
         if content is None:
             response = await self.post(path, body, who)
@@ -195,13 +190,15 @@ class Registration:
                 path, content=content, headers={**who, "Content-Type": "application/json"}
             )
         assert response.status_code == status, f"{path}: {response.status_code} {response.text}"
-        detail = response.json()["detail"]
+        assert response.headers["content-type"] == "application/problem+json", response.headers
+        problem = response.json()
+        detail = problem["detail"]
         for reason in reasons:
             assert reason in str(detail), f"{reason!r} not in the reason {detail!r}"
         after = await self.snapshot()
         changed = [t for t in TABLES if before[t] != after[t]]
         assert not changed, f"refused {path} changed {changed}: {before} -> {after}"
-        return detail
+        return problem
 
     async def get(self, path: str, who: dict[str, str] = OBSERVER) -> dict[str, Any]:
         response = await self.client.get(path, headers=who)
@@ -276,7 +273,12 @@ async def registration_fixture(
     app = registration_app(settings, clock)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+        # English details, which the rule tests match; bokmål, the default, has its own tests.
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://test",
+            headers={"Accept-Language": "en"},
+        ) as client,
     ):
         db = await connect(database.dsns["registration"], "registration", name="test-reader")
         try:
@@ -286,6 +288,7 @@ async def registration_fixture(
 
 
 __all__ = [
+    "AFTER_WINDOW_46",
     "AGDER",
     "MEMBERS",
     "OBSERVER",

@@ -12,6 +12,7 @@ import pytest
 
 from shared.events.registration import ContactDetails
 from tests.integration.registration_app import (
+    AFTER_WINDOW_46,
     MEMBERS,
     OSLO,
     PROGRAMME,
@@ -68,7 +69,9 @@ async def test_two_applications_for_one_place_and_a_promotion_from_the_waitlist(
         status = await app.status_of(number)
         assert (status["status"], status["group_size"], status["member"]) == ("submitted", 2, True)
 
-    # One place: Bergen is admitted, Sogndal cannot be, and goes on the wait-list.
+    # Once Vestland's window has closed, one place: Bergen is admitted, Sogndal cannot be,
+    # and goes on the wait-list.
+    app.clock.now = AFTER_WINDOW_46
     admitted = await app.accepted("/decisions", {**_of("4601"), "decision": "admit"}, PROGRAMME)
     assert admitted["promoted_from_waitlist"] is False
     assert _same_group(admitted["group"], submitted["4601"]["group"])
@@ -110,11 +113,14 @@ async def test_two_applications_for_one_place_and_a_promotion_from_the_waitlist(
     assert (county["applied"], county["admitted"], county["withdrawn"]) == (2, 1, 1)
     sogndal = await app.status_of("4640")
     assert (sogndal["status"], sogndal["name"], sogndal["group_size"]) == ("admitted", "Sogndal", 2)
-    bergen = await app.status_of("4601")
-    assert (bergen["status"], bergen["decision_reason"]) == (
+    # A withdrawal is its own fact, not a decision: the admission's decision stays on record.
+    bergen = await app.get(f"/rounds/{ROUND}/municipalities/4601/status", PROGRAMME)
+    assert (bergen["status"], bergen["withdrawal_reason"], bergen["decision_reason"]) == (
         "withdrawn",
         "Kommunestyret trakk søknaden",
+        None,
     )
+    assert "withdrawal_reason" not in await app.status_of("4601")  # an observer: no reasons
 
     # The public event stream: per municipality, in order, on one partition.
     events = await app.published(app.events)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, TypeAlias
 from uuid import UUID
 
 import asyncpg
@@ -73,12 +73,25 @@ async def update_person(
     )
 
 
+async def person_contact(conn: asyncpg.Connection, person_id: UUID) -> ContactPerson | None:
+    """The person's contact details, or None once erased."""
+    row = await conn.fetchrow(
+        "SELECT name, email, phone, language FROM persons WHERE id = $1 AND erased_at IS NULL",
+        person_id,
+    )
+    if row is None:
+        return None
+    return ContactPerson.model_validate(dict(row))
+
+
 async def person_email(conn: asyncpg.Connection, person_id: UUID) -> str | None:
     value = await conn.fetchval("SELECT email FROM persons WHERE id = $1", person_id)
     return str(value) if value is not None else None
 
 
-async def erase_person(conn: asyncpg.Connection, person_id: UUID, *, contacts_topic: str) -> bool:
+async def erase_person(
+    conn: asyncpg.Connection, person_id: UUID, *, contacts_topic: str, erased_by: str | None = None
+) -> bool:
     """Remove a person's contact data wherever this schema holds it; False if there is none.
 
     The id stays, so that history keeps its shape. Gone are: the data on the person, every
@@ -92,9 +105,10 @@ async def erase_person(conn: asyncpg.Connection, person_id: UUID, *, contacts_to
     if email is None:
         return False
     await conn.execute(
-        "UPDATE persons SET name = NULL, email = NULL, phone = NULL, erased_at = now()"
-        " WHERE id = $1",
+        "UPDATE persons SET name = NULL, email = NULL, phone = NULL, erased_at = now(),"
+        " erased_by = $2 WHERE id = $1",
         person_id,
+        erased_by,
     )
     await conn.execute(
         "DELETE FROM outbox WHERE topic = $1 AND key = $2 AND payload IS NOT NULL",
@@ -161,9 +175,24 @@ async def get_round(
     lock: Literal["share", "update"] | None = None,
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT round_id, interest_deadline, capacity_per_branch FROM rounds WHERE round_id = $1"
-        + (f" FOR {lock.upper()}" if lock else ""),
+        "SELECT round_id, interest_deadline, capacity_per_branch, state, state_reason"
+        " FROM rounds WHERE round_id = $1" + (f" FOR {lock.upper()}" if lock else ""),
         round_id,
+    )
+
+
+async def set_round_state(conn: asyncpg.Connection, round_id: str, state: str, reason: str) -> None:
+    await conn.execute(
+        "UPDATE rounds SET state = $2, state_reason = $3 WHERE round_id = $1",
+        round_id,
+        state,
+        reason,
+    )
+
+
+async def set_capacity(conn: asyncpg.Connection, round_id: str, capacity: dict[str, int]) -> None:
+    await conn.execute(
+        "UPDATE rounds SET capacity_per_branch = $2 WHERE round_id = $1", round_id, capacity
     )
 
 
@@ -192,7 +221,8 @@ async def set_interest_deadline(conn: asyncpg.Connection, round_id: str, deadlin
 
 async def get_window(conn: asyncpg.Connection, round_id: str, county: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT opens_on, deadline FROM application_windows WHERE round_id = $1 AND county_number = $2",
+        "SELECT opens_on, deadline FROM application_windows"
+        " WHERE round_id = $1 AND county_number = $2",
         round_id,
         county,
     )
@@ -230,7 +260,7 @@ async def get_interest_for(
     conn: asyncpg.Connection, *, round_id: str, branch_id: str
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT id, contact_person_id FROM interest_registrations"
+        "SELECT id, contact_person_id, municipality_numbers FROM interest_registrations"
         " WHERE round_id = $1 AND branch_id = $2 FOR UPDATE",
         round_id,
         branch_id,
@@ -257,12 +287,37 @@ async def update_interest(
     )
 
 
+async def add_interest_history(
+    conn: asyncpg.Connection,
+    *,
+    registration_id: UUID,
+    at: datetime,
+    municipality_numbers: list[str],
+    added: list[str],
+    removed: list[str],
+    contact_changed: bool,
+    message: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO interest_history (registration_id, at, municipality_numbers, added, removed,"
+        " contact_changed, message) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        registration_id,
+        at,
+        municipality_numbers,
+        added,
+        removed,
+        contact_changed,
+        message,
+    )
+
+
 # --- applications --------------------------------------------------------------------------------
 
 APPLICATION_COLUMNS = (
     "id, round_id, municipality_number, county_number, branch_id, status, motivation,"
     " development_areas, co_creation_plan, draft_group, submitted_at, decided_at, decision_reason,"
-    " waitlist_sequence"
+    " waitlist_sequence, decided_by, early_reason, promoted_from_waitlist, withdrawn_at,"
+    " withdrawn_by, withdrawal_reason, revoked_at, revoked_by, revocation_reason"
 )
 
 
@@ -305,6 +360,21 @@ async def save_draft(
         development_areas,
         co_creation_plan,
         draft_group,
+    )
+
+
+async def reopen_as_draft(conn: asyncpg.Connection, application_id: UUID) -> None:
+    """A withdrawn application starts again as a draft: its earlier group steps down."""
+    await conn.execute(
+        "UPDATE group_members SET removed_at = now() WHERE application_id = $1"
+        " AND removed_at IS NULL",
+        application_id,
+    )
+    await conn.execute(
+        "UPDATE applications SET status = 'draft', submitted_at = NULL, decided_at = NULL,"
+        " decision_reason = NULL, waitlist_sequence = NULL, decided_by = NULL,"
+        " early_reason = NULL, promoted_from_waitlist = false WHERE id = $1",
+        application_id,
     )
 
 
@@ -365,15 +435,50 @@ async def set_status(
     at: datetime,
     reason: str | None = None,
     waitlist: bool = False,
+    by: str | None = None,
+    early_reason: str | None = None,
+    promoted: bool = False,
 ) -> None:
+    """A decision: the status, when, why, by whom (and whether early or off the wait-list)."""
     await conn.execute(
         "UPDATE applications SET status = $2, decided_at = $3, decision_reason = $4,"
-        " waitlist_sequence = CASE WHEN $5 THEN nextval('waitlist_order') ELSE NULL END WHERE id = $1",
+        " waitlist_sequence = CASE WHEN $5 THEN nextval('waitlist_order') ELSE NULL END,"
+        " decided_by = $6, early_reason = $7, promoted_from_waitlist = $8 WHERE id = $1",
         application_id,
         status,
         at,
         reason,
         waitlist,
+        by,
+        early_reason,
+        promoted,
+    )
+
+
+async def set_withdrawn(
+    conn: asyncpg.Connection, application_id: UUID, *, at: datetime, reason: str, by: str | None
+) -> None:
+    """A withdrawal is the board's fact, not a decision: the decision fields stay as they were."""
+    await conn.execute(
+        "UPDATE applications SET status = 'withdrawn', withdrawn_at = $2, withdrawal_reason = $3,"
+        " withdrawn_by = $4, waitlist_sequence = NULL WHERE id = $1",
+        application_id,
+        at,
+        reason,
+        by,
+    )
+
+
+async def set_revoked(
+    conn: asyncpg.Connection, application_id: UUID, *, at: datetime, reason: str, by: str | None
+) -> None:
+    await conn.execute(
+        "UPDATE applications SET status = 'revoked', revoked_at = $2, revocation_reason = $3,"
+        " revoked_by = $4 WHERE id = $1",
+        application_id,
+        at,
+        reason,
+        by,
     )
 
 
@@ -424,13 +529,15 @@ async def round_status(
                    count(*) FILTER (WHERE status = 'admitted') AS admitted,
                    count(*) FILTER (WHERE status = 'waitlisted') AS waitlisted,
                    count(*) FILTER (WHERE status = 'declined') AS declined,
-                   count(*) FILTER (WHERE status = 'withdrawn') AS withdrawn
+                   count(*) FILTER (WHERE status = 'withdrawn') AS withdrawn,
+                   count(*) FILTER (WHERE status = 'revoked') AS revoked
             FROM applications WHERE round_id = $1 GROUP BY 1
         )
         SELECT coalesce(i.county_number, a.county_number) AS county_number,
                coalesce(i.n, 0) AS interested, coalesce(a.applied, 0) AS applied,
                coalesce(a.admitted, 0) AS admitted, coalesce(a.waitlisted, 0) AS waitlisted,
-               coalesce(a.declined, 0) AS declined, coalesce(a.withdrawn, 0) AS withdrawn
+               coalesce(a.declined, 0) AS declined, coalesce(a.withdrawn, 0) AS withdrawn,
+               coalesce(a.revoked, 0) AS revoked
         FROM interested i FULL JOIN apps a ON a.county_number = i.county_number
         ORDER BY 1
         """,
@@ -444,8 +551,11 @@ async def municipality_status(
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT a.id AS application_id, a.status, a.submitted_at, a.decided_at, a.decision_reason,"
+        " a.promoted_from_waitlist, a.withdrawn_at, a.withdrawal_reason, a.revoked_at,"
+        " a.revocation_reason, a.branch_id,"
+        " CASE WHEN a.status = 'draft' THEN jsonb_array_length(a.draft_group) ELSE"
         " (SELECT count(*) FROM group_members g WHERE g.application_id = a.id AND g.removed_at IS NULL)"
-        " AS group_size,"
+        " END AS group_size,"
         " EXISTS (SELECT 1 FROM interest_registrations i WHERE i.round_id = a.round_id"
         "         AND a.municipality_number = ANY(i.municipality_numbers)) AS interested"
         " FROM applications a WHERE a.round_id = $1 AND a.municipality_number = $2",
@@ -463,3 +573,149 @@ async def interested_in(conn: asyncpg.Pool, round_id: str, municipality: str) ->
             municipality,
         )
     )
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+Reader: TypeAlias = asyncpg.Pool | asyncpg.Connection
+
+
+async def rounds(conn: Reader) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT round_id, interest_deadline, capacity_per_branch, state, state_reason, opened_at"
+        " FROM rounds ORDER BY round_id"
+    )
+    return rows
+
+
+async def windows(conn: Reader, round_id: str) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT county_number, opens_on, deadline FROM application_windows WHERE round_id = $1"
+        " ORDER BY county_number",
+        round_id,
+    )
+    return rows
+
+
+INTEREST_READ = (
+    "SELECT i.id, i.round_id, i.branch_id, i.municipality_numbers, i.contact_person_id,"
+    " i.message, i.registered_at, i.updated_at, p.name AS contact_name, p.email AS contact_email,"
+    " p.phone AS contact_phone, p.language AS contact_language"
+    " FROM interest_registrations i JOIN persons p ON p.id = i.contact_person_id"
+)
+
+
+async def interest_registrations(
+    conn: Reader, round_id: str, branch_id: str | None = None
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        INTEREST_READ + " WHERE i.round_id = $1 AND ($2::text IS NULL OR i.branch_id = $2)"
+        " ORDER BY i.branch_id",
+        round_id,
+        branch_id,
+    )
+    return rows
+
+
+async def interest_registration(conn: Reader, registration_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(INTEREST_READ + " WHERE i.id = $1", registration_id)
+
+
+async def interest_history(conn: Reader, registration_id: UUID) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT at, municipality_numbers, added, removed, contact_changed, message"
+        " FROM interest_history WHERE registration_id = $1 ORDER BY seq",
+        registration_id,
+    )
+    return rows
+
+
+async def applications(
+    conn: Reader, round_id: str, *, branch_id: str | None = None, status: str | None = None
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {APPLICATION_COLUMNS},"
+        " CASE WHEN status = 'draft' THEN jsonb_array_length(draft_group) ELSE"
+        "  (SELECT count(*) FROM group_members g WHERE g.application_id = a.id"
+        "   AND g.removed_at IS NULL) END AS group_size"
+        " FROM applications a WHERE round_id = $1 AND ($2::text IS NULL OR branch_id = $2)"
+        " AND ($3::text IS NULL OR status = $3) ORDER BY municipality_number",
+        round_id,
+        branch_id,
+        status,
+    )
+    return rows
+
+
+async def application(conn: Reader, round_id: str, municipality: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {APPLICATION_COLUMNS} FROM applications"
+        " WHERE round_id = $1 AND municipality_number = $2",
+        round_id,
+        municipality,
+    )
+
+
+async def group_of(conn: Reader, application_id: UUID) -> list[asyncpg.Record]:
+    """The active kommunegruppe with contact details (none once a person is erased)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT g.person_id, g.role, g.organisation, g.committed, g.added_at, p.name, p.email,"
+        " p.phone, p.language FROM group_members g JOIN persons p ON p.id = g.person_id"
+        " WHERE g.application_id = $1 AND g.removed_at IS NULL ORDER BY g.seq",
+        application_id,
+    )
+    return rows
+
+
+async def participants(
+    conn: Reader, round_id: str, branch_id: str | None = None
+) -> list[asyncpg.Record]:
+    """Admitted municipalities' kommunegruppe members with their contacts, for the export."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT a.branch_id, a.county_number, a.municipality_number, a.promoted_from_waitlist,"
+        " g.role, g.organisation, p.name, p.email, p.phone, p.language"
+        " FROM applications a JOIN group_members g ON g.application_id = a.id"
+        " AND g.removed_at IS NULL JOIN persons p ON p.id = g.person_id"
+        " WHERE a.round_id = $1 AND a.status = 'admitted'"
+        " AND ($2::text IS NULL OR a.branch_id = $2)"
+        " ORDER BY a.branch_id, a.municipality_number, g.seq",
+        round_id,
+        branch_id,
+    )
+    return rows
+
+
+async def branch_counts(conn: Reader, round_id: str) -> list[asyncpg.Record]:
+    """Per branch: whether it registered interest (with or without municipalities), how many
+    municipalities it named, and the applications by status."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        WITH interest AS (
+            SELECT branch_id, cardinality(municipality_numbers) AS n
+            FROM interest_registrations WHERE round_id = $1
+        ), apps AS (
+            SELECT branch_id,
+                   count(*) FILTER (WHERE status = 'draft') AS drafts,
+                   count(*) FILTER (WHERE status <> 'draft') AS applied,
+                   count(*) FILTER (WHERE status = 'admitted') AS admitted,
+                   count(*) FILTER (WHERE status = 'waitlisted') AS waitlisted,
+                   count(*) FILTER (WHERE status = 'declined') AS declined,
+                   count(*) FILTER (WHERE status = 'withdrawn') AS withdrawn,
+                   count(*) FILTER (WHERE status = 'revoked') AS revoked,
+                   count(*) FILTER (WHERE promoted_from_waitlist AND status = 'admitted')
+                       AS promoted
+            FROM applications WHERE round_id = $1 GROUP BY 1
+        )
+        SELECT coalesce(i.branch_id, a.branch_id) AS branch_id,
+               i.branch_id IS NOT NULL AS registered_interest,
+               coalesce(i.n, 0) AS interested,
+               coalesce(a.drafts, 0) AS drafts, coalesce(a.applied, 0) AS applied,
+               coalesce(a.admitted, 0) AS admitted, coalesce(a.waitlisted, 0) AS waitlisted,
+               coalesce(a.declined, 0) AS declined, coalesce(a.withdrawn, 0) AS withdrawn,
+               coalesce(a.revoked, 0) AS revoked, coalesce(a.promoted, 0) AS promoted
+        FROM interest i FULL JOIN apps a ON a.branch_id = i.branch_id
+        ORDER BY 1
+        """,
+        round_id,
+    )
+    return rows

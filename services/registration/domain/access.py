@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.registration.domain.interest import DomainError
+from services.registration.domain.errors import Forbidden
 from services.registration.domain.reference import ReferenceData
 from shared.auth import Principal, Role  # the principals every service's API shares
 
@@ -16,13 +16,13 @@ __all__ = [
 ]
 
 
-class Forbidden(DomainError):
-    pass
-
-
 def require_programme(principal: Principal) -> None:
     if principal.role is not Role.PROGRAMME:
-        raise Forbidden(f"{principal.name} may not do this: programme management only")
+        raise Forbidden(
+            f"{principal.name} may not do this: programme management only",
+            nb="Bare programledelsen kan gjøre dette.",
+            nn="Berre programleiinga kan gjere dette.",
+        )
 
 
 def require_branch(principal: Principal, branch_id: str) -> None:
@@ -31,7 +31,12 @@ def require_branch(principal: Principal, branch_id: str) -> None:
         return
     if principal.role is Role.COUNTY_BOARD and principal.branch_id == branch_id:
         return
-    raise Forbidden(f"{principal.name} may not act for the branch {branch_id}")
+    raise Forbidden(
+        f"{principal.name} may not act for the branch {branch_id}",
+        nb=f"Du kan ikke handle på vegne av fylkesavdelingen {branch_id}.",
+        nn=f"Du kan ikkje handle på vegner av fylkesavdelinga {branch_id}.",
+        field="branch",
+    )
 
 
 def require_county(principal: Principal, county_number: str, reference: ReferenceData) -> None:
@@ -41,4 +46,9 @@ def require_county(principal: Principal, county_number: str, reference: Referenc
     branch = reference.branches.get(principal.branch_id or "")
     if principal.role is Role.COUNTY_BOARD and branch and county_number in branch.county_numbers:
         return
-    raise Forbidden(f"{principal.name} may not act for county {county_number}")
+    raise Forbidden(
+        f"{principal.name} may not act for county {county_number}",
+        nb=f"Du kan ikke handle på vegne av kommuner i fylke {county_number}.",
+        nn=f"Du kan ikkje handle på vegner av kommunar i fylke {county_number}.",
+        field="municipality_number",
+    )

@@ -4,44 +4,95 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
-from services.registration.domain.interest import DomainError
+from services.registration.domain.errors import Conflict
 
-SUBMITTED = "submitted"
-ADMITTED = "admitted"
-WAITLISTED = "waitlisted"
-DECLINED = "declined"
-WITHDRAWN = "withdrawn"
-DRAFT = "draft"
 
-# From which status each decision may be taken.
-ALLOWED_FROM = {
+class Status(StrEnum):
+    """Where an application stands."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    ADMITTED = "admitted"
+    WAITLISTED = "waitlisted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"  # the county board took it back: not a decision
+    REVOKED = "revoked"  # programme management took an admission back
+
+
+# The names earlier code used.
+DRAFT, SUBMITTED, ADMITTED = Status.DRAFT, Status.SUBMITTED, Status.ADMITTED
+WAITLISTED, DECLINED, WITHDRAWN, REVOKED = (
+    Status.WAITLISTED,
+    Status.DECLINED,
+    Status.WITHDRAWN,
+    Status.REVOKED,
+)
+
+# From which status each step may be taken.
+ALLOWED_FROM: dict[Status, set[Status]] = {
     ADMITTED: {SUBMITTED, WAITLISTED},
     WAITLISTED: {SUBMITTED},
     DECLINED: {SUBMITTED, WAITLISTED},
     WITHDRAWN: {SUBMITTED, WAITLISTED, ADMITTED},
+    REVOKED: {ADMITTED},
+}
+# A new draft may replace an application that is no longer in play (while the window is open).
+REDRAFTABLE = {DRAFT, WITHDRAWN}
+# Whose kommunegruppe may still change.
+CHANGEABLE = {SUBMITTED, WAITLISTED, ADMITTED}
+
+STATUS_NB = {
+    DRAFT: "et utkast",
+    SUBMITTED: "sendt inn",
+    ADMITTED: "tatt opp",
+    WAITLISTED: "på venteliste",
+    DECLINED: "avslått",
+    WITHDRAWN: "trukket",
+    REVOKED: "tilbakekalt",
 }
 
 
-class NotAllowedNow(DomainError):
-    pass
+class NotAllowedNow(Conflict):
+    slug = "status-does-not-allow"
 
 
-class CapacityFull(DomainError):
-    pass
+class CapacityFull(Conflict):
+    slug = "capacity-full"
 
 
-def require_transition(current: str, target: str, municipality: str) -> None:
+def require_transition(current: Status | str, target: Status, municipality: str) -> None:
+    current = Status(current)
     if current not in ALLOWED_FROM[target]:
         raise NotAllowedNow(
-            f"the application of {municipality} is {current}; it cannot be {target}"
+            f"the application of {municipality} is {current}; it cannot be {target}",
+            nb=f"Søknaden fra {municipality} er {STATUS_NB[current]} og kan ikke bli "
+            f"{STATUS_NB[target]}.",
+            nn=f"Søknaden frå {municipality} er {STATUS_NB[current]} og kan ikkje bli "
+            f"{STATUS_NB[target]}.",
         )
 
 
 def require_place(capacity: int | None, admitted: int, region: str) -> None:
     if capacity is not None and admitted >= capacity:
         raise CapacityFull(
-            f"region {region} has all its {capacity} places taken; wait-list the application instead"
+            f"region {region} has all its {capacity} places taken; wait-list the application instead",
+            nb=f"Alle {capacity} plassene i regionen {region} er tatt; sett søknaden på venteliste.",
+            nn=f"Alle {capacity} plassane i regionen {region} er tekne; set søknaden på venteliste.",
+        )
+
+
+def require_capacity_holds(capacity: int, admitted: int, region: str) -> None:
+    """Capacity cannot be lowered under the places already given."""
+    if capacity < admitted:
+        raise Conflict(
+            f"region {region} has {admitted} admitted already; capacity cannot be {capacity}",
+            nb=f"Regionen {region} har allerede {admitted} tatt opp; kapasiteten kan ikke være "
+            f"{capacity}.",
+            nn=f"Regionen {region} har alt {admitted} tekne opp; kapasiteten kan ikkje vere "
+            f"{capacity}.",
+            field="capacity_per_branch",
         )
 
 

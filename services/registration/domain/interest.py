@@ -4,27 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.registration.domain.errors import DomainError
 from services.registration.domain.reference import Branch, ReferenceData
 
-
-class DomainError(Exception):
-    """A rule says no; the message says why, in words a caller can act on."""
+__all__ = ["DomainError"]
 
 
 class UnknownBranch(DomainError):
-    pass
+    slug = "unknown-branch"
 
 
 class UnknownMunicipality(DomainError):
-    pass
+    slug = "unknown-municipality"
 
 
 class WrongCounty(DomainError):
-    pass
+    slug = "wrong-county"
 
 
 class NotMember(DomainError):
-    pass
+    slug = "not-a-member"
 
 
 def require_members(reference: ReferenceData, members: set[str], numbers: list[str]) -> None:
@@ -33,7 +32,12 @@ def require_members(reference: ReferenceData, members: set[str], numbers: list[s
     if outside:
         raise NotMember(
             f"{', '.join(outside)}: not a member municipality of Norsk kulturskoleråd; "
-            "only members may take part"
+            "only members may take part",
+            nb=f"{', '.join(outside)}: ikke medlem av Norsk kulturskoleråd; bare "
+            "medlemskommuner kan delta.",
+            nn=f"{', '.join(outside)}: ikkje medlem av Norsk kulturskoleråd; berre "
+            "medlemskommunar kan delta.",
+            field="municipality_numbers" if len(numbers) > 1 else "municipality_number",
         )
 
 
@@ -41,11 +45,21 @@ def municipality_in_branch(reference: ReferenceData, number: str) -> tuple[str, 
     """The county number and the branch of a known municipality."""
     municipality = reference.municipalities.get(number)
     if municipality is None:
-        raise UnknownMunicipality(f"unknown municipality number {number} (2024 structure)")
+        raise UnknownMunicipality(
+            f"unknown municipality number {number} (2024 structure)",
+            nb=f"Ukjent kommunenummer {number} (kommuneinndelingen fra 2024).",
+            nn=f"Ukjent kommunenummer {number} (kommuneinndelinga frå 2024).",
+            field="municipality_number",
+        )
     for branch in reference.branches.values():
         if municipality.county_number in branch.county_numbers:
             return municipality.county_number, branch
-    raise UnknownBranch(f"no county branch covers county {municipality.county_number}")
+    raise UnknownBranch(
+        f"no county branch covers county {municipality.county_number}",
+        nb=f"Ingen fylkesavdeling dekker fylke {municipality.county_number}.",
+        nn=f"Inga fylkesavdeling dekkjer fylke {municipality.county_number}.",
+        field="municipality_number",
+    )
 
 
 @dataclass(frozen=True)
@@ -68,11 +82,19 @@ def scope_of_interest(
     found = reference.branch(branch)
     if found is None:
         known = ", ".join(sorted(b.name for b in reference.branches.values()))
-        raise UnknownBranch(f"unknown county branch {branch!r}; known branches: {known}")
+        raise UnknownBranch(
+            f"unknown county branch {branch[:60]!r}; known branches: {known}",
+            nb=f"Ukjent fylkesavdeling. Kjente avdelinger: {known}.",
+            nn=f"Ukjend fylkesavdeling. Kjende avdelingar: {known}.",
+            field="branch",
+        )
     unknown = [n for n in municipality_numbers if n not in reference.municipalities]
     if unknown:
         raise UnknownMunicipality(
-            f"unknown municipality number(s) {', '.join(unknown)} (2024 structure)"
+            f"unknown municipality number(s) {', '.join(unknown)} (2024 structure)",
+            nb=f"Ukjente kommunenummer: {', '.join(unknown)} (kommuneinndelingen fra 2024).",
+            nn=f"Ukjende kommunenummer: {', '.join(unknown)} (kommuneinndelinga frå 2024).",
+            field="municipality_numbers",
         )
     outside = [
         f"{n} {reference.municipalities[n].name}"
@@ -82,7 +104,12 @@ def scope_of_interest(
     if outside:
         raise WrongCounty(
             f"municipality {', '.join(outside)} is not in the counties of branch {found.name} "
-            f"({', '.join(found.county_numbers)})"
+            f"({', '.join(found.county_numbers)})",
+            nb=f"{', '.join(outside)} ligger ikke i fylkene til avdelingen {found.name} "
+            f"({', '.join(found.county_numbers)}).",
+            nn=f"{', '.join(outside)} ligg ikkje i fylka til avdelinga {found.name} "
+            f"({', '.join(found.county_numbers)}).",
+            field="municipality_numbers",
         )
     if members is not None:
         require_members(reference, members, municipality_numbers)

@@ -1,39 +1,35 @@
-"""Bearer tokens to principals; which principal may send which command."""
+"""Bearer tokens to principals; which principal may send which command, and read what.
+
+A rule takes `(principal, command, ctx)` as `shared.commands.Rule`; the registry in
+`services.registration.app` names one per command. Reads use `may_read_branch`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from services.registration.domain.access import (
     Principal,
+    Role,
     require_branch,
     require_county,
     require_programme,
 )
-from services.registration.domain.interest import DomainError, municipality_in_branch
+from services.registration.domain.interest import municipality_in_branch
 from services.registration.domain.reference import ReferenceData
+from services.registration.handlers.context import Context
 from shared.auth import PrincipalDep, current_principal
 from shared.auth import parse_tokens as shared_parse_tokens
-from shared.events.base import Contract
-from shared.events.registration import (
-    AddGroupMember,
-    DecideApplication,
-    ErasePerson,
-    ExtendDeadline,
-    ImportMembers,
-    OpenApplicationWindow,
-    OpenRound,
-    RegisterInterest,
-    RemoveGroupMember,
-    ReplaceGroupMember,
-    SaveApplicationDraft,
-    SubmitApplication,
-    WithdrawMunicipality,
-)
-from shared.messaging import Rejected
 
-__all__ = ["PrincipalDep", "authorize", "current_principal", "parse_tokens"]
+__all__ = [
+    "PrincipalDep",
+    "by_branch",
+    "by_municipality",
+    "current_principal",
+    "may_read_branch",
+    "parse_tokens",
+    "programme",
+]
 
 
 def parse_tokens(raw: str, reference: ReferenceData) -> dict[str, Principal]:
@@ -46,50 +42,23 @@ def parse_tokens(raw: str, reference: ReferenceData) -> dict[str, Principal]:
     return shared_parse_tokens(raw, branch_id)
 
 
-def _municipality_county(reference: ReferenceData, number: str) -> str:
-    try:
-        return municipality_in_branch(reference, number)[0]
-    except DomainError as error:
-        raise Rejected(str(error)) from error
+def by_municipality(principal: Principal, command: Any, ctx: Context) -> None:
+    """Programme management, or the board of the county the municipality lies in."""
+    county, _ = municipality_in_branch(ctx.reference, command.municipality_number)
+    require_county(principal, county, ctx.reference)
 
 
-def _by_municipality(principal: Principal, command: Any, reference: ReferenceData) -> None:
-    require_county(
-        principal, _municipality_county(reference, command.municipality_number), reference
-    )
+def by_branch(principal: Principal, command: Any, ctx: Context) -> None:
+    require_branch(principal, ctx.branch(command.branch).id)
 
 
-def _by_branch(principal: Principal, command: Any, reference: ReferenceData) -> None:
-    branch = reference.branch(command.branch)
-    if branch is None:
-        raise Rejected(f"unknown county branch {command.branch!r}")
-    require_branch(principal, branch.id)
-
-
-def _programme(principal: Principal, command: Any, reference: ReferenceData) -> None:
+def programme(principal: Principal, command: Any, ctx: Context) -> None:
     require_programme(principal)
 
 
-# Who may send what. A county board acts for its own branch's counties only.
-RULES: dict[type[Contract], Callable[[Principal, Any, ReferenceData], None]] = {
-    OpenRound: _programme,
-    OpenApplicationWindow: _programme,
-    ExtendDeadline: _programme,
-    ImportMembers: _programme,
-    DecideApplication: _programme,
-    ErasePerson: _programme,
-    RegisterInterest: _by_branch,
-    SaveApplicationDraft: _by_municipality,
-    SubmitApplication: _by_municipality,
-    WithdrawMunicipality: _by_municipality,
-    AddGroupMember: _by_municipality,
-    RemoveGroupMember: _by_municipality,
-    ReplaceGroupMember: _by_municipality,
-}
-
-
-def authorize(principal: Principal, command: Contract, reference: ReferenceData) -> None:
-    try:
-        RULES[type(command)](principal, command, reference)
-    except DomainError as error:
-        raise Rejected(str(error), status=403) from error
+def may_read_branch(principal: Principal, branch_id: str) -> bool:
+    """Details (messages, contacts, applications, reasons): programme management, or the
+    board of that very branch. Observers read counts only."""
+    if principal.role is Role.PROGRAMME:
+        return True
+    return principal.role is Role.COUNTY_BOARD and principal.branch_id == branch_id

@@ -1,97 +1,40 @@
-"""HTTP routes: thin adapters onto the same handlers as the command topic.
+"""HTTP reads, the membership CSV and the participants export.
 
-Each command route authorizes the bearer token's principal, then runs the command through
-the message bus. An `Idempotency-Key` header makes a retried request harmless: it belongs to
-the principal and the route and is bound to the body (`shared.idempotency`).
+Commands are routed by the registry in `services.registration.app` (one entry each). Reads
+follow least privilege: programme management reads everything; a county board reads its own
+branch's details; an observer reads counts only (no messages, contacts or reasons).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Header, HTTPException, Response
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from services.registration.adapters import repository
-from services.registration.domain.access import Principal
-from services.registration.entrypoints.auth import PrincipalDep, authorize
-from services.registration.handlers import Context
-from shared.events.base import Contract
-from shared.events.registration import (
-    AddGroupMember,
-    DecideApplication,
-    ErasePerson,
-    ExtendDeadline,
-    ImportMembers,
-    OpenApplicationWindow,
-    OpenRound,
-    RegisterInterest,
-    RemoveGroupMember,
-    ReplaceGroupMember,
-    SaveApplicationDraft,
-    SubmitApplication,
-    WithdrawMunicipality,
-)
-from shared.idempotency import REPLAYED_HEADER, Answer, IdempotentRequest, run_once
-from shared.messaging import Outcome
+from services.registration.domain.access import Principal, Role
+from services.registration.domain.deadlines import closes_at, opens_at
+from services.registration.domain.reference import Branch, ReferenceData
+from services.registration.entrypoints.auth import PrincipalDep, may_read_branch
+from services.registration.handlers.context import Context
+from shared.commands import REFUSALS, REPLAYED, Accepted, IdempotencyKey, accepted_model
+from shared.events.registration import ImportMembers, MembershipChanged
+from shared.problems import Problem, texts
 from shared.service import Runtime, RuntimeDep
 
 router = APIRouter()
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        max_length=200,
-        pattern=r"^[\x21-\x7e]+$",
-        description=(
-            "Makes retries safe. The key belongs to the caller (bearer token's principal) and "
-            "the route, and is bound to the request body. A retry with the same key and body "
-            "is not run again: it gets the original answer (status and body, as first sent) "
-            f"with the header `{REPLAYED_HEADER}: true`. The same key with another body is "
-            "refused with 422. A refused request keeps nothing, so its retry is checked anew. "
-            "Answers are kept for a retention period, after which the key is free again."
-        ),
-    ),
-]
-REPLAYED = {
-    "description": "The command's answer; a retry with the same Idempotency-Key and body "
-    f"gets the original answer again, with `{REPLAYED_HEADER}: true`",
-    "headers": {
-        REPLAYED_HEADER: {
-            "description": "`true` when this is the stored answer of an earlier request "
-            "with the same Idempotency-Key and body; the command did not run again",
-            "schema": {"type": "string", "enum": ["true"]},
-        }
-    },
+
+RoundPath = Annotated[str, Path(pattern=r"^\d{4}$", description="The round's starting year")]
+MunicipalityPath = Annotated[str, Path(pattern=r"^\d{4}$", description="Kommunenummer")]
+CountyPath = Annotated[str, Path(pattern=r"^\d{2}$", description="Fylkesnummer")]
+READ_REFUSALS: dict[int | str, dict[str, Any]] = {
+    k: v for k, v in REFUSALS.items() if k in (401, 403, 404, 422)
 }
-REFUSALS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or unknown bearer token"},
-    403: {"description": "Not allowed for this principal (e.g. another county's municipality)"},
-    404: {"description": "Round, application or person not found"},
-    409: {
-        "description": "Conflicts with the current state (already submitted, capacity full, ...)"
-    },
-    422: {
-        "description": "Refused, with the reason (unknown municipality, late, incomplete group, "
-        "an Idempotency-Key already used with another body, ...)"
-    },
-}
-
-
-class Accepted(BaseModel):
-    """The command was handled.
-
-    A retry with the same Idempotency-Key and body answers the original answer unchanged
-    (`duplicate` as it was then), with the header `Idempotent-Replayed: true`. `duplicate` is
-    true only for a command handled before whose answer is no longer kept (`result` null).
-    """
-
-    duplicate: bool
-    result: dict[str, Any] | None = None
 
 
 def _context(runtime: Runtime) -> Context:
@@ -99,275 +42,638 @@ def _context(runtime: Runtime) -> Context:
     return ctx
 
 
-def _caller(principal: Principal) -> str:
-    """Whose keys these are: the principal, as its token file names it."""
-    return f"{principal.role}:{principal.branch_id or ''}:{principal.name}"
+def _not_found(en: str, nb: str, nn: str, field: str) -> Problem:
+    return Problem("not-found", texts(nb, nn, en), status=404, field=field)
 
 
-def _accepted(outcome: Outcome) -> Accepted:
-    if not outcome.fresh:
-        return Accepted(duplicate=True)
-    result = outcome.result
-    if isinstance(result, BaseModel):
-        return Accepted(duplicate=False, result=result.model_dump(mode="json"))
-    return Accepted(duplicate=False, result={"id": str(result)} if result is not None else None)
+def _forbidden() -> Problem:
+    return Problem(
+        "forbidden",
+        texts(
+            "Du har bare tilgang til opplysningene til din egen fylkesavdeling.",
+            "Du har berre tilgang til opplysningane til di eiga fylkesavdeling.",
+            "You may read your own branch's details only.",
+        ),
+        status=403,
+    )
 
 
-async def _run(
-    runtime: Runtime,
-    principal: PrincipalDep,
-    command: Contract,
-    key: str | None,
-    *,
-    route: str,
-    status_of: Callable[[Accepted], int],
-) -> Response:
-    authorize(principal, command, _context(runtime).reference)
-
-    def answer(outcome: Outcome) -> Answer:
-        accepted = _accepted(outcome)
-        code = 200 if accepted.duplicate else status_of(accepted)
-        return Answer(status_code=code, body=accepted.model_dump(mode="json"))
-
-    if key is None:
-        first = answer(await runtime.command(command))
-        return JSONResponse(first.body, status_code=first.status_code)
-    request = IdempotentRequest.of(caller=_caller(principal), route=route, key=key, body=command)
-    return await run_once(runtime, command, request, answer)
-
-
-def _command_route(
-    path: str, model: type[Contract], summary: str, tag: str, code: int = 200
-) -> None:
-    async def endpoint(
-        command: Any,
-        runtime: RuntimeDep,
-        principal: PrincipalDep,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response:
-        return await _run(
-            runtime,
-            principal,
-            command,
-            idempotency_key,
-            route=f"POST {path}",
-            status_of=lambda _: code,
+async def _round(runtime: Runtime, round_id: str) -> Any:
+    found = await repository.get_round(runtime.pool, round_id)
+    if found is None:
+        raise _not_found(
+            f"no programme round {round_id}",
+            f"Programrunden {round_id} finnes ikke.",
+            f"Programrunden {round_id} finst ikkje.",
+            "round_id",
         )
-
-    endpoint.__annotations__["command"] = model
-    endpoint.__name__ = model.__name__
-    router.add_api_route(
-        path,
-        endpoint,
-        methods=["POST"],
-        summary=summary,
-        tags=[tag],
-        status_code=code,
-        responses={code: REPLAYED, **REFUSALS},
-        response_model=Accepted,
-    )
+    return found
 
 
-_command_route("/rounds", OpenRound, "Open a programme round (programme management)", "rounds", 201)
-_command_route(
-    "/application-windows",
-    OpenApplicationWindow,
-    "Open a county's application window after its annual meeting",
-    "rounds",
-    201,
-)
-_command_route(
-    "/deadline-extensions", ExtendDeadline, "Extend an interest or application deadline", "rounds"
-)
-_command_route("/members", ImportMembers, "Replace the membership list (JSON)", "members")
-_command_route(
-    "/application-drafts",
-    SaveApplicationDraft,
-    "Save a municipality's application draft (its county board)",
-    "applications",
-)
-_command_route(
-    "/application-submissions",
-    SubmitApplication,
-    "Submit the draft: checked whole, the kommunegruppe registered all or nothing",
-    "applications",
-)
-_command_route(
-    "/decisions",
-    DecideApplication,
-    "Admit, wait-list or decline (programme management)",
-    "decisions",
-)
-_command_route(
-    "/withdrawals",
-    WithdrawMunicipality,
-    "Withdraw a municipality; a freed place goes to the first on the wait-list",
-    "decisions",
-)
-_command_route("/group-members", AddGroupMember, "Add a kommunegruppe member", "applications")
-_command_route(
-    "/group-member-removals", RemoveGroupMember, "Remove a kommunegruppe member", "applications"
-)
-_command_route(
-    "/group-member-replacements",
-    ReplaceGroupMember,
-    "Replace a kommunegruppe member",
-    "applications",
-)
-_command_route(
-    "/erasures", ErasePerson, "Erase a person's contact data (and tell downstream)", "persons"
-)
+def _branch_param(reference: ReferenceData, value: str | None) -> Branch | None:
+    if value is None:
+        return None
+    found = reference.branch(value)
+    if found is None:
+        raise _not_found(
+            "unknown county branch",
+            "Ukjent fylkesavdeling.",
+            "Ukjend fylkesavdeling.",
+            "branch",
+        )
+    return found
+
+
+def _scope(principal: Principal, branch: Branch | None) -> str | None:
+    """Which branch's details the principal may list: all (None), or their own."""
+    if principal.role is Role.PROGRAMME:
+        return branch.id if branch else None
+    if principal.role is Role.COUNTY_BOARD and principal.branch_id:
+        if branch is not None and branch.id != principal.branch_id:
+            raise _forbidden()
+        return principal.branch_id
+    raise _forbidden()
+
+
+def _municipalities(reference: ReferenceData, numbers: list[str]) -> list[dict[str, str]]:
+    return [
+        {"number": n, "name": m.name if (m := reference.municipalities.get(n)) else ""}
+        for n in numbers
+    ]
+
+
+# --- membership ---------------------------------------------------------------------------------
+
+
+def parse_membership_csv(text: str) -> list[str]:
+    """Municipality numbers from a CSV with a `kommunenummer` column: comma or semicolon
+    separated, with or without a byte order mark (as Excel saves it), numbers with or without
+    their leading zero."""
+    text = text.removeprefix("\ufeff")
+    header = text.split("\n", 1)[0]
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    fields = [f.strip().lower() for f in reader.fieldnames or []]
+    if "kommunenummer" not in fields:
+        raise Problem(
+            "csv-without-kommunenummer",
+            texts(
+                "CSV-filen trenger en overskriftsrad med kolonnen «kommunenummer».",
+                "CSV-fila treng ei overskriftsrad med kolonnen «kommunenummer».",
+                "the CSV needs a header row with a `kommunenummer` column",
+            ),
+            field="kommunenummer",
+        )
+    column = (reader.fieldnames or [])[fields.index("kommunenummer")]
+    return [value.strip().zfill(4) for row in reader if (value := (row.get(column) or "").strip())]
 
 
 @router.post(
-    "/interest-registrations",
-    tags=["interest"],
-    responses={
-        201: REPLAYED,
-        200: REPLAYED | {"model": Accepted, "description": f"An update. {REPLAYED['description']}"},
-        **REFUSALS,
-    },
-    status_code=201,
-    response_model=Accepted,
-)
-async def register_interest(
-    command: RegisterInterest,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    """A county branch board registers interest for its county and member municipalities.
-
-    Registering again before the deadline updates the registration (200, an
-    `interest-updated` event); it never makes a second one.
-    """
-
-    def status_of(accepted: Accepted) -> int:
-        updated = accepted.result is not None and accepted.result.get("updated_at")
-        return 200 if updated else 201
-
-    return await _run(
-        runtime,
-        principal,
-        command,
-        idempotency_key,
-        route="POST /interest-registrations",
-        status_of=status_of,
-    )
-
-
-@router.post(
-    "/members/csv", tags=["members"], responses={200: REPLAYED, **REFUSALS}, response_model=Accepted
+    "/members/csv",
+    tags=["members"],
+    summary="Replace the membership list from a CSV export (Excel's too)",
+    responses={200: REPLAYED, **REFUSALS},
+    response_model=accepted_model(ImportMembers, MembershipChanged),
 )
 async def import_members_csv(
+    request: Request,
     runtime: RuntimeDep,
     principal: PrincipalDep,
     body: Annotated[
-        str, Body(media_type="text/csv", description="CSV with a `kommunenummer` column")
+        str,
+        Body(
+            media_type="text/csv",
+            description="CSV with a `kommunenummer` column; `,` or `;`, UTF-8 with or without BOM",
+        ),
     ],
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Replace the membership list from a CSV export (column `kommunenummer`)."""
-    reader = csv.DictReader(io.StringIO(body))
-    if reader.fieldnames is None or "kommunenummer" not in reader.fieldnames:
-        raise HTTPException(422, "the CSV needs a header row with a `kommunenummer` column")
-    numbers = [row["kommunenummer"].strip().zfill(4) for row in reader if row["kommunenummer"]]
-    try:
-        command = ImportMembers(municipality_numbers=numbers)
-    except ValueError as error:
-        raise HTTPException(422, f"not a membership list: {error}") from error
+    from services.registration.app import COMMANDS, context_of
+
+    numbers = parse_membership_csv(body)
+    if any(not n.isdigit() or len(n) != 4 for n in numbers) or len(numbers) > 400:
+        raise Problem(
+            "csv-bad-kommunenummer",
+            texts(
+                "Kolonnen «kommunenummer» må ha firesifrede kommunenummer (høyst 400).",
+                "Kolonnen «kommunenummer» må ha firesifra kommunenummer (høgst 400).",
+                "`kommunenummer` must hold four-digit municipality numbers (at most 400)",
+            ),
+            field="kommunenummer",
+        )
+    command = ImportMembers(municipality_numbers=numbers)
     # Bound to the membership list the CSV says, not to the file's layout.
-    return await _run(
+    return await COMMANDS.run(
         runtime,
         principal,
         command,
-        idempotency_key,
+        context_of(runtime),
+        key=idempotency_key,
         route="POST /members/csv",
-        status_of=lambda _: 200,
     )
 
 
-# --- queries (every role, observers included) -------------------------------------------------------
-
-
-@router.get("/members", tags=["members"])
+@router.get("/members", tags=["members"], responses=READ_REFUSALS)
 async def list_members(runtime: RuntimeDep, principal: PrincipalDep) -> list[str]:
     return sorted(await repository.members(runtime.pool))
 
 
-@router.get("/interest-registrations/{registration_id}", tags=["interest"])
+# --- rounds, windows ----------------------------------------------------------------------------
+
+
+class Window(BaseModel):
+    county_number: str
+    county_name: str
+    opens_on: date
+    deadline: date
+    closes_at: datetime = Field(description="The end of the deadline day, Europe/Oslo")
+    open_now: bool
+
+
+class RoundView(BaseModel):
+    round_id: str
+    state: str
+    state_reason: str | None = None
+    interest_deadline: date
+    interest_closes_at: datetime
+    capacity_per_branch: dict[str, int]
+    branch_names: dict[str, str] = Field(description="Branch id to name, for the capacity")
+    windows: list[Window]
+
+
+def _windows(ctx: Context, rows: list[Any]) -> list[Window]:
+    now = ctx.clock()
+    return [
+        Window(
+            county_number=w["county_number"],
+            county_name=ctx.reference.counties.get(w["county_number"], ""),
+            opens_on=w["opens_on"],
+            deadline=w["deadline"],
+            closes_at=closes_at(w["deadline"]),
+            open_now=opens_at(w["opens_on"]) <= now < closes_at(w["deadline"]),
+        )
+        for w in rows
+    ]
+
+
+async def _round_view(runtime: Runtime, row: Any) -> RoundView:
+    ctx = _context(runtime)
+    return RoundView(
+        round_id=row["round_id"],
+        state=row["state"],
+        state_reason=row["state_reason"],
+        interest_deadline=row["interest_deadline"],
+        interest_closes_at=closes_at(row["interest_deadline"]),
+        capacity_per_branch=row["capacity_per_branch"],
+        branch_names={b.id: b.name for b in ctx.reference.branches.values()},
+        windows=_windows(ctx, await repository.windows(runtime.pool, row["round_id"])),
+    )
+
+
+@router.get("/rounds", tags=["rounds"], responses=READ_REFUSALS)
+async def list_rounds(runtime: RuntimeDep, principal: PrincipalDep) -> list[RoundView]:
+    """Every round with its deadlines, capacity and application windows per county."""
+    return [await _round_view(runtime, r) for r in await repository.rounds(runtime.pool)]
+
+
+@router.get("/rounds/{round_id}", tags=["rounds"], responses=READ_REFUSALS)
+async def get_round(round_id: RoundPath, runtime: RuntimeDep, principal: PrincipalDep) -> RoundView:
+    return await _round_view(runtime, await _round(runtime, round_id))
+
+
+@router.get("/rounds/{round_id}/application-windows", tags=["rounds"], responses=READ_REFUSALS)
+async def list_windows(
+    round_id: RoundPath, runtime: RuntimeDep, principal: PrincipalDep
+) -> list[Window]:
+    """Each county's application window and deadline (end of the day, Europe/Oslo)."""
+    await _round(runtime, round_id)
+    return _windows(_context(runtime), await repository.windows(runtime.pool, round_id))
+
+
+# --- interest -----------------------------------------------------------------------------------
+
+
+class Contact(BaseModel):
+    person_id: UUID
+    name: str | None = Field(description="Null once erased")
+    email: str | None
+    phone: str | None
+    language: str
+
+
+class Municipality(BaseModel):
+    number: str
+    name: str
+
+
+class InterestChange(BaseModel):
+    at: datetime
+    municipality_numbers: list[str]
+    added: list[str]
+    removed: list[str]
+    contact_changed: bool
+    message: str
+
+
+class InterestView(BaseModel):
+    id: UUID
+    round_id: str
+    branch_id: str
+    branch_name: str
+    municipalities: list[Municipality]
+    contact: Contact
+    message: str
+    registered_at: datetime
+    updated_at: datetime | None
+    history: list[InterestChange] = Field(description="The first registration and each update")
+
+
+async def _interest_view(runtime: Runtime, row: Any) -> InterestView:
+    reference = _context(runtime).reference
+    branch = reference.branches.get(row["branch_id"])
+    history = await repository.interest_history(runtime.pool, row["id"])
+    return InterestView(
+        id=row["id"],
+        round_id=row["round_id"],
+        branch_id=row["branch_id"],
+        branch_name=branch.name if branch else row["branch_id"],
+        municipalities=[
+            Municipality(**m) for m in _municipalities(reference, list(row["municipality_numbers"]))
+        ],
+        contact=Contact(
+            person_id=row["contact_person_id"],
+            name=row["contact_name"],
+            email=row["contact_email"],
+            phone=row["contact_phone"],
+            language=row["contact_language"],
+        ),
+        message=row["message"],
+        registered_at=row["registered_at"],
+        updated_at=row["updated_at"],
+        history=[InterestChange(**dict(h)) for h in history],
+    )
+
+
+@router.get("/rounds/{round_id}/interest-registrations", tags=["interest"], responses=READ_REFUSALS)
+async def list_interest(
+    round_id: RoundPath,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    branch: Annotated[str | None, Query(max_length=100, description="Id or name")] = None,
+) -> list[InterestView]:
+    """Interest registrations with message, contact, municipalities and their history.
+    Programme management: all; a county board: its own branch's."""
+    await _round(runtime, round_id)
+    scope = _scope(principal, _branch_param(_context(runtime).reference, branch))
+    rows = await repository.interest_registrations(runtime.pool, round_id, scope)
+    return [await _interest_view(runtime, r) for r in rows]
+
+
+@router.get("/interest-registrations/{registration_id}", tags=["interest"], responses=READ_REFUSALS)
 async def get_interest(
     registration_id: UUID, runtime: RuntimeDep, principal: PrincipalDep
-) -> dict[str, Any]:
-    row = await repository.get_interest(runtime.pool, registration_id)
+) -> InterestView:
+    row = await repository.interest_registration(runtime.pool, registration_id)
     if row is None:
-        raise HTTPException(status_code=404, detail="no such interest registration")
-    return dict(row)
+        raise _not_found(
+            "no such interest registration",
+            "Interessemeldingen finnes ikke.",
+            "Interessemeldinga finst ikkje.",
+            "registration_id",
+        )
+    if not may_read_branch(principal, row["branch_id"]):
+        raise _forbidden()
+    return await _interest_view(runtime, row)
 
 
-@router.get("/rounds/{round_id}/status", tags=["status"])
+# --- applications -------------------------------------------------------------------------------
+
+
+class GroupMemberView(BaseModel):
+    person_id: UUID | None = Field(description="Null in a draft: ids come with submission")
+    role: str
+    organisation: str
+    commits_to_gatherings: bool
+    name: str | None
+    email: str | None
+    phone: str | None
+    language: str | None
+
+
+class ApplicationView(BaseModel):
+    id: UUID
+    round_id: str
+    municipality_number: str
+    municipality_name: str
+    county_number: str
+    county_name: str
+    branch_id: str
+    branch_name: str
+    status: str
+    motivation: str
+    development_areas: list[str]
+    co_creation_plan: str
+    group_size: int
+    group: list[GroupMemberView]
+    submitted_at: datetime | None
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_reason: str | None
+    early_reason: str | None
+    promoted_from_waitlist: bool
+    withdrawn_at: datetime | None
+    withdrawal_reason: str | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+    revocation_reason: str | None
+
+
+async def _application_view(runtime: Runtime, row: Any) -> ApplicationView:
+    reference = _context(runtime).reference
+    if row["status"] == "draft":
+        group = [
+            GroupMemberView(
+                person_id=None,
+                role=m["role"],
+                organisation=m["organisation"],
+                commits_to_gatherings=m["commits_to_gatherings"],
+                name=m.get("name"),
+                email=m.get("email"),
+                phone=m.get("phone"),
+                language=m.get("language"),
+            )
+            for m in row["draft_group"]
+        ]
+    else:
+        group = [
+            GroupMemberView(
+                person_id=g["person_id"],
+                role=g["role"],
+                organisation=g["organisation"],
+                commits_to_gatherings=g["committed"],
+                name=g["name"],
+                email=g["email"],
+                phone=g["phone"],
+                language=g["language"],
+            )
+            for g in await repository.group_of(runtime.pool, row["id"])
+        ]
+    municipality = reference.municipalities.get(row["municipality_number"])
+    branch = reference.branches.get(row["branch_id"])
+    return ApplicationView(
+        id=row["id"],
+        round_id=row["round_id"],
+        municipality_number=row["municipality_number"],
+        municipality_name=municipality.name if municipality else "",
+        county_number=row["county_number"],
+        county_name=reference.counties.get(row["county_number"], ""),
+        branch_id=row["branch_id"],
+        branch_name=branch.name if branch else row["branch_id"],
+        status=row["status"],
+        motivation=row["motivation"],
+        development_areas=list(row["development_areas"]),
+        co_creation_plan=row["co_creation_plan"],
+        group_size=len(group),
+        group=group,
+        submitted_at=row["submitted_at"],
+        decided_at=row["decided_at"],
+        decided_by=row["decided_by"],
+        decision_reason=row["decision_reason"],
+        early_reason=row["early_reason"],
+        promoted_from_waitlist=row["promoted_from_waitlist"],
+        withdrawn_at=row["withdrawn_at"],
+        withdrawal_reason=row["withdrawal_reason"],
+        revoked_at=row["revoked_at"],
+        revoked_by=row["revoked_by"],
+        revocation_reason=row["revocation_reason"],
+    )
+
+
+StatusFilter = Literal[
+    "draft", "submitted", "admitted", "waitlisted", "declined", "withdrawn", "revoked"
+]
+
+
+@router.get("/rounds/{round_id}/applications", tags=["applications"], responses=READ_REFUSALS)
+async def list_applications(
+    round_id: RoundPath,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    branch: Annotated[str | None, Query(max_length=100, description="Id or name")] = None,
+    status: StatusFilter | None = None,
+) -> list[ApplicationView]:
+    """Applications (drafts too) with motivation, development areas, co-creation plan and the
+    kommunegruppe. Programme management: all; a county board: its own branch's."""
+    await _round(runtime, round_id)
+    scope = _scope(principal, _branch_param(_context(runtime).reference, branch))
+    rows = await repository.applications(runtime.pool, round_id, branch_id=scope, status=status)
+    return [await _application_view(runtime, r) for r in rows]
+
+
+@router.get(
+    "/rounds/{round_id}/applications/{municipality_number}",
+    tags=["applications"],
+    responses=READ_REFUSALS,
+)
+async def get_application(
+    round_id: RoundPath,
+    municipality_number: MunicipalityPath,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+) -> ApplicationView:
+    row = await repository.application(runtime.pool, round_id, municipality_number)
+    if row is None:
+        raise _not_found(
+            f"no application from {municipality_number} in round {round_id}",
+            f"Det finnes ingen søknad fra {municipality_number} i runde {round_id}.",
+            f"Det finst ingen søknad frå {municipality_number} i runde {round_id}.",
+            "municipality_number",
+        )
+    if not may_read_branch(principal, row["branch_id"]):
+        raise _forbidden()
+    return await _application_view(runtime, row)
+
+
+# --- status (counts: everyone with a token) -------------------------------------------------------
+
+COUNTS = ("interested", "applied", "admitted", "waitlisted", "declined", "withdrawn", "revoked")
+
+
+class CountyCounts(BaseModel):
+    county_number: str
+    county_name: str
+    interested: int = Field(description="Municipalities named in interest registrations")
+    applied: int
+    admitted: int
+    waitlisted: int
+    declined: int
+    withdrawn: int
+    revoked: int
+
+
+class BranchCounts(BaseModel):
+    branch_id: str
+    branch_name: str
+    registered_interest: bool = Field(
+        description="The branch registered interest (with or without naming municipalities)"
+    )
+    interested: int
+    drafts: int
+    applied: int
+    admitted: int
+    waitlisted: int
+    declined: int
+    withdrawn: int
+    revoked: int
+    promoted_from_waitlist: int = Field(description="Admitted after moving up the wait-list")
+    capacity: int | None
+
+
+class Totals(BaseModel):
+    branches_interested: int = Field(description="Branches that registered interest")
+    interested: int
+    applied: int
+    admitted: int
+    waitlisted: int
+    declined: int
+    withdrawn: int
+    revoked: int
+    promoted_from_waitlist: int
+
+
+class RoundStatus(BaseModel):
+    round_id: str
+    state: str
+    interest_deadline: date
+    interest_closes_at: datetime
+    capacity_per_branch: dict[str, int]
+    windows: list[Window]
+    totals: Totals
+    branches: list[BranchCounts]
+    counties: list[CountyCounts]
+    promoted: list[Municipality] = Field(
+        description="Municipalities admitted from the wait-list (programme management and "
+        "their own board only; empty for others)"
+    )
+
+
+@router.get("/rounds/{round_id}/status", tags=["status"], responses=READ_REFUSALS)
 async def round_status(
-    round_id: str, runtime: RuntimeDep, principal: PrincipalDep
-) -> dict[str, Any]:
-    """How many municipalities are interested, applied, admitted, wait-listed... per county."""
-    found = await repository.get_round(runtime.pool, round_id)
-    if found is None:
-        raise HTTPException(404, f"no programme round {round_id}")
-    counties = _context(runtime).reference.counties
-    rows = [
-        dict(r) | {"county_name": counties.get(r["county_number"], "")}
+    round_id: RoundPath, runtime: RuntimeDep, principal: PrincipalDep
+) -> RoundStatus:
+    """How many branches and municipalities are interested, applied, admitted, wait-listed...
+    per branch and per county, with windows and deadlines. Counts only."""
+    found = await _round(runtime, round_id)
+    ctx = _context(runtime)
+    counties = [
+        CountyCounts(**dict(r), county_name=ctx.reference.counties.get(r["county_number"], ""))
         for r in await repository.round_status(runtime.pool, round_id)
     ]
-    totals = {
-        k: sum(r[k] for r in rows)
-        for k in ("interested", "applied", "admitted", "waitlisted", "declined", "withdrawn")
-    }
-    return {
-        "round_id": round_id,
-        "interest_deadline": found["interest_deadline"],
-        "capacity_per_branch": found["capacity_per_branch"],
-        "totals": totals,
-        "counties": rows,
-    }
+    capacity = found["capacity_per_branch"]
+    by_branch = {r["branch_id"]: r for r in await repository.branch_counts(runtime.pool, round_id)}
+    branches = []
+    for branch in sorted(ctx.reference.branches.values(), key=lambda b: b.name):
+        row = by_branch.get(branch.id)
+        counts = {k: (row[k] if row else 0) for k in (*COUNTS, "drafts")}
+        branches.append(
+            BranchCounts(
+                branch_id=branch.id,
+                branch_name=branch.name,
+                registered_interest=bool(row and row["registered_interest"]),
+                promoted_from_waitlist=row["promoted"] if row else 0,
+                capacity=capacity.get(branch.id),
+                **counts,
+            )
+        )
+    promoted_rows = await repository.applications(runtime.pool, round_id, status="admitted")
+    promoted = [
+        Municipality(
+            number=r["municipality_number"],
+            name=m.name
+            if (m := ctx.reference.municipalities.get(r["municipality_number"]))
+            else "",
+        )
+        for r in promoted_rows
+        if r["promoted_from_waitlist"] and may_read_branch(principal, r["branch_id"])
+    ]
+    return RoundStatus(
+        round_id=round_id,
+        state=found["state"],
+        interest_deadline=found["interest_deadline"],
+        interest_closes_at=closes_at(found["interest_deadline"]),
+        capacity_per_branch=capacity,
+        windows=_windows(ctx, await repository.windows(runtime.pool, round_id)),
+        totals=Totals(
+            branches_interested=sum(b.registered_interest for b in branches),
+            promoted_from_waitlist=sum(b.promoted_from_waitlist for b in branches),
+            **{k: sum(getattr(c, k) for c in counties) for k in COUNTS},
+        ),
+        branches=branches,
+        counties=counties,
+        promoted=promoted,
+    )
 
 
-@router.get("/rounds/{round_id}/counties/{county_number}/status", tags=["status"])
+@router.get(
+    "/rounds/{round_id}/counties/{county_number}/status", tags=["status"], responses=READ_REFUSALS
+)
 async def county_status(
-    round_id: str, county_number: str, runtime: RuntimeDep, principal: PrincipalDep
+    round_id: RoundPath, county_number: CountyPath, runtime: RuntimeDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     counties = _context(runtime).reference.counties
     if county_number not in counties:
-        raise HTTPException(404, f"unknown county number {county_number}")
+        raise _not_found(
+            f"unknown county number {county_number}",
+            f"Ukjent fylkesnummer {county_number}.",
+            f"Ukjent fylkesnummer {county_number}.",
+            "county_number",
+        )
     status_ = await round_status(round_id, runtime, principal)
     row = next(
-        (c for c in status_["counties"] if c["county_number"] == county_number),
-        {
-            "county_number": county_number,
-            "county_name": counties[county_number],
-            "interested": 0,
-            "applied": 0,
-            "admitted": 0,
-            "waitlisted": 0,
-            "declined": 0,
-            "withdrawn": 0,
-        },
+        (c for c in status_.counties if c.county_number == county_number),
+        CountyCounts(
+            county_number=county_number,
+            county_name=counties[county_number],
+            **dict.fromkeys(COUNTS, 0),
+        ),
     )
-    return {"round_id": round_id, **row}
+    window = next((w for w in status_.windows if w.county_number == county_number), None)
+    return {
+        "round_id": round_id,
+        **row.model_dump(),
+        "window": window.model_dump(mode="json") if window else None,
+    }
 
 
-@router.get("/rounds/{round_id}/municipalities/{municipality_number}/status", tags=["status"])
+@router.get(
+    "/rounds/{round_id}/municipalities/{municipality_number}/status",
+    tags=["status"],
+    responses=READ_REFUSALS,
+)
 async def municipality_status(
-    round_id: str, municipality_number: str, runtime: RuntimeDep, principal: PrincipalDep
+    round_id: RoundPath,
+    municipality_number: MunicipalityPath,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
 ) -> dict[str, Any]:
+    """Where a municipality stands. Reasons only for programme management and its own board."""
     reference = _context(runtime).reference
     municipality = reference.municipalities.get(municipality_number)
     if municipality is None:
-        raise HTTPException(404, f"unknown municipality number {municipality_number}")
+        raise _not_found(
+            f"unknown municipality number {municipality_number}",
+            f"Ukjent kommunenummer {municipality_number}.",
+            f"Ukjent kommunenummer {municipality_number}.",
+            "municipality_number",
+        )
     row = await repository.municipality_status(runtime.pool, round_id, municipality_number)
     base = {
         "round_id": round_id,
         "municipality_number": municipality_number,
         "name": municipality.name,
+        "county_number": municipality.county_number,
+        "county_name": reference.counties.get(municipality.county_number, ""),
         "member": municipality_number in await repository.members(runtime.pool),
     }
     if row is None:
@@ -377,4 +683,95 @@ async def municipality_status(
                 runtime.pool, round_id, municipality_number
             ),
         }
-    return base | dict(row)
+    found = dict(row)
+    if not may_read_branch(principal, found["branch_id"]):
+        for private in ("decision_reason", "withdrawal_reason", "revocation_reason"):
+            found.pop(private, None)
+    return base | found
+
+
+# --- export -------------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = (
+    ("fylkesavdeling", "branch_name"),
+    ("fylkesnummer", "county_number"),
+    ("fylke", "county_name"),
+    ("kommunenummer", "municipality_number"),
+    ("kommune", "municipality_name"),
+    ("fra_venteliste", "promoted"),
+    ("rolle", "role"),
+    ("organisasjon", "organisation"),
+    ("navn", "name"),
+    ("epost", "email"),
+    ("telefon", "phone"),
+    ("sprak", "language"),
+)
+
+
+def participants_csv(rows: list[dict[str, Any]], *, delimiter: str) -> bytes:
+    """CSV that opens right in Excel: UTF-8 with a byte order mark, CRLF line ends, and a
+    cell that starts like a formula made harmless (a leading apostrophe)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow([name for name, _ in EXPORT_COLUMNS])
+    for row in rows:
+        writer.writerow([_cell(row.get(key)) for _, key in EXPORT_COLUMNS])
+    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "ja" if value else "nei"
+    text = str(value)
+    # A spreadsheet would run a cell starting with = + - @ as a formula.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") and not text[1:2].isdigit() else text
+
+
+@router.get(
+    "/rounds/{round_id}/participants.csv",
+    tags=["export"],
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"},
+        **READ_REFUSALS,
+    },
+    response_class=Response,
+)
+async def export_participants(
+    round_id: RoundPath,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    branch: Annotated[str | None, Query(max_length=100, description="A region: id or name")] = None,
+    delimiter: Annotated[
+        Literal["comma", "semicolon"],
+        Query(description="`semicolon` for Excel with a Norwegian locale"),
+    ] = "comma",
+) -> Response:
+    """Admitted municipalities' kommunegruppe members with their contacts (programme
+    management; a board for its own region), per round and region."""
+    await _round(runtime, round_id)
+    ctx = _context(runtime)
+    scope = _scope(principal, _branch_param(ctx.reference, branch))
+    rows = []
+    for r in await repository.participants(runtime.pool, round_id, scope):
+        found = dict(r)
+        b = ctx.reference.branches.get(r["branch_id"])
+        m = ctx.reference.municipalities.get(r["municipality_number"])
+        found.update(
+            branch_name=b.name if b else r["branch_id"],
+            county_name=ctx.reference.counties.get(r["county_number"], ""),
+            municipality_name=m.name if m else "",
+            promoted=r["promoted_from_waitlist"],
+        )
+        rows.append(found)
+    body = participants_csv(rows, delimiter=";" if delimiter == "semicolon" else ",")
+    name = f"deltakere-{round_id}" + (f"-{scope}" if scope else "") + ".csv"
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+__all__ = ["Accepted", "parse_membership_csv", "participants_csv", "router"]

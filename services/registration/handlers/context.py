@@ -1,0 +1,114 @@
+"""What every handler is given besides the message and its unit of work, and shared steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from services.registration.adapters import repository as repo
+from services.registration.domain.errors import Conflict, DomainError, NotFound
+from services.registration.domain.reference import Branch, ReferenceData
+from shared.commands import acting
+from shared.events.registration import (
+    ContactDetails,
+    ContactHandover,
+    ContactPerson,
+    GroupMember,
+    RoundState,
+    contacts_topic,
+)
+from shared.messaging import UnitOfWork
+from shared.topics import events_topic
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+def oslo_now() -> datetime:
+    return datetime.now(OSLO)
+
+
+@dataclass(frozen=True)
+class Context:
+    reference: ReferenceData
+    topic_prefix: str
+    clock: Callable[[], datetime] = field(default=oslo_now)
+
+    @property
+    def events(self) -> str:
+        return events_topic("registration", self.topic_prefix)
+
+    @property
+    def contacts(self) -> str:
+        return contacts_topic(self.topic_prefix)
+
+    def branch(self, name_or_id: str, *, field: str = "branch") -> Branch:
+        found = self.reference.branch(name_or_id)
+        if found is None:
+            known = ", ".join(sorted(b.name for b in self.reference.branches.values()))
+            raise DomainError(
+                f"unknown county branch {name_or_id[:60]!r}; known branches: {known}",
+                nb=f"Ukjent fylkesavdeling. Kjente avdelinger: {known}.",
+                nn=f"Ukjend fylkesavdeling. Kjende avdelingar: {known}.",
+                field=field,
+            )
+        return found
+
+
+def actor() -> str | None:
+    """Who sends the command being handled (the principal's name); None for a system."""
+    principal = acting()
+    return principal.name if principal is not None else None
+
+
+async def load_round(
+    uow: UnitOfWork, round_id: str, *, changes: bool = False, intake: bool = False
+) -> asyncpg.Record:
+    """The round, locked so that a deadline cannot move under a command that checks it.
+
+    Only a command that changes the round takes it exclusively; the rest share it, so they
+    do not queue behind one another. `intake`: the command adds interest or applications,
+    which a closed round no longer takes. A cancelled round takes nothing.
+    """
+    found = await repo.get_round(uow.conn, round_id, lock="update" if changes else "share")
+    if found is None:
+        raise NotFound(
+            f"no programme round {round_id} is open",
+            nb=f"Programrunden {round_id} finnes ikke.",
+            nn=f"Programrunden {round_id} finst ikkje.",
+            field="round_id",
+        )
+    state = RoundState(found["state"])
+    if state is RoundState.CANCELLED or (intake and state is RoundState.CLOSED):
+        raise Conflict(
+            f"round {round_id} is {state.value}",
+            nb=f"Programrunden {round_id} er {'avlyst' if state is RoundState.CANCELLED else 'stengt'}.",
+            nn=f"Programrunden {round_id} er {'avlyst' if state is RoundState.CANCELLED else 'stengd'}.",
+            field="round_id",
+        )
+    return found
+
+
+async def publish_contact(
+    uow: UnitOfWork,
+    ctx: Context,
+    person_id: UUID,
+    who: ContactPerson | GroupMember,
+    *,
+    handed_over: ContactHandover | None = None,
+) -> None:
+    await uow.emit(
+        ctx.contacts,
+        ContactDetails(
+            person_id=person_id,
+            name=who.name,
+            email=who.email,
+            phone=who.phone,
+            language=who.language,
+            handed_over=handed_over,
+        ),
+    )

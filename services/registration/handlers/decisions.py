@@ -1,0 +1,200 @@
+"""Programme management's decisions, the board's withdrawals, revocations, the wait-list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.registration.adapters import repository as repo
+from services.registration.domain import decisions as rules
+from services.registration.domain.deadlines import require_closed
+from services.registration.domain.errors import DomainError
+from services.registration.handlers.applications import load_application, window_of
+from services.registration.handlers.context import Context, actor, load_round
+from shared.events.base import Contract
+from shared.events.registration import (
+    AdmissionRevoked,
+    DecideApplication,
+    Decision,
+    GroupMemberRef,
+    MunicipalityAdmitted,
+    MunicipalityDeclined,
+    MunicipalityWaitlisted,
+    MunicipalityWithdrawn,
+    RevokeAdmission,
+    WithdrawMunicipality,
+)
+from shared.messaging import UnitOfWork
+
+TARGET = {
+    Decision.ADMIT: rules.ADMITTED,
+    Decision.WAITLIST: rules.WAITLISTED,
+    Decision.DECLINE: rules.DECLINED,
+}
+
+
+def _decided(app: asyncpg.Record, at: datetime, **more: Any) -> dict[str, Any]:
+    return {
+        "application_id": app["id"],
+        "round_id": app["round_id"],
+        "municipality_number": app["municipality_number"],
+        "county_number": app["county_number"],
+        "branch_id": app["branch_id"],
+        "decided_at": at,
+        **more,
+    }
+
+
+async def _group_refs(uow: UnitOfWork, application_id: Any) -> list[GroupMemberRef]:
+    return [
+        GroupMemberRef(person_id=r["person_id"], role=r["role"])
+        for r in await repo.active_group(uow.conn, application_id)
+    ]
+
+
+async def _admit(
+    uow: UnitOfWork,
+    ctx: Context,
+    app: asyncpg.Record,
+    capacity: int | None,
+    *,
+    promoted: bool,
+    early_reason: str | None = None,
+) -> MunicipalityAdmitted:
+    admitted = await repo.count_status(uow.conn, app["round_id"], app["branch_id"], rules.ADMITTED)
+    rules.require_place(capacity, admitted, app["branch_id"])
+    now = ctx.clock()
+    by = actor()
+    await repo.set_status(
+        uow.conn,
+        app["id"],
+        rules.ADMITTED,
+        at=now,
+        by=by,
+        early_reason=early_reason,
+        promoted=promoted,
+    )
+    event = MunicipalityAdmitted(
+        **_decided(app, now, decided_by=by, early_reason=early_reason),
+        promoted_from_waitlist=promoted,
+        group=await _group_refs(uow, app["id"]),
+    )
+    await uow.emit(ctx.events, event)
+    return event
+
+
+async def decide_application(cmd: DecideApplication, uow: UnitOfWork, ctx: Context) -> Contract:
+    found = await load_round(uow, cmd.round_id)
+    app = await load_application(uow, cmd.round_id, cmd.municipality_number)
+    await repo.lock_region(uow.conn, cmd.round_id, app["branch_id"])
+    rules.require_transition(app["status"], TARGET[cmd.decision], cmd.municipality_number)
+    if cmd.decision is Decision.DECLINE and not cmd.reason.strip():
+        raise DomainError(
+            "a declined application needs a reason",
+            nb="Et avslag må ha en begrunnelse.",
+            nn="Eit avslag må ha ei grunngjeving.",
+            field="reason",
+        )
+    early = cmd.early_reason.strip() or None
+    if early is None:
+        # Every application of the county is in before any of them is decided.
+        window = await window_of(uow, cmd.round_id, app["county_number"])
+        require_closed(window["deadline"], ctx.clock(), app["county_number"])
+    if cmd.decision is Decision.ADMIT:
+        capacity = found["capacity_per_branch"].get(app["branch_id"])
+        return await _admit(uow, ctx, app, capacity, promoted=False, early_reason=early)
+    now = ctx.clock()
+    by = actor()
+    event: Contract
+    if cmd.decision is Decision.WAITLIST:
+        await repo.set_status(
+            uow.conn, app["id"], rules.WAITLISTED, at=now, waitlist=True, by=by, early_reason=early
+        )
+        position = len(await repo.waitlist(uow.conn, cmd.round_id, app["branch_id"]))
+        event = MunicipalityWaitlisted(
+            **_decided(app, now, decided_by=by, early_reason=early), position=position
+        )
+    else:
+        await repo.set_status(
+            uow.conn,
+            app["id"],
+            rules.DECLINED,
+            at=now,
+            reason=cmd.reason,
+            by=by,
+            early_reason=early,
+        )
+        event = MunicipalityDeclined(
+            **_decided(app, now, decided_by=by, early_reason=early), reason=cmd.reason
+        )
+    await uow.emit(ctx.events, event)
+    return event
+
+
+async def _promote_first_waiting(
+    uow: UnitOfWork, ctx: Context, app: asyncpg.Record, capacity: int | None
+) -> None:
+    """A freed place goes to the first on the region's wait-list."""
+    waiting = [
+        rules.Waiting(r["municipality_number"], r["waitlist_sequence"])
+        for r in await repo.waitlist(uow.conn, app["round_id"], app["branch_id"])
+    ]
+    first = rules.first_in_line(waiting)
+    if first is None:
+        return
+    next_app = await load_application(uow, app["round_id"], first.municipality_number)
+    try:
+        await _admit(uow, ctx, next_app, capacity, promoted=True)
+    except rules.CapacityFull:
+        pass  # capacity was lowered meanwhile: the wait-list keeps its order
+
+
+async def withdraw_municipality(
+    cmd: WithdrawMunicipality, uow: UnitOfWork, ctx: Context
+) -> MunicipalityWithdrawn:
+    found = await load_round(uow, cmd.round_id)
+    app = await load_application(uow, cmd.round_id, cmd.municipality_number)
+    await repo.lock_region(uow.conn, cmd.round_id, app["branch_id"])
+    rules.require_transition(app["status"], rules.WITHDRAWN, cmd.municipality_number)
+    now = ctx.clock()
+    by = actor()
+    await repo.set_withdrawn(uow.conn, app["id"], at=now, reason=cmd.reason, by=by)
+    # `decided_at` is kept for readers of v1: it is when this step was taken.
+    event = MunicipalityWithdrawn(
+        **_decided(app, now),
+        previous_status=app["status"],
+        reason=cmd.reason,
+        withdrawn_at=now,
+        withdrawn_by=by,
+    )
+    await uow.emit(ctx.events, event)
+    if app["status"] == rules.ADMITTED:
+        await _promote_first_waiting(
+            uow, ctx, app, found["capacity_per_branch"].get(app["branch_id"])
+        )
+    return event
+
+
+async def revoke_admission(cmd: RevokeAdmission, uow: UnitOfWork, ctx: Context) -> AdmissionRevoked:
+    found = await load_round(uow, cmd.round_id)
+    app = await load_application(uow, cmd.round_id, cmd.municipality_number)
+    await repo.lock_region(uow.conn, cmd.round_id, app["branch_id"])
+    rules.require_transition(app["status"], rules.REVOKED, cmd.municipality_number)
+    now = ctx.clock()
+    by = actor()
+    await repo.set_revoked(uow.conn, app["id"], at=now, reason=cmd.reason, by=by)
+    event = AdmissionRevoked(
+        application_id=app["id"],
+        round_id=app["round_id"],
+        municipality_number=app["municipality_number"],
+        county_number=app["county_number"],
+        branch_id=app["branch_id"],
+        reason=cmd.reason,
+        revoked_at=now,
+        revoked_by=by,
+    )
+    await uow.emit(ctx.events, event)
+    await _promote_first_waiting(uow, ctx, app, found["capacity_per_branch"].get(app["branch_id"]))
+    return event

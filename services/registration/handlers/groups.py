@@ -1,0 +1,118 @@
+"""Changes to a kommunegruppe after submission: add, remove, replace a member."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+
+from services.registration.adapters import repository as repo
+from services.registration.domain import decisions as rules
+from services.registration.domain.errors import Conflict, DomainError, NotFound
+from services.registration.domain.groups import IncompleteGroup, Member, check_group
+from services.registration.handlers.applications import load_application, register_member
+from services.registration.handlers.context import Context
+from shared.events.registration import (
+    AddGroupMember,
+    GroupMember,
+    GroupMemberAdded,
+    GroupMemberRemoved,
+    RemoveGroupMember,
+    ReplaceGroupMember,
+)
+from shared.messaging import UnitOfWork
+
+
+async def _changeable(uow: UnitOfWork, round_id: str, municipality: str) -> asyncpg.Record:
+    app = await load_application(uow, round_id, municipality)
+    if app["status"] not in rules.CHANGEABLE:
+        status_nb = rules.STATUS_NB[rules.Status(app["status"])]
+        raise Conflict(
+            f"the group of {municipality} cannot change: the application is {app['status']}",
+            nb=f"Kommunegruppen til {municipality} kan ikke endres: søknaden er {status_nb}.",
+            nn=f"Kommunegruppa til {municipality} kan ikkje endrast: søknaden er {status_nb}.",
+            field="municipality_number",
+        )
+    return app
+
+
+async def _check_after_change(uow: UnitOfWork, app: asyncpg.Record) -> None:
+    group = await repo.active_group(uow.conn, app["id"])
+    try:
+        check_group([Member(r["email"], r["role"], r["committed"]) for r in group])
+    except IncompleteGroup as error:
+        # The change would leave the group incomplete: it conflicts with what is there.
+        raise Conflict(error.en, nb=error.nb, nn=error.nn, field=error.field) from error
+
+
+async def _add_member(
+    uow: UnitOfWork, ctx: Context, app: asyncpg.Record, member: GroupMember
+) -> GroupMemberAdded:
+    if not member.commits_to_gatherings:
+        raise DomainError(
+            "a new member must commit to the gatherings and the work between them",
+            nb="Et nytt medlem må forplikte seg til samlingene og mellomarbeidet.",
+            nn="Eit nytt medlem må forplikte seg til samlingane og mellomarbeidet.",
+            field="member.commits_to_gatherings",
+        )
+    person_id = await register_member(uow, ctx, app["id"], member)
+    return GroupMemberAdded(
+        application_id=app["id"],
+        round_id=app["round_id"],
+        municipality_number=app["municipality_number"],
+        person_id=person_id,
+        role=member.role,
+        changed_at=ctx.clock(),
+    )
+
+
+async def _remove_member(
+    uow: UnitOfWork, ctx: Context, app: asyncpg.Record, person_id: UUID
+) -> GroupMemberRemoved:
+    current = {r["person_id"]: r for r in await repo.active_group(uow.conn, app["id"])}
+    if person_id not in current:
+        raise NotFound(
+            f"{person_id} is not in the group of {app['municipality_number']}",
+            nb=f"Personen er ikke med i kommunegruppen til {app['municipality_number']}.",
+            nn=f"Personen er ikkje med i kommunegruppa til {app['municipality_number']}.",
+            field="person_id",
+        )
+    await repo.remove_group_member(uow.conn, app["id"], person_id)
+    return GroupMemberRemoved(
+        application_id=app["id"],
+        round_id=app["round_id"],
+        municipality_number=app["municipality_number"],
+        person_id=person_id,
+        role=current[person_id]["role"],
+        changed_at=ctx.clock(),
+    )
+
+
+async def add_group_member(cmd: AddGroupMember, uow: UnitOfWork, ctx: Context) -> GroupMemberAdded:
+    app = await _changeable(uow, cmd.round_id, cmd.municipality_number)
+    added = await _add_member(uow, ctx, app, cmd.member)
+    await _check_after_change(uow, app)
+    await uow.emit(ctx.events, added)
+    return added
+
+
+async def remove_group_member(
+    cmd: RemoveGroupMember, uow: UnitOfWork, ctx: Context
+) -> GroupMemberRemoved:
+    app = await _changeable(uow, cmd.round_id, cmd.municipality_number)
+    removed = await _remove_member(uow, ctx, app, cmd.person_id)
+    await _check_after_change(uow, app)
+    await uow.emit(ctx.events, removed)
+    return removed
+
+
+async def replace_group_member(
+    cmd: ReplaceGroupMember, uow: UnitOfWork, ctx: Context
+) -> GroupMemberAdded:
+    app = await _changeable(uow, cmd.round_id, cmd.municipality_number)
+    removed = await _remove_member(uow, ctx, app, cmd.person_id)
+    added = await _add_member(uow, ctx, app, cmd.member)
+    await _check_after_change(uow, app)
+    await uow.emit(ctx.events, removed)
+    await uow.emit(ctx.events, added)
+    return added

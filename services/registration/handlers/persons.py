@@ -1,0 +1,45 @@
+"""Personal data: erased here, and downstream told (a tombstone and an event)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from services.registration.adapters import repository as repo
+from services.registration.domain.errors import NotFound
+from services.registration.handlers.context import Context, actor
+from shared.events.registration import ErasePerson, PersonErased
+from shared.messaging import UnitOfWork
+from shared.outbox import add_to_outbox
+
+
+async def erase(
+    uow: UnitOfWork, ctx: Context, person_id: UUID, *, by: str | None
+) -> PersonErased | None:
+    """Erase a person's contact data here and tell downstream; None if there was none."""
+    if not await repo.erase_person(uow.conn, person_id, contacts_topic=ctx.contacts, erased_by=by):
+        return None
+    now = ctx.clock()
+    # A tombstone removes the contact record from the compacted topic (and from consumers that
+    # hold it); the event tells every consumer of the public topic.
+    await add_to_outbox(
+        uow.conn,
+        topic=ctx.contacts,
+        key=str(person_id),
+        envelope=None,
+        tombstone_id=f"tombstone:{person_id}:{now.isoformat()}",
+    )
+    event = PersonErased(person_id=person_id, erased_at=now, erased_by=by)
+    await uow.emit(ctx.events, event)
+    return event
+
+
+async def erase_person(cmd: ErasePerson, uow: UnitOfWork, ctx: Context) -> PersonErased:
+    event = await erase(uow, ctx, cmd.person_id, by=actor())
+    if event is None:
+        raise NotFound(
+            f"no person {cmd.person_id} with data to erase",
+            nb="Det finnes ingen personopplysninger å slette for denne personen.",
+            nn="Det finst ingen personopplysningar å slette for denne personen.",
+            field="person_id",
+        )
+    return event

@@ -1,0 +1,335 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`), in the caller's language.
+
+Every refusal a service gives over HTTP has a stable `type` per rule (a URN a client may
+branch on), a short `title`, a `detail` a Norwegian office worker understands (bokmål by
+default; nynorsk or English when `Accept-Language` asks), the `status`, and the offending
+`field` when one is to blame. The input is never echoed back whole: validation errors name the
+field and what is wrong with it, not the value.
+
+A service raises `Problem` (or the plain `Rejected` of `shared.messaging`, whose reason is then
+the detail in every language); `install(app)` turns those, FastAPI's own HTTP errors, request
+validation errors and anything unexpected into problem documents.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.messaging import Rejected
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+STATUSES = {s.value for s in HTTPStatus}
+TYPE_PREFIX = "urn:kulturskole:problem:"
+LANGUAGES = ("nb", "nn", "en")
+DEFAULT_LANGUAGE = "nb"
+# A text in each language; a missing language falls back to bokmål, then to English.
+Texts = Mapping[str, str]
+
+
+def texts(nb: str, nn: str | None = None, en: str | None = None) -> dict[str, str]:
+    return {"nb": nb, "nn": nn or nb, "en": en or nb}
+
+
+# Titles and details of the problems every service shares, by status.
+GENERIC: dict[int, tuple[str, dict[str, str], dict[str, str]]] = {
+    400: (
+        "bad-request",
+        texts("Ugyldig forespørsel", "Ugyldig førespurnad", "Bad request"),
+        texts(
+            "Forespørselen kunne ikke leses.",
+            "Førespurnaden kunne ikkje lesast.",
+            "The request could not be read.",
+        ),
+    ),
+    401: (
+        "unauthenticated",
+        texts("Ikke innlogget", "Ikkje innlogga", "Not authenticated"),
+        texts(
+            "Send et gyldig tilgangsnøkkel (bearer token) i Authorization-feltet.",
+            "Send ein gyldig tilgangsnøkkel (bearer token) i Authorization-feltet.",
+            "Send a valid bearer token in the Authorization header.",
+        ),
+    ),
+    403: (
+        "forbidden",
+        texts("Ikke tillatt", "Ikkje tillate", "Forbidden"),
+        texts(
+            "Du har ikke tilgang til dette.",
+            "Du har ikkje tilgang til dette.",
+            "You may not do this.",
+        ),
+    ),
+    404: (
+        "not-found",
+        texts("Finnes ikke", "Finst ikkje", "Not found"),
+        texts(
+            "Det du spør etter, finnes ikke.",
+            "Det du spør etter, finst ikkje.",
+            "What you asked for does not exist.",
+        ),
+    ),
+    405: (
+        "method-not-allowed",
+        texts("Metoden er ikke tillatt", "Metoden er ikkje tillaten", "Method not allowed"),
+        texts(
+            "Denne adressen tar ikke imot denne metoden; se Allow-feltet.",
+            "Denne adressa tek ikkje imot denne metoden; sjå Allow-feltet.",
+            "This address does not take this method; see the Allow header.",
+        ),
+    ),
+    409: (
+        "conflict",
+        texts("Konflikt", "Konflikt", "Conflict"),
+        texts(
+            "Dette passer ikke med det som allerede er registrert.",
+            "Dette passar ikkje med det som alt er registrert.",
+            "This conflicts with what is already recorded.",
+        ),
+    ),
+    413: (
+        "too-large",
+        texts("For stor forespørsel", "For stor førespurnad", "Request too large"),
+        texts(
+            "Forespørselen er for stor.", "Førespurnaden er for stor.", "The request is too large."
+        ),
+    ),
+    415: (
+        "unsupported-media-type",
+        texts("Feil innholdstype", "Feil innhaldstype", "Unsupported media type"),
+        texts(
+            "Send innholdet som application/json.",
+            "Send innhaldet som application/json.",
+            "Send the body as application/json.",
+        ),
+    ),
+    422: (
+        "refused",
+        texts("Avvist", "Avvist", "Refused"),
+        texts(
+            "Forespørselen ble avvist.", "Førespurnaden vart avvist.", "The request was refused."
+        ),
+    ),
+    500: (
+        "internal",
+        texts("Intern feil", "Intern feil", "Internal error"),
+        texts(
+            "Noe gikk galt hos oss. Prøv igjen senere.",
+            "Noko gjekk gale hos oss. Prøv igjen seinare.",
+            "Something went wrong on our side. Try again later.",
+        ),
+    ),
+}
+
+
+class Problem(Rejected):
+    """A refusal with a stable type, a title, a detail per language and the field to blame.
+
+    Over Kafka it is a `Rejected` like any other: the dead letter's reason is the English
+    detail.
+    """
+
+    def __init__(
+        self,
+        slug: str,
+        detail: Texts,
+        *,
+        status: int = 422,
+        title: Texts | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(detail.get("en") or detail.get(DEFAULT_LANGUAGE, slug), status=status)
+        self.slug = slug
+        self.detail = dict(detail)
+        self.title = dict(title) if title is not None else None
+        self.field = field
+
+
+def language(accept_language: str | None) -> str:
+    """The best of nb, nn, en for an `Accept-Language` header; bokmål when none fits.
+
+    `no` (Norwegian) is bokmål; `*` takes the default."""
+    best, best_q = DEFAULT_LANGUAGE, -1.0
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        primary = {"no": "nb", "nob": "nb", "nno": "nn", "*": DEFAULT_LANGUAGE}.get(
+            primary, primary
+        )
+        if primary not in LANGUAGES:
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        # Earlier entries win ties, as the header lists preferences in order.
+        if q > best_q and q > 0:
+            best, best_q = primary, q - position * 1e-6
+    return best
+
+
+def _pick(found: Texts, lang: str) -> str:
+    return found.get(lang) or found.get(DEFAULT_LANGUAGE) or found.get("en") or ""
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    slug: str | None = None,
+    detail: Texts | None = None,
+    title: Texts | None = None,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> JSONResponse:
+    lang = language(request.headers.get("accept-language"))
+    generic_slug, generic_title, generic_detail = GENERIC.get(
+        status, GENERIC[500 if status >= 500 else 422]
+    )
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + (slug or generic_slug),
+        "title": _pick(title or generic_title, lang),
+        "status": status,
+        "detail": _pick(detail or generic_detail, lang),
+        "instance": request.url.path,
+    }
+    if field:
+        body["field"] = field
+    body.update(extra or {})
+    return JSONResponse(
+        body,
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers={**(headers or {}), "Content-Language": lang},
+    )
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    # ("body", "contact", "email") -> "contact.email"; a header or the path names itself.
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def validation_problem(request: Request, error: RequestValidationError) -> JSONResponse:
+    """422 naming each offending field and what is wrong, never the value sent."""
+    found = list(error.errors())
+    errors = [
+        {"field": _field(item.get("loc", ())), "reason": str(item.get("msg", ""))[:300]}
+        for item in found[:20]
+    ]
+    if any(item.get("type") == "json_invalid" for item in found):
+        return problem_response(
+            request,
+            status=400,
+            slug="malformed-json",
+            detail=texts(
+                "Innholdet er ikke gyldig JSON.",
+                "Innhaldet er ikkje gyldig JSON.",
+                "The body is not valid JSON.",
+            ),
+            title=texts("Ugyldig JSON", "Ugyldig JSON", "Malformed JSON"),
+        )
+    first = errors[0]["field"] if errors else None
+    # Each field with what is wrong with it (pydantic's words), never the value sent.
+    reasons = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+    return problem_response(
+        request,
+        status=422,
+        slug="invalid-input",
+        title=texts("Ugyldige opplysninger", "Ugyldige opplysningar", "Invalid input"),
+        detail=texts(
+            f"Kontroller disse feltene: {reasons}",
+            f"Kontroller desse felta: {reasons}",
+            f"Check these fields: {reasons}",
+        ),
+        field=first,
+        extra={"errors": errors},
+    )
+
+
+async def require_json(request: Request) -> None:
+    """A dependency for routes that take a JSON body: anything else is 415."""
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        return  # FastAPI reads a body without a content type as JSON
+    media = content_type.split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise Problem(
+            "unsupported-media-type",
+            texts(
+                "Send innholdet som application/json.",
+                "Send innhaldet som application/json.",
+                "Send the body as application/json.",
+            ),
+            status=415,
+            title=GENERIC[415][1],
+            field="Content-Type",
+        )
+
+
+UNSUPPORTED_MEDIA_TYPE = {415: {"description": "The body is not JSON", "content": {}}}
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error of `app` as a problem document."""
+
+    @app.exception_handler(Problem)
+    async def on_problem(request: Request, error: Problem) -> JSONResponse:
+        return problem_response(
+            request,
+            status=error.status,
+            slug=error.slug,
+            detail=error.detail,
+            title=error.title,
+            field=error.field,
+        )
+
+    @app.exception_handler(Rejected)
+    async def on_rejected(request: Request, error: Rejected) -> JSONResponse:
+        # A reason without translations is the detail in every language.
+        slug = GENERIC.get(error.status, GENERIC[422])[0]
+        return problem_response(request, status=error.status, slug=slug, detail=texts(error.reason))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        detail = None
+        phrase = HTTPStatus(error.status_code).phrase if error.status_code in STATUSES else ""
+        if isinstance(error.detail, Mapping):
+            detail = {k: str(v) for k, v in error.detail.items() if k in LANGUAGES} or None
+        elif (
+            isinstance(error.detail, str)
+            and error.detail
+            and error.detail != phrase
+            and error.status_code not in (401, 405)
+        ):
+            # A service's own reason says what is missing or wrong; the framework's bare
+            # phrases ("Not Found") and the token messages take the translated text.
+            detail = texts(error.detail)
+        return problem_response(
+            request, status=error.status_code, detail=detail, headers=error.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        return validation_problem(request, error)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error", extra={"path": request.url.path})
+        return problem_response(request, status=500)
