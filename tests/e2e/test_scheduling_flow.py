@@ -96,7 +96,12 @@ def admit_bergen(registration: str) -> dict[str, Any]:
         ok("/application-submissions", {"round_id": ROUND, "municipality_number": "4601"}, VESTLAND)
         return ok(
             "/decisions",
-            {"round_id": ROUND, "municipality_number": "4601", "decision": "admit"},
+            {
+                "round_id": ROUND,
+                "municipality_number": "4601",
+                "decision": "admit",
+                "early_reason": "The test does not wait for the window to close",
+            },
             PROGRAMME,
         )
 
