@@ -71,7 +71,7 @@ async def _round(runtime: Runtime, round_id: str) -> Any:
 
 
 def _branch_param(reference: ReferenceData, value: str | None) -> Branch | None:
-    if value is None:
+    if not value:
         return None
     found = reference.branch(value)
     if found is None:

@@ -66,7 +66,7 @@ async def _admit(
     admitted = await repo.count_status(uow.conn, app["round_id"], app["branch_id"], rules.ADMITTED)
     rules.require_place(capacity, admitted, app["branch_id"])
     now = ctx.clock()
-    by = actor()
+    by = None if promoted else actor()  # a move up the wait-list is nobody's decision
     await repo.set_status(
         uow.conn,
         app["id"],
