@@ -12,6 +12,7 @@ from services.registration.domain.interest import scope_of_interest
 from services.registration.handlers.context import Context, load_round, publish_contact
 from services.registration.handlers.persons import erase
 from shared.events.registration import (
+    ContactDetails,
     ContactHandover,
     InterestRegistered,
     InterestUpdated,
@@ -124,19 +125,23 @@ async def _hand_over(
     can be written to) that someone else now holds it; then, if nothing else here refers to
     them, nothing of theirs is kept (a tombstone follows under the same key, in order)."""
     contact = await repo.person_contact(uow.conn, previous)
-    if contact is not None:
-        await publish_contact(
-            uow,
-            ctx,
-            previous,
-            contact,
-            handed_over=ContactHandover(
-                registration_id=registration_id,
-                round_id=round_id,
-                branch_id=scope.branch.id,
-                branch_name=scope.branch.name,
-                new_contact_person_id=new_person_id,
-            ),
-        )
-    if not await repo.person_in_use(uow.conn, previous):
-        await erase(uow, ctx, previous, by=None)
+    if contact is None:
+        return
+    notice = ContactDetails(
+        person_id=previous,
+        name=contact.name,
+        email=contact.email,
+        phone=contact.phone,
+        language=contact.language,
+        handed_over=ContactHandover(
+            registration_id=registration_id,
+            round_id=round_id,
+            branch_id=scope.branch.id,
+            branch_name=scope.branch.name,
+            new_contact_person_id=new_person_id,
+        ),
+    )
+    if await repo.person_in_use(uow.conn, previous):
+        await uow.emit(ctx.contacts, notice)
+    else:
+        await erase(uow, ctx, previous, by=None, last_word=notice)

@@ -7,17 +7,28 @@ from uuid import UUID
 from services.registration.adapters import repository as repo
 from services.registration.domain.errors import NotFound
 from services.registration.handlers.context import Context, actor
-from shared.events.registration import ErasePerson, PersonErased
+from shared.events.registration import ContactDetails, ErasePerson, PersonErased
 from shared.messaging import UnitOfWork
 from shared.outbox import add_to_outbox
 
 
 async def erase(
-    uow: UnitOfWork, ctx: Context, person_id: UUID, *, by: str | None
+    uow: UnitOfWork,
+    ctx: Context,
+    person_id: UUID,
+    *,
+    by: str | None,
+    last_word: ContactDetails | None = None,
 ) -> PersonErased | None:
-    """Erase a person's contact data here and tell downstream; None if there was none."""
+    """Erase a person's contact data here and tell downstream; None if there was none.
+
+    `last_word` goes on the contacts topic after their earlier records are withdrawn from the
+    outbox and before the tombstone, so a consumer reads it (e.g. to tell them they are no
+    longer the contact) and then forgets them; compaction keeps only the tombstone."""
     if not await repo.erase_person(uow.conn, person_id, contacts_topic=ctx.contacts, erased_by=by):
         return None
+    if last_word is not None:
+        await uow.emit(ctx.contacts, last_word)
     now = ctx.clock()
     # A tombstone removes the contact record from the compacted topic (and from consumers that
     # hold it); the event tells every consumer of the public topic.
