@@ -2,45 +2,82 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
+from services.notification.domain.messages import Places
 from services.notification.entrypoints.http import router
 from services.notification.handlers import Context, make_handlers
 from services.notification.mailer import mail_worker
+from services.notification.reminders import CONTEXT, reminder_worker
 from services.notification.settings import NotificationSettings
+from shared.auth import TOKENS, parse_tokens
 from shared.catalog import LocalInfra, ServiceDeclaration
+from shared.events.notification import NotificationFailed, NotificationSent
 from shared.events.registration import contacts_topic
-from shared.service import ServiceSpec, build_app
+from shared.reference import REFERENCE_DIR, ReferenceData
+from shared.service import Runtime, ServiceSpec, build_app
 from shared.topics import TopicSpec, commands_topic, events_topic, service_topics
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 
 
-def service_spec(settings: NotificationSettings | None = None) -> ServiceSpec:
+def make_context(settings: NotificationSettings) -> Context:
+    branches = (
+        Path(settings.branches_csv)
+        if settings.branches_csv
+        else REFERENCE_DIR / "fylkesavdelinger.csv"
+    )
+    return Context(
+        programme_mailbox=settings.programme_mailbox,
+        contacts_topic=contacts_topic(settings.topic_prefix),
+        places=Places(ReferenceData.load(branches_csv=branches)),
+        gathering_reminder_days=tuple(settings.reminder_days_before_gathering),
+        deadline_reminder_days=tuple(settings.reminder_days_before_deadline),
+    )
+
+
+def service_spec(
+    settings: NotificationSettings | None = None, ctx: Context | None = None
+) -> ServiceSpec:
     """What this service is; `create_app` runs it, the contracts export documents it."""
     settings = settings or NotificationSettings()
+    ctx = ctx or make_context(settings)
+    reference = ctx.places.reference
+
+    def branch_id(name_or_id: str) -> str | None:
+        found = reference.branch(name_or_id)
+        return found.id if found else None
+
+    principals = parse_tokens(settings.api_tokens, branch_id)  # a bad token file fails start-up
     prefix = settings.topic_prefix
+
+    async def on_startup(runtime: Runtime) -> None:
+        runtime.extras.update({CONTEXT: ctx, TOKENS: principals})
+
     return ServiceSpec(
         name="notification",
         version=VERSION,
-        description="Tells people what they need to know: e-mail over SMTP in nb, nn and en.",
-        settings=settings,
-        handlers=make_handlers(
-            Context(
-                programme_mailbox=settings.programme_mailbox, contacts_topic=contacts_topic(prefix)
-            )
+        description=(
+            "Tells people what they need to know: e-mail over SMTP in nb, nn and en, with "
+            "calendar invitations, reminders, a delivery log and previews."
         ),
+        settings=settings,
+        handlers=make_handlers(ctx),
         subscribe_to=[
             contacts_topic(prefix),
             events_topic("registration", prefix),
+            events_topic("scheduling", prefix),
             commands_topic("notification", prefix),
         ],
-        publishes={},
+        publishes={events_topic("notification", prefix): [NotificationSent, NotificationFailed]},
         router=router,
         migrations=Path(__file__).parent / "migrations",
-        workers=[mail_worker],
+        workers=[mail_worker, reminder_worker],
+        on_startup=on_startup,
     )
 
 
@@ -52,10 +89,22 @@ def topics(prefix: str) -> list[TopicSpec]:
     return service_topics("notification", prefix)
 
 
+def local_tokens() -> dict[str, dict[str, Any]]:
+    """Tokens the local stack and the tests use (the same strings as the other services'
+    local ones); never for a real deployment."""
+    return {
+        "local-programme": {"name": "Programledelsen", "role": "programme"},
+        "local-observer": {"name": "Observatør", "role": "observer"},
+    }
+
+
 def local_env(infra: LocalInfra) -> dict[str, str]:
     """Mail goes to the local SMTP sink, polled often so a person (or a test) waits less."""
     return SERVICE.env(
-        smtp_host=infra.smtp_host, smtp_port=infra.smtp_port, mail_poll_interval_s=0.5
+        smtp_host=infra.smtp_host,
+        smtp_port=infra.smtp_port,
+        mail_poll_interval_s=0.5,
+        api_tokens=json.dumps(local_tokens()),
     )
 
 

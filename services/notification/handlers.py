@@ -1,23 +1,35 @@
-"""Events in, recipients and planned mails out, inside one unit of work."""
+"""Events in; projections, reminders and planned mails out, inside one unit of work.
+
+Each handler loads what it needs from the projections, lets the pure rules in `domain/`
+decide which mails the event causes, and stores them under the event's id: a redelivered
+event plans nothing twice (the inbox skips it, and deliveries are unique per event,
+recipient and template).
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from services.notification.adapters import repository
-from services.notification.domain.messages import mails_for_interest_registered
-from shared.events.registration import (
-    ContactDetails,
-    InterestRegistered,
-    InterestUpdated,
-    PersonErased,
-)
+import asyncpg
+
+from services.notification.adapters import repository as repo
+from services.notification.domain import messages as rules
+from services.notification.domain.messages import Board, Gathering, InvitationTarget, Member, Places
+from services.notification.domain.reminders import ReminderKind, plan
+from shared.events import registration as reg
+from shared.events import scheduling as sched
 from shared.messaging import Handler, Rejected, Tombstone, UnitOfWork, tombstone_handler
 
 log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -25,13 +37,50 @@ class Context:
     programme_mailbox: str
     # The restricted, compacted topic of contact details: a tombstone there erases the person.
     contacts_topic: str
+    places: Places
+    gathering_reminder_days: tuple[int, ...] = (7, 1)
+    deadline_reminder_days: tuple[int, ...] = (7, 1)
+    clock: Callable[[], datetime] = field(default=_now)
+
+
+async def _plan(uow: UnitOfWork, mails: list[rules.PlannedMail]) -> None:
+    await repo.plan_deliveries(uow.conn, event_id=uow.caused_by.id, mails=mails)
+
+
+def _data(event: Any) -> dict[str, Any]:
+    data: dict[str, Any] = event.model_dump(mode="json")
+    return data
+
+
+def _members(refs: Any) -> list[Member]:
+    return [Member(str(r.person_id), str(r.role)) for r in refs]
+
+
+async def _boards_for(
+    conn: asyncpg.Connection, targets: list[tuple[InvitationTarget, str | None]]
+) -> dict[str, Board]:
+    """The board that speaks for each municipality invited as such (it has no group yet)."""
+    found: dict[str, Board] = {}
+    for target, branch_id in targets:
+        number = target.municipality_number
+        if target.person_id or not number or number in found:
+            continue
+        board = await repo.board_of_branch(conn, branch_id) or await repo.board_of_county(
+            conn, number[:2]
+        )
+        if board is not None:
+            found[number] = board
+    return found
 
 
 def make_handlers(ctx: Context) -> dict[str, Handler]:
     """The one table of what this service handles."""
+    places = ctx.places
 
-    async def on_contact_details(contact: ContactDetails, uow: UnitOfWork) -> None:
-        kept = await repository.upsert_recipient(
+    # --- contacts and erasure -------------------------------------------------------------
+
+    async def on_contact_details(contact: reg.ContactDetails, uow: UnitOfWork) -> None:
+        kept = await repo.upsert_recipient(
             uow.conn,
             person_id=contact.person_id,
             name=contact.name,
@@ -41,33 +90,405 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         if not kept:
             # Late or redelivered: an erased person stays erased.
             log.info("contact details of an erased person ignored", extra={"person": contact.key()})
+            return
+        handed = getattr(contact, "handed_over", None)  # newer contact records say so
+        if handed is not None:
+            handover = rules.Handover(
+                str(handed.registration_id),
+                handed.round_id,
+                handed.branch_name,
+                str(contact.person_id),
+                str(handed.new_contact_person_id),
+            )
+            await repo.plan_deliveries(uow.conn, event_id=handover.key, mails=handover.mails())
 
-    async def on_interest_registered(event: InterestRegistered, uow: UnitOfWork) -> None:
-        data: dict[str, Any] = event.model_dump(mode="json")
-        mails = mails_for_interest_registered(data, programme_mailbox=ctx.programme_mailbox)
-        await repository.plan_deliveries(uow.conn, event_id=uow.caused_by.id, mails=mails)
-
-    async def on_interest_updated(event: InterestUpdated, uow: UnitOfWork) -> None:
-        data: dict[str, Any] = event.model_dump(mode="json")
-        mails = mails_for_interest_registered(
-            data, programme_mailbox=ctx.programme_mailbox, updated=True
-        )
-        await repository.plan_deliveries(uow.conn, event_id=uow.caused_by.id, mails=mails)
-
-    async def on_person_erased(event: PersonErased, uow: UnitOfWork) -> None:
-        await repository.erase_recipient(uow.conn, event.person_id)
+    async def on_person_erased(event: reg.PersonErased, uow: UnitOfWork) -> None:
+        await repo.erase_recipient(uow.conn, event.person_id)
 
     async def on_contact_tombstone(tombstone: Tombstone, uow: UnitOfWork) -> None:
         try:
             person_id = uuid.UUID(tombstone.key)
         except ValueError as error:
             raise Rejected(f"a contacts tombstone's key must be a person id: {error}") from error
-        await repository.erase_recipient(uow.conn, person_id)
+        await repo.erase_recipient(uow.conn, person_id)
 
-    return {
-        ContactDetails.TYPE: on_contact_details,
-        PersonErased.TYPE: on_person_erased,
+    # --- interest, rounds and deadlines ------------------------------------------------------
+
+    async def on_interest(
+        event: reg.InterestRegistered | reg.InterestUpdated, uow: UnitOfWork
+    ) -> None:
+        updated = isinstance(event, reg.InterestUpdated)
+        await repo.save_board(
+            uow.conn,
+            branch_id=event.branch_id,
+            branch_name=event.branch_name,
+            county_numbers=event.county_numbers,
+            person_id=event.contact_person_id,
+        )
+        await repo.save_interest(
+            uow.conn,
+            round_id=event.round_id,
+            branch_id=event.branch_id,
+            municipality_numbers=event.municipality_numbers,
+        )
+        data = _data(event)
+        mails = rules.mails_for_interest_registered(
+            data, programme_mailbox=ctx.programme_mailbox, updated=updated, places=places
+        )
+        await _plan(uow, mails)
+        handover = rules.handover_of_update(data) if updated else None
+        if handover is not None:
+            await repo.plan_deliveries(uow.conn, event_id=handover.key, mails=handover.mails())
+
+    async def deadline_reminders(
+        conn: asyncpg.Connection,
+        round_id: str,
+        kind: str,
+        county: str | None,
+        closes_at: datetime,
+        deadline: Any,
+    ) -> None:
+        reminder = (
+            ReminderKind.INTEREST_DEADLINE
+            if kind == "interest"
+            else ReminderKind.APPLICATION_DEADLINE
+        )
+        subject = round_id if kind == "interest" else f"{round_id}:{county}"
+        found = plan(
+            reminder, subject, str(deadline), closes_at, ctx.deadline_reminder_days, now=ctx.clock()
+        )
+        await repo.replace_reminders(conn, reminder, subject, found)
+
+    async def on_round_opened(event: reg.RoundOpened, uow: UnitOfWork) -> None:
+        await repo.save_deadline(
+            uow.conn,
+            round_id=event.round_id,
+            kind="interest",
+            county_number=None,
+            deadline=event.interest_deadline,
+            closes_at=event.interest_closes_at,
+        )
+        await deadline_reminders(
+            uow.conn,
+            event.round_id,
+            "interest",
+            None,
+            event.interest_closes_at,
+            event.interest_deadline,
+        )
+
+    async def on_round_closed(event: Any, uow: UnitOfWork) -> None:
+        """Closed or cancelled: no more interest or applications, so no deadline reminders."""
+        await repo.drop_round_reminders(uow.conn, event.round_id)
+
+    async def on_window_opened(event: reg.ApplicationWindowOpened, uow: UnitOfWork) -> None:
+        await repo.save_deadline(
+            uow.conn,
+            round_id=event.round_id,
+            kind="application",
+            county_number=event.county_number,
+            deadline=event.deadline,
+            closes_at=event.closes_at,
+        )
+        await deadline_reminders(
+            uow.conn,
+            event.round_id,
+            "application",
+            event.county_number,
+            event.closes_at,
+            event.deadline,
+        )
+        board = await repo.board_of_county(uow.conn, event.county_number)
+        await _plan(uow, rules.mails_for_window_opened(_data(event), board=board, places=places))
+
+    async def on_deadline_extended(event: reg.DeadlineExtended, uow: UnitOfWork) -> None:
+        kind = event.kind.value
+        await repo.save_deadline(
+            uow.conn,
+            round_id=event.round_id,
+            kind=kind,
+            county_number=event.county_number,
+            deadline=event.new_deadline,
+            closes_at=event.closes_at,
+        )
+        await deadline_reminders(
+            uow.conn, event.round_id, kind, event.county_number, event.closes_at, event.new_deadline
+        )
+        if kind == "interest":
+            boards = await repo.all_boards(uow.conn)
+        else:
+            board = await repo.board_of_county(uow.conn, event.county_number)
+            boards = [board] if board else []
+        await _plan(
+            uow, rules.mails_for_deadline_extended(_data(event), boards=boards, places=places)
+        )
+
+    # --- applications, decisions, groups -------------------------------------------------------
+
+    async def on_application_submitted(event: reg.ApplicationSubmitted, uow: UnitOfWork) -> None:
+        group = _members(event.group)
+        await repo.save_application(
+            uow.conn,
+            round_id=event.round_id,
+            municipality_number=event.municipality_number,
+            county_number=event.county_number,
+            branch_id=event.branch_id,
+            status="submitted",
+        )
+        await repo.replace_group(uow.conn, event.round_id, event.municipality_number, group)
+        board = await repo.board_of_branch(uow.conn, event.branch_id)
+        mails = rules.mails_for_application_submitted(
+            _data(event),
+            board=board,
+            group=group,
+            programme_mailbox=ctx.programme_mailbox,
+            places=places,
+        )
+        await _plan(uow, mails)
+
+    async def decided(
+        event: Any, uow: UnitOfWork, template: str, status: str, *, whole_group: bool, **facts: Any
+    ) -> None:
+        await repo.save_application(
+            uow.conn,
+            round_id=event.round_id,
+            municipality_number=event.municipality_number,
+            county_number=event.county_number,
+            branch_id=event.branch_id,
+            status=status,
+        )
+        group = await repo.group_of(uow.conn, event.round_id, event.municipality_number)
+        board = await repo.board_of_branch(uow.conn, event.branch_id)
+        mails = rules.mails_for_decision(
+            template,
+            _data(event),
+            board=board,
+            group=group,
+            whole_group=whole_group,
+            places=places,
+            **facts,
+        )
+        await _plan(uow, mails)
+
+    async def on_admitted(event: reg.MunicipalityAdmitted, uow: UnitOfWork) -> None:
+        await repo.replace_group(
+            uow.conn, event.round_id, event.municipality_number, _members(event.group)
+        )
+        template = "moved_up" if event.promoted_from_waitlist else "admitted"
+        await decided(event, uow, template, "admitted", whole_group=True)
+
+    async def on_waitlisted(event: reg.MunicipalityWaitlisted, uow: UnitOfWork) -> None:
+        await decided(
+            event, uow, "waitlisted", "waitlisted", whole_group=False, position=event.position
+        )
+
+    async def on_declined(event: reg.MunicipalityDeclined, uow: UnitOfWork) -> None:
+        await decided(event, uow, "declined", "declined", whole_group=False, reason=event.reason)
+
+    async def on_withdrawn(event: reg.MunicipalityWithdrawn, uow: UnitOfWork) -> None:
+        await decided(
+            event, uow, "withdrawal_confirmed", "withdrawn", whole_group=True, reason=event.reason
+        )
+
+    async def on_revoked(event: Any, uow: UnitOfWork) -> None:
+        reason = getattr(event, "reason", "") or ""
+        await decided(event, uow, "revoked", "revoked", whole_group=True, reason=reason)
+
+    async def on_member_added(event: reg.GroupMemberAdded, uow: UnitOfWork) -> None:
+        member = Member(str(event.person_id), event.role.value)
+        await repo.add_member(uow.conn, event.round_id, event.municipality_number, member)
+        county = event.municipality_number[:2]
+        board = await repo.board_of_county(uow.conn, county)
+        data = {**_data(event), "county_number": county}
+        await _plan(uow, rules.mails_for_member_added(data, board=board, places=places))
+
+    async def on_member_removed(event: reg.GroupMemberRemoved, uow: UnitOfWork) -> None:
+        await repo.remove_member(
+            uow.conn, event.round_id, event.municipality_number, event.person_id
+        )
+
+    # --- gatherings ------------------------------------------------------------------------------
+
+    def gathering_of(event: Any) -> Gathering:
+        venue = getattr(event, "venue", None)
+        return Gathering(
+            gathering_id=str(event.gathering_id),
+            round_id=event.round_id,
+            region=event.region,
+            kind=event.kind.value,
+            title=event.title,
+            starts_at=event.starts_at.isoformat(),
+            ends_at=event.ends_at.isoformat(),
+            sequence=event.sequence,
+            venue=venue.model_dump(mode="json") if venue is not None else {},
+        )
+
+    async def gathering_reminders(conn: asyncpg.Connection, gathering: Gathering) -> None:
+        found = plan(
+            ReminderKind.GATHERING,
+            gathering.gathering_id,
+            str(gathering.sequence),
+            datetime.fromisoformat(gathering.starts_at),
+            ctx.gathering_reminder_days,
+            now=ctx.clock(),
+        )
+        await repo.replace_reminders(conn, ReminderKind.GATHERING, gathering.gathering_id, found)
+
+    async def on_gathering_scheduled(event: sched.GatheringScheduled, uow: UnitOfWork) -> None:
+        gathering = gathering_of(event)
+        await repo.save_gathering(uow.conn, gathering)
+        await gathering_reminders(uow.conn, gathering)
+
+    async def on_invitation_issued(event: sched.InvitationIssued, uow: UnitOfWork) -> None:
+        await repo.save_invitation(
+            uow.conn,
+            invitation_id=event.invitation_id,
+            gathering_id=event.gathering_id,
+            person_id=event.person_id,
+            municipality_number=event.municipality_number,
+            branch_id=event.branch_id,
+            role=event.role.value,
+            active=True,
+        )
+        row = await repo.gathering(uow.conn, event.gathering_id)
+        if row is None:
+            # The gathering's own event comes first on its partition; without it there is
+            # nothing to say (title, venue) — a gap in the history, not a reason to stop.
+            log.warning(
+                "invitation for an unknown gathering", extra={"gathering": str(event.gathering_id)}
+            )
+            return
+        if row["cancelled"]:
+            return
+        gathering = repo.gathering_of(row)
+        target = InvitationTarget(
+            str(event.person_id) if event.person_id else None,
+            event.municipality_number,
+            event.role.value,
+        )
+        boards = await _boards_for(uow.conn, [(target, event.branch_id)])
+        template = rules.INVITATION_TEMPLATES.get(gathering.kind, "gathering_invitation")
+        facts: dict[str, Any] = {}
+        if event.municipality_number:
+            facts["municipality_name"] = places.municipality(event.municipality_number)
+        mails = rules.mails_for_gathering(
+            template, gathering, [target], board_of=boards, method="REQUEST", places=places, **facts
+        )
+        await _plan(uow, mails)
+
+    async def on_invitation_withdrawn(event: sched.InvitationWithdrawn, uow: UnitOfWork) -> None:
+        await repo.save_invitation(
+            uow.conn,
+            invitation_id=event.invitation_id,
+            gathering_id=event.gathering_id,
+            person_id=event.person_id,
+            municipality_number=event.municipality_number,
+            branch_id=event.branch_id,
+            role=event.role.value,
+            active=False,
+        )
+
+    async def on_gathering_rescheduled(event: sched.GatheringRescheduled, uow: UnitOfWork) -> None:
+        gathering = gathering_of(event)
+        await repo.save_gathering(uow.conn, gathering)
+        await gathering_reminders(uow.conn, gathering)
+        targets = [
+            (
+                InvitationTarget(
+                    str(i.person_id) if i.person_id else None, i.municipality_number, i.role.value
+                ),
+                i.branch_id,
+            )
+            for i in event.invitees
+        ]
+        boards = await _boards_for(uow.conn, targets)
+        mails = rules.mails_for_gathering(
+            "gathering_changed",
+            gathering,
+            [t for t, _ in targets],
+            board_of=boards,
+            method="REQUEST",
+            places=places,
+            previous_starts_at=event.previous_starts_at.isoformat(),
+            reason=event.reason,
+        )
+        await _plan(uow, mails)
+
+    async def on_gathering_cancelled(event: sched.GatheringCancelled, uow: UnitOfWork) -> None:
+        row = await repo.gathering(uow.conn, event.gathering_id)
+        venue = repo.gathering_of(row).venue if row is not None else {}
+        await repo.cancel_gathering(uow.conn, event.gathering_id)
+        await repo.drop_reminders(uow.conn, ReminderKind.GATHERING, str(event.gathering_id))
+        gathering = Gathering(
+            gathering_id=str(event.gathering_id),
+            round_id=event.round_id,
+            region=event.region,
+            kind=event.kind.value,
+            title=event.title,
+            starts_at=event.starts_at.isoformat(),
+            ends_at=event.ends_at.isoformat(),
+            sequence=event.sequence,
+            venue=venue,
+        )
+        targets = [
+            (
+                InvitationTarget(
+                    str(i.person_id) if i.person_id else None, i.municipality_number, i.role.value
+                ),
+                i.branch_id,
+            )
+            for i in event.invitees
+        ]
+        boards = await _boards_for(uow.conn, targets)
+        mails = rules.mails_for_gathering(
+            "gathering_cancelled",
+            gathering,
+            [t for t, _ in targets],
+            board_of=boards,
+            method="CANCEL",
+            places=places,
+            reason=event.reason,
+        )
+        await _plan(uow, mails)
+
+    async def on_supervision_booked(event: sched.SupervisionBooked, uow: UnitOfWork) -> None:
+        row = await repo.gathering(uow.conn, event.gathering_id)
+        if row is None:
+            log.warning(
+                "supervision of an unknown gathering", extra={"gathering": str(event.gathering_id)}
+            )
+            return
+        mails = rules.mails_for_supervisor(repo.gathering_of(row), _data(event), places)
+        await _plan(uow, mails)
+
+    table: dict[str, Handler] = {
+        reg.ContactDetails.TYPE: on_contact_details,
+        reg.PersonErased.TYPE: on_person_erased,
         tombstone_handler(ctx.contacts_topic): on_contact_tombstone,
-        InterestRegistered.TYPE: on_interest_registered,
-        InterestUpdated.TYPE: on_interest_updated,
+        reg.InterestRegistered.TYPE: on_interest,
+        reg.InterestUpdated.TYPE: on_interest,
+        reg.RoundOpened.TYPE: on_round_opened,
+        reg.ApplicationWindowOpened.TYPE: on_window_opened,
+        reg.DeadlineExtended.TYPE: on_deadline_extended,
+        reg.ApplicationSubmitted.TYPE: on_application_submitted,
+        reg.MunicipalityAdmitted.TYPE: on_admitted,
+        reg.MunicipalityWaitlisted.TYPE: on_waitlisted,
+        reg.MunicipalityDeclined.TYPE: on_declined,
+        reg.MunicipalityWithdrawn.TYPE: on_withdrawn,
+        reg.GroupMemberAdded.TYPE: on_member_added,
+        reg.GroupMemberRemoved.TYPE: on_member_removed,
+        sched.GatheringScheduled.TYPE: on_gathering_scheduled,
+        sched.GatheringRescheduled.TYPE: on_gathering_rescheduled,
+        sched.GatheringCancelled.TYPE: on_gathering_cancelled,
+        sched.InvitationIssued.TYPE: on_invitation_issued,
+        sched.InvitationWithdrawn.TYPE: on_invitation_withdrawn,
+        sched.SupervisionBooked.TYPE: on_supervision_booked,
     }
+    # Registration's newer facts, handled where their contracts exist.
+    revoked = getattr(reg, "AdmissionRevoked", None)
+    if revoked is not None:
+        table[revoked.TYPE] = on_revoked
+    closed = getattr(reg, "RoundClosed", None)
+    if closed is not None:
+        table[closed.TYPE] = on_round_closed
+    return table

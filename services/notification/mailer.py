@@ -1,8 +1,15 @@
-"""The mail worker: sends due deliveries over SMTP, marks them sent, retries failures.
+"""The mail worker: claim due mails, send them over reused SMTP connections, then mark them.
 
-Each mail is sent while its row is locked, so replicas never send the same one; the row is
-marked sent in the same transaction. Its Message-ID is derived from the delivery id, so a
-mail that is sent again after a crash between SMTP's "250" and our commit is recognisable.
+No database transaction is open while a mail is on the wire: a batch is claimed in one short
+statement (status 'sending' with a lease), sent over at most `smtp_connections` connections
+at once, and marked in one transaction afterwards, together with the notification-sent /
+notification-failed events. A crash between the server's "250" and the mark sends that mail
+again when its lease runs out, with the same Message-ID (derived from the delivery id), so a
+mail system or a reader can tell it is the same mail.
+
+Outcomes per mail: accepted -> sent; a 5xx refusal or a mail that cannot be written (template
+error, no such template) -> failed with a reason and an event; a 4xx or no server -> due again
+after a backoff. One mail's failure never holds up the others.
 """
 
 from __future__ import annotations
@@ -10,76 +17,265 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formataddr, formatdate, parseaddr
 
 import aiosmtplib
+from jinja2 import TemplateError
 from prometheus_client import Counter
 
 from services.notification.adapters import repository
+from services.notification.adapters.repository import Claimed
+from services.notification.domain import calendar
 from services.notification.settings import NotificationSettings
 from services.notification.templates import Templates
 from shared.db.pool import connect
+from shared.envelope import Envelope
+from shared.events.notification import NotificationFailed, NotificationSent, RecipientKind
+from shared.redact import redact
 from shared.retry import backoff_delay
 from shared.service import Runtime
+from shared.topics import events_topic
 
 log = logging.getLogger(__name__)
-MAILS = Counter("ks_mails_total", "Mails handed to the SMTP server", ["template", "outcome"])
+MAILS = Counter("ks_mails_total", "Mails by outcome", ["template", "outcome"])
+SOURCE = "/notification/mailer"
 
 
-def build_mail(
-    settings: NotificationSettings, row: dict[str, object], subject: str, body: str
-) -> EmailMessage:
-    mail = EmailMessage()
-    mail["From"] = settings.mail_from
-    mail["To"] = str(row["address"])
-    mail["Subject"] = subject
-    mail["Date"] = formatdate(localtime=False)
-    mail["Message-ID"] = f"<{row['id']}@notification.kulturskole>"
-    mail["Content-Language"] = str(row["language"])
-    mail.set_content(body)
-    return mail
+class Unwritable(Exception):
+    """The mail cannot be written (its template fails): sending again would fail again."""
 
 
-async def send_due(runtime: Runtime, templates: Templates) -> int:
-    """Send what is due, one transaction per mail.
+def build_mail(settings: NotificationSettings, mail: Claimed, templates: Templates) -> EmailMessage:
+    """The whole message: headers, plain text, HTML and, for a gathering, its calendar part."""
+    context = {
+        **mail.context,
+        "recipient_name": mail.recipient_name,
+        "contact_name": mail.reply_to_name or "",
+    }
+    try:
+        rendered = templates.render_mail(mail.template, mail.language, context)
+    except (TemplateError, LookupError, ValueError, TypeError) as error:
+        raise Unwritable(f"template {mail.template!r} ({mail.language}): {error!r}") from error
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = formataddr((mail.recipient_name, mail.address))
+    if mail.reply_to_email:
+        message["Reply-To"] = formataddr((mail.reply_to_name or "", mail.reply_to_email))
+    message["Subject"] = rendered.subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = f"<{mail.id}@notification.kulturskole>"
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Kulturskole-Template"] = mail.template
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    spec = mail.context.get("calendar")
+    if spec:
+        organizer = parseaddr(settings.mail_from)[1]
+        ics = calendar.invitation(
+            spec, organizer=organizer, attendee=mail.address, attendee_name=mail.recipient_name
+        )
+        method = str(spec["method"])
+        # Inline (calendar programs show Accept/Update from it) and as a file to open.
+        message.add_alternative(ics.decode(), subtype="calendar", params={"method": method})
+        message.add_attachment(
+            ics,
+            maintype="text",
+            subtype="calendar",
+            filename="invitasjon.ics" if method == "REQUEST" else "avlysning.ics",
+            params={"method": method},
+        )
+    # Last: building the body moves every Content-* header into the first part.
+    message["Content-Language"] = mail.language
+    return message
 
-    A mail is marked sent in the transaction that holds its lock while SMTP accepts it, so a
-    crash can repeat at most the one mail in flight (same Message-ID), never a whole batch.
-    """
+
+@dataclass
+class Outcome:
+    sent: list[Claimed]
+    failed: list[tuple[Claimed, str]]
+    retry: list[tuple[Claimed, str]]
+
+
+class SmtpPool:
+    """At most `size` SMTP connections, each kept open and reused mail after mail."""
+
+    def __init__(self, settings: NotificationSettings) -> None:
+        self.settings = settings
+        self.idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
+        for _ in range(settings.smtp_connections):
+            self.idle.put_nowait(self._client())
+
+    def _client(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        return aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            timeout=s.smtp_timeout_s,
+            use_tls=s.smtp_tls,
+            start_tls=s.smtp_starttls if not s.smtp_tls else False,
+            username=s.smtp_username or None,
+            password=s.smtp_password.get_secret_value() or None,
+        )
+
+    async def send(self, message: EmailMessage) -> None:
+        client = await self.idle.get()
+        try:
+            reused = client.is_connected
+            if not reused:
+                await client.connect()
+            try:
+                await client.send_message(message)
+            except aiosmtplib.SMTPServerDisconnected:
+                if not reused:
+                    raise
+                # The server closed an idle connection; one fresh try is not a retry.
+                await self._reset(client)
+                await client.connect()
+                await client.send_message(message)
+        except BaseException:
+            await self._reset(client)
+            raise
+        finally:
+            self.idle.put_nowait(client)
+
+    async def _reset(self, client: aiosmtplib.SMTP) -> None:
+        with contextlib.suppress(Exception):
+            client.close()
+
+    async def close(self) -> None:
+        while not self.idle.empty():
+            client = self.idle.get_nowait()
+            if client.is_connected:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.quit(), 2)
+            await self._reset(client)
+
+
+def classify(error: BaseException) -> str:
+    """'failed' for a permanent refusal (5xx), 'retry' for anything that may pass (4xx, down)."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in error.recipients]
+        return "failed" if codes and all(c >= 500 for c in codes) else "retry"
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        return "failed" if error.code >= 500 else "retry"
+    return "retry"
+
+
+async def send_batch(
+    mails: Sequence[Claimed],
+    settings: NotificationSettings,
+    templates: Templates,
+    smtp: SmtpPool,
+) -> Outcome:
+    outcome = Outcome([], [], [])
+
+    async def one(mail: Claimed) -> None:
+        try:
+            message = build_mail(settings, mail, templates)
+        except Unwritable as error:
+            outcome.failed.append((mail, str(error)))
+            return
+        try:
+            await smtp.send(message)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            reason = redact(f"{type(error).__name__}: {error}")
+            if classify(error) == "failed":
+                outcome.failed.append((mail, reason))
+            else:
+                outcome.retry.append((mail, reason))
+            return
+        outcome.sent.append(mail)
+
+    await asyncio.gather(*(one(m) for m in mails))
+    return outcome
+
+
+def _event(mail: Claimed, prefix: str, *, reason: str | None = None) -> tuple[str, Envelope]:
+    kind = RecipientKind(mail.recipient_kind)
+    facts = {
+        "delivery_id": mail.id,
+        "caused_by": mail.event_id,
+        "template": mail.template,
+        "language": mail.language,
+        "recipient_kind": kind,
+        "person_id": mail.person_id,
+        "supervisor_id": mail.supervisor_id,
+        "attempts": mail.attempts + 1,
+    }
+    now = datetime.now(UTC)
+    contract: NotificationSent | NotificationFailed
+    if reason is None:
+        contract = NotificationSent(**facts, sent_at=now)
+    else:
+        contract = NotificationFailed(**facts, reason=reason, failed_at=now)
+    # The id follows from the delivery and its outcome: marking again queues nothing new.
+    outcome = "sent" if reason is None else "failed"
+    envelope = Envelope.wrap(
+        contract,
+        source=SOURCE,
+        subject=contract.key(),
+        event_id=str(uuid.uuid5(mail.id, outcome)),
+    )
+    return events_topic("notification", prefix), envelope
+
+
+async def deliver_due(runtime: Runtime, templates: Templates, smtp: SmtpPool) -> int:
+    """One round: claim, send, mark. Returns how many mails were claimed."""
     settings = runtime.settings
     assert isinstance(settings, NotificationSettings)
-    sent = 0
-    for delivery_id in await repository.due_delivery_ids(runtime.pool, settings.mail_batch_size):
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            row = await repository.lock_due_delivery(conn, delivery_id)
-            if row is None:
-                continue  # sent meanwhile, or another replica is on it
-            context = {**row["context"], "recipient_name": row["recipient_name"] or ""}
-            try:
-                subject, body = templates.render(row["template"], row["language"], context)
-                mail = build_mail(settings, dict(row), subject, body)
-                await aiosmtplib.send(
-                    mail,
-                    hostname=settings.smtp_host,
-                    port=settings.smtp_port,
-                    timeout=settings.smtp_timeout_s,
-                    start_tls=False,
-                    use_tls=False,
-                )
-            except (aiosmtplib.SMTPException, OSError, LookupError) as error:
-                MAILS.labels(row["template"], "failed").inc()
-                delay = backoff_delay(row["attempts"] + 1, base=1.0, cap=300.0)
-                log.warning(
-                    "mail not accepted, will retry",
-                    extra={"delivery": str(row["id"]), "error": repr(error), "retry_in_s": delay},
-                )
-                await repository.mark_failed(conn, row["id"], error=repr(error), retry_in_s=delay)
-                continue
-            await repository.mark_sent(conn, row["id"])
-            MAILS.labels(row["template"], "sent").inc()
-            sent += 1
-    return sent
+    claimed = await repository.claim_due(
+        runtime.pool,
+        limit=settings.mail_batch_size,
+        lease_s=settings.mail_lease_s,
+        reply_to_wait_s=settings.reply_to_wait_s,
+    )
+    if not claimed:
+        return 0
+    outcome = await send_batch(claimed, settings, templates, smtp)
+    prefix = settings.topic_prefix
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        if outcome.sent:
+            await repository.mark_sent(
+                conn, [m.id for m in outcome.sent], [_event(m, prefix) for m in outcome.sent]
+            )
+        if outcome.failed:
+            await repository.mark_failed(
+                conn,
+                [(m.id, reason) for m, reason in outcome.failed],
+                [_event(m, prefix, reason=redact(reason)[:500]) for m, reason in outcome.failed],
+            )
+        if outcome.retry:
+            await repository.retry_later(
+                conn,
+                [
+                    (
+                        m.id,
+                        reason,
+                        backoff_delay(
+                            m.attempts + 1,
+                            base=settings.mail_retry_base_s,
+                            cap=settings.mail_retry_max_s,
+                        ),
+                    )
+                    for m, reason in outcome.retry
+                ],
+            )
+    for m in outcome.sent:
+        MAILS.labels(m.template, "sent").inc()
+    for m, reason in outcome.failed:
+        MAILS.labels(m.template, "failed").inc()
+        log.error("mail failed for good", extra={"delivery": str(m.id), "reason": reason})
+    for m, reason in outcome.retry:
+        MAILS.labels(m.template, "retry").inc()
+        log.warning(
+            "mail not accepted, will retry", extra={"delivery": str(m.id), "reason": reason}
+        )
+    return len(claimed)
 
 
 async def mail_worker(runtime: Runtime) -> None:
@@ -88,27 +284,31 @@ async def mail_worker(runtime: Runtime) -> None:
     templates = Templates()
     wake = asyncio.Event()
     attempt = 0
-    while True:
-        listener = None
-        try:
-            listener = await connect(
-                settings.database_url, settings.schema, name="notification-mail-listener"
-            )
-            await listener.add_listener(repository.DELIVERIES_CHANNEL, lambda *_: wake.set())
-            attempt = 0
-            while True:
-                wake.clear()
-                if await send_due(runtime, templates) >= settings.mail_batch_size:
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), settings.mail_poll_interval_s)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            attempt += 1
-            log.exception("mail worker interrupted, retrying")
-            await asyncio.sleep(backoff_delay(attempt))
-        finally:
-            if listener is not None:
-                with contextlib.suppress(Exception):
-                    await listener.close()
+    smtp = SmtpPool(settings)
+    try:
+        while True:
+            listener = None
+            try:
+                listener = await connect(
+                    settings.database_url, settings.schema, name="notification-mail-listener"
+                )
+                await listener.add_listener(repository.DELIVERIES_CHANNEL, lambda *_: wake.set())
+                attempt = 0
+                while True:
+                    wake.clear()
+                    if await deliver_due(runtime, templates, smtp) > 0:
+                        continue  # more may be due: no wait between full rounds
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), settings.mail_poll_interval_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                attempt += 1
+                log.exception("mail worker interrupted, retrying")
+                await asyncio.sleep(backoff_delay(attempt))
+            finally:
+                if listener is not None:
+                    with contextlib.suppress(Exception):
+                        await listener.close()
+    finally:
+        await smtp.close()

@@ -4,7 +4,8 @@
 
 Each accepted message is written to DIR as an .eml file. The web view lists them at `/`,
 and `/api/messages` gives them as JSON (sender, recipients, subject, text body, headers)
-so tests and people read the same thing.
+so tests and people read the same thing: besides the plain text, the HTML part and every
+other part that is not the body (attachments, an inline calendar), with its content as text.
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ class MailStore:
             "message_id": str(parsed.get("Message-ID", "")),
             "headers": {k: str(v) for k, v in parsed.items()},
             "text": _text_body(parsed),
+            "html": _html_body(parsed),
             "attachments": [part.get_content_type() for part in parsed.iter_attachments()],
+            "parts": _parts(parsed),
         }
 
     def clear(self) -> int:
@@ -84,7 +87,36 @@ class MailStore:
 
 def _text_body(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain", "html"))
-    return str(part.get_content()) if part is not None else ""
+    # Lines as a reader sees them: SMTP's CRLF line ends become plain newlines.
+    return str(part.get_content()).replace("\r\n", "\n") if part is not None else ""
+
+
+def _html_body(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    return str(part.get_content()).replace("\r\n", "\n") if part is not None else ""
+
+
+def _parts(message: EmailMessage) -> list[dict[str, Any]]:
+    """Every leaf part but the plain and HTML bodies: content type, its parameters (such as
+    a calendar's `method`), the file name if it has one, and the content as text."""
+    bodies = {id(message.get_body(preferencelist=(kind,))) for kind in ("plain", "html")}
+    found = []
+    for part in message.walk():
+        if part.is_multipart() or id(part) in bodies:
+            continue
+        content = part.get_content()
+        found.append(
+            {
+                "content_type": part.get_content_type(),
+                "params": {k: v for k, v in part.get_params() or [] if v},
+                "filename": part.get_filename(),
+                "disposition": part.get_content_disposition(),
+                "content": content.decode(errors="replace")
+                if isinstance(content, bytes)
+                else str(content),
+            }
+        )
+    return found
 
 
 class StoringHandler:

@@ -1,6 +1,6 @@
 """Public contracts. Importing this package registers every published message type."""
 
-from shared.events import registration, scheduling
+from shared.events import notification, registration, scheduling
 from shared.events.base import REGISTRY, Command, Contract, Event
 
-__all__ = ["REGISTRY", "Command", "Contract", "Event", "registration", "scheduling"]
+__all__ = ["REGISTRY", "Command", "Contract", "Event", "notification", "registration", "scheduling"]

@@ -12,14 +12,17 @@ from jinja2 import UndefinedError
 from services.notification.domain.messages import (
     PROGRAMME_SUBJECT,
     PlannedMail,
+    Places,
     mails_for_interest_registered,
 )
 from services.notification.templates import Templates, oslo_time
 from shared.events.registration import InterestRegistered
+from shared.reference import ReferenceData
 
 pytestmark = pytest.mark.unit
 
 MAILBOX = "regionaleprogram@kulturskoleradet.no"
+PLACES = Places(ReferenceData.load())
 PERSON_ID = uuid.UUID("0b7e1c2a-3f4d-4e5f-8a9b-0c1d2e3f4a5b")
 REGISTRATION_ID = uuid.UUID("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
 
@@ -41,9 +44,17 @@ def event(**changes: Any) -> dict[str, Any]:
     return InterestRegistered.model_validate(fields).model_dump(mode="json")
 
 
+def planned(**changes: Any) -> list[PlannedMail]:
+    return mails_for_interest_registered(event(**changes), programme_mailbox=MAILBOX, places=PLACES)
+
+
 def receipt_context(**changes: Any) -> dict[str, Any]:
-    receipt = mails_for_interest_registered(event(**changes), programme_mailbox=MAILBOX)[0]
-    return {**receipt.context, "recipient_name": "Kari Nordmann"}
+    return {**planned(**changes)[0].context, "recipient_name": "Kari Nordmann"}
+
+
+def copy_context(**changes: Any) -> dict[str, Any]:
+    # The contact's name is looked up when the mail is sent, like the recipient's.
+    return {**planned(**changes)[1].context, "contact_name": "Kari Nordmann"}
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +66,7 @@ def templates() -> Templates:
 
 
 def test_interest_registered_plans_receipt_and_programme_copy() -> None:
-    receipt, copy = mails_for_interest_registered(event(), programme_mailbox=MAILBOX)
+    receipt, copy = planned()
 
     assert receipt == PlannedMail(
         recipient_key=f"person:{PERSON_ID}",
@@ -71,15 +82,18 @@ def test_interest_registered_plans_receipt_and_programme_copy() -> None:
     assert copy.address == MAILBOX
     assert copy.language == "nb"
     assert copy.person_id is None
+    assert copy.reply_to_person_id == str(PERSON_ID)  # the copy answers to the contact
 
 
 def test_planned_mails_carry_the_event_facts() -> None:
-    receipt, copy = mails_for_interest_registered(event(), programme_mailbox=MAILBOX)
+    receipt, copy = planned()
     expected = {
         "branch_name": "Vestland",
         "round_id": "2025",
         "municipality_numbers": ["4601", "4602"],
+        "municipalities": ["Bergen", "Kinn"],
         "county_numbers": ["46"],
+        "counties": ["Vestland"],
         "message": "Vi gler oss til samarbeidet.",
         "registered_at": "2024-09-15T21:59:00Z",
         "registration_id": str(REGISTRATION_ID),
@@ -94,43 +108,47 @@ def test_missing_event_field_raises() -> None:
     incomplete = event()
     del incomplete["branch_name"]
     with pytest.raises(KeyError, match="branch_name"):
-        mails_for_interest_registered(incomplete, programme_mailbox=MAILBOX)
+        mails_for_interest_registered(incomplete, programme_mailbox=MAILBOX, places=PLACES)
 
 
 # --- programme copy ---------------------------------------------------------------------------
 
 
 def test_programme_copy_subject_and_body(templates: Templates) -> None:
-    copy = mails_for_interest_registered(event(), programme_mailbox=MAILBOX)[1]
+    copy = planned()[1]
 
-    subject, body = templates.render(copy.template, copy.language or "nb", copy.context)
+    subject, body = templates.render(copy.template, copy.language or "nb", copy_context())
 
     assert subject == "Fremtidens kulturskole, Regionale program" == PROGRAMME_SUBJECT
     assert "Fylkesavdeling: Vestland" in body
+    assert "Kontaktperson: Kari Nordmann" in body
     assert "oppstart 2025" in body
-    assert "Fylker (fylkesnummer): 46" in body
-    assert "Interesserte medlemskommuner (kommunenummer): 4601, 4602" in body
+    assert "Fylker: Vestland" in body
+    assert "Interesserte medlemskommuner: Bergen og Kinn" in body  # by name, not number
+    assert "4601" not in body
     assert "Registrert: 15.09.2024 kl. 23:59" in body
     assert f"Registrerings-id: {REGISTRATION_ID}" in body
     assert "Melding fra fylkesavdelingen:\nVi gler oss til samarbeidet." in body
 
 
 def test_programme_copy_without_municipalities_or_message(templates: Templates) -> None:
-    copy = mails_for_interest_registered(
-        event(municipality_numbers=[], message=""), programme_mailbox=MAILBOX
-    )[1]
-    _, body = templates.render(copy.template, "nb", copy.context)
+    copy = planned(municipality_numbers=[], message="")[1]
+    context = {**copy.context, "contact_name": "Kari Nordmann"}
+    _, body = templates.render(copy.template, "nb", context)
     assert "Ingen enkeltkommuner er meldt ennå." in body
     assert "medlemskommuner" not in body
     assert "Melding fra fylkesavdelingen" not in body
 
 
 @pytest.mark.parametrize("language", ["nn", "en"])
-def test_programme_copy_exists_only_in_bokmaal(templates: Templates, language: str) -> None:
-    copy = mails_for_interest_registered(event(), programme_mailbox=MAILBOX)[1]
-    assert templates.render(copy.template, language, copy.context) == templates.render(
-        copy.template, "nb", copy.context
-    )
+def test_programme_copy_keeps_the_invitations_subject_in_every_language(
+    templates: Templates, language: str
+) -> None:
+    copy = planned()[1]
+    assert copy.language == "nb"  # the programme mailbox reads bokmål
+    subject, body = templates.render(copy.template, language, copy_context())
+    assert subject == PROGRAMME_SUBJECT  # a proper noun, the same in every language
+    assert "Kari Nordmann" in body and "Vestland" in body
 
 
 # --- receipt ---------------------------------------------------------------------------------
@@ -139,7 +157,7 @@ def test_programme_copy_exists_only_in_bokmaal(templates: Templates, language: s
 DASH = "\u2013"  # the en dash the subjects use
 RECEIPT_MARKERS = {
     "nb": ("Vennlig hilsen", f"Kvittering: interesse for Fremtidens kulturskole {DASH} Vestland"),
-    "nn": ("Venleg helsing", f"Kvittering: interesse for Framtidas kulturskule {DASH} Vestland"),
+    "nn": ("Venleg helsing", f"Kvittering: interesse for Fremtidens kulturskole {DASH} Vestland"),
     "en": ("Kind regards", f"Receipt: interest in Fremtidens kulturskole {DASH} Vestland"),
 }
 
@@ -154,7 +172,7 @@ def test_receipt_in_each_language(templates: Templates, language: str) -> None:
     assert "Kari Nordmann" in body
     assert "Vestland" in body
     assert "2025" in body
-    assert "4601, 4602" in body
+    assert "Bergen" in body and "Kinn" in body
     assert greeting in body
     for other, (other_greeting, _) in RECEIPT_MARKERS.items():
         if other != language:
@@ -162,12 +180,21 @@ def test_receipt_in_each_language(templates: Templates, language: str) -> None:
     assert body.endswith("Norsk kulturskoleråd\n")
 
 
+def test_receipt_names_municipalities(templates: Templates) -> None:
+    _, nb = templates.render("interest_receipt", "nb", receipt_context())
+    _, en = templates.render("interest_receipt", "en", receipt_context())
+    assert "Kommuner: Bergen og Kinn" in nb
+    assert "Municipalities: Bergen and Kinn" in en
+
+
 def test_receipt_texts_differ_per_language(templates: Templates) -> None:
     rendered = {
         lang: templates.render("interest_receipt", lang, receipt_context())
         for lang in RECEIPT_MARKERS
     }
-    assert len({subject for subject, _ in rendered.values()}) == 3
+    # Bokmål and nynorsk write this subject alike: "Kvittering", "interesse" and the
+    # programme's name are the same words in both.
+    assert rendered["nb"][0] == rendered["nn"][0] != rendered["en"][0]
     assert len({body for _, body in rendered.values()}) == 3
 
 
@@ -209,10 +236,9 @@ def test_missing_context_value_raises(templates: Templates) -> None:
 
 
 def test_missing_value_in_programme_copy_raises(templates: Templates) -> None:
-    copy = mails_for_interest_registered(event(), programme_mailbox=MAILBOX)[1]
-    context = {k: v for k, v in copy.context.items() if k != "registration_id"}
+    context = {k: v for k, v in copy_context().items() if k != "registration_id"}
     with pytest.raises(UndefinedError, match="registration_id"):
-        templates.render(copy.template, "nb", context)
+        templates.render("interest_programme_copy", "nb", context)
 
 
 def test_unknown_template_raises_lookup_error(templates: Templates) -> None:

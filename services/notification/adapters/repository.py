@@ -1,15 +1,30 @@
-"""SQL of the notification service."""
+"""SQL of the notification service: projections, planned mails, reminders, the delivery log."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 
 import asyncpg
 
-from services.notification.domain.messages import PlannedMail
+from services.notification.domain.messages import (
+    Board,
+    Gathering,
+    InvitationTarget,
+    Member,
+    PlannedMail,
+)
+from services.notification.domain.reminders import Reminder, ReminderKind
+from shared.envelope import Envelope
+from shared.outbox import NOTIFY_SUFFIX
 from shared.redact import redact
 
 DELIVERIES_CHANNEL = "notification_deliveries"
+REASON_LIMIT = 1000
 
 
 async def _lock_persons(conn: asyncpg.Connection, person_ids: list[uuid.UUID]) -> None:
@@ -23,6 +38,9 @@ async def _lock_persons(conn: asyncpg.Connection, person_ids: list[uuid.UUID]) -
             "SELECT pg_advisory_xact_lock(hashtextextended('person:' || $1::uuid::text, 0))",
             person_id,
         )
+
+
+# --- recipients and erasure ---------------------------------------------------------------------
 
 
 async def upsert_recipient(
@@ -52,29 +70,456 @@ async def erase_recipient(conn: asyncpg.Connection, person_id: uuid.UUID) -> Non
     """Erasure: the address goes and stays gone; what the delivery log holds of them goes too.
 
     Mails still waiting for them are cancelled: they could never be sent. Only the id is
-    kept, so that late contact details cannot bring the person back.
+    kept, so that late contact details cannot bring the person back. A programme copy that
+    was to answer to them goes without their name and Reply-To.
     """
     await _lock_persons(conn, [person_id])
     await conn.execute(
         "INSERT INTO erased_persons (person_id) VALUES ($1) ON CONFLICT DO NOTHING", person_id
     )
     await conn.execute("DELETE FROM recipients WHERE person_id = $1", person_id)
+    await conn.execute("DELETE FROM reminder_opt_outs WHERE person_id = $1", person_id)
     await conn.execute(
         "UPDATE deliveries SET context = '{}', address = NULL, last_error = NULL,"
-        " status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END"
+        " status = CASE WHEN status IN ('pending', 'sending') THEN 'cancelled' ELSE status END"
         " WHERE person_id = $1",
+        person_id,
+    )
+    await conn.execute(
+        "UPDATE deliveries SET reply_to_person_id = NULL WHERE reply_to_person_id = $1", person_id
+    )
+
+
+# --- projections ---------------------------------------------------------------------------------
+
+
+async def save_board(
+    conn: asyncpg.Connection,
+    *,
+    branch_id: str,
+    branch_name: str,
+    county_numbers: Sequence[str],
+    person_id: uuid.UUID,
+) -> None:
+    await conn.execute(
+        "INSERT INTO branch_contacts (branch_id, branch_name, county_numbers, contact_person_id)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (branch_id) DO UPDATE SET branch_name = $2,"
+        " county_numbers = $3, contact_person_id = $4, updated_at = now()",
+        branch_id,
+        branch_name,
+        list(county_numbers),
         person_id,
     )
 
 
-async def plan_deliveries(
-    conn: asyncpg.Connection, *, event_id: str, mails: list[PlannedMail]
+def _board(row: asyncpg.Record | None) -> Board | None:
+    if row is None:
+        return None
+    return Board(row["branch_id"], row["branch_name"], str(row["contact_person_id"]))
+
+
+async def board_of_branch(conn: asyncpg.Connection, branch_id: str | None) -> Board | None:
+    if not branch_id:
+        return None
+    return _board(
+        await conn.fetchrow("SELECT * FROM branch_contacts WHERE branch_id = $1", branch_id)
+    )
+
+
+async def board_of_county(conn: asyncpg.Connection, county: str | None) -> Board | None:
+    if not county:
+        return None
+    return _board(
+        await conn.fetchrow(
+            "SELECT * FROM branch_contacts WHERE $1 = ANY(county_numbers)"
+            " ORDER BY updated_at DESC LIMIT 1",
+            county,
+        )
+    )
+
+
+async def all_boards(conn: asyncpg.Connection) -> list[Board]:
+    rows = await conn.fetch("SELECT * FROM branch_contacts ORDER BY branch_id")
+    return [b for b in map(_board, rows) if b is not None]
+
+
+async def save_interest(
+    conn: asyncpg.Connection, *, round_id: str, branch_id: str, municipality_numbers: Sequence[str]
 ) -> None:
+    await conn.execute(
+        "INSERT INTO interest (round_id, branch_id, municipality_numbers) VALUES ($1, $2, $3)"
+        " ON CONFLICT (round_id, branch_id) DO UPDATE SET municipality_numbers = $3",
+        round_id,
+        branch_id,
+        list(municipality_numbers),
+    )
+
+
+async def interest_of_round(conn: asyncpg.Connection, round_id: str) -> dict[str, list[str]]:
+    rows = await conn.fetch(
+        "SELECT branch_id, municipality_numbers FROM interest WHERE round_id = $1", round_id
+    )
+    return {r["branch_id"]: list(r["municipality_numbers"]) for r in rows}
+
+
+async def save_deadline(
+    conn: asyncpg.Connection,
+    *,
+    round_id: str,
+    kind: str,
+    county_number: str | None,
+    deadline: date,
+    closes_at: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO deadlines (round_id, kind, county_number, deadline, closes_at)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (round_id, kind, county_number)"
+        " DO UPDATE SET deadline = $4, closes_at = $5",
+        round_id,
+        kind,
+        county_number or "",
+        deadline,
+        closes_at,
+    )
+
+
+async def deadline_of(
+    conn: asyncpg.Connection, round_id: str, kind: str, county_number: str | None
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM deadlines WHERE round_id = $1 AND kind = $2 AND county_number = $3",
+        round_id,
+        kind,
+        county_number or "",
+    )
+
+
+async def save_application(
+    conn: asyncpg.Connection,
+    *,
+    round_id: str,
+    municipality_number: str,
+    county_number: str,
+    branch_id: str,
+    status: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO applications (round_id, municipality_number, county_number, branch_id, status)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (round_id, municipality_number)"
+        " DO UPDATE SET status = $5",
+        round_id,
+        municipality_number,
+        county_number,
+        branch_id,
+        status,
+    )
+
+
+async def submitted_municipalities(conn: asyncpg.Connection, round_id: str) -> set[str]:
+    rows = await conn.fetch(
+        "SELECT municipality_number FROM applications WHERE round_id = $1", round_id
+    )
+    return {r["municipality_number"] for r in rows}
+
+
+async def replace_group(
+    conn: asyncpg.Connection, round_id: str, municipality_number: str, members: Sequence[Member]
+) -> None:
+    await conn.execute(
+        "DELETE FROM group_members WHERE round_id = $1 AND municipality_number = $2",
+        round_id,
+        municipality_number,
+    )
+    await conn.executemany(
+        "INSERT INTO group_members (round_id, municipality_number, person_id, role)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        [(round_id, municipality_number, uuid.UUID(m.person_id), m.role) for m in members],
+    )
+
+
+async def add_member(
+    conn: asyncpg.Connection, round_id: str, municipality_number: str, member: Member
+) -> None:
+    await conn.execute(
+        "INSERT INTO group_members (round_id, municipality_number, person_id, role)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (round_id, municipality_number, person_id)"
+        " DO UPDATE SET role = $4",
+        round_id,
+        municipality_number,
+        uuid.UUID(member.person_id),
+        member.role,
+    )
+
+
+async def remove_member(
+    conn: asyncpg.Connection, round_id: str, municipality_number: str, person_id: uuid.UUID
+) -> None:
+    await conn.execute(
+        "DELETE FROM group_members WHERE round_id = $1 AND municipality_number = $2"
+        " AND person_id = $3",
+        round_id,
+        municipality_number,
+        person_id,
+    )
+
+
+async def group_of(
+    conn: asyncpg.Connection, round_id: str, municipality_number: str
+) -> list[Member]:
+    rows = await conn.fetch(
+        "SELECT person_id, role FROM group_members WHERE round_id = $1"
+        " AND municipality_number = $2 ORDER BY person_id",
+        round_id,
+        municipality_number,
+    )
+    return [Member(str(r["person_id"]), r["role"]) for r in rows]
+
+
+async def save_gathering(conn: asyncpg.Connection, gathering: Gathering) -> None:
+    await conn.execute(
+        "INSERT INTO gatherings (gathering_id, round_id, region, kind, title, venue, starts_at,"
+        " ends_at, sequence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        " ON CONFLICT (gathering_id) DO UPDATE SET title = $5, venue = $6, starts_at = $7,"
+        " ends_at = $8, sequence = $9 WHERE gatherings.sequence <= $9",
+        uuid.UUID(gathering.gathering_id),
+        gathering.round_id,
+        gathering.region,
+        gathering.kind,
+        gathering.title,
+        json.dumps(dict(gathering.venue)),
+        datetime.fromisoformat(gathering.starts_at),
+        datetime.fromisoformat(gathering.ends_at),
+        gathering.sequence,
+    )
+
+
+async def cancel_gathering(conn: asyncpg.Connection, gathering_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE gatherings SET cancelled = true WHERE gathering_id = $1", gathering_id
+    )
+
+
+async def gathering(conn: asyncpg.Connection, gathering_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM gatherings WHERE gathering_id = $1", gathering_id)
+
+
+def gathering_of(row: asyncpg.Record) -> Gathering:
+    venue = row["venue"]
+    return Gathering(
+        gathering_id=str(row["gathering_id"]),
+        round_id=row["round_id"],
+        region=row["region"],
+        kind=row["kind"],
+        title=row["title"],
+        starts_at=row["starts_at"].isoformat(),
+        ends_at=row["ends_at"].isoformat(),
+        sequence=row["sequence"],
+        venue=json.loads(venue) if isinstance(venue, str) else dict(venue),
+    )
+
+
+async def save_invitation(
+    conn: asyncpg.Connection,
+    *,
+    invitation_id: uuid.UUID,
+    gathering_id: uuid.UUID,
+    person_id: uuid.UUID | None,
+    municipality_number: str | None,
+    branch_id: str | None,
+    role: str,
+    active: bool,
+) -> None:
+    await conn.execute(
+        "INSERT INTO invitations (invitation_id, gathering_id, person_id, municipality_number,"
+        " branch_id, role, active) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " ON CONFLICT (invitation_id) DO UPDATE SET active = $7",
+        invitation_id,
+        gathering_id,
+        person_id,
+        municipality_number,
+        branch_id,
+        role,
+        active,
+    )
+
+
+async def active_invitations(
+    conn: asyncpg.Connection, gathering_id: uuid.UUID
+) -> list[tuple[InvitationTarget, str | None]]:
+    """Who is invited now, each with the branch that invited a municipality as such."""
+    rows = await conn.fetch(
+        "SELECT person_id, municipality_number, branch_id, role FROM invitations"
+        " WHERE gathering_id = $1 AND active ORDER BY invitation_id",
+        gathering_id,
+    )
+    return [
+        (
+            InvitationTarget(
+                str(r["person_id"]) if r["person_id"] else None, r["municipality_number"], r["role"]
+            ),
+            r["branch_id"],
+        )
+        for r in rows
+    ]
+
+
+# --- supervisors and opt-outs ----------------------------------------------------------------
+
+
+async def save_supervisor(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    supervisor_id: str,
+    *,
+    name: str,
+    email: str,
+    language: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO supervisors (supervisor_id, name, email, language) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (supervisor_id) DO UPDATE SET name = $2, email = $3, language = $4,"
+        " updated_at = now()",
+        supervisor_id,
+        name,
+        email,
+        language,
+    )
+    await conn.execute("SELECT pg_notify($1, '')", DELIVERIES_CHANNEL)
+
+
+async def delete_supervisor(conn: asyncpg.Connection | asyncpg.Pool, supervisor_id: str) -> bool:
+    """The supervisor's contact goes; mails still waiting for them are cancelled."""
+    async with _transaction(conn) as tx:
+        await tx.execute(
+            "UPDATE deliveries SET status = 'cancelled', context = '{}'"
+            " WHERE supervisor_id = $1 AND status IN ('pending', 'sending')",
+            supervisor_id,
+        )
+        found = await tx.fetchval(
+            "DELETE FROM supervisors WHERE supervisor_id = $1 RETURNING true", supervisor_id
+        )
+    return bool(found)
+
+
+class _transaction:
+    """A transaction on a connection, or on one taken from a pool for the block."""
+
+    def __init__(self, conn: asyncpg.Connection | asyncpg.Pool) -> None:
+        self.source = conn
+        self.acquired: Any = None
+        self.tx: Any = None
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        if isinstance(self.source, asyncpg.Pool):
+            self.acquired = self.source.acquire()
+            conn: asyncpg.Connection = await self.acquired.__aenter__()
+        else:
+            conn = self.source
+        self.tx = conn.transaction()
+        await self.tx.__aenter__()
+        return conn
+
+    async def __aexit__(self, *exc: Any) -> None:
+        try:
+            await self.tx.__aexit__(*exc)
+        finally:
+            if self.acquired is not None:
+                await self.acquired.__aexit__(*exc)
+
+
+async def set_opt_out(
+    conn: asyncpg.Connection | asyncpg.Pool, person_id: uuid.UUID, opted_out: bool
+) -> None:
+    if opted_out:
+        await conn.execute(
+            "INSERT INTO reminder_opt_outs (person_id) VALUES ($1) ON CONFLICT DO NOTHING",
+            person_id,
+        )
+    else:
+        await conn.execute("DELETE FROM reminder_opt_outs WHERE person_id = $1", person_id)
+
+
+async def opted_out(conn: asyncpg.Connection, person_ids: Sequence[str]) -> set[str]:
+    rows = await conn.fetch(
+        "SELECT person_id FROM reminder_opt_outs WHERE person_id = ANY($1::uuid[])",
+        list(person_ids),
+    )
+    return {str(r["person_id"]) for r in rows}
+
+
+# --- reminders ------------------------------------------------------------------------------------
+
+
+async def replace_reminders(
+    conn: asyncpg.Connection, kind: ReminderKind, subject: str, reminders: Sequence[Reminder]
+) -> None:
+    """The pending reminders of `subject` become exactly `reminders` (a moved date: new ones)."""
+    versions = sorted({r.version for r in reminders})
+    await conn.execute(
+        "UPDATE reminders SET status = 'dropped', done_at = now() WHERE kind = $1"
+        " AND subject = $2 AND status = 'pending' AND NOT (version = ANY($3::text[]))",
+        kind.value,
+        subject,
+        versions,
+    )
+    await conn.executemany(
+        "INSERT INTO reminders (id, kind, subject, version, days_before, due_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, subject, version, days_before)"
+        " DO UPDATE SET status = 'pending', due_at = EXCLUDED.due_at, done_at = NULL"
+        " WHERE reminders.status = 'dropped'",
+        [
+            (uuid.uuid4(), r.kind.value, r.subject, r.version, r.days_before, r.due_at)
+            for r in reminders
+        ],
+    )
+
+
+async def drop_reminders(conn: asyncpg.Connection, kind: ReminderKind, subject: str) -> None:
+    await conn.execute(
+        "UPDATE reminders SET status = 'dropped', done_at = now() WHERE kind = $1"
+        " AND subject = $2 AND status = 'pending'",
+        kind.value,
+        subject,
+    )
+
+
+async def drop_round_reminders(conn: asyncpg.Connection, round_id: str) -> None:
+    await conn.execute(
+        "UPDATE reminders SET status = 'dropped', done_at = now() WHERE status = 'pending'"
+        " AND kind IN ('interest_deadline', 'application_deadline')"
+        " AND (subject = $1 OR subject LIKE $1 || ':%')",
+        round_id,
+    )
+
+
+async def claim_due_reminder(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    """One due reminder, locked until the transaction ends; another replica skips it."""
+    return await conn.fetchrow(
+        "SELECT * FROM reminders WHERE status = 'pending' AND due_at <= now()"
+        " ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+    )
+
+
+async def mark_reminder_sent(conn: asyncpg.Connection, reminder_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE reminders SET status = 'sent', done_at = now() WHERE id = $1", reminder_id
+    )
+
+
+# --- planned mails ------------------------------------------------------------------------------------
+
+
+async def plan_deliveries(
+    conn: asyncpg.Connection, *, event_id: str, mails: Sequence[PlannedMail]
+) -> None:
+    """Store the mails of one event: at most one per (event, recipient, template)."""
+    if not mails:
+        return
     persons = [uuid.UUID(m.person_id) for m in mails if m.person_id is not None]
     await _lock_persons(conn, persons)
     await conn.executemany(
         "INSERT INTO deliveries (id, event_id, recipient_key, person_id, address, template,"
-        " language, context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " language, context, supervisor_id, reply_to_person_id, reminder)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         " ON CONFLICT (event_id, recipient_key, template) DO NOTHING",
         [
             (
@@ -86,6 +531,9 @@ async def plan_deliveries(
                 m.template,
                 m.language,
                 m.context,
+                m.supervisor_id,
+                m.reply_to_person_id,
+                m.reminder,
             )
             for m in mails
         ],
@@ -102,49 +550,174 @@ async def plan_deliveries(
     await conn.execute("SELECT pg_notify($1, '')", DELIVERIES_CHANNEL)
 
 
-async def due_delivery_ids(conn: asyncpg.Connection | asyncpg.Pool, limit: int) -> list[uuid.UUID]:
-    """Due mails whose address is known (the contact details may still be on their way)."""
-    rows = await conn.fetch(
-        "SELECT d.id FROM deliveries d LEFT JOIN recipients r ON r.person_id = d.person_id"
-        " WHERE d.status = 'pending' AND d.next_attempt_at <= now()"
-        " AND (d.address IS NOT NULL OR r.email IS NOT NULL)"
-        " ORDER BY d.created_at LIMIT $1",
-        limit,
-    )
-    return [r["id"] for r in rows]
+@dataclass(frozen=True)
+class Claimed:
+    """A mail claimed for sending, with what sending it needs."""
+
+    id: uuid.UUID
+    event_id: str
+    template: str
+    context: dict[str, Any]
+    attempts: int
+    address: str
+    language: str
+    recipient_name: str
+    recipient_kind: str
+    person_id: uuid.UUID | None
+    supervisor_id: str | None
+    reply_to_name: str | None
+    reply_to_email: str | None
 
 
-async def lock_due_delivery(
-    conn: asyncpg.Connection, delivery_id: uuid.UUID
-) -> asyncpg.Record | None:
-    """The delivery, locked for sending, if it is still pending and nobody else holds it."""
-    return await conn.fetchrow(
-        "SELECT d.id, d.template, d.context, d.attempts,"
-        " coalesce(d.address, r.email) AS address,"
-        " coalesce(d.language, r.language, 'nb') AS language,"
-        " r.name AS recipient_name"
-        " FROM deliveries d LEFT JOIN recipients r ON r.person_id = d.person_id"
-        " WHERE d.id = $1 AND d.status = 'pending' FOR UPDATE OF d SKIP LOCKED",
-        delivery_id,
-    )
+_CLAIM = """
+WITH due AS (
+    SELECT d.id,
+           coalesce(d.address, r.email, s.email) AS to_address,
+           coalesce(d.language, r.language, s.language, 'nb') AS to_language,
+           coalesce(r.name, s.name, '') AS to_name,
+           rt.name AS reply_to_name, rt.email AS reply_to_email
+    FROM deliveries d
+    LEFT JOIN recipients r ON r.person_id = d.person_id
+    LEFT JOIN supervisors s ON s.supervisor_id = d.supervisor_id
+    LEFT JOIN recipients rt ON rt.person_id = d.reply_to_person_id
+    WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at <= now()
+      AND coalesce(d.address, r.email, s.email) IS NOT NULL
+      AND (d.reply_to_person_id IS NULL OR rt.email IS NOT NULL
+           OR d.created_at < now() - make_interval(secs => $3))
+    ORDER BY d.next_attempt_at
+    LIMIT $1
+    FOR UPDATE OF d SKIP LOCKED
+)
+UPDATE deliveries d SET status = 'sending', next_attempt_at = now() + make_interval(secs => $2)
+FROM due WHERE d.id = due.id
+RETURNING d.id, d.event_id, d.template, d.context, d.attempts, d.person_id, d.supervisor_id,
+          d.recipient_key, due.to_address, due.to_language, due.to_name, due.reply_to_name,
+          due.reply_to_email
+"""
 
 
-async def mark_sent(conn: asyncpg.Connection, delivery_id: uuid.UUID) -> None:
+async def claim_due(
+    conn: asyncpg.Connection | asyncpg.Pool, *, limit: int, lease_s: float, reply_to_wait_s: float
+) -> list[Claimed]:
+    """Claim due mails whose address is known, for `lease_s`: claimed, they are nobody
+    else's until marked, or until the lease runs out (the sender died) and they are due again.
+
+    One short statement, its own transaction: the sending happens outside it."""
+    rows = await conn.fetch(_CLAIM, limit, lease_s, reply_to_wait_s)
+    return [
+        Claimed(
+            id=r["id"],
+            event_id=r["event_id"],
+            template=r["template"],
+            context=_json(r["context"]),
+            attempts=r["attempts"],
+            address=r["to_address"],
+            language=r["to_language"],
+            recipient_name=r["to_name"],
+            recipient_kind=r["recipient_key"].split(":", 1)[0],
+            person_id=r["person_id"],
+            supervisor_id=r["supervisor_id"],
+            reply_to_name=r["reply_to_name"],
+            reply_to_email=r["reply_to_email"],
+        )
+        for r in rows
+    ]
+
+
+def _json(value: Any) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(value) if isinstance(value, str) else dict(value)
+    return found
+
+
+async def mark_sent(
+    conn: asyncpg.Connection, ids: Sequence[uuid.UUID], events: Sequence[tuple[str, Envelope]]
+) -> None:
+    """Sent, with the notification-sent events in the outbox, in the caller's transaction.
+
+    Only rows still 'sending' count: an erasure meanwhile has cancelled and scrubbed its row."""
     await conn.execute(
-        "UPDATE deliveries SET status = 'sent', sent_at = now(), attempts = attempts + 1"
-        " WHERE id = $1",
-        delivery_id,
+        "UPDATE deliveries SET status = 'sent', sent_at = now(), attempts = attempts + 1,"
+        " last_error = NULL WHERE id = ANY($1::uuid[]) AND status = 'sending'",
+        list(ids),
     )
+    await _to_outbox(conn, events)
 
 
 async def mark_failed(
-    conn: asyncpg.Connection, delivery_id: uuid.UUID, *, error: str, retry_in_s: float
+    conn: asyncpg.Connection,
+    failures: Sequence[tuple[uuid.UUID, str]],
+    events: Sequence[tuple[str, Envelope]],
 ) -> None:
-    """Count the failure and when to try again; the error text is kept without addresses."""
-    await conn.execute(
-        "UPDATE deliveries SET attempts = attempts + 1, last_error = $2,"
-        " next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
-        delivery_id,
-        redact(error)[:1000],
-        retry_in_s,
+    """Failed for good (a refusal, a broken template): the reason kept without addresses."""
+    await conn.executemany(
+        "UPDATE deliveries SET status = 'failed', failed_at = now(), attempts = attempts + 1,"
+        " last_error = $2 WHERE id = $1 AND status = 'sending'",
+        [(delivery_id, redact(reason)[:REASON_LIMIT]) for delivery_id, reason in failures],
     )
+    await _to_outbox(conn, events)
+
+
+async def retry_later(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    retries: Sequence[tuple[uuid.UUID, str, float]],
+) -> None:
+    """Not taken this time (4xx, unreachable): due again after the delay; reason redacted."""
+    await conn.executemany(
+        "UPDATE deliveries SET status = 'pending', attempts = attempts + 1, last_error = $2,"
+        " next_attempt_at = now() + make_interval(secs => $3)"
+        " WHERE id = $1 AND status = 'sending'",
+        [
+            (delivery_id, redact(reason)[:REASON_LIMIT], delay)
+            for delivery_id, reason, delay in retries
+        ],
+    )
+
+
+async def _to_outbox(conn: asyncpg.Connection, events: Sequence[tuple[str, Envelope]]) -> None:
+    """The delivery events, queued in one round trip, and one wake-up for the relay."""
+    if not events:
+        return
+    await conn.executemany(
+        "INSERT INTO outbox (event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5)",
+        [
+            (
+                envelope.id,
+                topic,
+                envelope.subject,
+                [[k, v.decode()] for k, v in envelope.headers()],
+                envelope.data,
+            )
+            for topic, envelope in events
+        ],
+    )
+    await conn.execute("SELECT pg_notify(current_schema() || $1, '')", NOTIFY_SUFFIX)
+
+
+# --- the delivery log ----------------------------------------------------------------------------
+
+
+async def delivery_log(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    status: str | None,
+    template: str | None,
+    person_id: uuid.UUID | None,
+    event_id: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Newest first, without addresses: a mailbox recipient is shown by its kind only."""
+    rows = await conn.fetch(
+        "SELECT id, event_id, split_part(recipient_key, ':', 1) AS recipient_kind, person_id,"
+        " supervisor_id, template, coalesce(language, '') AS language, reminder, status, attempts,"
+        " last_error, created_at, sent_at, failed_at, next_attempt_at"
+        " FROM deliveries WHERE ($1::text IS NULL OR status = $1)"
+        " AND ($2::text IS NULL OR template = $2) AND ($3::uuid IS NULL OR person_id = $3)"
+        " AND ($4::text IS NULL OR event_id = $4)"
+        " ORDER BY created_at DESC, id LIMIT $5",
+        status,
+        template,
+        person_id,
+        event_id,
+        limit,
+    )
+    return [dict(r) for r in rows]

@@ -1,0 +1,429 @@
+"""The notification rules: who is told what, when reminders fall due, what a mail holds."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiosmtplib
+import pytest
+from icalendar import Calendar
+
+from services.notification.adapters.repository import Claimed
+from services.notification.domain import messages as rules
+from services.notification.domain.calendar import invitation
+from services.notification.domain.messages import Board, Gathering, InvitationTarget, Member, Places
+from services.notification.domain.reminders import (
+    ReminderKind,
+    branches_without_interest,
+    plan,
+    unsubmitted,
+)
+from services.notification.entrypoints.http import SAMPLE
+from services.notification.mailer import Unwritable, build_mail, classify
+from services.notification.settings import NotificationSettings
+from services.notification.templates import LANGUAGES, Templates, blocks, span
+from shared.reference import ReferenceData
+
+pytestmark = pytest.mark.unit
+
+PLACES = Places(ReferenceData.load())
+BOARD = Board("vestland", "Vestland", str(uuid.UUID(int=1)))
+KULTURSKOLE = Member(str(uuid.UUID(int=2)), "kulturskole")
+TEACHER = Member(str(uuid.UUID(int=3)), "grunnskole")
+MAILBOX = "post@kulturskoleradet.no"
+
+
+@pytest.fixture(scope="module")
+def templates() -> Templates:
+    return Templates()
+
+
+def decision(**changes: Any) -> dict[str, Any]:
+    return {
+        "application_id": str(uuid.uuid4()),
+        "round_id": "2025",
+        "municipality_number": "4621",
+        "county_number": "46",
+        "branch_id": "vestland",
+        "decided_at": "2025-11-20T10:00:00+00:00",
+        **changes,
+    }
+
+
+# --- whom a decision reaches ----------------------------------------------------------------------
+
+
+def test_admission_reaches_the_board_and_the_whole_group() -> None:
+    mails = rules.mails_for_decision(
+        "admitted",
+        decision(),
+        board=BOARD,
+        group=[TEACHER, KULTURSKOLE],
+        whole_group=True,
+        places=PLACES,
+    )
+    assert [m.person_id for m in mails] == [
+        BOARD.person_id,
+        TEACHER.person_id,
+        KULTURSKOLE.person_id,
+    ]
+    assert {m.template for m in mails} == {"admitted"}
+    assert mails[0].context["to_board"] is True and mails[1].context["to_board"] is False
+    assert mails[0].context["municipality_name"] == "Voss"
+
+
+def test_a_decline_reaches_the_board_and_the_municipalitys_contact_only() -> None:
+    mails = rules.mails_for_decision(
+        "declined",
+        decision(),
+        board=BOARD,
+        group=[TEACHER, KULTURSKOLE],
+        whole_group=False,
+        places=PLACES,
+        reason="Ingen plass.",
+    )
+    assert [m.person_id for m in mails] == [BOARD.person_id, KULTURSKOLE.person_id]
+    assert all(m.context["reason"] == "Ingen plass." for m in mails)
+
+
+def test_a_board_contact_who_is_also_in_the_group_gets_one_mail() -> None:
+    same = Member(BOARD.person_id, "kulturskole")
+    mails = rules.mails_for_decision(
+        "admitted", decision(), board=BOARD, group=[same], whole_group=True, places=PLACES
+    )
+    assert len(mails) == 1
+
+
+def test_the_municipalitys_contact_is_its_kulturskole_first() -> None:
+    assert rules.municipality_contact([TEACHER, KULTURSKOLE]) == KULTURSKOLE
+    assert rules.municipality_contact([TEACHER]) == TEACHER
+    assert rules.municipality_contact([]) is None
+
+
+def test_application_received_goes_to_board_contact_and_a_programme_copy() -> None:
+    mails = rules.mails_for_application_submitted(
+        {
+            **decision(),
+            "submitted_at": "2025-11-01T10:00:00+00:00",
+            "development_areas": ["Medvirkning"],
+        },
+        board=BOARD,
+        group=[TEACHER, KULTURSKOLE],
+        programme_mailbox=MAILBOX,
+        places=PLACES,
+    )
+    assert [m.recipient_key for m in mails] == [
+        f"person:{BOARD.person_id}",
+        f"person:{KULTURSKOLE.person_id}",
+        f"mailbox:{MAILBOX}",
+    ]
+    assert mails[2].context["copy"] is True and mails[2].language == "nb"
+    assert mails[0].context["group_size"] == 2
+
+
+def test_without_a_known_board_the_window_mail_goes_to_nobody() -> None:
+    event = {
+        "round_id": "2025",
+        "county_number": "46",
+        "opens_on": "2025-10-01",
+        "deadline": "2025-11-15",
+        "closes_at": "2025-11-15T22:59:00+00:00",
+    }
+    assert rules.mails_for_window_opened(event, board=None, places=PLACES) == []
+    [mail] = rules.mails_for_window_opened(event, board=BOARD, places=PLACES)
+    assert mail.context["county_name"] == "Vestland"
+
+
+def test_an_interest_update_names_what_was_added_and_removed_when_the_event_says() -> None:
+    event = {
+        "registration_id": str(uuid.uuid4()),
+        "round_id": "2025",
+        "branch_id": "vestland",
+        "branch_name": "Vestland",
+        "county_numbers": ["46"],
+        "municipality_numbers": ["4601", "4621"],
+        "contact_person_id": BOARD.person_id,
+        "message": "",
+        "updated_at": "2025-09-01T10:00:00+00:00",
+    }
+    older = rules.mails_for_interest_registered(
+        event, programme_mailbox=MAILBOX, updated=True, places=PLACES
+    )
+    assert "added" not in older[0].context  # an older event says nothing: nothing is claimed
+    newer = rules.mails_for_interest_registered(
+        {**event, "added_municipality_numbers": ["4621"], "removed_municipality_numbers": ["4602"]},
+        programme_mailbox=MAILBOX,
+        updated=True,
+        places=PLACES,
+    )
+    assert (newer[0].context["added"], newer[0].context["removed"]) == (["Voss"], ["Kinn"])
+
+
+def test_a_handover_tells_the_former_contact_once_whichever_event_says_it() -> None:
+    former, new = str(uuid.uuid4()), str(uuid.uuid4())
+    update = {
+        "registration_id": "r1",
+        "round_id": "2025",
+        "branch_name": "Vestland",
+        "contact_person_id": new,
+        "previous_contact_person_id": former,
+    }
+    handover = rules.handover_of_update(update)
+    assert handover is not None
+    from_contacts = rules.Handover("r1", "2025", "Vestland", former, new)
+    assert handover.key == from_contacts.key  # the same key: one mail, whichever comes first
+    [mail] = handover.mails()
+    assert (mail.person_id, mail.template) == (former, "contact_replaced")
+    assert rules.handover_of_update({**update, "previous_contact_person_id": None}) is None
+    assert rules.Handover("r1", "2025", "Vestland", new, new).mails() == []
+
+
+# --- gatherings ------------------------------------------------------------------------------------
+
+
+GATHERING = Gathering(
+    gathering_id=str(uuid.UUID(int=9)),
+    round_id="2025",
+    region="vestland",
+    kind="samling",
+    title="Samling 1",
+    starts_at="2026-02-03T09:00:00+00:00",
+    ends_at="2026-02-03T15:00:00+00:00",
+    sequence=3,
+    venue={"name": "Grieghallen", "address": "Bergen"},
+)
+
+
+def test_a_municipality_invited_as_such_is_told_through_its_board() -> None:
+    targets = [
+        InvitationTarget(None, "4601", "municipality"),
+        InvitationTarget(TEACHER.person_id, "4621", "grunnskole"),
+        InvitationTarget(None, "1103", "municipality"),  # no board known: nobody to tell
+    ]
+    mails = rules.mails_for_gathering(
+        "gathering_invitation",
+        GATHERING,
+        targets,
+        board_of={"4601": BOARD},
+        method="REQUEST",
+        places=PLACES,
+    )
+    assert [(m.person_id, m.context["on_behalf_of"]) for m in mails] == [
+        (BOARD.person_id, "Bergen"),
+        (TEACHER.person_id, ""),
+    ]
+    calendar = mails[0].context["calendar"]
+    assert calendar["uid"] == f"{GATHERING.gathering_id}@kulturskoleradet.no"
+    assert (calendar["method"], calendar["sequence"]) == ("REQUEST", 3)
+
+
+def test_invitation_templates_follow_the_kind() -> None:
+    assert rules.INVITATION_TEMPLATES["veiledning"] == "supervision_booked"
+    assert rules.INVITATION_TEMPLATES["dialogmote"] == "dialogue_meeting_scheduled"
+    assert "samling" not in rules.INVITATION_TEMPLATES  # the general invitation
+
+
+def test_calendar_invitation_parses_back_in_oslo_time() -> None:
+    spec = GATHERING.calendar("CANCEL")
+    raw = invitation(
+        spec,
+        organizer="noreply@kulturskoleradet.no",
+        attendee="kari@example.no",
+        attendee_name="Kari",
+    )
+    cal = Calendar.from_ical(raw)
+    [event] = cal.walk("VEVENT")
+    assert str(cal["METHOD"]) == "CANCEL"
+    assert (str(event["UID"]), int(event["SEQUENCE"])) == (spec["uid"], 3)
+    assert str(event["STATUS"]) == "CANCELLED"
+    start = event.decoded("DTSTART")
+    assert str(start.tzinfo) == "Europe/Oslo" and start.hour == 10  # 09:00 UTC in CET
+    assert [c.name for c in cal.walk("VTIMEZONE")] == ["VTIMEZONE"]
+
+
+# --- reminders -----------------------------------------------------------------------------------
+
+
+NOW = datetime(2025, 9, 1, 12, 0, tzinfo=UTC)
+
+
+def test_reminders_fall_due_the_given_days_before() -> None:
+    moment = NOW + timedelta(days=10)
+    found = plan(ReminderKind.GATHERING, "g", "0", moment, [1, 7], now=NOW)
+    assert [(r.days_before, r.due_at) for r in found] == [
+        (7, moment - timedelta(days=7)),
+        (1, moment - timedelta(days=1)),
+    ]
+
+
+def test_a_reminder_whose_time_has_passed_is_not_planned() -> None:
+    moment = NOW + timedelta(days=3)
+    found = plan(ReminderKind.INTEREST_DEADLINE, "2025", "2025-09-04", moment, [7, 1], now=NOW)
+    assert [r.days_before for r in found] == [1]
+    assert plan(ReminderKind.GATHERING, "g", "0", NOW - timedelta(days=1), [7, 1], now=NOW) == []
+
+
+def test_a_moved_date_is_a_new_version() -> None:
+    before = plan(ReminderKind.GATHERING, "g", "0", NOW + timedelta(days=20), [7], now=NOW)
+    after = plan(ReminderKind.GATHERING, "g", "1", NOW + timedelta(days=30), [7], now=NOW)
+    assert before[0].version != after[0].version and before[0].due_at != after[0].due_at
+
+
+def test_the_interest_reminder_goes_to_branches_that_have_not_registered() -> None:
+    boards = {"vestland": "p1", "rogaland": "p2", "nordland": "p3"}
+    assert branches_without_interest(boards, ["rogaland"]) == {"vestland": "p1", "nordland": "p3"}
+
+
+def test_the_application_reminder_names_municipalities_without_an_application() -> None:
+    assert unsubmitted(["4601", "4621", "4602", "4601"], {"4621"}) == ["4601", "4602"]
+
+
+# --- templates -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_message_renders_in_every_language(templates: Templates, language: str) -> None:
+    names = templates.names()
+    assert len(names) >= 23
+    for name in names:
+        rendered = templates.render_mail(name, language, SAMPLE)
+        assert rendered.subject and "\n" not in rendered.subject, name
+        assert rendered.text.endswith("\n") and "\n\n\n" not in rendered.text, name
+        assert f'<html lang="{language}">' in rendered.html, name
+        # The programme's name is a proper noun: never translated.
+        for text in (rendered.subject, rendered.text):
+            assert "Framtidas" not in text and "Future Culture School" not in text, name
+        assert "Fremtidens kulturskole" in rendered.subject + rendered.text, name
+
+
+def test_each_language_has_its_own_text(templates: Templates) -> None:
+    for name in templates.names():
+        texts = {lang: templates.render_mail(name, lang, SAMPLE).text for lang in LANGUAGES}
+        assert len(set(texts.values())) == 3, name
+
+
+def test_html_escapes_what_people_wrote(templates: Templates) -> None:
+    context = {**SAMPLE, "reason": "<script>alert(1)</script> & co"}
+    rendered = templates.render_mail("declined", "nb", context)
+    assert "<script>" in rendered.text  # plain text is plain
+    assert "<script>" not in rendered.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in rendered.html
+
+
+def test_html_lists_and_paragraphs_follow_the_text() -> None:
+    found = blocks("Hei,\n\nDu har lovet å:\n\n- delta\n- arbeide\n\nHilsen\nOss\n")
+    assert [(b.kind, b.lines) for b in found] == [
+        ("p", ("Hei,",)),
+        ("p", ("Du har lovet å:",)),
+        ("ul", ("delta", "arbeide")),
+        ("p", ("Hilsen", "Oss")),
+    ]
+
+
+def test_a_time_span_is_shown_in_oslo_time() -> None:
+    dash = "\u2013"
+    assert span("2026-02-03T09:00:00+00:00", "2026-02-03T15:00:00+00:00") == (
+        f"03.02.2026 kl. 10:00{dash}16:00"
+    )
+    assert span("2026-06-03T07:00:00+00:00", "2026-06-04T13:00:00+00:00") == (
+        f"03.06.2026 kl. 09:00 {dash} 04.06.2026 kl. 15:00"
+    )
+
+
+def test_reminders_say_how_to_opt_out(templates: Templates) -> None:
+    for language in LANGUAGES:
+        text = templates.render_mail("reminder_gathering", language, SAMPLE).text
+        assert any(word in text for word in ("reservere", "opt out")), language
+    assert "reservere" not in templates.render_mail("admitted", "nb", SAMPLE).text
+
+
+# --- the mail as sent -------------------------------------------------------------------------------
+
+
+def claimed(**changes: Any) -> Claimed:
+    values: dict[str, Any] = {
+        "id": uuid.UUID(int=42),
+        "event_id": "e1",
+        "template": "gathering_invitation",
+        "context": {**SAMPLE, "calendar": GATHERING.calendar("REQUEST")},
+        "attempts": 0,
+        "address": "kari@example.no",
+        "language": "en",
+        "recipient_name": "Kari Nordmann",
+        "recipient_kind": "person",
+        "person_id": uuid.UUID(int=7),
+        "supervisor_id": None,
+        "reply_to_name": None,
+        "reply_to_email": None,
+    }
+    values.update(changes)
+    return Claimed(**values)
+
+
+def test_a_mail_has_text_html_and_its_calendar(templates: Templates) -> None:
+    settings = NotificationSettings(database_url="postgresql://unused")
+    message = build_mail(settings, claimed(), templates)
+    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert parsed["To"] == "Kari Nordmann <kari@example.no>"
+    assert parsed["Content-Language"] == "en"
+    assert parsed["Message-ID"] == f"<{uuid.UUID(int=42)}@notification.kulturskole>"
+    assert parsed["Reply-To"] is None
+    types = [part.get_content_type() for part in parsed.walk() if not part.is_multipart()]
+    assert types == ["text/plain", "text/html", "text/calendar", "text/calendar"]
+    [attachment] = list(parsed.iter_attachments())
+    assert attachment.get_filename() == "invitasjon.ics"
+    assert attachment.get_param("method") == "REQUEST"
+
+
+def test_a_programme_copy_answers_to_the_contact(templates: Templates) -> None:
+    settings = NotificationSettings(database_url="postgresql://unused")
+    mail = claimed(
+        template="interest_programme_copy",
+        context={k: v for k, v in SAMPLE.items() if k != "calendar"},
+        language="nb",
+        reply_to_name="Kari Nordmann",
+        reply_to_email="kari@example.no",
+        address=MAILBOX,
+        recipient_name="",
+    )
+    message = build_mail(settings, mail, templates)
+    assert message["Reply-To"] == "Kari Nordmann <kari@example.no>"
+    assert message["Subject"] == "Fremtidens kulturskole, Regionale program"
+
+
+def test_a_mail_its_template_cannot_write_is_unwritable(templates: Templates) -> None:
+    settings = NotificationSettings(database_url="postgresql://unused")
+    with pytest.raises(Unwritable, match="municipality_name"):
+        build_mail(settings, claimed(template="admitted", context={"round_id": "2025"}), templates)
+    with pytest.raises(Unwritable, match="no_such"):
+        build_mail(settings, claimed(template="no_such"), templates)
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (aiosmtplib.SMTPResponseException(550, "no such user"), "failed"),
+        (aiosmtplib.SMTPResponseException(552, "too big"), "failed"),
+        (aiosmtplib.SMTPResponseException(451, "try later"), "retry"),
+        (
+            aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(550, "no", "x@y")]),
+            "failed",
+        ),
+        (
+            aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(450, "busy", "x@y")]),
+            "retry",
+        ),
+        (aiosmtplib.SMTPServerDisconnected("gone"), "retry"),
+        (aiosmtplib.SMTPConnectError("refused"), "retry"),
+        (ConnectionRefusedError(111, "refused"), "retry"),
+        (TimeoutError(), "retry"),
+    ],
+)
+def test_a_refusal_is_final_and_anything_else_is_tried_again(
+    error: BaseException, outcome: str
+) -> None:
+    assert classify(error) == outcome
