@@ -186,7 +186,8 @@ def test_the_events_channel_lists_every_event_and_the_consumer_what_it_handles(
     assert set(channel_at(notification, "kulturskole.registration.events")["messages"]) == events
     received = notification["operations"]["receive.registration.events"]
     handled = {ref["$ref"].rsplit("/", 1)[-1] for ref in received["messages"]}
-    assert handled == {InterestRegistered.TYPE, InterestUpdated.TYPE, PersonErased.TYPE}
+    # The consumer lists what it handles: a part of the channel's events, not all of them.
+    assert {InterestRegistered.TYPE, InterestUpdated.TYPE, PersonErased.TYPE} <= handled < events
     # Event payloads are open to properties a newer producer adds.
     payload = notification["components"]["schemas"][InterestRegistered.TYPE]
     assert "additionalProperties" not in payload
