@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, ConsumerRecord
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from shared.envelope import Envelope, PoisonMessage
 from shared.events.base import Contract
@@ -32,7 +33,18 @@ log = logging.getLogger(__name__)
 NULL_VALUE_HEADER = "dlq_original_null"  # the original had neither key nor value
 OMITTED_HEADER = "dlq_value_omitted"  # the value was refused by the DLQ; this says why
 
-MESSAGES = Counter("ks_messages_total", "Messages handled", ["service", "type", "outcome"])
+# outcome: handled, duplicate, rejected, dead-lettered, escaped (not processed; comes again),
+# ignored (a type or tombstone this service does not handle). `topic` is "http" for commands
+# that came over HTTP.
+MESSAGES = Counter(
+    "ks_messages_total", "Messages consumed, by outcome", ["service", "topic", "type", "outcome"]
+)
+HANDLER_SECONDS = Histogram(
+    "ks_handler_seconds",
+    "Time a handler took, in its transaction",
+    ["service", "type"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 
 
 class Rejected(Exception):
@@ -107,6 +119,55 @@ class Outcome:
     result: Any = None
 
 
+@dataclass(frozen=True)
+class Work:
+    """A consumed record, decoded, for its handler."""
+
+    record: ConsumerRecord[Any, Any]
+    envelope: Envelope
+    message: Contract
+
+    @property
+    def origin(self) -> Origin:
+        return Origin(self.record.topic, self.record.partition, self.record.offset)
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A consumed record that goes to the dead-letter topic, and why."""
+
+    record: ConsumerRecord[Any, Any]
+    reason: str
+    type: str = "unknown"
+    outcome: str = "dead-lettered"  # or "rejected": the domain refused it
+
+
+class HandlerFailed(Exception):
+    """A handler failed in a batch for a reason that retrying the batch would not cure."""
+
+    def __init__(self, work: Work, error: BaseException) -> None:
+        super().__init__(describe(error))
+        self.work = work
+        self.error = error
+
+
+class _Refused(Exception):
+    """A handler in a batch refused its message: the batch is run again with savepoints.
+
+    The run again is the same up to that message, so it is refused again without its
+    handler being called a second time.
+    """
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+        self.reason = reason
+
+
+def _place(letter: Letter) -> tuple[int, int]:
+    return letter.record.partition, letter.record.offset
+
+
 class MessageBus:
     def __init__(
         self, pool: asyncpg.Pool, handlers: Mapping[str, Handler], *, service: str
@@ -129,26 +190,141 @@ class MessageBus:
     ) -> Outcome:
         """Run the handler once per message id; `before_commit` (optional) then runs in the
         same transaction with the handler's result, e.g. to keep an HTTP answer with it."""
-        handler = self.handlers[envelope.type]
         async with self.pool.acquire() as conn, conn.transaction():
-            fresh = await conn.fetchval(
-                "INSERT INTO inbox (message_id, type, topic, kafka_partition, kafka_offset)"
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id) DO NOTHING RETURNING true",
-                envelope.id,
-                envelope.type,
-                origin.topic,
-                origin.partition,
-                origin.offset,
-            )
-            if not fresh:
-                MESSAGES.labels(self.service, envelope.type, "duplicate").inc()
-                return Outcome(fresh=False)
-            uow = UnitOfWork(conn=conn, source=f"/{self.service}", caused_by=envelope)
-            result = await handler(message, uow)
-            if before_commit is not None:
-                await before_commit(conn, result)
-        MESSAGES.labels(self.service, envelope.type, "handled").inc()
+            outcome = await self._handle_in(conn, envelope, message, origin, before_commit)
+        self._count(origin.topic, envelope.type, "handled" if outcome.fresh else "duplicate")
+        return outcome
+
+    async def handle_batch(
+        self,
+        work: Sequence[Work],
+        *,
+        before_commit: Callable[[list[Letter]], Awaitable[None]] | None = None,
+    ) -> None:
+        """Handle consumed records in one transaction; the refused ones become letters.
+
+        Most batches have no refusal, and run without savepoints: the inbox rows in one
+        statement, then each handler. When a handler refuses its message (`Rejected`), the
+        batch is rolled back and run again with a savepoint per message, so the refused one
+        leaves nothing behind and the others keep their effects. A transient failure rolls
+        the whole batch back and propagates (retry it); any other failure of a handler
+        raises `HandlerFailed` after the rollback (handle the records one by one).
+        `before_commit` gets the refused ones before the commit, to dead-letter them: if it
+        raises, nothing of the batch is kept.
+        """
+        outcomes: Sequence[str | None]
+        letters: list[Letter] = []
+        async with self.pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    outcomes = await self._run_batch(conn, work)
+                    if before_commit is not None:
+                        await before_commit([])
+            except _Refused as refused:
+                async with conn.transaction():
+                    outcomes, letters = await self._run_batch_with_savepoints(conn, work, refused)
+                    if before_commit is not None:
+                        await before_commit(letters)
+        for item, outcome in zip(work, outcomes, strict=True):
+            if outcome is not None:
+                self._count(item.record.topic, item.envelope.type, outcome)
+
+    async def _run_batch(self, conn: asyncpg.Connection, work: Sequence[Work]) -> list[str]:
+        rows = await conn.fetch(
+            "INSERT INTO inbox (message_id, type, topic, kafka_partition, kafka_offset)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[])"
+            " ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
+            [w.envelope.id for w in work],
+            [w.envelope.type for w in work],
+            [w.record.topic for w in work],
+            [w.record.partition for w in work],
+            [w.record.offset for w in work],
+        )
+        fresh = {row["message_id"] for row in rows}
+        outcomes: list[str] = []
+        for index, item in enumerate(work):
+            if item.envelope.id not in fresh:
+                outcomes.append("duplicate")  # handled before, or earlier in this batch
+                continue
+            fresh.discard(item.envelope.id)
+            try:
+                await self._run_handler(conn, item.envelope, item.message)
+            except Rejected as rejected:
+                raise _Refused(index, rejected.reason) from rejected
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                raise HandlerFailed(item, error) from error
+            outcomes.append("handled")
+        return outcomes
+
+    async def _run_batch_with_savepoints(
+        self, conn: asyncpg.Connection, work: Sequence[Work], refused: _Refused
+    ) -> tuple[list[str | None], list[Letter]]:
+        outcomes: list[str | None] = []
+        letters: list[Letter] = []
+        for index, item in enumerate(work):
+            if index == refused.index:
+                letters.append(
+                    Letter(
+                        item.record, f"rejected: {refused.reason}", item.envelope.type, "rejected"
+                    )
+                )
+                outcomes.append(None)
+                continue
+            try:
+                async with conn.transaction():  # a savepoint
+                    outcome = await self._handle_in(conn, item.envelope, item.message, item.origin)
+            except Rejected as rejected:
+                letters.append(
+                    Letter(
+                        item.record, f"rejected: {rejected.reason}", item.envelope.type, "rejected"
+                    )
+                )
+                outcomes.append(None)  # counted when its letter is sent
+                continue
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                raise HandlerFailed(item, error) from error
+            outcomes.append("handled" if outcome.fresh else "duplicate")
+        return outcomes, letters
+
+    async def _handle_in(
+        self,
+        conn: asyncpg.Connection,
+        envelope: Envelope,
+        message: Contract,
+        origin: Origin,
+        before_commit: BeforeCommit | None = None,
+    ) -> Outcome:
+        fresh = await conn.fetchval(
+            "INSERT INTO inbox (message_id, type, topic, kafka_partition, kafka_offset)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id) DO NOTHING RETURNING true",
+            envelope.id,
+            envelope.type,
+            origin.topic,
+            origin.partition,
+            origin.offset,
+        )
+        if not fresh:
+            return Outcome(fresh=False)
+        result = await self._run_handler(conn, envelope, message)
+        if before_commit is not None:
+            await before_commit(conn, result)
         return Outcome(fresh=True, result=result)
+
+    async def _run_handler(
+        self, conn: asyncpg.Connection, envelope: Envelope, message: Contract
+    ) -> Any:
+        uow = UnitOfWork(conn=conn, source=f"/{self.service}", caused_by=envelope)
+        started = time.perf_counter()
+        result = await self.handlers[envelope.type](message, uow)
+        HANDLER_SECONDS.labels(self.service, envelope.type).observe(time.perf_counter() - started)
+        return result
+
+    def _count(self, topic: str, type_: str, outcome: str) -> None:
+        MESSAGES.labels(self.service, topic, type_, outcome).inc()
 
 
 class DeadLetterFailed(Exception):
@@ -229,6 +405,14 @@ class DeadLetters:
 
 
 class KafkaMessageProcessor:
+    """Consumed records in; each handled once, dead-lettered with a reason, or retried.
+
+    `process_batch` (what the consumer calls) and `process` (one record) return only when
+    every record is handled or dead-lettered, so the caller may then commit the offsets. While
+    the database or the broker is away they retry; they raise only what they cannot place
+    (a letter the broker refuses for good), and then the caller must not commit.
+    """
+
     def __init__(
         self, bus: MessageBus, dead_letters: DeadLetters, *, max_attempts: int = 5
     ) -> None:
@@ -236,17 +420,94 @@ class KafkaMessageProcessor:
         self.dead_letters = dead_letters
         self.max_attempts = max_attempts
 
-    async def _tombstone(self, record: ConsumerRecord[Any, Any]) -> None:
-        """Run a tombstone through its topic's tombstone handler, inbox included.
+    @property
+    def service(self) -> str:
+        return self.bus.service
+
+    async def process(self, record: ConsumerRecord[Any, Any]) -> None:
+        await self.process_batch([record])
+
+    async def process_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Handle a batch in one transaction; its dead letters are sent before the commit.
+
+        So a letter the broker refuses for good leaves nothing of the batch behind: the
+        records come again, and nothing after the refused one is handled before it is placed.
+        """
+        prepared = [self.prepare(record) for record in records]
+        work = [item for item in prepared if isinstance(item, Work)]
+        poison = [item for item in prepared if isinstance(item, Letter)]
+
+        async def send_letters(refused: list[Letter]) -> None:
+            await self._send(sorted([*poison, *refused], key=_place))
+
+        if not work:
+            await send_letters([])
+            return
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self.bus.handle_batch(work, before_commit=send_letters)
+                return
+            except HandlerFailed as failed:
+                # Something no retry of the batch cures: one by one, each with its budget.
+                log.warning(
+                    "a handler failed in a batch; handling its records one by one",
+                    extra={"type": failed.work.envelope.type, "error": describe(failed.error)},
+                )
+                await self._one_by_one(prepared, failed.work)
+                return
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                # Database or broker away: never give up, never ack before it is handled.
+                log.warning(
+                    "transient failure, will retry",
+                    extra={"records": len(work), "attempt": attempt, "error": describe(error)},
+                )
+                await asyncio.sleep(backoff_delay(attempt))
+
+    async def _one_by_one(self, prepared: Sequence[Work | Letter | None], failed: Work) -> None:
+        """Each record in a transaction of its own, in order; a letter as soon as it is one."""
+        for item in prepared:
+            if isinstance(item, Work):
+                # The failed attempt in the batch counts against its budget.
+                letter = await self._handle_alone(item, failures=int(item is failed))
+                if letter is not None:
+                    await self._send([letter])
+            elif isinstance(item, Letter):
+                await self._send([item])
+
+    async def _send(self, letters: Sequence[Letter]) -> None:
+        for letter in letters:
+            await self.dead_letters.send(letter.record, letter.reason)
+            self.bus._count(letter.record.topic, letter.type, letter.outcome)
+
+    def prepare(self, record: ConsumerRecord[Any, Any]) -> Work | Letter | None:
+        """What to do with a record: its handler's work, a dead letter, or nothing."""
+        commands = record.topic.endswith(".commands")
+        if record.value is None and not commands:
+            return self._tombstone(record)
+        try:
+            envelope = Envelope.from_kafka(record.headers, record.value)
+            if envelope.type not in self.bus.handlers and not commands:
+                # Public event streams carry more than any one consumer needs, including
+                # types newer than this service: skip them, do not dead-letter them.
+                self.bus._count(record.topic, envelope.type, "ignored")
+                return None
+            return Work(record, envelope, envelope.decode(self.bus.accepted_types))
+        except PoisonMessage as poison:
+            return Letter(record, poison.reason)
+
+    def _tombstone(self, record: ConsumerRecord[Any, Any]) -> Work | None:
+        """A tombstone for its topic's tombstone handler, if the service has one.
 
         Its message id is its place in the log, so a redelivered tombstone changes nothing.
-        Like any message, it is retried while the database is away and dead-lettered when its
-        handler refuses it or keeps failing.
         """
         name = tombstone_handler(record.topic)
         if name not in self.bus.handlers or record.key is None:
-            MESSAGES.labels(self.bus.service, "tombstone", "ignored").inc()
-            return
+            self.bus._count(record.topic, "tombstone", "ignored")
+            return None
         key = bytes(record.key).decode(errors="replace")
         envelope = Envelope(
             id=f"{name}:{record.partition}:{record.offset}",
@@ -257,77 +518,42 @@ class KafkaMessageProcessor:
             subject=key,
         )
         # The bus hands the message to the handler as it is; a tombstone is no Contract.
-        message = cast(Contract, Tombstone(topic=record.topic, key=key))
-        origin = Origin(record.topic, record.partition, record.offset)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                await self.bus.handle(envelope, message, origin)
-                return
-            except Rejected as rejected:
-                MESSAGES.labels(self.bus.service, "tombstone", "rejected").inc()
-                await self.dead_letters.send(record, f"rejected: {rejected.reason}")
-                return
-            except Exception as error:
-                if not is_transient(error):
-                    log.exception("tombstone handler failed", extra={"attempt": attempt})
-                    if attempt >= self.max_attempts:
-                        MESSAGES.labels(self.bus.service, "tombstone", "dead-lettered").inc()
-                        await self.dead_letters.send(
-                            record, f"tombstone handler failed {attempt} times: {describe(error)}"
-                        )
-                        return
-                else:
-                    log.warning(
-                        "transient failure, will retry",
-                        extra={"type": name, "attempt": attempt, "error": describe(error)},
-                    )
-            await asyncio.sleep(backoff_delay(attempt))
+        return Work(record, envelope, cast(Contract, Tombstone(topic=record.topic, key=key)))
 
-    async def process(self, record: ConsumerRecord[Any, Any]) -> None:
-        if record.value is None and not record.topic.endswith(".commands"):
-            # A tombstone: the compacted topic forgets the key, and so does a consumer that
-            # holds something for it.
-            await self._tombstone(record)
-            return
-        try:
-            envelope = Envelope.from_kafka(record.headers, record.value)
-            if envelope.type not in self.bus.handlers and not record.topic.endswith(".commands"):
-                # Public event streams carry more than any one consumer needs, including
-                # types newer than this service: skip them, do not dead-letter them.
-                MESSAGES.labels(self.bus.service, envelope.type, "ignored").inc()
-                return
-            message = envelope.decode(self.bus.accepted_types)
-        except PoisonMessage as poison:
-            MESSAGES.labels(self.bus.service, "unknown", "dead-lettered").inc()
-            await self.dead_letters.send(record, poison.reason)
-            return
-        origin = Origin(record.topic, record.partition, record.offset)
+    async def _handle_alone(self, item: Work, *, failures: int = 0) -> Letter | None:
+        """One record in a transaction of its own, with a budget for failures.
+
+        Transient failures (database or broker away) do not use up the budget.
+        """
         attempt = 0
         while True:
             attempt += 1
             try:
-                await self.bus.handle(envelope, message, origin)
-                return
+                await self.bus.handle(item.envelope, item.message, item.origin)
+                return None
             except Rejected as rejected:
-                MESSAGES.labels(self.bus.service, envelope.type, "rejected").inc()
-                await self.dead_letters.send(record, f"rejected: {rejected.reason}")
-                return
+                return Letter(
+                    item.record, f"rejected: {rejected.reason}", item.envelope.type, "rejected"
+                )
             except Exception as error:
                 if is_transient(error):
-                    # Database or broker away: never give up, never ack before it is handled.
                     log.warning(
                         "transient failure, will retry",
-                        extra={"type": envelope.type, "attempt": attempt, "error": repr(error)},
+                        extra={
+                            "type": item.envelope.type,
+                            "attempt": attempt,
+                            "error": describe(error),
+                        },
                     )
-                    await asyncio.sleep(backoff_delay(attempt))
-                    continue
-                log.exception("handler failed", extra={"type": envelope.type, "attempt": attempt})
-                if attempt >= self.max_attempts:
-                    MESSAGES.labels(self.bus.service, envelope.type, "dead-lettered").inc()
-                    await self.dead_letters.send(
-                        record, f"handler failed {attempt} times: {describe(error)}"
+                else:
+                    failures += 1
+                    log.exception(
+                        "handler failed", extra={"type": item.envelope.type, "attempt": failures}
                     )
-                    return
+                    if failures >= self.max_attempts:
+                        return Letter(
+                            item.record,
+                            f"handler failed {failures} times: {describe(error)}",
+                            item.envelope.type,
+                        )
             await asyncio.sleep(backoff_delay(attempt))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&*+/=?^_`|~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+# A domain with a dot and a top-level name of letters: `topic@2:15` (a place in a log) is no
+# address.
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&*+/=?^_`|~-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}\b")
 # Norwegian numbers (8 digits, optionally +47/0047 and spaces), and other international ones.
 _PHONE = re.compile(r"(?<![\w-])(?:(?:\+|00)\d{1,3}[ -]?)?(?:\d ?){7,11}\d(?![\w-])")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -112,13 +112,22 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 def build_broker(spec: ServiceSpec, processor_ref: dict[str, KafkaMessageProcessor]) -> KafkaBroker:
     settings = spec.settings
-    broker = KafkaBroker(settings.kafka_bootstrap, client_id=f"{spec.name}", logger=log)
+    # On shutdown the broker waits this long for the batch in hand to be handled and
+    # committed (FastStream's default, said here because shutdown relies on it).
+    broker = KafkaBroker(
+        settings.kafka_bootstrap, client_id=f"{spec.name}", logger=log, graceful_timeout=15.0
+    )
     escapes: dict[tuple[str, int, int], int] = {}
 
     for topic in spec.subscribe_to:
-        # MANUAL: the offset is committed only after the transaction (or the dead letter).
+        # MANUAL: the offsets are committed only after the transaction (and the dead letters).
+        # A batch is what one fetch brings, up to `consume_batch_size` records; handled in one
+        # transaction, it saves a round trip per message to the database and to the broker.
         @broker.subscriber(
             topic,
+            batch=True,
+            max_records=settings.consume_batch_size,
+            batch_timeout_ms=settings.consume_poll_timeout_ms,
             group_id=settings.group_id,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
@@ -127,49 +136,94 @@ def build_broker(spec: ServiceSpec, processor_ref: dict[str, KafkaMessageProcess
             decoder=_raw_body,
         )
         async def consume(msg: KafkaMessage) -> None:
-            await _consume_one(processor_ref["processor"], msg, escapes)
+            await _consume_batch(processor_ref["processor"], msg, escapes)
 
     return broker
 
 
-async def _consume_one(
+async def _consume_batch(
     processor: KafkaMessageProcessor, msg: KafkaMessage, escapes: dict[tuple[str, int, int], int]
 ) -> None:
-    """Process one record, then commit; never commit past a record that was not processed.
+    """Process a batch of records, then commit; never commit past a record not processed.
 
-    The processor handles, retries or dead-letters everything it can. Whatever still escapes
-    it (a dead letter refused for good, a bug) must not be passed over by the next record's
-    commit, as a plain manual ack would: the consumer seeks back to the record (`nack`) after
-    a backoff, so it comes again, and its partition waits behind it.
+    The processor handles, retries or dead-letters everything it can, a batch at a time.
+    Should something still escape it (a dead letter the broker refuses for good, a bug), the
+    records are taken one at a time: a partition stops at its first record that escapes, and
+    is sought back to it and paused for a backoff, so that record comes again and its
+    partition waits behind it, while the other partitions flow on. Only then are the offsets
+    committed: a plain manual ack would have passed over the record.
     """
-    record = msg.raw_message
-    assert not isinstance(record, tuple)  # one record per call: batch consumption is off
-    where = (record.topic, record.partition, record.offset)
-    try:
-        await processor.process(record)
-    except Exception as error:
-        escapes[where] = attempt = escapes.get(where, 0) + 1
-        log.error(
-            "message not processed; it will come again",
-            extra={
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "attempt": attempt,
-                "error": describe(error),
-            },
-        )
-        MESSAGES.labels(processor.bus.service, "unknown", "escaped").inc()
-        await asyncio.sleep(backoff_delay(attempt))
-        await msg.nack()
+    raw = msg.raw_message
+    records = list(raw) if isinstance(raw, tuple) else [raw]
+    if not records:
         return
-    escapes.pop(where, None)
+    try:
+        await processor.process_batch(records)
+    except Exception as error:
+        log.warning(
+            "a batch could not be processed whole; taking its records one at a time",
+            extra={"records": len(records), "error": describe(error)},
+        )
+        blocked: dict[TopicPartition, int] = {}
+        for record in records:
+            partition = TopicPartition(record.topic, record.partition)
+            if partition in blocked:
+                continue  # behind a record that escaped: its partition waits
+            try:
+                await processor.process(record)
+            except Exception as escaped:
+                blocked[partition] = record.offset
+                _hold(processor, msg, record, escaped, escapes)
+            else:
+                escapes.pop((record.topic, record.partition, record.offset), None)
+        if blocked:
+            consumer = msg.consumer
+            for partition, offset in blocked.items():
+                consumer.seek(partition, offset)
     try:
         await msg.ack()
     except CommitFailedError:
-        # Rebalanced away mid-message; the new owner redelivers and the inbox makes that
+        # Rebalanced away mid-batch; the new owner redelivers and the inbox makes that
         # harmless.
         log.warning("offset commit failed after rebalance; expecting redelivery")
+
+
+def _hold(
+    processor: KafkaMessageProcessor,
+    msg: KafkaMessage,
+    record: ConsumerRecord[Any, Any],
+    error: BaseException,
+    escapes: dict[tuple[str, int, int], int],
+) -> None:
+    """Pause the record's partition for a backoff; it is sought back to the record after."""
+    where = (record.topic, record.partition, record.offset)
+    escapes[where] = attempt = escapes.get(where, 0) + 1
+    delay = backoff_delay(attempt)
+    log.error(
+        "message not processed; it will come again",
+        extra={
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "attempt": attempt,
+            "retry_in_s": round(delay, 2),
+            "error": describe(error),
+        },
+    )
+    MESSAGES.labels(processor.service, record.topic, "unknown", "escaped").inc()
+    consumer = msg.consumer
+    partition = TopicPartition(record.topic, record.partition)
+    if isinstance(consumer, AIOKafkaConsumer):
+        consumer.pause(partition)
+
+        def resume() -> None:
+            # Rebalanced away meanwhile: the partition is no longer ours to resume.
+            if partition in consumer.assignment():
+                consumer.resume(partition)
+
+        asyncio.get_running_loop().call_later(delay, resume)
+    if len(escapes) > 10_000:  # records that escaped and then went to another consumer
+        escapes.clear()
 
 
 async def _raw_body(message: StreamMessage[Any]) -> bytes:

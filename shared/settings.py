@@ -30,6 +30,11 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     log_level: str = "INFO"
     relay_poll_interval_s: float = 1.0
+    handler_max_attempts: int = 5
+    # At most this many records are handled in one transaction; the poll waits this long for
+    # records when none are there.
+    consume_batch_size: int = Field(default=500, ge=1)
+    consume_poll_timeout_ms: int = Field(default=100, ge=1)
     # Housekeeping. A published outbox row is history once Kafka has it. An inbox row keeps a
     # redelivered message from acting twice, and a message can come again long after it was
     # handled (a re-driven dead letter, a consumer group reset to an older offset, a client
@@ -39,7 +44,6 @@ class ServiceSettings(BaseSettings):
     # How long an Idempotency-Key's answer is replayed; after that the key is free again.
     idempotency_retention_days: float = Field(default=30, gt=0)
     housekeeping_interval_s: float = Field(default=3600, gt=0)
-    handler_max_attempts: int = 5
 
     # Shadows pydantic's deprecated v1 `BaseModel.schema()` classmethod on purpose; the name is
     # part of the settings API every service uses.
