@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -140,6 +141,8 @@ class Monitor:
             **{f"lag_{group.name}": await self.lag(group) for group in self.groups},
             **dict(row),
             "dead_letters": await self.dead_letters(),
+            # The machine is shared: how busy it was, to judge the figures by.
+            "load1": round(os.getloadavg()[0], 2),
             **{
                 f"rss_mb_{name}": _round(proc_status(pid, "VmRSS"))
                 for name, pid in self.pids.items()

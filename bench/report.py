@@ -116,6 +116,11 @@ def summary(report: dict[str, Any]) -> str:
                 f"{max(x['mails_pending'] for x in samples):,}; dead letters "
                 f"{samples[-1]['dead_letters']}"
             )
+            loads = [x["load1"] for x in samples if "load1" in x]
+            if loads:
+                lines.append(
+                    f"   machine load (1 min) during the run: {min(loads):.1f} to {max(loads):.1f}"
+                )
         if s["mode"] == "open":
             q = s["backlog_by_quarter"]
             lines.append(
