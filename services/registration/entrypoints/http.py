@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -719,14 +720,22 @@ def participants_csv(rows: list[dict[str, Any]], *, delimiter: str) -> bytes:
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
 
 
+NUMBER_LIKE = re.compile(r"[+-][0-9][0-9 .]*")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "ja" if value else "nei"
     text = str(value)
-    # A spreadsheet would run a cell starting with = + - @ as a formula.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not text[1:2].isdigit() else text
+    # A spreadsheet runs a cell that starts with = + - @ (or a tab or CR) as a formula
+    # (OWASP: CSV injection); a number or a phone number such as +47 912 34 567 stays as it is.
+    if text[:1] in ("=", "@", "\t", "\r") or (
+        text[:1] in ("+", "-") and not NUMBER_LIKE.fullmatch(text)
+    ):
+        return "'" + text
+    return text
 
 
 @router.get(
