@@ -21,13 +21,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import formatdate, parseaddr
 
 import aiosmtplib
 from jinja2 import TemplateError
 from prometheus_client import Counter
 
+from services.notification import mime
 from services.notification.adapters import repository
 from services.notification.adapters.repository import Claimed
 from services.notification.domain import calendar
@@ -50,8 +50,18 @@ class Unwritable(Exception):
     """The mail cannot be written (its template fails): sending again would fail again."""
 
 
-def build_mail(settings: NotificationSettings, mail: Claimed, templates: Templates) -> EmailMessage:
-    """The whole message: headers, plain text, HTML and, for a gathering, its calendar part."""
+@dataclass(frozen=True)
+class Composed:
+    """A mail ready for the wire: envelope sender and recipient, and the message's bytes."""
+
+    sender: str
+    recipient: str
+    data: bytes
+
+
+def build_mail(settings: NotificationSettings, mail: Claimed, templates: Templates) -> Composed:
+    """The whole message: headers, plain text, HTML and, for a gathering, its calendar part
+    (inline, for calendar programs' Accept/Update, and as a file to open)."""
     context = {
         **mail.context,
         "recipient_name": mail.recipient_name,
@@ -61,37 +71,33 @@ def build_mail(settings: NotificationSettings, mail: Claimed, templates: Templat
         rendered = templates.render_mail(mail.template, mail.language, context)
     except (TemplateError, LookupError, ValueError, TypeError) as error:
         raise Unwritable(f"template {mail.template!r} ({mail.language}): {error!r}") from error
-    message = EmailMessage()
-    message["From"] = settings.mail_from
-    message["To"] = formataddr((mail.recipient_name, mail.address))
+    sender_name, sender = parseaddr(settings.mail_from)
+    headers = [
+        ("From", mime.address(sender_name, sender)),
+        ("To", mime.address(mail.recipient_name, mail.address)),
+    ]
     if mail.reply_to_email:
-        message["Reply-To"] = formataddr((mail.reply_to_name or "", mail.reply_to_email))
-    message["Subject"] = rendered.subject
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = f"<{mail.id}@notification.kulturskole>"
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Kulturskole-Template"] = mail.template
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
+        headers.append(("Reply-To", mime.address(mail.reply_to_name or "", mail.reply_to_email)))
+    headers += [
+        ("Subject", mime.encoded_words(rendered.subject)),
+        ("Date", formatdate(localtime=False)),
+        ("Message-ID", f"<{mail.id}@notification.kulturskole>"),
+        ("Content-Language", mail.language),
+        ("Auto-Submitted", "auto-generated"),
+        ("X-Kulturskole-Template", mail.template),
+    ]
+    alternatives = [mime.Part("plain", rendered.text), mime.Part("html", rendered.html)]
+    attachments = []
     spec = mail.context.get("calendar")
     if spec:
-        organizer = parseaddr(settings.mail_from)[1]
         ics = calendar.invitation(
-            spec, organizer=organizer, attendee=mail.address, attendee_name=mail.recipient_name
-        )
-        method = str(spec["method"])
-        # Inline (calendar programs show Accept/Update from it) and as a file to open.
-        message.add_alternative(ics.decode(), subtype="calendar", params={"method": method})
-        message.add_attachment(
-            ics,
-            maintype="text",
-            subtype="calendar",
-            filename="invitasjon.ics" if method == "REQUEST" else "avlysning.ics",
-            params={"method": method},
-        )
-    # Last: building the body moves every Content-* header into the first part.
-    message["Content-Language"] = mail.language
-    return message
+            spec, organizer=sender, attendee=mail.address, attendee_name=mail.recipient_name
+        ).decode()
+        method = (("method", str(spec["method"])),)
+        alternatives.append(mime.Part("calendar", ics, method))
+        name = "invitasjon.ics" if spec["method"] == "REQUEST" else "avlysning.ics"
+        attachments.append(mime.Part("calendar", ics, method, filename=name))
+    return Composed(sender, mail.address, mime.message(headers, alternatives, attachments))
 
 
 @dataclass
@@ -122,21 +128,21 @@ class SmtpPool:
             password=s.smtp_password.get_secret_value() or None,
         )
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, mail: Composed) -> None:
         client = await self.idle.get()
         try:
             reused = client.is_connected
             if not reused:
                 await client.connect()
             try:
-                await client.send_message(message)
+                await client.sendmail(mail.sender, [mail.recipient], mail.data)
             except aiosmtplib.SMTPServerDisconnected:
                 if not reused:
                     raise
                 # The server closed an idle connection; one fresh try is not a retry.
                 await self._reset(client)
                 await client.connect()
-                await client.send_message(message)
+                await client.sendmail(mail.sender, [mail.recipient], mail.data)
         except BaseException:
             await self._reset(client)
             raise
@@ -176,12 +182,12 @@ async def send_batch(
 
     async def one(mail: Claimed) -> None:
         try:
-            message = build_mail(settings, mail, templates)
+            composed = build_mail(settings, mail, templates)
         except Unwritable as error:
             outcome.failed.append((mail, str(error)))
             return
         try:
-            await smtp.send(message)
+            await smtp.send(composed)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             reason = redact(f"{type(error).__name__}: {error}")
             if classify(error) == "failed":

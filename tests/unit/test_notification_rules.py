@@ -12,6 +12,7 @@ import aiosmtplib
 import pytest
 from icalendar import Calendar
 
+from services.notification import mime
 from services.notification.adapters.repository import Claimed
 from services.notification.domain import messages as rules
 from services.notification.domain.calendar import invitation
@@ -35,6 +36,7 @@ BOARD = Board("vestland", "Vestland", str(uuid.UUID(int=1)))
 KULTURSKOLE = Member(str(uuid.UUID(int=2)), "kulturskole")
 TEACHER = Member(str(uuid.UUID(int=3)), "grunnskole")
 MAILBOX = "post@kulturskoleradet.no"
+DASH = "\u2013"
 
 
 @pytest.fixture(scope="module")
@@ -366,9 +368,15 @@ def claimed(**changes: Any) -> Claimed:
 
 def test_a_mail_has_text_html_and_its_calendar(templates: Templates) -> None:
     settings = NotificationSettings(database_url="postgresql://unused")
-    message = build_mail(settings, claimed(), templates)
-    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    composed = build_mail(settings, claimed(), templates)
+    assert (composed.sender, composed.recipient) == (
+        "noreply@kulturskoleradet.no",
+        "kari@example.no",
+    )
+    parsed = email.message_from_bytes(composed.data, policy=email.policy.default)
+    assert parsed["From"] == "Norsk kulturskoleråd <noreply@kulturskoleradet.no>"
     assert parsed["To"] == "Kari Nordmann <kari@example.no>"
+    assert parsed["Subject"] == f"Invitation: Samling 1 01.10.2025 {DASH} Fremtidens kulturskole"
     assert parsed["Content-Language"] == "en"
     assert parsed["Message-ID"] == f"<{uuid.UUID(int=42)}@notification.kulturskole>"
     assert parsed["Reply-To"] is None
@@ -377,6 +385,27 @@ def test_a_mail_has_text_html_and_its_calendar(templates: Templates) -> None:
     [attachment] = list(parsed.iter_attachments())
     assert attachment.get_filename() == "invitasjon.ics"
     assert attachment.get_param("method") == "REQUEST"
+    assert "Kari Nordmann" in parsed.get_body(("plain",)).get_content()
+    assert parsed.get_body(("html",)).get_content().startswith("<!doctype html>")
+    event = Calendar.from_ical(attachment.get_content()).walk("VEVENT")[0]
+    assert str(event["UID"]) == GATHERING.calendar("REQUEST")["uid"]
+
+
+def test_long_and_non_ascii_headers_read_back_whole() -> None:
+    name = "Åse Øvergård-Læråsen"
+    subject = f"Påminnelse: søknadsfrist {DASH} Fremtidens kulturskole " * 3
+    raw = mime.message(
+        [
+            ("To", mime.address(name.strip(), "ase@example.no")),
+            ("Subject", mime.encoded_words(subject)),
+        ],
+        [mime.Part("plain", "Hei\n")],
+    )
+    assert all(len(line) <= 78 for line in raw.decode().split("\r\n"))
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["Subject"] == subject
+    assert parsed["To"].addresses[0].display_name == name.strip()
+    assert parsed.get_body(("plain",)).get_content() == "Hei\n"
 
 
 def test_a_programme_copy_answers_to_the_contact(templates: Templates) -> None:
@@ -390,9 +419,16 @@ def test_a_programme_copy_answers_to_the_contact(templates: Templates) -> None:
         address=MAILBOX,
         recipient_name="",
     )
-    message = build_mail(settings, mail, templates)
-    assert message["Reply-To"] == "Kari Nordmann <kari@example.no>"
-    assert message["Subject"] == "Fremtidens kulturskole, Regionale program"
+    composed = build_mail(settings, mail, templates)
+    parsed = email.message_from_bytes(composed.data, policy=email.policy.default)
+    assert parsed["Reply-To"] == "Kari Nordmann <kari@example.no>"
+    assert parsed["Subject"] == "Fremtidens kulturskole, Regionale program"
+    assert parsed["Content-Language"] == "nb"
+    assert [p.get_content_type() for p in parsed.walk()] == [
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+    ]
 
 
 def test_a_mail_its_template_cannot_write_is_unwritable(templates: Templates) -> None:
