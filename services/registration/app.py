@@ -17,6 +17,7 @@ from services.registration.entrypoints.auth import (
     parse_tokens,
     programme,
 )
+from services.registration.entrypoints.workers import forget_erased
 from services.registration.handlers.applications import (
     DraftSaved,
     save_application_draft,
@@ -371,6 +372,7 @@ def service_spec(
         },
         router=router(),
         migrations=Path(__file__).parent / "migrations",
+        workers=[forget_erased],
         on_startup=on_startup,
     )
 

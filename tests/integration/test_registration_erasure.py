@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.testing.fixtures import Endpoints, TestDatabase
+from shared.testing.fixtures import Endpoints, TestDatabase, eventually
 from tests.integration.registration_app import (
     PROGRAMME,
     ROUND,
@@ -97,7 +97,16 @@ async def test_a_contact_replaced_by_an_update_is_erased(
 
     replaced = first["contact_person_id"]
     assert updated["contact_person_id"] != replaced
-    assert await found_in_database(endpoints, database, kari.details) == []
+    assert updated["previous_contact_person_id"] == replaced
+
+    # Kari is told (on the contacts topic, with the address to write to) that Ola holds the
+    # role now; once that is sent, nothing of hers stays.
+    await app.published(app.contacts)
+
+    async def forgotten() -> bool:
+        return await found_in_database(endpoints, database, kari.details) == []
+
+    await eventually(forgotten, timeout=20, what="Kari's last record to leave the outbox")
     assert sorted(await found_in_database(endpoints, database, [ola.email])) == [
         "registration.outbox: " + ola.email,
         "registration.persons: " + ola.email,
@@ -106,4 +115,8 @@ async def test_a_contact_replaced_by_an_update_is_erased(
     assert [short(headers_of(r)["ce_type"]) for r in events] == ["person-erased.v1"]
     assert data_of(events[0])["person_id"] == replaced
     contacts = [r for r in await app.published(app.contacts) if r.key == replaced.encode()]
-    assert [r.value is None for r in contacts] == [False, True]  # details, then a tombstone
+    # Her details, the notice that someone else holds the role, then a tombstone.
+    assert [r.value is None for r in contacts] == [False, False, True]
+    assert (
+        data_of(contacts[1])["handed_over"]["new_contact_person_id"] == updated["contact_person_id"]
+    )

@@ -6,10 +6,9 @@ import uuid
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
 from pydantic import BaseModel, Field
 
-from services.registration.adapters import repository as repo
+from services.registration.adapters.store import Row
 from services.registration.domain import decisions as rules
 from services.registration.domain.deadlines import require_before, require_open
 from services.registration.domain.errors import Conflict, DomainError, NotFound
@@ -42,8 +41,8 @@ def place(ctx: Context, municipality: str) -> tuple[str, str]:
     return county, branch.id
 
 
-async def load_application(uow: UnitOfWork, round_id: str, municipality: str) -> asyncpg.Record:
-    found = await repo.get_application(uow.conn, round_id, municipality)
+async def load_application(uow: UnitOfWork, ctx: Context, round_id: str, municipality: str) -> Row:
+    found = await ctx.store(uow).get_application(round_id, municipality)
     if found is None:
         raise NotFound(
             f"no application from {municipality} in round {round_id}",
@@ -54,8 +53,8 @@ async def load_application(uow: UnitOfWork, round_id: str, municipality: str) ->
     return found
 
 
-async def window_of(uow: UnitOfWork, round_id: str, county: str) -> asyncpg.Record:
-    window = await repo.get_window(uow.conn, round_id, county)
+async def window_of(uow: UnitOfWork, ctx: Context, round_id: str, county: str) -> Row:
+    window = await ctx.store(uow).get_window(round_id, county)
     if window is None:
         raise Conflict(
             f"county {county} has no application window in round {round_id} yet "
@@ -70,7 +69,7 @@ async def window_of(uow: UnitOfWork, round_id: str, county: str) -> asyncpg.Reco
 
 
 async def require_window_open(uow: UnitOfWork, ctx: Context, round_id: str, county: str) -> None:
-    window = await window_of(uow, round_id, county)
+    window = await window_of(uow, ctx, round_id, county)
     require_open(
         window["opens_on"], window["deadline"], ctx.clock(), f"applications from county {county}"
     )
@@ -89,27 +88,26 @@ def _already(municipality: str, status: str) -> Conflict:
 async def save_application_draft(
     cmd: SaveApplicationDraft, uow: UnitOfWork, ctx: Context
 ) -> DraftSaved:
-    await load_round(uow, cmd.round_id, intake=True)
+    await load_round(uow, ctx, cmd.round_id, intake=True)
     county, branch_id = place(ctx, cmd.municipality_number)
     require_members(
         ctx.reference,
-        await repo.members_among(uow.conn, [cmd.municipality_number]),
+        await ctx.store(uow).members_among([cmd.municipality_number]),
         [cmd.municipality_number],
     )
     # A draft may be saved before the window opens, not after it has closed.
-    window = await repo.get_window(uow.conn, cmd.round_id, county)
+    window = await ctx.store(uow).get_window(cmd.round_id, county)
     if window is not None:
         require_before(window["deadline"], ctx.clock(), f"applications from county {county}")
-    existing = await repo.get_application(uow.conn, cmd.round_id, cmd.municipality_number)
+    existing = await ctx.store(uow).get_application(cmd.round_id, cmd.municipality_number)
     if existing is not None and existing["status"] not in rules.REDRAFTABLE:
         raise _already(cmd.municipality_number, existing["status"])
     if existing is not None and existing["status"] == rules.WITHDRAWN:
         # A withdrawn municipality may apply again, while its county's window is open.
         await require_window_open(uow, ctx, cmd.round_id, county)
-        await repo.reopen_as_draft(uow.conn, existing["id"])
+        await ctx.store(uow).reopen_as_draft(existing["id"])
     application_id = existing["id"] if existing is not None else uuid.uuid4()
-    await repo.save_draft(
-        uow.conn,
+    await ctx.store(uow).save_draft(
         application_id=application_id,
         round_id=cmd.round_id,
         municipality=cmd.municipality_number,
@@ -134,15 +132,13 @@ async def register_member(
 ) -> UUID:
     """A group member becomes a person here; their contact goes to the restricted topic."""
     person_id = uuid.uuid4()
-    await repo.add_person(
-        uow.conn,
+    await ctx.store(uow).add_person(
         person_id=person_id,
         contact=ContactPerson(
             name=member.name, email=member.email, phone=member.phone, language=member.language
         ),
     )
-    await repo.add_group_member(
-        uow.conn,
+    await ctx.store(uow).add_group_member(
         application_id=application_id,
         person_id=person_id,
         role=member.role.value,
@@ -153,7 +149,7 @@ async def register_member(
     return person_id
 
 
-def require_complete(draft: asyncpg.Record) -> list[GroupMember]:
+def require_complete(draft: Row) -> list[GroupMember]:
     """Motivation, development areas, a co-creation plan and a complete, committed group."""
     missing = [
         (en, nb, name)
@@ -189,14 +185,14 @@ def require_complete(draft: asyncpg.Record) -> list[GroupMember]:
 async def submit_application(
     cmd: SubmitApplication, uow: UnitOfWork, ctx: Context
 ) -> ApplicationSubmitted:
-    await load_round(uow, cmd.round_id, intake=True)
-    draft = await load_application(uow, cmd.round_id, cmd.municipality_number)
+    await load_round(uow, ctx, cmd.round_id, intake=True)
+    draft = await load_application(uow, ctx, cmd.round_id, cmd.municipality_number)
     if draft["status"] != rules.DRAFT:
         raise _already(cmd.municipality_number, draft["status"])
     await require_window_open(uow, ctx, cmd.round_id, draft["county_number"])
     require_members(
         ctx.reference,
-        await repo.members_among(uow.conn, [cmd.municipality_number]),
+        await ctx.store(uow).members_among([cmd.municipality_number]),
         [cmd.municipality_number],
     )
     group = require_complete(draft)
@@ -206,7 +202,7 @@ async def submit_application(
         person_id = await register_member(uow, ctx, draft["id"], member)
         refs.append(GroupMemberRef(person_id=person_id, role=member.role))
     now: datetime = ctx.clock()
-    await repo.mark_submitted(uow.conn, draft["id"], now)
+    await ctx.store(uow).mark_submitted(draft["id"], now)
     event = ApplicationSubmitted(
         application_id=draft["id"],
         round_id=cmd.round_id,

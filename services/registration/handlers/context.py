@@ -8,9 +8,7 @@ from datetime import datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-import asyncpg
-
-from services.registration.adapters import repository as repo
+from services.registration.adapters.store import Row, SqlStore, Store
 from services.registration.domain.errors import Conflict, DomainError, NotFound
 from services.registration.domain.reference import Branch, ReferenceData
 from shared.commands import acting
@@ -32,11 +30,17 @@ def oslo_now() -> datetime:
     return datetime.now(OSLO)
 
 
+def sql_store(uow: UnitOfWork) -> Store:
+    return SqlStore(uow.conn)
+
+
 @dataclass(frozen=True)
 class Context:
     reference: ReferenceData
     topic_prefix: str
     clock: Callable[[], datetime] = field(default=oslo_now)
+    # Where the handlers' state lives: the unit of work's transaction (a fake in unit tests).
+    store: Callable[[UnitOfWork], Store] = field(default=sql_store)
 
     @property
     def events(self) -> str:
@@ -66,15 +70,15 @@ def actor() -> str | None:
 
 
 async def load_round(
-    uow: UnitOfWork, round_id: str, *, changes: bool = False, intake: bool = False
-) -> asyncpg.Record:
+    uow: UnitOfWork, ctx: Context, round_id: str, *, changes: bool = False, intake: bool = False
+) -> Row:
     """The round, locked so that a deadline cannot move under a command that checks it.
 
     Only a command that changes the round takes it exclusively; the rest share it, so they
     do not queue behind one another. `intake`: the command adds interest or applications,
     which a closed round no longer takes. A cancelled round takes nothing.
     """
-    found = await repo.get_round(uow.conn, round_id, lock="update" if changes else "share")
+    found = await ctx.store(uow).get_round(round_id, lock="update" if changes else "share")
     if found is None:
         raise NotFound(
             f"no programme round {round_id} is open",

@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
-from services.registration.adapters import repository as repo
+from services.registration.adapters.store import Row
 from services.registration.domain import decisions as rules
 from services.registration.domain.deadlines import require_closed
 from services.registration.domain.errors import DomainError
@@ -35,7 +33,7 @@ TARGET = {
 }
 
 
-def _decided(app: asyncpg.Record, at: datetime, **more: Any) -> dict[str, Any]:
+def _decided(app: Row, at: datetime, **more: Any) -> dict[str, Any]:
     return {
         "application_id": app["id"],
         "round_id": app["round_id"],
@@ -47,28 +45,27 @@ def _decided(app: asyncpg.Record, at: datetime, **more: Any) -> dict[str, Any]:
     }
 
 
-async def _group_refs(uow: UnitOfWork, application_id: Any) -> list[GroupMemberRef]:
+async def _group_refs(uow: UnitOfWork, ctx: Context, application_id: Any) -> list[GroupMemberRef]:
     return [
         GroupMemberRef(person_id=r["person_id"], role=r["role"])
-        for r in await repo.active_group(uow.conn, application_id)
+        for r in await ctx.store(uow).active_group(application_id)
     ]
 
 
 async def _admit(
     uow: UnitOfWork,
     ctx: Context,
-    app: asyncpg.Record,
+    app: Row,
     capacity: int | None,
     *,
     promoted: bool,
     early_reason: str | None = None,
 ) -> MunicipalityAdmitted:
-    admitted = await repo.count_status(uow.conn, app["round_id"], app["branch_id"], rules.ADMITTED)
+    admitted = await ctx.store(uow).count_status(app["round_id"], app["branch_id"], rules.ADMITTED)
     rules.require_place(capacity, admitted, app["branch_id"])
     now = ctx.clock()
     by = None if promoted else actor()  # a move up the wait-list is nobody's decision
-    await repo.set_status(
-        uow.conn,
+    await ctx.store(uow).set_status(
         app["id"],
         rules.ADMITTED,
         at=now,
@@ -79,16 +76,16 @@ async def _admit(
     event = MunicipalityAdmitted(
         **_decided(app, now, decided_by=by, early_reason=early_reason),
         promoted_from_waitlist=promoted,
-        group=await _group_refs(uow, app["id"]),
+        group=await _group_refs(uow, ctx, app["id"]),
     )
     await uow.emit(ctx.events, event)
     return event
 
 
 async def decide_application(cmd: DecideApplication, uow: UnitOfWork, ctx: Context) -> Contract:
-    found = await load_round(uow, cmd.round_id)
-    app = await load_application(uow, cmd.round_id, cmd.municipality_number)
-    await repo.lock_region(uow.conn, cmd.round_id, app["branch_id"])
+    found = await load_round(uow, ctx, cmd.round_id)
+    app = await load_application(uow, ctx, cmd.round_id, cmd.municipality_number)
+    await ctx.store(uow).lock_region(cmd.round_id, app["branch_id"])
     rules.require_transition(app["status"], TARGET[cmd.decision], cmd.municipality_number)
     if cmd.decision is Decision.DECLINE and not cmd.reason.strip():
         raise DomainError(
@@ -100,7 +97,7 @@ async def decide_application(cmd: DecideApplication, uow: UnitOfWork, ctx: Conte
     early = cmd.early_reason.strip() or None
     if early is None:
         # Every application of the county is in before any of them is decided.
-        window = await window_of(uow, cmd.round_id, app["county_number"])
+        window = await window_of(uow, ctx, cmd.round_id, app["county_number"])
         require_closed(window["deadline"], ctx.clock(), app["county_number"])
     if cmd.decision is Decision.ADMIT:
         capacity = found["capacity_per_branch"].get(app["branch_id"])
@@ -109,16 +106,15 @@ async def decide_application(cmd: DecideApplication, uow: UnitOfWork, ctx: Conte
     by = actor()
     event: Contract
     if cmd.decision is Decision.WAITLIST:
-        await repo.set_status(
-            uow.conn, app["id"], rules.WAITLISTED, at=now, waitlist=True, by=by, early_reason=early
+        await ctx.store(uow).set_status(
+            app["id"], rules.WAITLISTED, at=now, waitlist=True, by=by, early_reason=early
         )
-        position = len(await repo.waitlist(uow.conn, cmd.round_id, app["branch_id"]))
+        position = len(await ctx.store(uow).waitlist(cmd.round_id, app["branch_id"]))
         event = MunicipalityWaitlisted(
             **_decided(app, now, decided_by=by, early_reason=early), position=position
         )
     else:
-        await repo.set_status(
-            uow.conn,
+        await ctx.store(uow).set_status(
             app["id"],
             rules.DECLINED,
             at=now,
@@ -134,17 +130,17 @@ async def decide_application(cmd: DecideApplication, uow: UnitOfWork, ctx: Conte
 
 
 async def _promote_first_waiting(
-    uow: UnitOfWork, ctx: Context, app: asyncpg.Record, capacity: int | None
+    uow: UnitOfWork, ctx: Context, app: Row, capacity: int | None
 ) -> None:
     """A freed place goes to the first on the region's wait-list."""
     waiting = [
         rules.Waiting(r["municipality_number"], r["waitlist_sequence"])
-        for r in await repo.waitlist(uow.conn, app["round_id"], app["branch_id"])
+        for r in await ctx.store(uow).waitlist(app["round_id"], app["branch_id"])
     ]
     first = rules.first_in_line(waiting)
     if first is None:
         return
-    next_app = await load_application(uow, app["round_id"], first.municipality_number)
+    next_app = await load_application(uow, ctx, app["round_id"], first.municipality_number)
     try:
         await _admit(uow, ctx, next_app, capacity, promoted=True)
     except rules.CapacityFull:
@@ -154,13 +150,13 @@ async def _promote_first_waiting(
 async def withdraw_municipality(
     cmd: WithdrawMunicipality, uow: UnitOfWork, ctx: Context
 ) -> MunicipalityWithdrawn:
-    found = await load_round(uow, cmd.round_id)
-    app = await load_application(uow, cmd.round_id, cmd.municipality_number)
-    await repo.lock_region(uow.conn, cmd.round_id, app["branch_id"])
+    found = await load_round(uow, ctx, cmd.round_id)
+    app = await load_application(uow, ctx, cmd.round_id, cmd.municipality_number)
+    await ctx.store(uow).lock_region(cmd.round_id, app["branch_id"])
     rules.require_transition(app["status"], rules.WITHDRAWN, cmd.municipality_number)
     now = ctx.clock()
     by = actor()
-    await repo.set_withdrawn(uow.conn, app["id"], at=now, reason=cmd.reason, by=by)
+    await ctx.store(uow).set_withdrawn(app["id"], at=now, reason=cmd.reason, by=by)
     # `decided_at` is kept for readers of v1: it is when this step was taken.
     event = MunicipalityWithdrawn(
         **_decided(app, now),
@@ -178,13 +174,13 @@ async def withdraw_municipality(
 
 
 async def revoke_admission(cmd: RevokeAdmission, uow: UnitOfWork, ctx: Context) -> AdmissionRevoked:
-    found = await load_round(uow, cmd.round_id)
-    app = await load_application(uow, cmd.round_id, cmd.municipality_number)
-    await repo.lock_region(uow.conn, cmd.round_id, app["branch_id"])
+    found = await load_round(uow, ctx, cmd.round_id)
+    app = await load_application(uow, ctx, cmd.round_id, cmd.municipality_number)
+    await ctx.store(uow).lock_region(cmd.round_id, app["branch_id"])
     rules.require_transition(app["status"], rules.REVOKED, cmd.municipality_number)
     now = ctx.clock()
     by = actor()
-    await repo.set_revoked(uow.conn, app["id"], at=now, reason=cmd.reason, by=by)
+    await ctx.store(uow).set_revoked(app["id"], at=now, reason=cmd.reason, by=by)
     event = AdmissionRevoked(
         application_id=app["id"],
         round_id=app["round_id"],

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import asyncpg
-
-from services.registration.adapters import repository as repo
+from services.registration.adapters.store import Row
 from services.registration.domain import decisions as rules
 from services.registration.domain.errors import Conflict, DomainError, NotFound
 from services.registration.domain.groups import IncompleteGroup, Member, check_group
@@ -23,8 +21,8 @@ from shared.events.registration import (
 from shared.messaging import UnitOfWork
 
 
-async def _changeable(uow: UnitOfWork, round_id: str, municipality: str) -> asyncpg.Record:
-    app = await load_application(uow, round_id, municipality)
+async def _changeable(uow: UnitOfWork, ctx: Context, round_id: str, municipality: str) -> Row:
+    app = await load_application(uow, ctx, round_id, municipality)
     if app["status"] not in rules.CHANGEABLE:
         status_nb = rules.STATUS_NB[rules.Status(app["status"])]
         raise Conflict(
@@ -36,8 +34,8 @@ async def _changeable(uow: UnitOfWork, round_id: str, municipality: str) -> asyn
     return app
 
 
-async def _check_after_change(uow: UnitOfWork, app: asyncpg.Record) -> None:
-    group = await repo.active_group(uow.conn, app["id"])
+async def _check_after_change(uow: UnitOfWork, ctx: Context, app: Row) -> None:
+    group = await ctx.store(uow).active_group(app["id"])
     try:
         check_group([Member(r["email"], r["role"], r["committed"]) for r in group])
     except IncompleteGroup as error:
@@ -46,7 +44,7 @@ async def _check_after_change(uow: UnitOfWork, app: asyncpg.Record) -> None:
 
 
 async def _add_member(
-    uow: UnitOfWork, ctx: Context, app: asyncpg.Record, member: GroupMember
+    uow: UnitOfWork, ctx: Context, app: Row, member: GroupMember
 ) -> GroupMemberAdded:
     if not member.commits_to_gatherings:
         raise DomainError(
@@ -67,9 +65,9 @@ async def _add_member(
 
 
 async def _remove_member(
-    uow: UnitOfWork, ctx: Context, app: asyncpg.Record, person_id: UUID
+    uow: UnitOfWork, ctx: Context, app: Row, person_id: UUID
 ) -> GroupMemberRemoved:
-    current = {r["person_id"]: r for r in await repo.active_group(uow.conn, app["id"])}
+    current = {r["person_id"]: r for r in await ctx.store(uow).active_group(app["id"])}
     if person_id not in current:
         raise NotFound(
             f"{person_id} is not in the group of {app['municipality_number']}",
@@ -77,7 +75,7 @@ async def _remove_member(
             nn=f"Personen er ikkje med i kommunegruppa til {app['municipality_number']}.",
             field="person_id",
         )
-    await repo.remove_group_member(uow.conn, app["id"], person_id)
+    await ctx.store(uow).remove_group_member(app["id"], person_id)
     return GroupMemberRemoved(
         application_id=app["id"],
         round_id=app["round_id"],
@@ -89,9 +87,9 @@ async def _remove_member(
 
 
 async def add_group_member(cmd: AddGroupMember, uow: UnitOfWork, ctx: Context) -> GroupMemberAdded:
-    app = await _changeable(uow, cmd.round_id, cmd.municipality_number)
+    app = await _changeable(uow, ctx, cmd.round_id, cmd.municipality_number)
     added = await _add_member(uow, ctx, app, cmd.member)
-    await _check_after_change(uow, app)
+    await _check_after_change(uow, ctx, app)
     await uow.emit(ctx.events, added)
     return added
 
@@ -99,9 +97,9 @@ async def add_group_member(cmd: AddGroupMember, uow: UnitOfWork, ctx: Context) -
 async def remove_group_member(
     cmd: RemoveGroupMember, uow: UnitOfWork, ctx: Context
 ) -> GroupMemberRemoved:
-    app = await _changeable(uow, cmd.round_id, cmd.municipality_number)
+    app = await _changeable(uow, ctx, cmd.round_id, cmd.municipality_number)
     removed = await _remove_member(uow, ctx, app, cmd.person_id)
-    await _check_after_change(uow, app)
+    await _check_after_change(uow, ctx, app)
     await uow.emit(ctx.events, removed)
     return removed
 
@@ -109,10 +107,10 @@ async def remove_group_member(
 async def replace_group_member(
     cmd: ReplaceGroupMember, uow: UnitOfWork, ctx: Context
 ) -> GroupMemberAdded:
-    app = await _changeable(uow, cmd.round_id, cmd.municipality_number)
+    app = await _changeable(uow, ctx, cmd.round_id, cmd.municipality_number)
     removed = await _remove_member(uow, ctx, app, cmd.person_id)
     added = await _add_member(uow, ctx, app, cmd.member)
-    await _check_after_change(uow, app)
+    await _check_after_change(uow, ctx, app)
     await uow.emit(ctx.events, removed)
     await uow.emit(ctx.events, added)
     return added

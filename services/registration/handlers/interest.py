@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 from uuid import UUID
 
-from services.registration.adapters import repository as repo
 from services.registration.domain.deadlines import require_before
 from services.registration.domain.interest import scope_of_interest
 from services.registration.handlers.context import Context, load_round, publish_contact
@@ -24,26 +23,25 @@ from shared.messaging import UnitOfWork
 async def register_interest(
     cmd: RegisterInterest, uow: UnitOfWork, ctx: Context
 ) -> InterestRegistered | InterestUpdated:
-    found = await load_round(uow, cmd.round_id, intake=True)
+    found = await load_round(uow, ctx, cmd.round_id, intake=True)
     now = ctx.clock()
     require_before(found["interest_deadline"], now, f"interest for round {cmd.round_id}")
     scope = scope_of_interest(
         ctx.reference,
         branch=cmd.branch,
         municipality_numbers=cmd.municipality_numbers,
-        members=await repo.members_among(uow.conn, cmd.municipality_numbers),
+        members=await ctx.store(uow).members_among(cmd.municipality_numbers),
     )
-    existing = await repo.get_interest_for(
-        uow.conn, round_id=cmd.round_id, branch_id=scope.branch.id
+    existing = await ctx.store(uow).get_interest_for(
+        round_id=cmd.round_id, branch_id=scope.branch.id
     )
     municipalities = list(scope.municipality_numbers)
     replaced: UUID | None = None
     if existing is None:
         registration_id, person_id = uuid.uuid4(), uuid.uuid4()
         added, removed = municipalities, []
-        await repo.add_person(uow.conn, person_id=person_id, contact=cmd.contact)
-        await repo.add_interest(
-            uow.conn,
+        await ctx.store(uow).add_person(person_id=person_id, contact=cmd.contact)
+        await ctx.store(uow).add_interest(
             registration_id=registration_id,
             round_id=cmd.round_id,
             branch_id=scope.branch.id,
@@ -58,24 +56,22 @@ async def register_interest(
         before = set(existing["municipality_numbers"])
         added = sorted(set(municipalities) - before)
         removed = sorted(before - set(municipalities))
-        same_contact = (await repo.person_email(uow.conn, person_id) or "").lower() == str(
+        same_contact = (await ctx.store(uow).person_email(person_id) or "").lower() == str(
             cmd.contact.email
         ).lower()
         if same_contact:
-            await repo.update_person(uow.conn, person_id=person_id, contact=cmd.contact)
+            await ctx.store(uow).update_person(person_id=person_id, contact=cmd.contact)
         else:
             replaced, person_id = person_id, uuid.uuid4()
-            await repo.add_person(uow.conn, person_id=person_id, contact=cmd.contact)
-        await repo.update_interest(
-            uow.conn,
+            await ctx.store(uow).add_person(person_id=person_id, contact=cmd.contact)
+        await ctx.store(uow).update_interest(
             registration_id=registration_id,
             municipality_numbers=municipalities,
             contact_person_id=person_id,
             message=cmd.message,
             updated_at=now,
         )
-    await repo.add_interest_history(
-        uow.conn,
+    await ctx.store(uow).add_interest_history(
         registration_id=registration_id,
         at=now,
         municipality_numbers=municipalities,
@@ -124,7 +120,7 @@ async def _hand_over(
     """Tell the former contact (on the restricted topic, with their details, so that they
     can be written to) that someone else now holds it; then, if nothing else here refers to
     them, nothing of theirs is kept (a tombstone follows under the same key, in order)."""
-    contact = await repo.person_contact(uow.conn, previous)
+    contact = await ctx.store(uow).person_contact(previous)
     if contact is None:
         return
     notice = ContactDetails(
@@ -141,7 +137,7 @@ async def _hand_over(
             new_contact_person_id=new_person_id,
         ),
     )
-    if await repo.person_in_use(uow.conn, previous):
+    if await ctx.store(uow).person_in_use(previous):
         await uow.emit(ctx.contacts, notice)
     else:
         await erase(uow, ctx, previous, by=None, last_word=notice)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from services.registration.adapters import repository as repo
 from services.registration.domain.errors import DomainError
 from services.registration.handlers.context import Context
 from shared.events.registration import ImportMembers, MembershipChanged
@@ -20,8 +19,8 @@ async def import_members(cmd: ImportMembers, uow: UnitOfWork, ctx: Context) -> M
             field="municipality_numbers",
         )
     new = set(cmd.municipality_numbers)
-    old = await repo.members(uow.conn)
-    await repo.replace_members(uow.conn, new)
+    old = await ctx.store(uow).members()
+    await ctx.store(uow).replace_members(new)
     event = MembershipChanged(
         added=sorted(new - old), removed=sorted(old - new), member_count=len(new)
     )

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from services.registration.adapters import repository as repo
 from services.registration.domain.errors import NotFound
 from services.registration.handlers.context import Context, actor
 from shared.events.registration import ContactDetails, ErasePerson, PersonErased
 from shared.messaging import UnitOfWork
-from shared.outbox import add_to_outbox
 
 
 async def erase(
@@ -25,19 +23,15 @@ async def erase(
     `last_word` goes on the contacts topic after their earlier records are withdrawn from the
     outbox and before the tombstone, so a consumer reads it (e.g. to tell them they are no
     longer the contact) and then forgets them; compaction keeps only the tombstone."""
-    if not await repo.erase_person(uow.conn, person_id, contacts_topic=ctx.contacts, erased_by=by):
+    if not await ctx.store(uow).erase_person(person_id, contacts_topic=ctx.contacts, erased_by=by):
         return None
     if last_word is not None:
         await uow.emit(ctx.contacts, last_word)
     now = ctx.clock()
     # A tombstone removes the contact record from the compacted topic (and from consumers that
     # hold it); the event tells every consumer of the public topic.
-    await add_to_outbox(
-        uow.conn,
-        topic=ctx.contacts,
-        key=str(person_id),
-        envelope=None,
-        tombstone_id=f"tombstone:{person_id}:{now.isoformat()}",
+    await ctx.store(uow).add_tombstone(
+        ctx.contacts, str(person_id), f"tombstone:{person_id}:{now.isoformat()}"
     )
     event = PersonErased(person_id=person_id, erased_at=now, erased_by=by)
     await uow.emit(ctx.events, event)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from services.registration.adapters import repository as repo
 from services.registration.domain import decisions as rules
 from services.registration.domain.deadlines import (
     closes_at,
@@ -54,8 +53,8 @@ async def open_round(cmd: OpenRound, uow: UnitOfWork, ctx: Context) -> RoundOpen
         require_not_past(
             deadline, ctx.clock(), f"round {cmd.round_id}'s interest deadline", "interest_deadline"
         )
-    if not await repo.add_round(
-        uow.conn, round_id=cmd.round_id, interest_deadline=deadline, capacity_per_branch=capacity
+    if not await ctx.store(uow).add_round(
+        round_id=cmd.round_id, interest_deadline=deadline, capacity_per_branch=capacity
     ):
         raise Conflict(
             f"round {cmd.round_id} is already open",
@@ -76,15 +75,15 @@ async def open_round(cmd: OpenRound, uow: UnitOfWork, ctx: Context) -> RoundOpen
 async def change_capacity(
     cmd: ChangeCapacity, uow: UnitOfWork, ctx: Context
 ) -> RoundCapacityChanged:
-    found = await load_round(uow, cmd.round_id, changes=True)
+    found = await load_round(uow, ctx, cmd.round_id, changes=True)
     changes = capacities_by_id(ctx, cmd.capacity_per_branch)
     for branch_id, places in changes.items():
         # Serialised with decisions in the region, so that the count stays true.
-        await repo.lock_region(uow.conn, cmd.round_id, branch_id)
-        admitted = await repo.count_status(uow.conn, cmd.round_id, branch_id, rules.ADMITTED)
+        await ctx.store(uow).lock_region(cmd.round_id, branch_id)
+        admitted = await ctx.store(uow).count_status(cmd.round_id, branch_id, rules.ADMITTED)
         rules.require_capacity_holds(places, admitted, branch_id)
     capacity = {**found["capacity_per_branch"], **changes}
-    await repo.set_capacity(uow.conn, cmd.round_id, capacity)
+    await ctx.store(uow).set_capacity(cmd.round_id, capacity)
     event = RoundCapacityChanged(
         round_id=cmd.round_id, capacity_per_branch=capacity, changed_by=actor()
     )
@@ -95,7 +94,7 @@ async def change_capacity(
 async def _end_round(
     uow: UnitOfWork, ctx: Context, round_id: str, state: RoundState, reason: str
 ) -> RoundClosed:
-    found = await load_round(uow, round_id, changes=True)
+    found = await load_round(uow, ctx, round_id, changes=True)
     if state is RoundState.CLOSED and found["state"] == RoundState.CLOSED:
         raise Conflict(
             f"round {round_id} is already closed",
@@ -103,7 +102,7 @@ async def _end_round(
             nn=f"Programrunden {round_id} er alt stengd.",
             field="round_id",
         )
-    await repo.set_round_state(uow.conn, round_id, state.value, reason)
+    await ctx.store(uow).set_round_state(round_id, state.value, reason)
     event = RoundClosed(
         round_id=round_id, state=state, reason=reason, closed_at=ctx.clock(), closed_by=actor()
     )
@@ -122,7 +121,7 @@ async def cancel_round(cmd: CancelRound, uow: UnitOfWork, ctx: Context) -> Round
 async def open_application_window(
     cmd: OpenApplicationWindow, uow: UnitOfWork, ctx: Context
 ) -> ApplicationWindowOpened:
-    await load_round(uow, cmd.round_id, intake=True)
+    await load_round(uow, ctx, cmd.round_id, intake=True)
     if cmd.county_number not in ctx.reference.counties:
         raise DomainError(
             f"unknown county number {cmd.county_number} (2024 structure)",
@@ -138,8 +137,7 @@ async def open_application_window(
             field="deadline",
         )
     require_not_past(cmd.deadline, ctx.clock(), "the application window", "deadline")
-    if not await repo.add_window(
-        uow.conn,
+    if not await ctx.store(uow).add_window(
         round_id=cmd.round_id,
         county=cmd.county_number,
         opens_on=cmd.opens_on,
@@ -165,11 +163,11 @@ async def open_application_window(
 
 
 async def extend_deadline(cmd: ExtendDeadline, uow: UnitOfWork, ctx: Context) -> DeadlineExtended:
-    found = await load_round(uow, cmd.round_id, changes=True)
+    found = await load_round(uow, ctx, cmd.round_id, changes=True)
     if cmd.kind is DeadlineKind.INTEREST:
         previous = found["interest_deadline"]
         require_later(previous, cmd.new_deadline)
-        await repo.set_interest_deadline(uow.conn, cmd.round_id, cmd.new_deadline)
+        await ctx.store(uow).set_interest_deadline(cmd.round_id, cmd.new_deadline)
     else:
         if cmd.county_number is None:
             raise DomainError(
@@ -178,7 +176,7 @@ async def extend_deadline(cmd: ExtendDeadline, uow: UnitOfWork, ctx: Context) ->
                 nn="Ein søknadsfrist høyrer til eit fylke: oppgje county_number.",
                 field="county_number",
             )
-        window = await repo.get_window(uow.conn, cmd.round_id, cmd.county_number)
+        window = await ctx.store(uow).get_window(cmd.round_id, cmd.county_number)
         if window is None:
             raise NotFound(
                 f"county {cmd.county_number} has no application window in round {cmd.round_id}",
@@ -188,7 +186,7 @@ async def extend_deadline(cmd: ExtendDeadline, uow: UnitOfWork, ctx: Context) ->
             )
         previous = window["deadline"]
         require_later(previous, cmd.new_deadline)
-        await repo.set_window_deadline(uow.conn, cmd.round_id, cmd.county_number, cmd.new_deadline)
+        await ctx.store(uow).set_window_deadline(cmd.round_id, cmd.county_number, cmd.new_deadline)
     event = DeadlineExtended(
         round_id=cmd.round_id,
         kind=cmd.kind,

@@ -1,0 +1,386 @@
+"""An in-memory `Store` and unit of work, so the handler rules run in unit tests without
+PostgreSQL. It keeps what the SQL keeps, as plain dicts; the integration tests hold the
+SQL itself to the same behaviour on the real database."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from services.registration.adapters.store import Row
+from shared.envelope import Envelope
+from shared.events.base import Contract
+from shared.events.registration import ContactPerson
+
+
+@dataclass
+class FakeStore:
+    persons: dict[UUID, dict[str, Any]] = field(default_factory=dict)
+    member_numbers: set[str] = field(default_factory=set)
+    rounds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    windows: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    interests: dict[UUID, dict[str, Any]] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    applications: dict[UUID, dict[str, Any]] = field(default_factory=dict)
+    group: list[dict[str, Any]] = field(default_factory=list)
+    tombstones: list[tuple[str, str]] = field(default_factory=list)
+    _waitlist_order: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    # --- persons ---------------------------------------------------------------------------
+
+    async def add_person(self, *, person_id: UUID, contact: ContactPerson) -> None:
+        self.persons[person_id] = {
+            "name": contact.name,
+            "email": str(contact.email),
+            "phone": contact.phone,
+            "language": contact.language.value,
+            "erased_at": None,
+        }
+
+    async def update_person(self, *, person_id: UUID, contact: ContactPerson) -> None:
+        await self.add_person(person_id=person_id, contact=contact)
+
+    async def person_contact(self, person_id: UUID) -> ContactPerson | None:
+        found = self.persons.get(person_id)
+        if found is None or found["erased_at"] is not None:
+            return None
+        return ContactPerson.model_validate({k: v for k, v in found.items() if k != "erased_at"})
+
+    async def person_email(self, person_id: UUID) -> str | None:
+        found = self.persons.get(person_id)
+        return found["email"] if found and found["email"] else None
+
+    async def erase_person(
+        self, person_id: UUID, *, contacts_topic: str, erased_by: str | None = None
+    ) -> bool:
+        found = self.persons.get(person_id)
+        if found is None or found["erased_at"] is not None:
+            return False
+        found.update(name=None, email=None, phone=None, erased_at=True, erased_by=erased_by)
+        return True
+
+    async def person_in_use(self, person_id: UUID) -> bool:
+        return any(i["contact_person_id"] == person_id for i in self.interests.values()) or any(
+            g["person_id"] == person_id for g in self.group
+        )
+
+    # --- membership ------------------------------------------------------------------------
+
+    async def members(self) -> set[str]:
+        return set(self.member_numbers)
+
+    async def members_among(self, numbers: list[str]) -> set[str]:
+        return self.member_numbers & set(numbers)
+
+    async def replace_members(self, numbers: set[str]) -> None:
+        self.member_numbers = set(numbers)
+
+    # --- rounds and windows ----------------------------------------------------------------
+
+    async def get_round(
+        self, round_id: str, *, lock: Literal["share", "update"] | None = None
+    ) -> Row | None:
+        found = self.rounds.get(round_id)
+        return dict(found) if found else None  # a snapshot, as a row read is
+
+    async def add_round(
+        self, *, round_id: str, interest_deadline: date, capacity_per_branch: dict[str, int]
+    ) -> bool:
+        if round_id in self.rounds:
+            return False
+        self.rounds[round_id] = {
+            "round_id": round_id,
+            "interest_deadline": interest_deadline,
+            "capacity_per_branch": dict(capacity_per_branch),
+            "state": "open",
+            "state_reason": None,
+        }
+        return True
+
+    async def set_round_state(self, round_id: str, state: str, reason: str) -> None:
+        self.rounds[round_id].update(state=state, state_reason=reason)
+
+    async def set_capacity(self, round_id: str, capacity: dict[str, int]) -> None:
+        self.rounds[round_id]["capacity_per_branch"] = dict(capacity)
+
+    async def set_interest_deadline(self, round_id: str, deadline: date) -> None:
+        self.rounds[round_id]["interest_deadline"] = deadline
+
+    async def get_window(self, round_id: str, county: str) -> Row | None:
+        found = self.windows.get((round_id, county))
+        return dict(found) if found else None
+
+    async def add_window(
+        self, *, round_id: str, county: str, opens_on: date, deadline: date
+    ) -> bool:
+        if (round_id, county) in self.windows:
+            return False
+        self.windows[(round_id, county)] = {"opens_on": opens_on, "deadline": deadline}
+        return True
+
+    async def set_window_deadline(self, round_id: str, county: str, deadline: date) -> None:
+        self.windows[(round_id, county)]["deadline"] = deadline
+
+    # --- interest ----------------------------------------------------------------------------
+
+    async def add_interest(
+        self,
+        *,
+        registration_id: UUID,
+        round_id: str,
+        branch_id: str,
+        municipality_numbers: list[str],
+        contact_person_id: UUID,
+        message: str,
+        registered_at: datetime,
+    ) -> None:
+        self.interests[registration_id] = {
+            "id": registration_id,
+            "round_id": round_id,
+            "branch_id": branch_id,
+            "municipality_numbers": list(municipality_numbers),
+            "contact_person_id": contact_person_id,
+            "message": message,
+            "registered_at": registered_at,
+            "updated_at": None,
+        }
+
+    async def get_interest_for(self, *, round_id: str, branch_id: str) -> Row | None:
+        return next(
+            (
+                dict(i)
+                for i in self.interests.values()
+                if (i["round_id"], i["branch_id"]) == (round_id, branch_id)
+            ),
+            None,
+        )
+
+    async def update_interest(
+        self,
+        *,
+        registration_id: UUID,
+        municipality_numbers: list[str],
+        contact_person_id: UUID,
+        message: str,
+        updated_at: datetime,
+    ) -> None:
+        self.interests[registration_id].update(
+            municipality_numbers=list(municipality_numbers),
+            contact_person_id=contact_person_id,
+            message=message,
+            updated_at=updated_at,
+        )
+
+    async def add_interest_history(
+        self,
+        *,
+        registration_id: UUID,
+        at: datetime,
+        municipality_numbers: list[str],
+        added: list[str],
+        removed: list[str],
+        contact_changed: bool,
+        message: str,
+    ) -> None:
+        self.history.append(
+            {
+                "registration_id": registration_id,
+                "at": at,
+                "municipality_numbers": municipality_numbers,
+                "added": added,
+                "removed": removed,
+                "contact_changed": contact_changed,
+                "message": message,
+            }
+        )
+
+    # --- applications ------------------------------------------------------------------------
+
+    async def get_application(self, round_id: str, municipality: str) -> Row | None:
+        return next(
+            (
+                dict(a)
+                for a in self.applications.values()
+                if (a["round_id"], a["municipality_number"]) == (round_id, municipality)
+            ),
+            None,
+        )
+
+    async def save_draft(
+        self,
+        *,
+        application_id: UUID,
+        round_id: str,
+        municipality: str,
+        county: str,
+        branch_id: str,
+        motivation: str,
+        development_areas: list[str],
+        co_creation_plan: str,
+        draft_group: list[dict[str, object]],
+    ) -> None:
+        found = self.applications.setdefault(
+            application_id,
+            {
+                "id": application_id,
+                "round_id": round_id,
+                "municipality_number": municipality,
+                "county_number": county,
+                "branch_id": branch_id,
+                "status": "draft",
+                "submitted_at": None,
+                "decided_at": None,
+                "decision_reason": None,
+                "waitlist_sequence": None,
+                "decided_by": None,
+                "early_reason": None,
+                "promoted_from_waitlist": False,
+                "withdrawn_at": None,
+                "withdrawn_by": None,
+                "withdrawal_reason": None,
+                "revoked_at": None,
+                "revoked_by": None,
+                "revocation_reason": None,
+            },
+        )
+        found.update(
+            motivation=motivation,
+            development_areas=list(development_areas),
+            co_creation_plan=co_creation_plan,
+            draft_group=list(draft_group),
+        )
+
+    async def reopen_as_draft(self, application_id: UUID) -> None:
+        for member in self.group:
+            if member["application_id"] == application_id:
+                member["removed"] = True
+        self.applications[application_id].update(
+            status="draft",
+            submitted_at=None,
+            decided_at=None,
+            decision_reason=None,
+            waitlist_sequence=None,
+            decided_by=None,
+            early_reason=None,
+            promoted_from_waitlist=False,
+        )
+
+    async def mark_submitted(self, application_id: UUID, at: datetime) -> None:
+        self.applications[application_id].update(
+            status="submitted", submitted_at=at, draft_group=[]
+        )
+
+    async def add_group_member(
+        self,
+        *,
+        application_id: UUID,
+        person_id: UUID,
+        role: str,
+        organisation: str,
+        committed: bool,
+    ) -> None:
+        self.group.append(
+            {
+                "application_id": application_id,
+                "person_id": person_id,
+                "role": role,
+                "organisation": organisation,
+                "committed": committed,
+                "removed": False,
+            }
+        )
+
+    async def active_group(self, application_id: UUID) -> list[Row]:
+        return [
+            {
+                **g,
+                "email": (self.persons[g["person_id"]]["email"] or str(g["person_id"])),
+            }
+            for g in self.group
+            if g["application_id"] == application_id and not g["removed"]
+        ]
+
+    async def remove_group_member(self, application_id: UUID, person_id: UUID) -> None:
+        for g in self.group:
+            if (g["application_id"], g["person_id"]) == (application_id, person_id):
+                g["removed"] = True
+
+    async def set_status(
+        self,
+        application_id: UUID,
+        status: str,
+        *,
+        at: datetime,
+        reason: str | None = None,
+        waitlist: bool = False,
+        by: str | None = None,
+        early_reason: str | None = None,
+        promoted: bool = False,
+    ) -> None:
+        self.applications[application_id].update(
+            status=status,
+            decided_at=at,
+            decision_reason=reason,
+            waitlist_sequence=next(self._waitlist_order) if waitlist else None,
+            decided_by=by,
+            early_reason=early_reason,
+            promoted_from_waitlist=promoted,
+        )
+
+    async def set_withdrawn(
+        self, application_id: UUID, *, at: datetime, reason: str, by: str | None
+    ) -> None:
+        self.applications[application_id].update(
+            status="withdrawn",
+            withdrawn_at=at,
+            withdrawal_reason=reason,
+            withdrawn_by=by,
+            waitlist_sequence=None,
+        )
+
+    async def set_revoked(
+        self, application_id: UUID, *, at: datetime, reason: str, by: str | None
+    ) -> None:
+        self.applications[application_id].update(
+            status="revoked", revoked_at=at, revocation_reason=reason, revoked_by=by
+        )
+
+    async def lock_region(self, round_id: str, branch_id: str) -> None:
+        return None  # one test, one task: nothing runs alongside
+
+    async def count_status(self, round_id: str, branch_id: str, status: str) -> int:
+        return sum(
+            1
+            for a in self.applications.values()
+            if (a["round_id"], a["branch_id"], a["status"]) == (round_id, branch_id, status)
+        )
+
+    async def waitlist(self, round_id: str, branch_id: str) -> list[Row]:
+        waiting = [
+            a
+            for a in self.applications.values()
+            if (a["round_id"], a["branch_id"], a["status"]) == (round_id, branch_id, "waitlisted")
+        ]
+        return [dict(a) for a in sorted(waiting, key=lambda a: a["waitlist_sequence"])]
+
+    async def add_tombstone(self, topic: str, key: str, tombstone_id: str) -> None:
+        self.tombstones.append((topic, key))
+
+
+@dataclass
+class FakeUnitOfWork:
+    """What a handler uses of a unit of work: the envelope it came in and `emit`; what it
+    emitted is kept in order, by topic."""
+
+    caused_by: Envelope
+    emitted: list[tuple[str, Contract]] = field(default_factory=list)
+    conn: Any = None
+
+    async def emit(self, topic: str, contract: Contract, *, subject: str | None = None) -> None:
+        self.emitted.append((topic, contract))
+
+    def events(self, topic: str) -> list[Contract]:
+        return [c for t, c in self.emitted if t == topic]

@@ -1,0 +1,410 @@
+"""What the handlers need of storage, as one interface: `SqlStore` on the unit of work's
+transaction (PostgreSQL), `FakeStore` (adapters/fake.py) in memory for unit tests of the
+handler rules. A row is read as a mapping of column to value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, Literal, Protocol
+from uuid import UUID
+
+import asyncpg
+
+from services.registration.adapters import repository as repo
+from shared.events.registration import ContactPerson
+from shared.outbox import add_to_outbox
+
+Row = Mapping[str, Any]
+
+
+class Store(Protocol):
+    async def add_person(self, *, person_id: UUID, contact: ContactPerson) -> None: ...
+
+    async def add_interest(
+        self,
+        *,
+        registration_id: UUID,
+        round_id: str,
+        branch_id: str,
+        municipality_numbers: list[str],
+        contact_person_id: UUID,
+        message: str,
+        registered_at: datetime,
+    ) -> None: ...
+
+    async def update_person(self, *, person_id: UUID, contact: ContactPerson) -> None: ...
+
+    async def person_contact(self, person_id: UUID) -> ContactPerson | None: ...
+
+    async def person_email(self, person_id: UUID) -> str | None: ...
+
+    async def erase_person(
+        self, person_id: UUID, *, contacts_topic: str, erased_by: str | None = None
+    ) -> bool: ...
+
+    async def person_in_use(self, person_id: UUID) -> bool: ...
+
+    async def members(self) -> set[str]: ...
+
+    async def members_among(self, numbers: list[str]) -> set[str]: ...
+
+    async def replace_members(self, numbers: set[str]) -> None: ...
+
+    async def get_round(
+        self, round_id: str, *, lock: Literal["share", "update"] | None = None
+    ) -> Row | None: ...
+
+    async def set_round_state(self, round_id: str, state: str, reason: str) -> None: ...
+
+    async def set_capacity(self, round_id: str, capacity: dict[str, int]) -> None: ...
+
+    async def add_round(
+        self, *, round_id: str, interest_deadline: date, capacity_per_branch: dict[str, int]
+    ) -> bool: ...
+
+    async def set_interest_deadline(self, round_id: str, deadline: date) -> None: ...
+
+    async def get_window(self, round_id: str, county: str) -> Row | None: ...
+
+    async def add_window(
+        self, *, round_id: str, county: str, opens_on: date, deadline: date
+    ) -> bool: ...
+
+    async def set_window_deadline(self, round_id: str, county: str, deadline: date) -> None: ...
+
+    async def get_interest_for(self, *, round_id: str, branch_id: str) -> Row | None: ...
+
+    async def update_interest(
+        self,
+        *,
+        registration_id: UUID,
+        municipality_numbers: list[str],
+        contact_person_id: UUID,
+        message: str,
+        updated_at: datetime,
+    ) -> None: ...
+
+    async def add_interest_history(
+        self,
+        *,
+        registration_id: UUID,
+        at: datetime,
+        municipality_numbers: list[str],
+        added: list[str],
+        removed: list[str],
+        contact_changed: bool,
+        message: str,
+    ) -> None: ...
+
+    async def get_application(self, round_id: str, municipality: str) -> Row | None: ...
+
+    async def save_draft(
+        self,
+        *,
+        application_id: UUID,
+        round_id: str,
+        municipality: str,
+        county: str,
+        branch_id: str,
+        motivation: str,
+        development_areas: list[str],
+        co_creation_plan: str,
+        draft_group: list[dict[str, object]],
+    ) -> None: ...
+
+    async def reopen_as_draft(self, application_id: UUID) -> None: ...
+
+    async def mark_submitted(self, application_id: UUID, at: datetime) -> None: ...
+
+    async def add_group_member(
+        self,
+        *,
+        application_id: UUID,
+        person_id: UUID,
+        role: str,
+        organisation: str,
+        committed: bool,
+    ) -> None: ...
+
+    async def active_group(self, application_id: UUID) -> list[Row]: ...
+
+    async def remove_group_member(self, application_id: UUID, person_id: UUID) -> None: ...
+
+    async def set_status(
+        self,
+        application_id: UUID,
+        status: str,
+        *,
+        at: datetime,
+        reason: str | None = None,
+        waitlist: bool = False,
+        by: str | None = None,
+        early_reason: str | None = None,
+        promoted: bool = False,
+    ) -> None: ...
+
+    async def set_withdrawn(
+        self, application_id: UUID, *, at: datetime, reason: str, by: str | None
+    ) -> None: ...
+
+    async def set_revoked(
+        self, application_id: UUID, *, at: datetime, reason: str, by: str | None
+    ) -> None: ...
+
+    async def lock_region(self, round_id: str, branch_id: str) -> None: ...
+
+    async def count_status(self, round_id: str, branch_id: str, status: str) -> int: ...
+
+    async def waitlist(self, round_id: str, branch_id: str) -> list[Row]: ...
+
+    async def add_tombstone(self, topic: str, key: str, tombstone_id: str) -> None: ...
+
+
+class SqlStore:
+    """The SQL of `repository`, on one transaction's connection."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def add_person(self, *, person_id: UUID, contact: ContactPerson) -> None:
+        return await repo.add_person(self.conn, person_id=person_id, contact=contact)
+
+    async def add_interest(
+        self,
+        *,
+        registration_id: UUID,
+        round_id: str,
+        branch_id: str,
+        municipality_numbers: list[str],
+        contact_person_id: UUID,
+        message: str,
+        registered_at: datetime,
+    ) -> None:
+        return await repo.add_interest(
+            self.conn,
+            registration_id=registration_id,
+            round_id=round_id,
+            branch_id=branch_id,
+            municipality_numbers=municipality_numbers,
+            contact_person_id=contact_person_id,
+            message=message,
+            registered_at=registered_at,
+        )
+
+    async def update_person(self, *, person_id: UUID, contact: ContactPerson) -> None:
+        return await repo.update_person(self.conn, person_id=person_id, contact=contact)
+
+    async def person_contact(self, person_id: UUID) -> ContactPerson | None:
+        return await repo.person_contact(self.conn, person_id)
+
+    async def person_email(self, person_id: UUID) -> str | None:
+        return await repo.person_email(self.conn, person_id)
+
+    async def erase_person(
+        self, person_id: UUID, *, contacts_topic: str, erased_by: str | None = None
+    ) -> bool:
+        return await repo.erase_person(
+            self.conn, person_id, contacts_topic=contacts_topic, erased_by=erased_by
+        )
+
+    async def person_in_use(self, person_id: UUID) -> bool:
+        return await repo.person_in_use(self.conn, person_id)
+
+    async def members(self) -> set[str]:
+        return await repo.members(
+            self.conn,
+        )
+
+    async def members_among(self, numbers: list[str]) -> set[str]:
+        return await repo.members_among(self.conn, numbers)
+
+    async def replace_members(self, numbers: set[str]) -> None:
+        return await repo.replace_members(self.conn, numbers)
+
+    async def get_round(
+        self, round_id: str, *, lock: Literal["share", "update"] | None = None
+    ) -> Row | None:
+        return await repo.get_round(self.conn, round_id, lock=lock)
+
+    async def set_round_state(self, round_id: str, state: str, reason: str) -> None:
+        return await repo.set_round_state(self.conn, round_id, state, reason)
+
+    async def set_capacity(self, round_id: str, capacity: dict[str, int]) -> None:
+        return await repo.set_capacity(self.conn, round_id, capacity)
+
+    async def add_round(
+        self, *, round_id: str, interest_deadline: date, capacity_per_branch: dict[str, int]
+    ) -> bool:
+        return await repo.add_round(
+            self.conn,
+            round_id=round_id,
+            interest_deadline=interest_deadline,
+            capacity_per_branch=capacity_per_branch,
+        )
+
+    async def set_interest_deadline(self, round_id: str, deadline: date) -> None:
+        return await repo.set_interest_deadline(self.conn, round_id, deadline)
+
+    async def get_window(self, round_id: str, county: str) -> Row | None:
+        return await repo.get_window(self.conn, round_id, county)
+
+    async def add_window(
+        self, *, round_id: str, county: str, opens_on: date, deadline: date
+    ) -> bool:
+        return await repo.add_window(
+            self.conn, round_id=round_id, county=county, opens_on=opens_on, deadline=deadline
+        )
+
+    async def set_window_deadline(self, round_id: str, county: str, deadline: date) -> None:
+        return await repo.set_window_deadline(self.conn, round_id, county, deadline)
+
+    async def get_interest_for(self, *, round_id: str, branch_id: str) -> Row | None:
+        return await repo.get_interest_for(self.conn, round_id=round_id, branch_id=branch_id)
+
+    async def update_interest(
+        self,
+        *,
+        registration_id: UUID,
+        municipality_numbers: list[str],
+        contact_person_id: UUID,
+        message: str,
+        updated_at: datetime,
+    ) -> None:
+        return await repo.update_interest(
+            self.conn,
+            registration_id=registration_id,
+            municipality_numbers=municipality_numbers,
+            contact_person_id=contact_person_id,
+            message=message,
+            updated_at=updated_at,
+        )
+
+    async def add_interest_history(
+        self,
+        *,
+        registration_id: UUID,
+        at: datetime,
+        municipality_numbers: list[str],
+        added: list[str],
+        removed: list[str],
+        contact_changed: bool,
+        message: str,
+    ) -> None:
+        return await repo.add_interest_history(
+            self.conn,
+            registration_id=registration_id,
+            at=at,
+            municipality_numbers=municipality_numbers,
+            added=added,
+            removed=removed,
+            contact_changed=contact_changed,
+            message=message,
+        )
+
+    async def get_application(self, round_id: str, municipality: str) -> Row | None:
+        return await repo.get_application(self.conn, round_id, municipality)
+
+    async def save_draft(
+        self,
+        *,
+        application_id: UUID,
+        round_id: str,
+        municipality: str,
+        county: str,
+        branch_id: str,
+        motivation: str,
+        development_areas: list[str],
+        co_creation_plan: str,
+        draft_group: list[dict[str, object]],
+    ) -> None:
+        return await repo.save_draft(
+            self.conn,
+            application_id=application_id,
+            round_id=round_id,
+            municipality=municipality,
+            county=county,
+            branch_id=branch_id,
+            motivation=motivation,
+            development_areas=development_areas,
+            co_creation_plan=co_creation_plan,
+            draft_group=draft_group,
+        )
+
+    async def reopen_as_draft(self, application_id: UUID) -> None:
+        return await repo.reopen_as_draft(self.conn, application_id)
+
+    async def mark_submitted(self, application_id: UUID, at: datetime) -> None:
+        return await repo.mark_submitted(self.conn, application_id, at)
+
+    async def add_group_member(
+        self,
+        *,
+        application_id: UUID,
+        person_id: UUID,
+        role: str,
+        organisation: str,
+        committed: bool,
+    ) -> None:
+        return await repo.add_group_member(
+            self.conn,
+            application_id=application_id,
+            person_id=person_id,
+            role=role,
+            organisation=organisation,
+            committed=committed,
+        )
+
+    async def active_group(self, application_id: UUID) -> list[Row]:
+        return await repo.active_group(self.conn, application_id)
+
+    async def remove_group_member(self, application_id: UUID, person_id: UUID) -> None:
+        return await repo.remove_group_member(self.conn, application_id, person_id)
+
+    async def set_status(
+        self,
+        application_id: UUID,
+        status: str,
+        *,
+        at: datetime,
+        reason: str | None = None,
+        waitlist: bool = False,
+        by: str | None = None,
+        early_reason: str | None = None,
+        promoted: bool = False,
+    ) -> None:
+        return await repo.set_status(
+            self.conn,
+            application_id,
+            status,
+            at=at,
+            reason=reason,
+            waitlist=waitlist,
+            by=by,
+            early_reason=early_reason,
+            promoted=promoted,
+        )
+
+    async def set_withdrawn(
+        self, application_id: UUID, *, at: datetime, reason: str, by: str | None
+    ) -> None:
+        return await repo.set_withdrawn(self.conn, application_id, at=at, reason=reason, by=by)
+
+    async def set_revoked(
+        self, application_id: UUID, *, at: datetime, reason: str, by: str | None
+    ) -> None:
+        return await repo.set_revoked(self.conn, application_id, at=at, reason=reason, by=by)
+
+    async def lock_region(self, round_id: str, branch_id: str) -> None:
+        return await repo.lock_region(self.conn, round_id, branch_id)
+
+    async def count_status(self, round_id: str, branch_id: str, status: str) -> int:
+        return await repo.count_status(self.conn, round_id, branch_id, status)
+
+    async def waitlist(self, round_id: str, branch_id: str) -> list[Row]:
+        return await repo.waitlist(self.conn, round_id, branch_id)
+
+    async def add_tombstone(self, topic: str, key: str, tombstone_id: str) -> None:
+        await add_to_outbox(
+            self.conn, topic=topic, key=key, envelope=None, tombstone_id=tombstone_id
+        )

@@ -1,0 +1,362 @@
+"""The registration handlers' rules on a fake store and unit of work: no PostgreSQL, no Kafka.
+
+Each test drives handlers as commands would (load, decide, save and emit) and checks what a
+user would: what is refused and why, what is stored, which events go out in which order.
+The same rules run on the real database in tests/integration/test_registration_*.py.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.registration.adapters.fake import FakeStore, FakeUnitOfWork
+from services.registration.domain.errors import Conflict, DomainError, NotFound
+from services.registration.domain.reference import ReferenceData
+from services.registration.handlers import Context
+from services.registration.handlers.applications import (
+    save_application_draft,
+    submit_application,
+)
+from services.registration.handlers.decisions import (
+    decide_application,
+    revoke_admission,
+    withdraw_municipality,
+)
+from services.registration.handlers.interest import register_interest
+from services.registration.handlers.membership import import_members
+from services.registration.handlers.rounds import (
+    cancel_round,
+    change_capacity,
+    close_round,
+    open_application_window,
+    open_round,
+)
+from shared.auth import Principal, Role
+from shared.commands import acting_as
+from shared.envelope import Envelope
+from shared.events.registration import (
+    AdmissionRevoked,
+    CancelRound,
+    ChangeCapacity,
+    CloseRound,
+    ContactDetails,
+    DecideApplication,
+    Decision,
+    ImportMembers,
+    InterestUpdated,
+    MunicipalityAdmitted,
+    OpenApplicationWindow,
+    OpenRound,
+    PersonErased,
+    RegisterInterest,
+    RevokeAdmission,
+    SaveApplicationDraft,
+    SubmitApplication,
+    WithdrawMunicipality,
+)
+
+pytestmark = pytest.mark.unit
+
+OSLO = ZoneInfo("Europe/Oslo")
+ROUND = "2030"
+REFERENCE = ReferenceData.load()
+PROGRAMME = Principal("Programledelsen", Role.PROGRAMME)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Harness:
+    """Handlers on a fake store, with a clock the test moves."""
+
+    def __init__(self) -> None:
+        self.store = FakeStore()
+        self.clock = Clock(datetime(2029, 9, 1, 12, 0, tzinfo=OSLO))
+        self.ctx = Context(
+            reference=REFERENCE,
+            topic_prefix="unit",
+            clock=self.clock,
+            store=lambda _: self.store,
+        )
+        self.emitted: list[tuple[str, Any]] = []
+
+    async def run(self, handler: Any, command: Any, principal: Principal | None = None) -> Any:
+        uow = FakeUnitOfWork(Envelope.wrap(command, source="/unit"))
+        with acting_as(principal):
+            result = await handler(command, uow, self.ctx)
+        self.emitted += uow.emitted  # only a handled command's messages count
+        return result
+
+    def events(self) -> list[str]:
+        return [type(c).__name__ for t, c in self.emitted if t == self.ctx.events]
+
+    def contacts(self) -> list[ContactDetails]:
+        return [c for t, c in self.emitted if t == self.ctx.contacts]
+
+    async def set_up(self, *, capacity: dict[str, int] | None = None) -> None:
+        await self.run(import_members, ImportMembers(municipality_numbers=["4601", "4640", "4627"]))
+        await self.run(open_round, OpenRound(round_id=ROUND, capacity_per_branch=capacity or {}))
+        await self.run(
+            open_application_window,
+            OpenApplicationWindow(
+                round_id=ROUND,
+                county_number="46",
+                opens_on=date(2029, 8, 20),
+                deadline=date(2029, 9, 30),
+            ),
+        )
+
+    async def submit(self, municipality: str) -> None:
+        group = [
+            {
+                "name": f"Kari {municipality}",
+                "email": f"kari.{municipality}@example.no",
+                "role": "kulturskole",
+                "organisation": "Kulturskolen",
+                "commits_to_gatherings": True,
+            },
+            {
+                "name": f"Ola {municipality}",
+                "email": f"ola.{municipality}@example.no",
+                "role": "grunnskole",
+                "organisation": "Skolen",
+                "commits_to_gatherings": True,
+            },
+        ]
+        await self.run(
+            save_application_draft,
+            SaveApplicationDraft.model_validate(
+                {
+                    "round_id": ROUND,
+                    "municipality_number": municipality,
+                    "motivation": "Flere barn skal møte kunst.",
+                    "development_areas": ["samskaping"],
+                    "co_creation_plan": "Hver måned.",
+                    "group": group,
+                }
+            ),
+        )
+        await self.run(
+            submit_application, SubmitApplication(round_id=ROUND, municipality_number=municipality)
+        )
+
+    def status(self, municipality: str) -> str:
+        (found,) = [
+            a for a in self.store.applications.values() if a["municipality_number"] == municipality
+        ]
+        return str(found["status"])
+
+
+def decide(municipality: str, decision: Decision, **more: Any) -> DecideApplication:
+    return DecideApplication(
+        round_id=ROUND, municipality_number=municipality, decision=decision, **more
+    )
+
+
+async def test_a_round_with_a_past_deadline_needs_saying_so() -> None:
+    h = Harness()
+    with pytest.raises(DomainError) as refused:
+        await h.run(open_round, OpenRound(round_id="2031", interest_deadline=date(2029, 8, 31)))
+    assert (refused.value.slug, refused.value.field) == ("date-in-the-past", "interest_deadline")
+    assert refused.value.nb == "Datoen 31.08.2029 er allerede passert; sjekk årstallet."
+    opened = await h.run(
+        open_round,
+        OpenRound(round_id="2031", interest_deadline=date(2029, 8, 31), allow_past_deadline=True),
+    )
+    assert opened.interest_deadline == date(2029, 8, 31)
+    with pytest.raises(DomainError, match="not a programme year"):
+        await h.run(open_round, OpenRound(round_id="0000"))
+    assert h.events() == ["RoundOpened"]
+
+
+async def test_decisions_wait_for_the_window_and_record_who_decided() -> None:
+    h = Harness()
+    await h.set_up(capacity={"Vestland": 1})
+    await h.submit("4601")
+    with pytest.raises(Conflict) as waiting:
+        await h.run(decide_application, decide("4601", Decision.ADMIT), PROGRAMME)
+    assert waiting.value.slug == "window-still-open"
+    with pytest.raises(DomainError, match="needs a reason"):
+        await h.run(decide_application, decide("4601", Decision.DECLINE), PROGRAMME)
+
+    early = await h.run(
+        decide_application, decide("4601", Decision.ADMIT, early_reason="Budsjett"), PROGRAMME
+    )
+    assert (early.decided_by, early.early_reason) == ("Programledelsen", "Budsjett")
+    await h.submit("4640")
+    h.clock.now = datetime(2029, 10, 1, 0, 0, tzinfo=OSLO)  # the window has closed
+    with pytest.raises(Conflict) as full:
+        await h.run(decide_application, decide("4640", Decision.ADMIT), PROGRAMME)
+    assert full.value.slug == "capacity-full"
+    stored = h.store.applications
+    assert [a["decided_by"] for a in stored.values()] == ["Programledelsen", None]
+
+
+async def test_revoking_an_admission_moves_the_first_waiting_up() -> None:
+    h = Harness()
+    await h.set_up(capacity={"vestland": 1})
+    for number in ("4601", "4640", "4627"):
+        await h.submit(number)
+    h.clock.now = datetime(2029, 10, 1, 9, 0, tzinfo=OSLO)
+    await h.run(decide_application, decide("4601", Decision.ADMIT), PROGRAMME)
+    await h.run(decide_application, decide("4627", Decision.WAITLIST), PROGRAMME)
+    await h.run(decide_application, decide("4640", Decision.WAITLIST), PROGRAMME)
+    with pytest.raises(Conflict, match="is waitlisted"):
+        await h.run(
+            revoke_admission,
+            RevokeAdmission(round_id=ROUND, municipality_number="4640", reason="Feil"),
+            PROGRAMME,
+        )
+    revoked: AdmissionRevoked = await h.run(
+        revoke_admission,
+        RevokeAdmission(round_id=ROUND, municipality_number="4601", reason="Feil søker"),
+        PROGRAMME,
+    )
+    assert (revoked.revoked_by, revoked.reason) == ("Programledelsen", "Feil søker")
+    assert (h.status("4601"), h.status("4627"), h.status("4640")) == (
+        "revoked",
+        "admitted",  # first on the wait-list
+        "waitlisted",
+    )
+    promoted = [c for t, c in h.emitted if isinstance(c, MunicipalityAdmitted)][-1]
+    assert (promoted.municipality_number, promoted.promoted_from_waitlist) == ("4627", True)
+    assert promoted.decided_by is None  # nobody's decision
+    assert h.events()[-2:] == ["AdmissionRevoked", "MunicipalityAdmitted"]
+
+
+async def test_a_withdrawn_municipality_applies_again_while_the_window_is_open() -> None:
+    h = Harness()
+    await h.set_up()
+    await h.submit("4601")
+    withdrawn = await h.run(
+        withdraw_municipality,
+        WithdrawMunicipality(round_id=ROUND, municipality_number="4601", reason="Ny gruppe"),
+        Principal("Styret", Role.COUNTY_BOARD, "vestland"),
+    )
+    assert (withdrawn.withdrawn_by, withdrawn.previous_status) == ("Styret", "submitted")
+    (stored,) = h.store.applications.values()
+    assert (stored["decided_at"], stored["withdrawal_reason"]) == (None, "Ny gruppe")
+    await h.submit("4601")  # the same application, a new group
+    assert h.status("4601") == "submitted"
+    assert sum(not g["removed"] for g in h.store.group) == 2
+
+    await h.run(
+        withdraw_municipality, WithdrawMunicipality(round_id=ROUND, municipality_number="4601")
+    )
+    h.clock.now = datetime(2029, 10, 1, 0, 0, tzinfo=OSLO)
+    with pytest.raises(DomainError) as late:
+        await h.submit("4601")
+    assert late.value.slug == "deadline-passed"
+
+
+async def test_a_draft_may_come_before_the_window_the_submission_not() -> None:
+    h = Harness()
+    await h.run(import_members, ImportMembers(municipality_numbers=["4601"]))
+    await h.run(open_round, OpenRound(round_id=ROUND))
+    with pytest.raises(Conflict) as no_window:
+        await h.submit("4601")
+    assert "no application window" in str(no_window.value)
+    assert h.status("4601") == "draft"  # the draft was kept; only the submission waits
+    await h.run(
+        open_application_window,
+        OpenApplicationWindow(
+            round_id=ROUND,
+            county_number="46",
+            opens_on=date(2029, 9, 10),
+            deadline=date(2029, 9, 30),
+        ),
+    )
+    with pytest.raises(DomainError) as not_yet:
+        await h.submit("4601")
+    assert (not_yet.value.slug, "opens 10.09.2029" in str(not_yet.value)) == ("not-open-yet", True)
+    with pytest.raises(DomainError, match="already past"):
+        await h.run(
+            open_application_window,
+            OpenApplicationWindow(
+                round_id=ROUND,
+                county_number="42",
+                opens_on=date(2029, 8, 1),
+                deadline=date(2029, 8, 31),
+            ),
+        )
+
+
+async def test_capacity_by_name_never_under_the_admitted_and_closed_rounds() -> None:
+    h = Harness()
+    await h.set_up(capacity={"vestland": 2})
+    await h.submit("4601")
+    h.clock.now = datetime(2029, 10, 1, 9, 0, tzinfo=OSLO)
+    await h.run(decide_application, decide("4601", Decision.ADMIT), PROGRAMME)
+    changed = await h.run(
+        change_capacity,
+        ChangeCapacity(round_id=ROUND, capacity_per_branch={"Trøndelag": 3}),
+        PROGRAMME,
+    )
+    assert changed.capacity_per_branch == {"vestland": 2, "trondelag": 3}
+    with pytest.raises(Conflict, match="1 admitted already"):
+        await h.run(
+            change_capacity, ChangeCapacity(round_id=ROUND, capacity_per_branch={"Vestland": 0})
+        )
+    with pytest.raises(DomainError) as unknown:
+        await h.run(
+            change_capacity, ChangeCapacity(round_id=ROUND, capacity_per_branch={"Narnia": 1})
+        )
+    assert unknown.value.field == "capacity_per_branch"
+
+    await h.run(close_round, CloseRound(round_id=ROUND))
+    with pytest.raises(Conflict, match="is closed"):
+        await h.submit("4640")
+    with pytest.raises(Conflict, match="already closed"):
+        await h.run(close_round, CloseRound(round_id=ROUND))
+    await h.run(cancel_round, CancelRound(round_id=ROUND, reason="Avlyst"))
+    with pytest.raises(Conflict, match="cancelled"):
+        await h.run(decide_application, decide("4601", Decision.ADMIT), PROGRAMME)
+    with pytest.raises(NotFound):
+        await h.run(close_round, CloseRound(round_id="2040"))
+
+
+async def test_registering_again_says_what_changed_and_hands_the_contact_over() -> None:
+    h = Harness()
+    await h.set_up()
+
+    def interest(numbers: list[str], email: str) -> RegisterInterest:
+        return RegisterInterest.model_validate(
+            {
+                "round_id": ROUND,
+                "branch": "Vestland",
+                "municipality_numbers": numbers,
+                "contact": {"name": email.split("@")[0], "email": email},
+            }
+        )
+
+    first = await h.run(register_interest, interest(["4601", "4627"], "kari@example.no"))
+    same = await h.run(register_interest, interest(["4601", "4627"], "KARI@example.no"))
+    assert isinstance(same, InterestUpdated)
+    assert (same.added_municipality_numbers, same.previous_contact_person_id) == ([], None)
+    updated = await h.run(register_interest, interest(["4601", "4640"], "per@example.no"))
+    assert (updated.added_municipality_numbers, updated.removed_municipality_numbers) == (
+        ["4640"],
+        ["4627"],
+    )
+    assert updated.previous_contact_person_id == first.contact_person_id
+
+    former = [c for c in h.contacts() if c.person_id == first.contact_person_id]
+    assert [c.handed_over is not None for c in former] == [False, False, True]
+    assert former[-1].handed_over.new_contact_person_id == updated.contact_person_id  # type: ignore[union-attr]
+    assert h.store.tombstones == [(h.ctx.contacts, str(first.contact_person_id))]
+    erased = [c for _, c in h.emitted if isinstance(c, PersonErased)]
+    assert [(e.person_id, e.erased_by) for e in erased] == [(first.contact_person_id, None)]
+    # The handover notice goes out before the tombstone (which the store writes after it).
+    assert [len(h.store.history), [e["added"] for e in h.store.history]] == [
+        3,
+        [["4601", "4627"], [], ["4640"]],
+    ]
