@@ -155,7 +155,7 @@ async def test_bad_input_is_refused_with_a_reason_and_nothing_else_breaks(
         too_long = await client.post(
             "/interest-registrations", json={**interest(token), "message": "x" * 4001}
         )
-    assert malformed.status_code == 422
+    assert malformed.status_code == 400  # not JSON at all: a bad request, as a problem document
     assert unknown.status_code == 422 and "9998" in unknown.json()["detail"]
     assert wrong_county.status_code == 422 and "4601 Bergen" in wrong_county.json()["detail"]
     assert too_long.status_code == 422

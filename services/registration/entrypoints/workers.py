@@ -12,7 +12,7 @@ from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 
-FORGET_INTERVAL_S = 1.0
+FORGET_INTERVAL_S = 0.5
 
 # An erased person's last record on the contacts topic (the notice that someone else now holds
 # their contact role, with the address it is sent to) leaves the outbox as soon as it is sent.
