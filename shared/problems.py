@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from shared.messaging import Rejected
 
@@ -286,6 +287,17 @@ async def require_json(request: Request) -> None:
 UNSUPPORTED_MEDIA_TYPE = {415: {"description": "The body is not JSON", "content": {}}}
 
 
+def _allowed(request: Request) -> str:
+    """Every method some route takes at this path (Starlette names only the first route's,
+    though two routes may share a path, e.g. GET and POST /rounds)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI) -> None:
     """Answer every error of `app` as a problem document."""
 
@@ -321,9 +333,10 @@ def install(app: FastAPI) -> None:
             # A service's own reason says what is missing or wrong; the framework's bare
             # phrases ("Not Found") and the token messages take the translated text.
             detail = texts(error.detail)
-        return problem_response(
-            request, status=error.status_code, detail=detail, headers=error.headers
-        )
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = _allowed(request)
+        return problem_response(request, status=error.status_code, detail=detail, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, error: RequestValidationError) -> JSONResponse:

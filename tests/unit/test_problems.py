@@ -73,6 +73,14 @@ def app() -> FastAPI:
     def who(principal: PrincipalDep) -> dict[str, str]:
         return {"name": principal.name}
 
+    @found.get("/things")
+    def things() -> list[str]:
+        return []
+
+    @found.post("/things")
+    def add_thing() -> None:
+        return None
+
     @found.get("/boom")
     def boom() -> None:
         raise RuntimeError("a bug")
@@ -123,6 +131,8 @@ def test_plain_refusals_and_http_errors_keep_their_reason(client: TestClient) ->
     assert wrong_method.status_code == 405
     assert wrong_method.headers["allow"] == "POST"
     assert wrong_method.headers["content-type"] == PROBLEM_JSON
+    # Two routes on one path: Allow names the methods of both.
+    assert client.put("/things").headers["allow"] == "GET, POST"
 
 
 def test_input_problems_name_the_field_not_the_value(client: TestClient) -> None:
