@@ -219,21 +219,50 @@ async def test_a_stored_error_text_keeps_no_address(database: TestDatabase) -> N
         database.dsns["notification"], "notification", NOTIFICATION_MIGRATIONS
     )
     try:
-        delivery = uuid.uuid4()
-        await pool.execute(
-            "INSERT INTO deliveries (id, event_id, recipient_key, template, context)"
-            " VALUES ($1, 'e', 'mailbox:x', 't', '{}')",
-            delivery,
-        )
-        async with pool.acquire() as conn:
-            await repository.mark_failed(
-                conn,
+        retried, failed = uuid.uuid4(), uuid.uuid4()
+        for delivery in (retried, failed):
+            await pool.execute(
+                "INSERT INTO deliveries (id, event_id, recipient_key, template, context, status)"
+                " VALUES ($1, $2, 'mailbox:x', 't', '{}', 'sending')",
                 delivery,
-                error="SMTPRecipientsRefused({'kari@example.no': (550, 'no such user')})",
-                retry_in_s=1,
+                str(delivery),
             )
-        stored = await pool.fetchval("SELECT last_error FROM deliveries WHERE id = $1", delivery)
-        assert "kari@example.no" not in stored
-        assert EMAIL_MASK in stored and "(550, 'no such user')" in stored
+        error = "SMTPRecipientsRefused({'kari@example.no': (550, 'no such user')})"
+        async with pool.acquire() as conn, conn.transaction():
+            await repository.retry_later(conn, [(retried, error, 1)])
+            await repository.mark_failed(conn, [(failed, error)], [])
+        rows = await pool.fetch(
+            "SELECT id, status, last_error FROM deliveries WHERE id = ANY($1::uuid[])",
+            [retried, failed],
+        )
+        assert {r["id"]: r["status"] for r in rows} == {retried: "pending", failed: "failed"}
+        for row in rows:
+            assert "kari@example.no" not in row["last_error"]
+            assert EMAIL_MASK in row["last_error"] and "(550, 'no such user')" in row["last_error"]
+    finally:
+        await pool.close()
+
+
+async def test_erasure_also_forgets_the_opt_out_and_the_reply_to(database: TestDatabase) -> None:
+    pool = await migrated_pool(
+        database.dsns["notification"], "notification", NOTIFICATION_MIGRATIONS
+    )
+    try:
+        person, copy = uuid.uuid4(), uuid.uuid4()
+        await pool.execute(
+            "INSERT INTO deliveries (id, event_id, recipient_key, address, template, context,"
+            " reply_to_person_id) VALUES ($1, 'e', 'mailbox:x', 'x@example.no', 't', '{}', $2)",
+            copy,
+            person,
+        )
+        await repository.set_opt_out(pool, person, True)
+        async with pool.acquire() as conn, conn.transaction():
+            await repository.erase_recipient(conn, person)
+        # The programme's copy still goes, but without their name and address in it.
+        row = await pool.fetchrow(
+            "SELECT status, reply_to_person_id FROM deliveries WHERE id = $1", copy
+        )
+        assert (row["status"], row["reply_to_person_id"]) == ("pending", None)
+        assert await pool.fetchval("SELECT count(*) FROM reminder_opt_outs") == 0
     finally:
         await pool.close()
