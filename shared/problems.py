@@ -287,15 +287,19 @@ async def require_json(request: Request) -> None:
 UNSUPPORTED_MEDIA_TYPE = {415: {"description": "The body is not JSON", "content": {}}}
 
 
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _allowed(request: Request) -> str:
-    """Every method some route takes at this path (Starlette names only the first route's,
-    though two routes may share a path, e.g. GET and POST /rounds)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return ", ".join(sorted(methods))
+    """Every method some route takes at this path. Starlette names only the first route's,
+    though two routes may share a path (GET and POST /rounds); asking the routes themselves
+    also finds those of included routers."""
+    allowed = []
+    for method in METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 def install(app: FastAPI) -> None:

@@ -9,9 +9,11 @@ few minutes on two cores.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -36,6 +38,8 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
+METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
+MODES = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
 
 
 @pytest.fixture
@@ -63,7 +67,7 @@ def test_the_api_answers_as_its_openapi_document_says(registration: str) -> None
         operation = result.ok()
         if "operations" in (operation.tags or []):
             continue  # health, metrics, AsyncAPI: the runtime's, not this API's
-        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
+        for mode in MODES:
 
             @settings(
                 max_examples=EXAMPLES,
@@ -96,3 +100,14 @@ def test_the_api_answers_as_its_openapi_document_says(registration: str) -> None
                 # recorded: every operation is tried before the test fails
     assert tried > 100, tried
     assert not failures, "\n\n".join(failures)
+
+
+def test_a_method_a_path_does_not_take_is_405_with_the_methods_it_does(registration: str) -> None:
+    document = httpx.get(f"{registration}/openapi.json", timeout=30).json()
+    for path, operations in document["paths"].items():
+        documented = {m.upper() for m in operations if m.upper() in METHODS}
+        concrete = re.sub(r"\{[^}]+\}", "2030", path)  # path parameters: some valid value
+        for method in sorted(METHODS - documented):
+            response = httpx.request(method, f"{registration}{concrete}", headers=PROGRAMME)
+            assert response.status_code == 405, (method, path, response.status_code)
+            assert set(response.headers["allow"].split(", ")) == documented, (method, path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
@@ -81,6 +81,11 @@ def app() -> FastAPI:
     def add_thing() -> None:
         return None
 
+    included = APIRouter()
+    included.add_api_route("/included", things, methods=["GET"])
+    included.add_api_route("/included", add_thing, methods=["POST"])
+    found.include_router(included)
+
     @found.get("/boom")
     def boom() -> None:
         raise RuntimeError("a bug")
@@ -133,6 +138,7 @@ def test_plain_refusals_and_http_errors_keep_their_reason(client: TestClient) ->
     assert wrong_method.headers["content-type"] == PROBLEM_JSON
     # Two routes on one path: Allow names the methods of both.
     assert client.put("/things").headers["allow"] == "GET, POST"
+    assert client.delete("/included").headers["allow"] == "GET, POST"  # an included router's
 
 
 def test_input_problems_name_the_field_not_the_value(client: TestClient) -> None:
