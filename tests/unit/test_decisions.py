@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from services.registration.domain.decisions import (
+    Application,
     CapacityFull,
     NotAllowedNow,
+    Status,
     Waiting,
+    check_decision,
     first_in_line,
+    require_capacity_holds,
     require_place,
     require_transition,
 )
+from services.registration.domain.errors import Conflict
 from services.registration.domain.interest import DomainError
 
 pytestmark = pytest.mark.unit
+OSLO = ZoneInfo("Europe/Oslo")
 
 STATUSES = ["draft", "submitted", "waitlisted", "admitted", "declined", "withdrawn"]
 ALLOWED = {
@@ -102,3 +112,84 @@ def test_first_in_line_of_one() -> None:
 
 def test_first_in_line_of_empty_is_none() -> None:
     assert first_in_line([]) is None
+
+
+# --- the whole check before a decision ---------------------------------------------------------
+
+APP = Application(
+    id=uuid.UUID(int=1),
+    round_id="2030",
+    municipality_number="4601",
+    county_number="46",
+    branch_id="vestland",
+    status=Status.SUBMITTED,
+)
+DURING = datetime(2029, 9, 30, 23, 59, tzinfo=OSLO)
+AFTER = datetime(2029, 10, 1, 0, 0, tzinfo=OSLO)  # Vestland's deadline 30.09 has passed
+
+
+def test_a_decision_waits_for_the_county_window_to_close() -> None:
+    deadline = date(2029, 9, 30)
+    with pytest.raises(Conflict) as waiting:
+        check_decision(
+            APP, Status.ADMITTED, reason="", early_reason=None, window_deadline=deadline, now=DURING
+        )
+    assert (waiting.value.slug, waiting.value.field) == ("window-still-open", "early_reason")
+    check_decision(
+        APP, Status.ADMITTED, reason="", early_reason=None, window_deadline=deadline, now=AFTER
+    )
+    check_decision(
+        APP,
+        Status.ADMITTED,
+        reason="",
+        early_reason="Budsjett",
+        window_deadline=deadline,
+        now=DURING,
+    )
+    with pytest.raises(Conflict, match="no application window"):
+        check_decision(
+            APP, Status.ADMITTED, reason="", early_reason=None, window_deadline=None, now=AFTER
+        )
+    check_decision(
+        APP, Status.ADMITTED, reason="", early_reason="Uten vindu", window_deadline=None, now=AFTER
+    )
+
+
+def test_a_decline_needs_a_reason_and_the_status_must_allow_it() -> None:
+    for reason in ("", "  "):
+        with pytest.raises(DomainError) as refused:
+            check_decision(
+                APP,
+                Status.DECLINED,
+                reason=reason,
+                early_reason="x",
+                window_deadline=None,
+                now=AFTER,
+            )
+        assert refused.value.field == "reason"
+    admitted = Application.of({**APP.__dict__, "status": "admitted"})
+    with pytest.raises(NotAllowedNow):
+        check_decision(
+            admitted,
+            Status.WAITLISTED,
+            reason="",
+            early_reason="x",
+            window_deadline=None,
+            now=AFTER,
+        )
+
+
+def test_only_an_admission_can_be_revoked() -> None:
+    require_transition("admitted", Status.REVOKED, "4601 Bergen")
+    for current in ("draft", "submitted", "waitlisted", "declined", "withdrawn", "revoked"):
+        with pytest.raises(NotAllowedNow):
+            require_transition(current, Status.REVOKED, "4601 Bergen")
+    with pytest.raises(NotAllowedNow):
+        require_transition("revoked", Status.ADMITTED, "4601 Bergen")
+
+
+def test_capacity_cannot_go_under_the_admitted() -> None:
+    require_capacity_holds(2, 2, "vestland")
+    with pytest.raises(Conflict) as refused:
+        require_capacity_holds(1, 2, "vestland")
+    assert refused.value.field == "capacity_per_branch"

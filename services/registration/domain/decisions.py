@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
+from uuid import UUID
 
-from services.registration.domain.errors import Conflict
+from services.registration.domain.deadlines import require_closed
+from services.registration.domain.errors import Conflict, DomainError
 
 
 class Status(StrEnum):
@@ -104,3 +108,60 @@ class Waiting:
 
 def first_in_line(waiting: Sequence[Waiting]) -> Waiting | None:
     return min(waiting, key=lambda w: w.sequence, default=None)
+
+
+@dataclass(frozen=True)
+class Application:
+    """An application as the decision rules see it."""
+
+    id: UUID
+    round_id: str
+    municipality_number: str
+    county_number: str
+    branch_id: str
+    status: Status
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Application:
+        return cls(
+            id=row["id"],
+            round_id=row["round_id"],
+            municipality_number=row["municipality_number"],
+            county_number=row["county_number"],
+            branch_id=row["branch_id"],
+            status=Status(row["status"]),
+        )
+
+
+def check_decision(
+    app: Application,
+    target: Status,
+    *,
+    reason: str,
+    early_reason: str | None,
+    window_deadline: date | None,
+    now: datetime,
+) -> None:
+    """May programme management take this decision now? The status must allow it, a decline
+    needs a reason, and every application of the county is in (its window has closed) unless
+    the decision is marked early, with a reason."""
+    require_transition(app.status, target, app.municipality_number)
+    if target is DECLINED and not reason.strip():
+        raise DomainError(
+            "a declined application needs a reason",
+            nb="Et avslag må ha en begrunnelse.",
+            nn="Eit avslag må ha ei grunngjeving.",
+            field="reason",
+        )
+    if early_reason is None:
+        if window_deadline is None:
+            raise Conflict(
+                f"county {app.county_number} has no application window in round {app.round_id}; "
+                "a decision before one needs early_reason",
+                nb=f"Fylke {app.county_number} har ingen søknadsperiode i runde {app.round_id}; "
+                "et vedtak før det må ha early_reason.",
+                nn=f"Fylke {app.county_number} har ingen søknadsperiode i runde {app.round_id}; "
+                "eit vedtak før det må ha early_reason.",
+                field="early_reason",
+            )
+        require_closed(window_deadline, now, app.county_number)
