@@ -90,9 +90,10 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         if not kept:
             # Late or redelivered: an erased person stays erased.
             log.info("contact details of an erased person ignored", extra={"person": contact.key()})
-            return
         handed = getattr(contact, "handed_over", None)  # newer contact records say so
         if handed is not None:
+            # Told even if the erasure that follows it was already seen on the public topic;
+            # the mail keeps the address until it is sent, then nothing of theirs stays.
             handover = rules.Handover(
                 str(handed.registration_id),
                 handed.round_id,
@@ -100,7 +101,10 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
                 str(contact.person_id),
                 str(handed.new_contact_person_id),
             )
-            await repo.plan_deliveries(uow.conn, event_id=handover.key, mails=handover.mails())
+            mails = handover.mails(
+                name=contact.name, address=str(contact.email), language=contact.language.value
+            )
+            await repo.plan_deliveries(uow.conn, event_id=handover.key, mails=mails)
 
     async def on_person_erased(event: reg.PersonErased, uow: UnitOfWork) -> None:
         await repo.erase_recipient(uow.conn, event.person_id)
@@ -136,9 +140,6 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
             data, programme_mailbox=ctx.programme_mailbox, updated=updated, places=places
         )
         await _plan(uow, mails)
-        handover = rules.handover_of_update(data) if updated else None
-        if handover is not None:
-            await repo.plan_deliveries(uow.conn, event_id=handover.key, mails=handover.mails())
 
     async def deadline_reminders(
         conn: asyncpg.Connection,

@@ -64,7 +64,8 @@ def build_mail(settings: NotificationSettings, mail: Claimed, templates: Templat
     (inline, for calendar programs' Accept/Update, and as a file to open)."""
     context = {
         **mail.context,
-        "recipient_name": mail.recipient_name,
+        # An owed notice to a person erased meanwhile carries their name itself.
+        "recipient_name": mail.recipient_name or mail.context.get("recipient_name", ""),
         "contact_name": mail.reply_to_name or "",
     }
     try:
@@ -74,7 +75,7 @@ def build_mail(settings: NotificationSettings, mail: Claimed, templates: Templat
     sender_name, sender = parseaddr(settings.mail_from)
     headers = [
         ("From", mime.address(sender_name, sender)),
-        ("To", mime.address(mail.recipient_name, mail.address)),
+        ("To", mime.address(context["recipient_name"], mail.address)),
     ]
     if mail.reply_to_email:
         headers.append(("Reply-To", mime.address(mail.reply_to_name or "", mail.reply_to_email)))
@@ -91,7 +92,7 @@ def build_mail(settings: NotificationSettings, mail: Claimed, templates: Templat
     spec = mail.context.get("calendar")
     if spec:
         ics = calendar.invitation(
-            spec, organizer=sender, attendee=mail.address, attendee_name=mail.recipient_name
+            spec, organizer=sender, attendee=mail.address, attendee_name=context["recipient_name"]
         ).decode()
         method = (("method", str(spec["method"])),)
         alternatives.append(mime.Part("calendar", ics, method))

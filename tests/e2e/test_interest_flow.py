@@ -109,7 +109,7 @@ async def test_interest_over_http_sends_receipt_and_programme_copy(
     assert copy["subject"] == PROGRAMME_SUBJECT
     assert "Fylkesavdeling: Vestland" in copy["text"]
     assert registration_id in copy["text"]
-    assert "4601, 4640" in copy["text"]
+    assert "Interesserte medlemskommuner: Bergen og Sogndal" in copy["text"]  # by name
 
 
 async def test_interest_over_command_topic_takes_the_same_path(

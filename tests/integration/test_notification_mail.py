@@ -777,3 +777,59 @@ async def test_a_booked_supervisor_gets_the_invitation_once_their_contact_is_kno
     assert "rettleiar for Bergen kommune" in mail["text"]
     event = vevent(calendar_of(mail))
     assert str(event["UID"]) == f"{gathering_id}@kulturskoleradet.no"
+
+
+@pytest.mark.parametrize("erased_first", [False, True], ids=["tombstone-after", "erased-before"])
+async def test_a_replaced_contact_is_told_even_when_erased_around_it(
+    harness: Harness, erased_first: bool
+) -> None:
+    t = token()
+    kari, ola = uuid.uuid4(), uuid.uuid4()
+    await harness.publish(
+        reg.ContactDetails(person_id=kari, name=f"Kari {t}", email=f"kari-{t}@example.no")
+    )
+    if erased_first:
+        # Registration's person-erased event (public topic) may be read before the notice
+        # on the contacts topic: the two topics have no order between them.
+        await harness.publish(reg.PersonErased(person_id=kari, erased_at=datetime.now(UTC)))
+
+        async def erased() -> bool:
+            return bool(
+                await harness.db.fetchval(
+                    "SELECT count(*) FROM erased_persons WHERE person_id = $1", kari
+                )
+            )
+
+        await eventually(erased, what="Kari erased")
+    # As registration does it: the notice with Kari's details, then the tombstone behind it.
+    await harness.publish(
+        reg.ContactDetails(
+            person_id=kari,
+            name=f"Kari {t}",
+            email=f"kari-{t}@example.no",
+            language=reg.Language.NYNORSK,
+            handed_over=reg.ContactHandover(
+                registration_id=uuid.uuid4(),
+                round_id="2030",
+                branch_id="vestland",
+                branch_name="Vestland",
+                new_contact_person_id=ola,
+            ),
+        )
+    )
+    await harness.producer.send_and_wait(
+        reg.contacts_topic(harness.prefix), value=None, key=str(kari).encode()
+    )
+    [notice] = await harness.mails_to(f"kari-{t}@example.no", 1)
+    assert notice["subject"] == "Ny kontaktperson for Vestland i Fremtidens kulturskole"
+    assert notice["text"].startswith(f"Hei Kari {t},\n")
+    assert "Du er ikkje lenger kontaktperson" in notice["text"]
+
+    async def scrubbed() -> bool:
+        rows = await harness.deliveries(person_id=kari)
+        return [(r["status"], r["address"], r["context"]) for r in rows] == [("sent", None, {})]
+
+    await eventually(scrubbed, what="the sent notice keeping nothing of Kari")
+    assert (
+        await harness.db.fetchval("SELECT count(*) FROM recipients WHERE person_id = $1", kari) == 0
+    )

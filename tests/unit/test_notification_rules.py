@@ -165,23 +165,21 @@ def test_an_interest_update_names_what_was_added_and_removed_when_the_event_says
     assert (newer[0].context["added"], newer[0].context["removed"]) == (["Voss"], ["Kinn"])
 
 
-def test_a_handover_tells_the_former_contact_once_whichever_event_says_it() -> None:
+def test_a_handover_notice_is_addressed_from_the_contact_record_itself() -> None:
     former, new = str(uuid.uuid4()), str(uuid.uuid4())
-    update = {
-        "registration_id": "r1",
-        "round_id": "2025",
-        "branch_name": "Vestland",
-        "contact_person_id": new,
-        "previous_contact_person_id": former,
-    }
-    handover = rules.handover_of_update(update)
-    assert handover is not None
-    from_contacts = rules.Handover("r1", "2025", "Vestland", former, new)
-    assert handover.key == from_contacts.key  # the same key: one mail, whichever comes first
-    [mail] = handover.mails()
+    handover = rules.Handover("r1", "2025", "Vestland", former, new)
+    [mail] = handover.mails(name="Kari", address="kari@example.no", language="nn")
     assert (mail.person_id, mail.template) == (former, "contact_replaced")
-    assert rules.handover_of_update({**update, "previous_contact_person_id": None}) is None
-    assert rules.Handover("r1", "2025", "Vestland", new, new).mails() == []
+    assert (mail.address, mail.language) == ("kari@example.no", "nn")
+    assert mail.context["recipient_name"] == "Kari"
+    # One mail per handover, however often the record comes again.
+    assert handover.key == rules.Handover("r1", "2025", "Vestland", former, new).key
+    assert (
+        rules.Handover("r1", "2025", "Vestland", new, new).mails(
+            name="Kari", address="kari@example.no", language="nb"
+        )
+        == []
+    )
 
 
 # --- gatherings ------------------------------------------------------------------------------------

@@ -66,27 +66,62 @@ async def upsert_recipient(
     return bool(stored)
 
 
+# A notice the person is owed about their own role (someone else is the contact now) is sent
+# even when their erasure follows right behind it, as registration does: the address is kept
+# on that one mail until it is sent, then cleared like the rest.
+OWED = ("contact_replaced",)
+
+
 async def erase_recipient(conn: asyncpg.Connection, person_id: uuid.UUID) -> None:
     """Erasure: the address goes and stays gone; what the delivery log holds of them goes too.
 
-    Mails still waiting for them are cancelled: they could never be sent. Only the id is
-    kept, so that late contact details cannot bring the person back. A programme copy that
-    was to answer to them goes without their name and Reply-To.
+    Mails still waiting for them are cancelled: they could never be sent (but see `OWED`).
+    Only the id is kept, so that late contact details cannot bring the person back. A
+    programme copy that was to answer to them goes without their name and Reply-To.
     """
     await _lock_persons(conn, [person_id])
+    recipient = await conn.fetchrow(
+        "SELECT name, email, language FROM recipients WHERE person_id = $1", person_id
+    )
     await conn.execute(
         "INSERT INTO erased_persons (person_id) VALUES ($1) ON CONFLICT DO NOTHING", person_id
     )
     await conn.execute("DELETE FROM recipients WHERE person_id = $1", person_id)
     await conn.execute("DELETE FROM reminder_opt_outs WHERE person_id = $1", person_id)
+    owed = list(OWED)
+    if recipient is not None:
+        await conn.execute(
+            "UPDATE deliveries SET address = coalesce(address, $3),"
+            " language = coalesce(language, $5),"
+            " context = jsonb_build_object('recipient_name', $4::text) || context"
+            " WHERE person_id = $1 AND status IN ('pending', 'sending')"
+            " AND template = ANY($2::text[])",
+            person_id,
+            owed,
+            recipient["email"],
+            recipient["name"],
+            recipient["language"],
+        )
+    # Everything else of theirs: cancelled if waiting, and emptied.
     await conn.execute(
         "UPDATE deliveries SET context = '{}', address = NULL, last_error = NULL,"
         " status = CASE WHEN status IN ('pending', 'sending') THEN 'cancelled' ELSE status END"
-        " WHERE person_id = $1",
+        " WHERE person_id = $1 AND NOT (status IN ('pending', 'sending')"
+        " AND template = ANY($2::text[]) AND address IS NOT NULL)",
         person_id,
+        owed,
     )
     await conn.execute(
         "UPDATE deliveries SET reply_to_person_id = NULL WHERE reply_to_person_id = $1", person_id
+    )
+
+
+async def _scrub_erased(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> None:
+    """An owed notice to an erased person, once it is done with: nothing of theirs stays."""
+    await conn.execute(
+        "UPDATE deliveries SET context = '{}', address = NULL WHERE id = ANY($1::uuid[])"
+        " AND person_id IN (SELECT person_id FROM erased_persons)",
+        list(ids),
     )
 
 
@@ -539,10 +574,11 @@ async def plan_deliveries(
         ],
     )
     if persons:
-        # A mail to a person erased before the event came (late, or again) is never sent.
+        # A mail to a person erased before the event came (late, or again) is never sent;
+        # a notice they are owed (its address kept at the erasure, see OWED) still is.
         await conn.execute(
             "UPDATE deliveries SET status = 'cancelled', context = '{}'"
-            " WHERE event_id = $1 AND status = 'pending'"
+            " WHERE event_id = $1 AND status = 'pending' AND address IS NULL"
             " AND person_id IN (SELECT person_id FROM erased_persons WHERE person_id = ANY($2))",
             event_id,
             persons,
@@ -640,6 +676,7 @@ async def mark_sent(
         " last_error = NULL WHERE id = ANY($1::uuid[]) AND status = 'sending'",
         list(ids),
     )
+    await _scrub_erased(conn, ids)
     await _to_outbox(conn, events)
 
 
@@ -654,6 +691,7 @@ async def mark_failed(
         " last_error = $2 WHERE id = $1 AND status = 'sending'",
         [(delivery_id, redact(reason)[:REASON_LIMIT]) for delivery_id, reason in failures],
     )
+    await _scrub_erased(conn, [delivery_id for delivery_id, _ in failures])
     await _to_outbox(conn, events)
 
 

@@ -155,29 +155,29 @@ class Handover:
 
     @property
     def key(self) -> str:
-        """The same for every event that tells of this handover (the interest update and the
-        contact record both may): at most one mail, whichever comes first."""
+        """One mail per handover, however often the contact record comes again."""
         return f"handover:{self.registration_id}:{self.former_person_id}:{self.new_person_id}"
 
-    def mails(self) -> list[PlannedMail]:
+    def mails(self, *, name: str, address: str, language: str) -> list[PlannedMail]:
+        """The notice, addressed from the contact record itself: registration erases the
+        former contact right behind it, so their details may be gone here already."""
         if self.former_person_id == self.new_person_id:
             return []
-        context = {"branch_name": self.branch_name, "round_id": self.round_id}
-        return [person(self.former_person_id, "contact_replaced", context)]
-
-
-def handover_of_update(event: Mapping[str, Any]) -> Handover | None:
-    """From an interest update that names the previous contact person (newer events do)."""
-    previous = _first(event, "previous_contact_person_id", "replaced_contact_person_id")
-    if not previous:
-        return None
-    return Handover(
-        str(event["registration_id"]),
-        str(event["round_id"]),
-        str(event["branch_name"]),
-        str(previous),
-        str(event["contact_person_id"]),
-    )
+        context = {
+            "branch_name": self.branch_name,
+            "round_id": self.round_id,
+            "recipient_name": name,
+        }
+        return [
+            PlannedMail(
+                f"person:{self.former_person_id}",
+                "contact_replaced",
+                context,
+                person_id=self.former_person_id,
+                address=address,
+                language=language,
+            )
+        ]
 
 
 def _first(event: Mapping[str, Any], *names: str) -> Any:
