@@ -178,7 +178,7 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
             event.interest_deadline,
         )
 
-    async def on_round_closed(event: Any, uow: UnitOfWork) -> None:
+    async def on_round_closed(event: reg.RoundClosed, uow: UnitOfWork) -> None:
         """Closed or cancelled: no more interest or applications, so no deadline reminders."""
         await repo.drop_round_reminders(uow.conn, event.round_id)
 
@@ -291,9 +291,8 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
             event, uow, "withdrawal_confirmed", "withdrawn", whole_group=True, reason=event.reason
         )
 
-    async def on_revoked(event: Any, uow: UnitOfWork) -> None:
-        reason = getattr(event, "reason", "") or ""
-        await decided(event, uow, "revoked", "revoked", whole_group=True, reason=reason)
+    async def on_revoked(event: reg.AdmissionRevoked, uow: UnitOfWork) -> None:
+        await decided(event, uow, "revoked", "revoked", whole_group=True, reason=event.reason)
 
     async def on_member_added(event: reg.GroupMemberAdded, uow: UnitOfWork) -> None:
         member = Member(str(event.person_id), event.role.value)
@@ -485,11 +484,6 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         sched.InvitationWithdrawn.TYPE: on_invitation_withdrawn,
         sched.SupervisionBooked.TYPE: on_supervision_booked,
     }
-    # Registration's newer facts, handled where their contracts exist.
-    revoked = getattr(reg, "AdmissionRevoked", None)
-    if revoked is not None:
-        table[revoked.TYPE] = on_revoked
-    closed = getattr(reg, "RoundClosed", None)
-    if closed is not None:
-        table[closed.TYPE] = on_round_closed
+    table[reg.AdmissionRevoked.TYPE] = on_revoked
+    table[reg.RoundClosed.TYPE] = on_round_closed
     return table

@@ -365,6 +365,39 @@ async def test_decisions_reach_the_board_and_the_kommunegruppe(harness: Harness)
     assert "Begrunnelse:\nIngen plass i regionen." in declined["text"]
     assert "Ingen plass i regionen." in declined["html"]
 
+    # A member added later is welcomed; a revoked admission reaches the whole group.
+    nina = await harness.person(f"Nina {t}", f"nina-{t}@example.no", "nn")
+    await harness.publish(
+        reg.GroupMemberAdded(
+            application_id=facts["application_id"],
+            round_id="2030",
+            municipality_number="4621",
+            person_id=nina,
+            role=reg.GroupRole.BARNEHAGE,
+            changed_at=now,
+        )
+    )
+    [welcome] = await harness.mails_to(f"nina-{t}@example.no", 1)
+    assert welcome["subject"] == f"Velkomen i kommunegruppa for Voss {DASH} Fremtidens kulturskole"
+    assert "- delta på fellessamlingane" in welcome["text"]
+    assert "<li>delta på fellessamlingane" in welcome["html"]
+    await harness.publish(
+        reg.AdmissionRevoked(
+            application_id=facts["application_id"],
+            round_id="2030",
+            municipality_number="4621",
+            county_number="46",
+            branch_id="vestland",
+            reason="Kommunen stiller ikke på samlingene.",
+            revoked_at=now,
+        )
+    )
+    revoked = (await harness.mails_to(f"nina-{t}@example.no", 2))[-1]
+    assert revoked["subject"] == f"Opptaket av Voss er trekt tilbake {DASH} Fremtidens kulturskole"
+    assert "Kommunen stiller ikke på samlingene." in revoked["text"]
+    await harness.mails_to(f"laerer-{t}@example.no", 2)
+    await harness.mails_to(f"styre-{t}@example.no", 6)
+
 
 # --- gatherings and their calendar ----------------------------------------------------------------
 
