@@ -211,7 +211,33 @@ class MessageBus:
         raises `HandlerFailed` after the rollback (handle the records one by one).
         `before_commit` gets the refused ones before the commit, to dead-letter them: if it
         raises, nothing of the batch is kept.
+
+        The records of each partition go in a transaction of their own, the partitions side
+        by side on connections of their own: a partition keeps its order, and the round trips
+        to the database of one partition overlap with another's. Should one partition's
+        transaction fail, the others may have committed; the caller's retry (or the records
+        one by one) then finds them in the inbox.
         """
+        groups: dict[tuple[str, int], list[Work]] = {}
+        for item in work:
+            groups.setdefault((item.record.topic, item.record.partition), []).append(item)
+        if len(groups) == 1:
+            await self._handle_group(work, before_commit)
+            return
+        results = await asyncio.gather(
+            *(self._handle_group(group, before_commit) for group in groups.values()),
+            return_exceptions=True,
+        )
+        errors = [result for result in results if isinstance(result, BaseException)]
+        if errors:
+            # What no retry cures goes first: the caller then takes the records one by one.
+            raise next((e for e in errors if not is_transient(e)), errors[0])
+
+    async def _handle_group(
+        self,
+        work: Sequence[Work],
+        before_commit: Callable[[list[Letter]], Awaitable[None]] | None,
+    ) -> None:
         outcomes: Sequence[str | None]
         letters: list[Letter] = []
         async with self.pool.acquire() as conn:
@@ -428,7 +454,8 @@ class KafkaMessageProcessor:
         await self.process_batch([record])
 
     async def process_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
-        """Handle a batch in one transaction; its dead letters are sent before the commit.
+        """Handle a batch: poison dead-lettered first, then the rest (`MessageBus.handle_batch`),
+        whose refused commands are dead-lettered before the commit.
 
         So a letter the broker refuses for good leaves nothing of the batch behind: the
         records come again, and nothing after the refused one is handled before it is placed.
@@ -438,13 +465,12 @@ class KafkaMessageProcessor:
         poison = [item for item in prepared if isinstance(item, Letter)]
 
         async def send_letters(refused: list[Letter]) -> None:
-            await self._send(sorted([*poison, *refused], key=_place))
+            await self._send(sorted(refused, key=_place))
 
-        if not work:
-            await send_letters([])
-            return
+        # Poison first: should its letter be refused for good, nothing of the batch is kept.
+        await self._send(poison)
         attempt = 0
-        while True:
+        while work:
             attempt += 1
             try:
                 await self.bus.handle_batch(work, before_commit=send_letters)
@@ -455,7 +481,7 @@ class KafkaMessageProcessor:
                     "a handler failed in a batch; handling its records one by one",
                     extra={"type": failed.work.envelope.type, "error": describe(failed.error)},
                 )
-                await self._one_by_one(prepared, failed.work)
+                await self._one_by_one(work, failed.work)
                 return
             except Exception as error:
                 if not is_transient(error):
@@ -467,16 +493,13 @@ class KafkaMessageProcessor:
                 )
                 await asyncio.sleep(backoff_delay(attempt))
 
-    async def _one_by_one(self, prepared: Sequence[Work | Letter | None], failed: Work) -> None:
+    async def _one_by_one(self, work: Sequence[Work], failed: Work) -> None:
         """Each record in a transaction of its own, in order; a letter as soon as it is one."""
-        for item in prepared:
-            if isinstance(item, Work):
-                # The failed attempt in the batch counts against its budget.
-                letter = await self._handle_alone(item, failures=int(item is failed))
-                if letter is not None:
-                    await self._send([letter])
-            elif isinstance(item, Letter):
-                await self._send([item])
+        for item in work:
+            # The failed attempt in the batch counts against its budget.
+            letter = await self._handle_alone(item, failures=int(item is failed))
+            if letter is not None:
+                await self._send([letter])
 
     async def _send(self, letters: Sequence[Letter]) -> None:
         for letter in letters:
