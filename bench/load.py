@@ -5,7 +5,8 @@ exists, its municipalities lie in the branch's counties and are members. So, as 
 management would, the membership list is imported and the rounds are opened over HTTP
 first. Command i goes to branch i mod 10 of round i div 10: every command is a new
 registration (an aggregate of its own) until the open rounds run out (rounds are years up to
-9999); after that commands update earlier registrations, which mails the same two mails.
+2200, about 1,700 registrations); after that commands update earlier registrations, which
+mails the same two mails.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from shared.envelope import Envelope
 from shared.events.registration import RegisterInterest
 
 PROGRAMME = {"Authorization": "Bearer local-programme"}  # the local stack's programme token
-LAST_ROUND = 9999  # round ids are four-digit starting years
+LAST_ROUND = 2200  # registration takes programme years 2000-2200 as round ids
 SOURCE = "/bench/county-system"
 
 
