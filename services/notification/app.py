@@ -90,11 +90,20 @@ def topics(prefix: str) -> list[TopicSpec]:
 
 
 def local_tokens() -> dict[str, dict[str, Any]]:
-    """Tokens the local stack and the tests use (the same strings as the other services'
-    local ones); never for a real deployment."""
+    """Tokens the local stack and the tests use (the same as the other services' local ones,
+    so compose shares one set); never for a real deployment. Only programme management's
+    token opens this service's routes."""
     return {
         "local-programme": {"name": "Programledelsen", "role": "programme"},
         "local-observer": {"name": "Observatør", "role": "observer"},
+        **{
+            f"local-board-{branch}": {
+                "name": f"Styret i {branch}",
+                "role": "county_board",
+                "branch": branch,
+            }
+            for branch in ReferenceData.load().branches
+        },
     }
 
 
