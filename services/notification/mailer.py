@@ -37,7 +37,7 @@ from shared.db.pool import connect
 from shared.envelope import Envelope
 from shared.events.notification import NotificationFailed, NotificationSent, RecipientKind
 from shared.redact import redact
-from shared.retry import backoff_delay
+from shared.retry import backoff_delay, describe, is_transient
 from shared.service import Runtime
 from shared.topics import events_topic
 
@@ -180,6 +180,9 @@ async def send_batch(
     smtp: SmtpPool,
 ) -> Outcome:
     outcome = Outcome([], [], [])
+    # The server could not be reached: the rest of the batch waits for the next try instead
+    # of each mail waiting out its own connection timeout.
+    unreachable: list[str] = []
 
     async def one(mail: Claimed) -> None:
         try:
@@ -187,14 +190,19 @@ async def send_batch(
         except Unwritable as error:
             outcome.failed.append((mail, str(error)))
             return
+        if unreachable:
+            outcome.retry.append((mail, unreachable[0]))
+            return
         try:
             await smtp.send(composed)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             reason = redact(f"{type(error).__name__}: {error}")
             if classify(error) == "failed":
                 outcome.failed.append((mail, reason))
-            else:
-                outcome.retry.append((mail, reason))
+                return
+            if isinstance(error, (aiosmtplib.SMTPConnectError, OSError, TimeoutError)):
+                unreachable.append(reason)
+            outcome.retry.append((mail, reason))
             return
         outcome.sent.append(mail)
 
@@ -244,6 +252,28 @@ async def deliver_due(runtime: Runtime, templates: Templates, smtp: SmtpPool) ->
     if not claimed:
         return 0
     outcome = await send_batch(claimed, settings, templates, smtp)
+    await _mark(runtime, settings, outcome)
+    _count(outcome)
+    return len(claimed)
+
+
+async def _mark(runtime: Runtime, settings: NotificationSettings, outcome: Outcome) -> None:
+    """Record what became of the batch. The mails are out: a database that is away for a
+    while is waited for, so that they are not sent again when their lease runs out."""
+    attempt = 0
+    while True:
+        try:
+            await _mark_once(runtime, settings, outcome)
+            return
+        except Exception as error:
+            attempt += 1
+            if not is_transient(error) or attempt >= 20:
+                raise
+            log.warning("marking sent mails failed, will retry", extra={"error": describe(error)})
+            await asyncio.sleep(backoff_delay(attempt, cap=10.0))
+
+
+async def _mark_once(runtime: Runtime, settings: NotificationSettings, outcome: Outcome) -> None:
     prefix = settings.topic_prefix
     async with runtime.pool.acquire() as conn, conn.transaction():
         if outcome.sent:
@@ -272,6 +302,9 @@ async def deliver_due(runtime: Runtime, templates: Templates, smtp: SmtpPool) ->
                     for m, reason in outcome.retry
                 ],
             )
+
+
+def _count(outcome: Outcome) -> None:
     for m in outcome.sent:
         MAILS.labels(m.template, "sent").inc()
     for m, reason in outcome.failed:
@@ -282,7 +315,6 @@ async def deliver_due(runtime: Runtime, templates: Templates, smtp: SmtpPool) ->
         log.warning(
             "mail not accepted, will retry", extra={"delivery": str(m.id), "reason": reason}
         )
-    return len(claimed)
 
 
 async def mail_worker(runtime: Runtime) -> None:

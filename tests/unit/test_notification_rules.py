@@ -24,7 +24,14 @@ from services.notification.domain.reminders import (
     unsubmitted,
 )
 from services.notification.entrypoints.http import SAMPLE
-from services.notification.mailer import Unwritable, build_mail, classify
+from services.notification.mailer import (
+    Composed,
+    SmtpPool,
+    Unwritable,
+    build_mail,
+    classify,
+    send_batch,
+)
 from services.notification.settings import NotificationSettings
 from services.notification.templates import LANGUAGES, Templates, blocks, span
 from shared.reference import ReferenceData
@@ -461,3 +468,61 @@ def test_a_refusal_is_final_and_anything_else_is_tried_again(
     error: BaseException, outcome: str
 ) -> None:
     assert classify(error) == outcome
+
+
+class FakeServer(SmtpPool):
+    """An SMTP server in memory: refuses some addresses for good, or is not there at all."""
+
+    def __init__(self, *, refuse: str = "", down: bool = False) -> None:
+        self.refuse, self.down = refuse, down
+        self.tries: list[str] = []
+
+    async def send(self, mail: Composed) -> None:
+        self.tries.append(mail.recipient)
+        if self.down:
+            raise ConnectionRefusedError(111, "Connection refused")
+        if self.refuse and mail.recipient.startswith(self.refuse):
+            raise aiosmtplib.SMTPResponseException(550, f"no such user {mail.recipient}")
+
+
+def batch(n: int) -> list[Claimed]:
+    return [
+        claimed(
+            id=uuid.UUID(int=100 + i),
+            address=f"p{i}@example.no",
+            template="waitlisted",
+            context=dict(SAMPLE),
+        )
+        for i in range(n)
+    ]
+
+
+async def test_a_refusal_and_a_broken_template_are_their_own_mails_only(
+    templates: Templates,
+) -> None:
+    settings = NotificationSettings(database_url="postgresql://unused")
+    mails = [*batch(4), claimed(id=uuid.UUID(int=99), template="admitted", context={})]
+    outcome = await send_batch(mails, settings, templates, FakeServer(refuse="p2@"))
+    assert sorted(m.address for m in outcome.sent) == [
+        "p0@example.no",
+        "p1@example.no",
+        "p3@example.no",
+    ]
+    assert [
+        (m.address, "550" in r, "p2@example.no" in r)
+        for m, r in outcome.failed
+        if m.template == "waitlisted"
+    ] == [
+        ("p2@example.no", True, False)  # the reason keeps the code, not the address
+    ]
+    assert [m.template for m, _ in outcome.failed].count("admitted") == 1
+    assert outcome.retry == []
+
+
+async def test_an_unreachable_server_is_tried_once_per_batch(templates: Templates) -> None:
+    settings = NotificationSettings(database_url="postgresql://unused")
+    server = FakeServer(down=True)
+    outcome = await send_batch(batch(10), settings, templates, server)
+    assert len(outcome.retry) == 10 and outcome.sent == [] and outcome.failed == []
+    assert len(server.tries) == 1
+    assert all("refused" in reason for _, reason in outcome.retry)
