@@ -17,13 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate, parseaddr
 
 import aiosmtplib
+import asyncpg
 from jinja2 import TemplateError
 from prometheus_client import Counter
 
@@ -103,9 +105,10 @@ def build_mail(settings: NotificationSettings, mail: Claimed, templates: Templat
 
 @dataclass
 class Outcome:
-    sent: list[Claimed]
+    sent: list[Claimed]  # taken by the server, still to be marked
     failed: list[tuple[Claimed, str]]
     retry: list[tuple[Claimed, str]]
+    marked: list[Claimed]  # taken by the server and marked already
 
 
 class SmtpPool:
@@ -178,8 +181,12 @@ async def send_batch(
     settings: NotificationSettings,
     templates: Templates,
     smtp: SmtpPool,
+    *,
+    on_sent: Callable[[Claimed], Awaitable[None]] | None = None,
 ) -> Outcome:
-    outcome = Outcome([], [], [])
+    """Send the batch over the pool. `on_sent` records a mail the moment the server took it
+    (if it fails, the mail is left in `sent` for the batch's own marking)."""
+    outcome = Outcome([], [], [], [])
     # The server could not be reached: the rest of the batch waits for the next try instead
     # of each mail waiting out its own connection timeout.
     unreachable: list[str] = []
@@ -204,6 +211,14 @@ async def send_batch(
                 unreachable.append(reason)
             outcome.retry.append((mail, reason))
             return
+        if on_sent is not None:
+            try:
+                await on_sent(mail)
+            except Exception as error:
+                log.warning("a sent mail not marked yet", extra={"error": describe(error)})
+            else:
+                outcome.marked.append(mail)
+                return
         outcome.sent.append(mail)
 
     await asyncio.gather(*(one(m) for m in mails))
@@ -239,7 +254,9 @@ def _event(mail: Claimed, prefix: str, *, reason: str | None = None) -> tuple[st
     return events_topic("notification", prefix), envelope
 
 
-async def deliver_due(runtime: Runtime, templates: Templates, smtp: SmtpPool) -> int:
+async def deliver_due(
+    runtime: Runtime, templates: Templates, smtp: SmtpPool, *, worker: int
+) -> int:
     """One round: claim, send, mark. Returns how many mails were claimed."""
     settings = runtime.settings
     assert isinstance(settings, NotificationSettings)
@@ -248,13 +265,69 @@ async def deliver_due(runtime: Runtime, templates: Templates, smtp: SmtpPool) ->
         limit=settings.mail_batch_size,
         lease_s=settings.mail_lease_s,
         reply_to_wait_s=settings.reply_to_wait_s,
+        worker=worker,
     )
     if not claimed:
         return 0
-    outcome = await send_batch(claimed, settings, templates, smtp)
+
+    async with Marker(runtime.pool, settings.topic_prefix) as marker:
+        outcome = await send_batch(claimed, settings, templates, smtp, on_sent=marker.mark)
     await _mark(runtime, settings, outcome)
     _count(outcome)
     return len(claimed)
+
+
+class Marker:
+    """Marks mails sent as the server takes them, in small groups: each flush takes every mail
+    taken since the last one, so a crash repeats at most the mails of one flush (and those in
+    flight), while a commit is not paid per mail."""
+
+    def __init__(self, pool: asyncpg.Pool, prefix: str) -> None:
+        self.pool = pool
+        self.prefix = prefix
+        self.waiting: list[tuple[Claimed, asyncio.Future[None]]] = []
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Marker:
+        self.task = asyncio.create_task(self._run(), name="mail-marker")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        for _mail, future in self.waiting:  # none: each mark is awaited before the batch ends
+            future.cancel()
+
+    async def mark(self, mail: Claimed) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting.append((mail, future))
+        self.wake.set()
+        await future
+
+    async def _run(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            group, self.waiting = self.waiting, []
+            if not group:
+                continue
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    mails = [mail for mail, _ in group]
+                    await repository.mark_sent(
+                        conn, [m.id for m in mails], [_event(m, self.prefix) for m in mails]
+                    )
+            except Exception as error:
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(error)
+            else:
+                for _, future in group:
+                    if not future.done():
+                        future.set_result(None)
 
 
 async def _mark(runtime: Runtime, settings: NotificationSettings, outcome: Outcome) -> None:
@@ -305,7 +378,7 @@ async def _mark_once(runtime: Runtime, settings: NotificationSettings, outcome: 
 
 
 def _count(outcome: Outcome) -> None:
-    for m in outcome.sent:
+    for m in [*outcome.marked, *outcome.sent]:
         MAILS.labels(m.template, "sent").inc()
     for m, reason in outcome.failed:
         MAILS.labels(m.template, "failed").inc()
@@ -332,10 +405,14 @@ async def mail_worker(runtime: Runtime) -> None:
                     settings.database_url, settings.schema, name="notification-mail-listener"
                 )
                 await listener.add_listener(repository.DELIVERIES_CHANNEL, lambda *_: wake.set())
+                # This worker's claims live as long as this session's lock (a new key for a
+                # new session: claims of one that broke off are due again).
+                worker = secrets.randbelow(2**31 - 1) + 1
+                await repository.hold_worker_lock(listener, worker)
                 attempt = 0
                 while True:
                     wake.clear()
-                    if await deliver_due(runtime, templates, smtp) > 0:
+                    if await deliver_due(runtime, templates, smtp, worker=worker) > 0:
                         continue  # more may be due: no wait between full rounds
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), settings.mail_poll_interval_s)

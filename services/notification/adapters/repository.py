@@ -605,8 +605,14 @@ class Claimed:
     reply_to_email: str | None
 
 
+# The advisory lock class of mail workers: (WORKER_LOCK_CLASS, key) is held by a live worker.
+WORKER_LOCK_CLASS = 7401
+
 _CLAIM = """
-WITH due AS (
+WITH alive AS (
+    SELECT objid::bigint AS key FROM pg_locks
+    WHERE locktype = 'advisory' AND classid = $5 AND objsubid = 2 AND granted
+), due AS (
     SELECT d.id,
            coalesce(d.address, r.email, s.email) AS to_address,
            coalesce(d.language, r.language, s.language, 'nb') AS to_language,
@@ -616,7 +622,11 @@ WITH due AS (
     LEFT JOIN recipients r ON r.person_id = d.person_id
     LEFT JOIN supervisors s ON s.supervisor_id = d.supervisor_id
     LEFT JOIN recipients rt ON rt.person_id = d.reply_to_person_id
-    WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at <= now()
+    WHERE (
+        (d.status = 'pending' AND d.next_attempt_at <= now())
+        OR (d.status = 'sending' AND (d.next_attempt_at <= now()
+            OR d.claimed_by IS NULL OR d.claimed_by NOT IN (SELECT key FROM alive)))
+      )
       AND coalesce(d.address, r.email, s.email) IS NOT NULL
       AND (d.reply_to_person_id IS NULL OR rt.email IS NOT NULL
            OR d.created_at < now() - make_interval(secs => $3))
@@ -624,7 +634,8 @@ WITH due AS (
     LIMIT $1
     FOR UPDATE OF d SKIP LOCKED
 )
-UPDATE deliveries d SET status = 'sending', next_attempt_at = now() + make_interval(secs => $2)
+UPDATE deliveries d SET status = 'sending', claimed_by = $4,
+    next_attempt_at = now() + make_interval(secs => $2)
 FROM due WHERE d.id = due.id
 RETURNING d.id, d.event_id, d.template, d.context, d.attempts, d.person_id, d.supervisor_id,
           d.recipient_key, due.to_address, due.to_language, due.to_name, due.reply_to_name,
@@ -632,14 +643,25 @@ RETURNING d.id, d.event_id, d.template, d.context, d.attempts, d.person_id, d.su
 """
 
 
+async def hold_worker_lock(conn: asyncpg.Connection, key: int) -> None:
+    """Held by `conn`'s session for as long as it lives: claims under `key` are alive."""
+    await conn.execute("SELECT pg_advisory_lock($1, $2)", WORKER_LOCK_CLASS, key)
+
+
 async def claim_due(
-    conn: asyncpg.Connection | asyncpg.Pool, *, limit: int, lease_s: float, reply_to_wait_s: float
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    limit: int,
+    lease_s: float,
+    reply_to_wait_s: float,
+    worker: int,
 ) -> list[Claimed]:
-    """Claim due mails whose address is known, for `lease_s`: claimed, they are nobody
-    else's until marked, or until the lease runs out (the sender died) and they are due again.
+    """Claim due mails whose address is known for the worker `worker` (whose lock is held):
+    claimed, they are nobody else's until marked, until that worker is gone (its lock with
+    it), or until the lease runs out; then they are due again.
 
     One short statement, its own transaction: the sending happens outside it."""
-    rows = await conn.fetch(_CLAIM, limit, lease_s, reply_to_wait_s)
+    rows = await conn.fetch(_CLAIM, limit, lease_s, reply_to_wait_s, worker, WORKER_LOCK_CLASS)
     return [
         Claimed(
             id=r["id"],
