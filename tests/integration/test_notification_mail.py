@@ -41,7 +41,13 @@ from shared.events.base import Contract
 from shared.events.notification import NotificationFailed, NotificationSent
 from shared.testing.fixtures import ROOT, Endpoints, TestDatabase, eventually, free_port
 from shared.topics import events_topic
-from tests.integration.support import data_of, headers_of, read_to_end
+from tests.integration.support import (
+    NOTIFICATION_MIGRATIONS,
+    data_of,
+    headers_of,
+    migrated_pool,
+    read_to_end,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -866,3 +872,29 @@ async def test_a_replaced_contact_is_told_even_when_erased_around_it(
     assert (
         await harness.db.fetchval("SELECT count(*) FROM recipients WHERE person_id = $1", kari) == 0
     )
+
+
+async def test_a_dead_workers_claims_are_due_again_at_once_a_live_ones_are_not(
+    database: TestDatabase,
+) -> None:
+    pool = await migrated_pool(
+        database.dsns["notification"], "notification", NOTIFICATION_MIGRATIONS
+    )
+    try:
+        mail = PlannedMail("mailbox:x", "waitlisted", {}, address="x@example.no", language="nb")
+        async with pool.acquire() as conn, conn.transaction():
+            await repository.plan_deliveries(conn, event_id="e1", mails=[mail])
+        claim = {"limit": 10, "lease_s": 300, "reply_to_wait_s": 0}
+        first = await pool.acquire()
+        await repository.hold_worker_lock(first, 1)
+        assert len(await repository.claim_due(pool, **claim, worker=1)) == 1
+        second = await pool.acquire()
+        await repository.hold_worker_lock(second, 2)
+        # Worker 1 lives: its claim is its own until its lease runs out.
+        assert await repository.claim_due(pool, **claim, worker=2) == []
+        await first.close()  # as a crash would: the session and its lock are gone
+        [again] = await repository.claim_due(pool, **claim, worker=2)
+        assert again.address == "x@example.no"
+        await pool.release(second)
+    finally:
+        await pool.close()
