@@ -11,8 +11,8 @@ from jinja2 import UndefinedError
 
 from services.notification.domain.messages import (
     PROGRAMME_SUBJECT,
-    PlannedMail,
     Places,
+    PlannedMail,
     mails_for_interest_registered,
 )
 from services.notification.templates import Templates, oslo_time
