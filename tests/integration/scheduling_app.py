@@ -129,6 +129,10 @@ class Scheduling:
         self, gathering_id: UUID | str, expected: set[str], *, timeout: float = 60
     ) -> None:
         async def matches() -> bool:
+            # A gathering scheduled over the command topic may not be there yet.
+            response = await self.client.get(f"/gatherings/{gathering_id}", headers=OBSERVER)
+            if response.status_code == 404:
+                return False
             return await self.invited(gathering_id) == expected
 
         await eventually(matches, timeout=timeout, what=f"invitations {sorted(expected)}")
