@@ -10,7 +10,8 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from services.registration.adapters.store import Row
+from services.registration.adapters.store import Row, round_of, window_of
+from services.registration.domain.rounds import Round, RoundState, Window
 from shared.envelope import Envelope
 from shared.events.base import Contract
 from shared.events.registration import ContactPerson
@@ -82,9 +83,9 @@ class FakeStore:
 
     async def get_round(
         self, round_id: str, *, lock: Literal["share", "update"] | None = None
-    ) -> Row | None:
+    ) -> Round | None:
         found = self.rounds.get(round_id)
-        return dict(found) if found else None  # a snapshot, as a row read is
+        return round_of(found) if found else None  # a snapshot, as a row read is
 
     async def add_round(
         self, *, round_id: str, interest_deadline: date, capacity_per_branch: dict[str, int]
@@ -100,8 +101,8 @@ class FakeStore:
         }
         return True
 
-    async def set_round_state(self, round_id: str, state: str, reason: str) -> None:
-        self.rounds[round_id].update(state=state, state_reason=reason)
+    async def set_round_state(self, round_id: str, state: RoundState, reason: str) -> None:
+        self.rounds[round_id].update(state=state.value, state_reason=reason)
 
     async def set_capacity(self, round_id: str, capacity: dict[str, int]) -> None:
         self.rounds[round_id]["capacity_per_branch"] = dict(capacity)
@@ -109,9 +110,9 @@ class FakeStore:
     async def set_interest_deadline(self, round_id: str, deadline: date) -> None:
         self.rounds[round_id]["interest_deadline"] = deadline
 
-    async def get_window(self, round_id: str, county: str) -> Row | None:
+    async def get_window(self, round_id: str, county: str) -> Window | None:
         found = self.windows.get((round_id, county))
-        return dict(found) if found else None
+        return window_of(found) if found else None
 
     async def add_window(
         self, *, round_id: str, county: str, opens_on: date, deadline: date

@@ -1,6 +1,7 @@
 """What the handlers need of storage, as one interface: `SqlStore` on the unit of work's
 transaction (PostgreSQL), `FakeStore` (adapters/fake.py) in memory for unit tests of the
-handler rules. A row is read as a mapping of column to value."""
+handler rules. What the rules decide on comes back as the domain's typed objects; the
+rest is read as a mapping of column to value."""
 
 from __future__ import annotations
 
@@ -12,10 +13,25 @@ from uuid import UUID
 import asyncpg
 
 from services.registration.adapters import repository as repo
+from services.registration.domain.rounds import Round, RoundState, Window
 from shared.events.registration import ContactPerson
 from shared.outbox import add_to_outbox
 
 Row = Mapping[str, Any]
+
+
+def round_of(row: Row) -> Round:
+    return Round(
+        round_id=row["round_id"],
+        interest_deadline=row["interest_deadline"],
+        capacity_per_branch=dict(row["capacity_per_branch"]),
+        state=RoundState(row["state"]),
+        state_reason=row["state_reason"],
+    )
+
+
+def window_of(row: Row) -> Window:
+    return Window(opens_on=row["opens_on"], deadline=row["deadline"])
 
 
 class Store(Protocol):
@@ -53,9 +69,9 @@ class Store(Protocol):
 
     async def get_round(
         self, round_id: str, *, lock: Literal["share", "update"] | None = None
-    ) -> Row | None: ...
+    ) -> Round | None: ...
 
-    async def set_round_state(self, round_id: str, state: str, reason: str) -> None: ...
+    async def set_round_state(self, round_id: str, state: RoundState, reason: str) -> None: ...
 
     async def set_capacity(self, round_id: str, capacity: dict[str, int]) -> None: ...
 
@@ -65,7 +81,7 @@ class Store(Protocol):
 
     async def set_interest_deadline(self, round_id: str, deadline: date) -> None: ...
 
-    async def get_window(self, round_id: str, county: str) -> Row | None: ...
+    async def get_window(self, round_id: str, county: str) -> Window | None: ...
 
     async def add_window(
         self, *, round_id: str, county: str, opens_on: date, deadline: date
@@ -224,11 +240,12 @@ class SqlStore:
 
     async def get_round(
         self, round_id: str, *, lock: Literal["share", "update"] | None = None
-    ) -> Row | None:
-        return await repo.get_round(self.conn, round_id, lock=lock)
+    ) -> Round | None:
+        found = await repo.get_round(self.conn, round_id, lock=lock)
+        return round_of(found) if found is not None else None
 
-    async def set_round_state(self, round_id: str, state: str, reason: str) -> None:
-        return await repo.set_round_state(self.conn, round_id, state, reason)
+    async def set_round_state(self, round_id: str, state: RoundState, reason: str) -> None:
+        return await repo.set_round_state(self.conn, round_id, state.value, reason)
 
     async def set_capacity(self, round_id: str, capacity: dict[str, int]) -> None:
         return await repo.set_capacity(self.conn, round_id, capacity)
@@ -246,8 +263,9 @@ class SqlStore:
     async def set_interest_deadline(self, round_id: str, deadline: date) -> None:
         return await repo.set_interest_deadline(self.conn, round_id, deadline)
 
-    async def get_window(self, round_id: str, county: str) -> Row | None:
-        return await repo.get_window(self.conn, round_id, county)
+    async def get_window(self, round_id: str, county: str) -> Window | None:
+        found = await repo.get_window(self.conn, round_id, county)
+        return window_of(found) if found is not None else None
 
     async def add_window(
         self, *, round_id: str, county: str, opens_on: date, deadline: date

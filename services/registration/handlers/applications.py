@@ -14,6 +14,7 @@ from services.registration.domain.deadlines import require_before, require_open
 from services.registration.domain.errors import Conflict, DomainError, NotFound
 from services.registration.domain.groups import Member, check_group
 from services.registration.domain.interest import municipality_in_branch, require_members
+from services.registration.domain.rounds import Window
 from services.registration.handlers.context import Context, load_round, publish_contact
 from shared.events.registration import (
     ApplicationSubmitted,
@@ -53,7 +54,7 @@ async def load_application(uow: UnitOfWork, ctx: Context, round_id: str, municip
     return found
 
 
-async def window_of(uow: UnitOfWork, ctx: Context, round_id: str, county: str) -> Row:
+async def window_of(uow: UnitOfWork, ctx: Context, round_id: str, county: str) -> Window:
     window = await ctx.store(uow).get_window(round_id, county)
     if window is None:
         raise Conflict(
@@ -71,7 +72,7 @@ async def window_of(uow: UnitOfWork, ctx: Context, round_id: str, county: str) -
 async def require_window_open(uow: UnitOfWork, ctx: Context, round_id: str, county: str) -> None:
     window = await window_of(uow, ctx, round_id, county)
     require_open(
-        window["opens_on"], window["deadline"], ctx.clock(), f"applications from county {county}"
+        window.opens_on, window.deadline, ctx.clock(), f"applications from county {county}"
     )
 
 
@@ -98,7 +99,7 @@ async def save_application_draft(
     # A draft may be saved before the window opens, not after it has closed.
     window = await ctx.store(uow).get_window(cmd.round_id, county)
     if window is not None:
-        require_before(window["deadline"], ctx.clock(), f"applications from county {county}")
+        require_before(window.deadline, ctx.clock(), f"applications from county {county}")
     existing = await ctx.store(uow).get_application(cmd.round_id, cmd.municipality_number)
     if existing is not None and existing["status"] not in rules.REDRAFTABLE:
         raise _already(cmd.municipality_number, existing["status"])

@@ -8,16 +8,16 @@ from datetime import datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from services.registration.adapters.store import Row, SqlStore, Store
-from services.registration.domain.errors import Conflict, DomainError, NotFound
+from services.registration.adapters.store import SqlStore, Store
+from services.registration.domain.errors import DomainError, NotFound
 from services.registration.domain.reference import Branch, ReferenceData
+from services.registration.domain.rounds import Round
 from shared.commands import acting
 from shared.events.registration import (
     ContactDetails,
     ContactHandover,
     ContactPerson,
     GroupMember,
-    RoundState,
     contacts_topic,
 )
 from shared.messaging import UnitOfWork
@@ -71,7 +71,7 @@ def actor() -> str | None:
 
 async def load_round(
     uow: UnitOfWork, ctx: Context, round_id: str, *, changes: bool = False, intake: bool = False
-) -> Row:
+) -> Round:
     """The round, locked so that a deadline cannot move under a command that checks it.
 
     Only a command that changes the round takes it exclusively; the rest share it, so they
@@ -86,14 +86,7 @@ async def load_round(
             nn=f"Programrunden {round_id} finst ikkje.",
             field="round_id",
         )
-    state = RoundState(found["state"])
-    if state is RoundState.CANCELLED or (intake and state is RoundState.CLOSED):
-        raise Conflict(
-            f"round {round_id} is {state.value}",
-            nb=f"Programrunden {round_id} er {'avlyst' if state is RoundState.CANCELLED else 'stengt'}.",
-            nn=f"Programrunden {round_id} er {'avlyst' if state is RoundState.CANCELLED else 'stengd'}.",
-            field="round_id",
-        )
+    found.require_active(intake=intake)
     return found
 
 

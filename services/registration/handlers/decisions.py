@@ -91,11 +91,11 @@ async def decide_application(cmd: DecideApplication, uow: UnitOfWork, ctx: Conte
         TARGET[cmd.decision],
         reason=cmd.reason,
         early_reason=early,
-        window_deadline=window["deadline"] if window is not None else None,
+        window_deadline=window.deadline if window is not None else None,
         now=ctx.clock(),
     )
     if cmd.decision is Decision.ADMIT:
-        capacity = found["capacity_per_branch"].get(app.branch_id)
+        capacity = found.capacity(app.branch_id)
         return await _admit(uow, ctx, app, capacity, promoted=False, early_reason=early)
     now = ctx.clock()
     by = actor()
@@ -164,7 +164,7 @@ async def withdraw_municipality(
     )
     await uow.emit(ctx.events, event)
     if app.status == rules.ADMITTED:
-        await _promote_first_waiting(uow, ctx, app, found["capacity_per_branch"].get(app.branch_id))
+        await _promote_first_waiting(uow, ctx, app, found.capacity(app.branch_id))
     return event
 
 
@@ -187,5 +187,5 @@ async def revoke_admission(cmd: RevokeAdmission, uow: UnitOfWork, ctx: Context) 
         revoked_by=by,
     )
     await uow.emit(ctx.events, event)
-    await _promote_first_waiting(uow, ctx, app, found["capacity_per_branch"].get(app.branch_id))
+    await _promote_first_waiting(uow, ctx, app, found.capacity(app.branch_id))
     return event

@@ -25,7 +25,7 @@ async def register_interest(
 ) -> InterestRegistered | InterestUpdated:
     found = await load_round(uow, ctx, cmd.round_id, intake=True)
     now = ctx.clock()
-    require_before(found["interest_deadline"], now, f"interest for round {cmd.round_id}")
+    require_before(found.interest_deadline, now, f"interest for round {cmd.round_id}")
     scope = scope_of_interest(
         ctx.reference,
         branch=cmd.branch,

@@ -12,6 +12,7 @@ from services.registration.domain.deadlines import (
     require_not_past,
 )
 from services.registration.domain.errors import Conflict, DomainError, NotFound
+from services.registration.domain.rounds import RoundState as State
 from services.registration.handlers.context import Context, actor, load_round
 from shared.events.registration import (
     ApplicationWindowOpened,
@@ -82,7 +83,7 @@ async def change_capacity(
         await ctx.store(uow).lock_region(cmd.round_id, branch_id)
         admitted = await ctx.store(uow).count_status(cmd.round_id, branch_id, rules.ADMITTED)
         rules.require_capacity_holds(places, admitted, branch_id)
-    capacity = {**found["capacity_per_branch"], **changes}
+    capacity = {**found.capacity_per_branch, **changes}
     await ctx.store(uow).set_capacity(cmd.round_id, capacity)
     event = RoundCapacityChanged(
         round_id=cmd.round_id, capacity_per_branch=capacity, changed_by=actor()
@@ -95,14 +96,9 @@ async def _end_round(
     uow: UnitOfWork, ctx: Context, round_id: str, state: RoundState, reason: str
 ) -> RoundClosed:
     found = await load_round(uow, ctx, round_id, changes=True)
-    if state is RoundState.CLOSED and found["state"] == RoundState.CLOSED:
-        raise Conflict(
-            f"round {round_id} is already closed",
-            nb=f"Programrunden {round_id} er allerede stengt.",
-            nn=f"Programrunden {round_id} er alt stengd.",
-            field="round_id",
-        )
-    await ctx.store(uow).set_round_state(round_id, state.value, reason)
+    if state is RoundState.CLOSED:
+        found.require_not_closed()
+    await ctx.store(uow).set_round_state(round_id, State(state.value), reason)
     event = RoundClosed(
         round_id=round_id, state=state, reason=reason, closed_at=ctx.clock(), closed_by=actor()
     )
@@ -165,7 +161,7 @@ async def open_application_window(
 async def extend_deadline(cmd: ExtendDeadline, uow: UnitOfWork, ctx: Context) -> DeadlineExtended:
     found = await load_round(uow, ctx, cmd.round_id, changes=True)
     if cmd.kind is DeadlineKind.INTEREST:
-        previous = found["interest_deadline"]
+        previous = found.interest_deadline
         require_later(previous, cmd.new_deadline)
         await ctx.store(uow).set_interest_deadline(cmd.round_id, cmd.new_deadline)
     else:
@@ -184,7 +180,7 @@ async def extend_deadline(cmd: ExtendDeadline, uow: UnitOfWork, ctx: Context) ->
                 nn=f"Fylke {cmd.county_number} har ingen søknadsperiode i runde {cmd.round_id}.",
                 field="county_number",
             )
-        previous = window["deadline"]
+        previous = window.deadline
         require_later(previous, cmd.new_deadline)
         await ctx.store(uow).set_window_deadline(cmd.round_id, cmd.county_number, cmd.new_deadline)
     event = DeadlineExtended(
