@@ -11,6 +11,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from services.registration.adapters.store import Row, round_of, window_of
+from services.registration.domain.decisions import Application, Status
 from services.registration.domain.rounds import Round, RoundState, Window
 from shared.envelope import Envelope
 from shared.events.base import Contract
@@ -200,10 +201,10 @@ class FakeStore:
 
     # --- applications ------------------------------------------------------------------------
 
-    async def get_application(self, round_id: str, municipality: str) -> Row | None:
+    async def get_application(self, round_id: str, municipality: str) -> Application | None:
         return next(
             (
-                dict(a)
+                Application.of(a)
                 for a in self.applications.values()
                 if (a["round_id"], a["municipality_number"]) == (round_id, municipality)
             ),
@@ -312,7 +313,7 @@ class FakeStore:
     async def set_status(
         self,
         application_id: UUID,
-        status: str,
+        status: Status,
         *,
         at: datetime,
         reason: str | None = None,
@@ -322,7 +323,7 @@ class FakeStore:
         promoted: bool = False,
     ) -> None:
         self.applications[application_id].update(
-            status=status,
+            status=status.value,
             decided_at=at,
             decision_reason=reason,
             waitlist_sequence=next(self._waitlist_order) if waitlist else None,
@@ -352,7 +353,7 @@ class FakeStore:
     async def lock_region(self, round_id: str, branch_id: str) -> None:
         return None  # one test, one task: nothing runs alongside
 
-    async def count_status(self, round_id: str, branch_id: str, status: str) -> int:
+    async def count_status(self, round_id: str, branch_id: str, status: Status) -> int:
         return sum(
             1
             for a in self.applications.values()

@@ -13,6 +13,7 @@ from uuid import UUID
 import asyncpg
 
 from services.registration.adapters import repository as repo
+from services.registration.domain.decisions import Application, Status
 from services.registration.domain.rounds import Round, RoundState, Window
 from shared.events.registration import ContactPerson
 from shared.outbox import add_to_outbox
@@ -113,7 +114,7 @@ class Store(Protocol):
         message: str,
     ) -> None: ...
 
-    async def get_application(self, round_id: str, municipality: str) -> Row | None: ...
+    async def get_application(self, round_id: str, municipality: str) -> Application | None: ...
 
     async def save_draft(
         self,
@@ -150,7 +151,7 @@ class Store(Protocol):
     async def set_status(
         self,
         application_id: UUID,
-        status: str,
+        status: Status,
         *,
         at: datetime,
         reason: str | None = None,
@@ -170,7 +171,7 @@ class Store(Protocol):
 
     async def lock_region(self, round_id: str, branch_id: str) -> None: ...
 
-    async def count_status(self, round_id: str, branch_id: str, status: str) -> int: ...
+    async def count_status(self, round_id: str, branch_id: str, status: Status) -> int: ...
 
     async def waitlist(self, round_id: str, branch_id: str) -> list[Row]: ...
 
@@ -320,8 +321,9 @@ class SqlStore:
             message=message,
         )
 
-    async def get_application(self, round_id: str, municipality: str) -> Row | None:
-        return await repo.get_application(self.conn, round_id, municipality)
+    async def get_application(self, round_id: str, municipality: str) -> Application | None:
+        found = await repo.get_application(self.conn, round_id, municipality)
+        return Application.of(found) if found is not None else None
 
     async def save_draft(
         self,
@@ -382,7 +384,7 @@ class SqlStore:
     async def set_status(
         self,
         application_id: UUID,
-        status: str,
+        status: Status,
         *,
         at: datetime,
         reason: str | None = None,
@@ -394,7 +396,7 @@ class SqlStore:
         return await repo.set_status(
             self.conn,
             application_id,
-            status,
+            status.value,
             at=at,
             reason=reason,
             waitlist=waitlist,
@@ -416,8 +418,8 @@ class SqlStore:
     async def lock_region(self, round_id: str, branch_id: str) -> None:
         return await repo.lock_region(self.conn, round_id, branch_id)
 
-    async def count_status(self, round_id: str, branch_id: str, status: str) -> int:
-        return await repo.count_status(self.conn, round_id, branch_id, status)
+    async def count_status(self, round_id: str, branch_id: str, status: Status) -> int:
+        return await repo.count_status(self.conn, round_id, branch_id, status.value)
 
     async def waitlist(self, round_id: str, branch_id: str) -> list[Row]:
         return await repo.waitlist(self.conn, round_id, branch_id)

@@ -112,7 +112,8 @@ def first_in_line(waiting: Sequence[Waiting]) -> Waiting | None:
 
 @dataclass(frozen=True)
 class Application:
-    """An application as the decision rules see it."""
+    """An application as the rules see it: where it stands and, while it is a draft, what
+    it says (its group is registered member by member only when it is submitted)."""
 
     id: UUID
     round_id: str
@@ -120,6 +121,10 @@ class Application:
     county_number: str
     branch_id: str
     status: Status
+    motivation: str = ""
+    development_areas: tuple[str, ...] = ()
+    co_creation_plan: str = ""
+    draft_group: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> Application:
@@ -130,6 +135,10 @@ class Application:
             county_number=row["county_number"],
             branch_id=row["branch_id"],
             status=Status(row["status"]),
+            motivation=row.get("motivation") or "",
+            development_areas=tuple(row.get("development_areas") or ()),
+            co_creation_plan=row.get("co_creation_plan") or "",
+            draft_group=tuple(row.get("draft_group") or ()),
         )
 
 

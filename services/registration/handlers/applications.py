@@ -8,9 +8,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from services.registration.adapters.store import Row
 from services.registration.domain import decisions as rules
 from services.registration.domain.deadlines import require_before, require_open
+from services.registration.domain.decisions import Application
 from services.registration.domain.errors import Conflict, DomainError, NotFound
 from services.registration.domain.groups import Member, check_group
 from services.registration.domain.interest import municipality_in_branch, require_members
@@ -42,7 +42,9 @@ def place(ctx: Context, municipality: str) -> tuple[str, str]:
     return county, branch.id
 
 
-async def load_application(uow: UnitOfWork, ctx: Context, round_id: str, municipality: str) -> Row:
+async def load_application(
+    uow: UnitOfWork, ctx: Context, round_id: str, municipality: str
+) -> Application:
     found = await ctx.store(uow).get_application(round_id, municipality)
     if found is None:
         raise NotFound(
@@ -76,8 +78,8 @@ async def require_window_open(uow: UnitOfWork, ctx: Context, round_id: str, coun
     )
 
 
-def _already(municipality: str, status: str) -> Conflict:
-    status_nb = rules.STATUS_NB[rules.Status(status)]
+def _already(municipality: str, status: rules.Status) -> Conflict:
+    status_nb = rules.STATUS_NB[status]
     return Conflict(
         f"the application of {municipality} is already {status}",
         nb=f"Søknaden fra {municipality} er allerede {status_nb}.",
@@ -101,13 +103,13 @@ async def save_application_draft(
     if window is not None:
         require_before(window.deadline, ctx.clock(), f"applications from county {county}")
     existing = await ctx.store(uow).get_application(cmd.round_id, cmd.municipality_number)
-    if existing is not None and existing["status"] not in rules.REDRAFTABLE:
-        raise _already(cmd.municipality_number, existing["status"])
-    if existing is not None and existing["status"] == rules.WITHDRAWN:
+    if existing is not None and existing.status not in rules.REDRAFTABLE:
+        raise _already(cmd.municipality_number, existing.status)
+    if existing is not None and existing.status is rules.WITHDRAWN:
         # A withdrawn municipality may apply again, while its county's window is open.
         await require_window_open(uow, ctx, cmd.round_id, county)
-        await ctx.store(uow).reopen_as_draft(existing["id"])
-    application_id = existing["id"] if existing is not None else uuid.uuid4()
+        await ctx.store(uow).reopen_as_draft(existing.id)
+    application_id = existing.id if existing is not None else uuid.uuid4()
     await ctx.store(uow).save_draft(
         application_id=application_id,
         round_id=cmd.round_id,
@@ -150,23 +152,23 @@ async def register_member(
     return person_id
 
 
-def require_complete(draft: Row) -> list[GroupMember]:
+def require_complete(draft: Application) -> list[GroupMember]:
     """Motivation, development areas, a co-creation plan and a complete, committed group."""
     missing = [
         (en, nb, name)
         for en, nb, name, value in (
-            ("motivation", "motivasjon", "motivation", draft["motivation"]),
+            ("motivation", "motivasjon", "motivation", draft.motivation),
             (
                 "development areas",
                 "utviklingsområder",
                 "development_areas",
-                draft["development_areas"],
+                draft.development_areas,
             ),
             (
                 "a local co-creation plan",
                 "en plan for lokal samskaping",
                 "co_creation_plan",
-                draft["co_creation_plan"],
+                draft.co_creation_plan,
             ),
         )
         if not value
@@ -178,7 +180,7 @@ def require_complete(draft: Row) -> list[GroupMember]:
             nn=f"Søknaden manglar {', '.join(m[1] for m in missing)} før han kan sendast inn.",
             field=missing[0][2],
         )
-    group = [GroupMember.model_validate(m) for m in draft["draft_group"]]
+    group = [GroupMember.model_validate(m) for m in draft.draft_group]
     check_group([Member(str(m.email), m.role.value, m.commits_to_gatherings) for m in group])
     return group
 
@@ -188,9 +190,9 @@ async def submit_application(
 ) -> ApplicationSubmitted:
     await load_round(uow, ctx, cmd.round_id, intake=True)
     draft = await load_application(uow, ctx, cmd.round_id, cmd.municipality_number)
-    if draft["status"] != rules.DRAFT:
-        raise _already(cmd.municipality_number, draft["status"])
-    await require_window_open(uow, ctx, cmd.round_id, draft["county_number"])
+    if draft.status is not rules.DRAFT:
+        raise _already(cmd.municipality_number, draft.status)
+    await require_window_open(uow, ctx, cmd.round_id, draft.county_number)
     require_members(
         ctx.reference,
         await ctx.store(uow).members_among([cmd.municipality_number]),
@@ -200,17 +202,17 @@ async def submit_application(
     # The whole group in this one transaction: registered all or nothing.
     refs = []
     for member in group:
-        person_id = await register_member(uow, ctx, draft["id"], member)
+        person_id = await register_member(uow, ctx, draft.id, member)
         refs.append(GroupMemberRef(person_id=person_id, role=member.role))
     now: datetime = ctx.clock()
-    await ctx.store(uow).mark_submitted(draft["id"], now)
+    await ctx.store(uow).mark_submitted(draft.id, now)
     event = ApplicationSubmitted(
-        application_id=draft["id"],
+        application_id=draft.id,
         round_id=cmd.round_id,
         municipality_number=cmd.municipality_number,
-        county_number=draft["county_number"],
-        branch_id=draft["branch_id"],
-        development_areas=list(draft["development_areas"]),
+        county_number=draft.county_number,
+        branch_id=draft.branch_id,
+        development_areas=list(draft.development_areas),
         group=refs,
         submitted_at=now,
     )

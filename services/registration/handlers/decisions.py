@@ -82,7 +82,7 @@ async def _admit(
 
 async def decide_application(cmd: DecideApplication, uow: UnitOfWork, ctx: Context) -> Contract:
     found = await load_round(uow, ctx, cmd.round_id)
-    app = Application.of(await load_application(uow, ctx, cmd.round_id, cmd.municipality_number))
+    app = await load_application(uow, ctx, cmd.round_id, cmd.municipality_number)
     await ctx.store(uow).lock_region(cmd.round_id, app.branch_id)
     early = cmd.early_reason.strip() or None
     window = await ctx.store(uow).get_window(cmd.round_id, app.county_number)
@@ -135,9 +135,7 @@ async def _promote_first_waiting(
     first = rules.first_in_line(waiting)
     if first is None:
         return
-    next_app = Application.of(
-        await load_application(uow, ctx, app.round_id, first.municipality_number)
-    )
+    next_app = await load_application(uow, ctx, app.round_id, first.municipality_number)
     try:
         await _admit(uow, ctx, next_app, capacity, promoted=True)
     except rules.CapacityFull:
@@ -148,7 +146,7 @@ async def withdraw_municipality(
     cmd: WithdrawMunicipality, uow: UnitOfWork, ctx: Context
 ) -> MunicipalityWithdrawn:
     found = await load_round(uow, ctx, cmd.round_id)
-    app = Application.of(await load_application(uow, ctx, cmd.round_id, cmd.municipality_number))
+    app = await load_application(uow, ctx, cmd.round_id, cmd.municipality_number)
     await ctx.store(uow).lock_region(cmd.round_id, app.branch_id)
     rules.require_transition(app.status, rules.WITHDRAWN, cmd.municipality_number)
     now = ctx.clock()
@@ -170,7 +168,7 @@ async def withdraw_municipality(
 
 async def revoke_admission(cmd: RevokeAdmission, uow: UnitOfWork, ctx: Context) -> AdmissionRevoked:
     found = await load_round(uow, ctx, cmd.round_id)
-    app = Application.of(await load_application(uow, ctx, cmd.round_id, cmd.municipality_number))
+    app = await load_application(uow, ctx, cmd.round_id, cmd.municipality_number)
     await ctx.store(uow).lock_region(cmd.round_id, app.branch_id)
     rules.require_transition(app.status, rules.REVOKED, cmd.municipality_number)
     now = ctx.clock()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from services.registration.adapters.store import Row
 from services.registration.domain import decisions as rules
+from services.registration.domain.decisions import Application
 from services.registration.domain.errors import Conflict, DomainError, NotFound
 from services.registration.domain.groups import IncompleteGroup, Member, check_group
 from services.registration.handlers.applications import load_application, register_member
@@ -21,12 +21,14 @@ from shared.events.registration import (
 from shared.messaging import UnitOfWork
 
 
-async def _changeable(uow: UnitOfWork, ctx: Context, round_id: str, municipality: str) -> Row:
+async def _changeable(
+    uow: UnitOfWork, ctx: Context, round_id: str, municipality: str
+) -> Application:
     app = await load_application(uow, ctx, round_id, municipality)
-    if app["status"] not in rules.CHANGEABLE:
-        status_nb = rules.STATUS_NB[rules.Status(app["status"])]
+    if app.status not in rules.CHANGEABLE:
+        status_nb = rules.STATUS_NB[app.status]
         raise Conflict(
-            f"the group of {municipality} cannot change: the application is {app['status']}",
+            f"the group of {municipality} cannot change: the application is {app.status}",
             nb=f"Kommunegruppen til {municipality} kan ikke endres: søknaden er {status_nb}.",
             nn=f"Kommunegruppa til {municipality} kan ikkje endrast: søknaden er {status_nb}.",
             field="municipality_number",
@@ -34,8 +36,8 @@ async def _changeable(uow: UnitOfWork, ctx: Context, round_id: str, municipality
     return app
 
 
-async def _check_after_change(uow: UnitOfWork, ctx: Context, app: Row) -> None:
-    group = await ctx.store(uow).active_group(app["id"])
+async def _check_after_change(uow: UnitOfWork, ctx: Context, app: Application) -> None:
+    group = await ctx.store(uow).active_group(app.id)
     try:
         check_group([Member(r["email"], r["role"], r["committed"]) for r in group])
     except IncompleteGroup as error:
@@ -44,7 +46,7 @@ async def _check_after_change(uow: UnitOfWork, ctx: Context, app: Row) -> None:
 
 
 async def _add_member(
-    uow: UnitOfWork, ctx: Context, app: Row, member: GroupMember
+    uow: UnitOfWork, ctx: Context, app: Application, member: GroupMember
 ) -> GroupMemberAdded:
     if not member.commits_to_gatherings:
         raise DomainError(
@@ -53,11 +55,11 @@ async def _add_member(
             nn="Eit nytt medlem må forplikte seg til samlingane og mellomarbeidet.",
             field="member.commits_to_gatherings",
         )
-    person_id = await register_member(uow, ctx, app["id"], member)
+    person_id = await register_member(uow, ctx, app.id, member)
     return GroupMemberAdded(
-        application_id=app["id"],
-        round_id=app["round_id"],
-        municipality_number=app["municipality_number"],
+        application_id=app.id,
+        round_id=app.round_id,
+        municipality_number=app.municipality_number,
         person_id=person_id,
         role=member.role,
         changed_at=ctx.clock(),
@@ -65,21 +67,21 @@ async def _add_member(
 
 
 async def _remove_member(
-    uow: UnitOfWork, ctx: Context, app: Row, person_id: UUID
+    uow: UnitOfWork, ctx: Context, app: Application, person_id: UUID
 ) -> GroupMemberRemoved:
-    current = {r["person_id"]: r for r in await ctx.store(uow).active_group(app["id"])}
+    current = {r["person_id"]: r for r in await ctx.store(uow).active_group(app.id)}
     if person_id not in current:
         raise NotFound(
-            f"{person_id} is not in the group of {app['municipality_number']}",
-            nb=f"Personen er ikke med i kommunegruppen til {app['municipality_number']}.",
-            nn=f"Personen er ikkje med i kommunegruppa til {app['municipality_number']}.",
+            f"{person_id} is not in the group of {app.municipality_number}",
+            nb=f"Personen er ikke med i kommunegruppen til {app.municipality_number}.",
+            nn=f"Personen er ikkje med i kommunegruppa til {app.municipality_number}.",
             field="person_id",
         )
-    await ctx.store(uow).remove_group_member(app["id"], person_id)
+    await ctx.store(uow).remove_group_member(app.id, person_id)
     return GroupMemberRemoved(
-        application_id=app["id"],
-        round_id=app["round_id"],
-        municipality_number=app["municipality_number"],
+        application_id=app.id,
+        round_id=app.round_id,
+        municipality_number=app.municipality_number,
         person_id=person_id,
         role=current[person_id]["role"],
         changed_at=ctx.clock(),
