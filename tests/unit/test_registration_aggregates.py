@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 import pytest
 
 from services.registration.domain.errors import Conflict
+from services.registration.domain.interest import InterestRegistration
 from services.registration.domain.rounds import Round, RoundState
 from shared.events.registration import RoundState as PublishedRoundState
 
@@ -47,3 +49,9 @@ def test_a_closed_round_cannot_be_closed_again() -> None:
     a_round(RoundState.OPEN).require_not_closed()
     with pytest.raises(Conflict, match="already closed"):
         a_round(RoundState.CLOSED).require_not_closed()
+
+
+def test_registering_interest_again_adds_and_removes_municipalities() -> None:
+    before = InterestRegistration(uuid.UUID(int=1), uuid.UUID(int=2), ("4601", "4640"))
+    assert before.changes(["4640", "4602", "4601"]) == (["4602"], [])
+    assert before.changes(["4650", "4601"]) == (["4650"], ["4640"])

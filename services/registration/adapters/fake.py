@@ -10,8 +10,9 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from services.registration.adapters.store import Row, round_of, window_of
+from services.registration.adapters.store import Row, interest_of, round_of, window_of
 from services.registration.domain.decisions import Application, Status
+from services.registration.domain.interest import InterestRegistration
 from services.registration.domain.rounds import Round, RoundState, Window
 from shared.envelope import Envelope
 from shared.events.base import Contract
@@ -150,10 +151,12 @@ class FakeStore:
             "updated_at": None,
         }
 
-    async def get_interest_for(self, *, round_id: str, branch_id: str) -> Row | None:
+    async def get_interest_for(
+        self, *, round_id: str, branch_id: str
+    ) -> InterestRegistration | None:
         return next(
             (
-                dict(i)
+                interest_of(i)
                 for i in self.interests.values()
                 if (i["round_id"], i["branch_id"]) == (round_id, branch_id)
             ),

@@ -14,6 +14,7 @@ import asyncpg
 
 from services.registration.adapters import repository as repo
 from services.registration.domain.decisions import Application, Status
+from services.registration.domain.interest import InterestRegistration
 from services.registration.domain.rounds import Round, RoundState, Window
 from shared.events.registration import ContactPerson
 from shared.outbox import add_to_outbox
@@ -33,6 +34,14 @@ def round_of(row: Row) -> Round:
 
 def window_of(row: Row) -> Window:
     return Window(opens_on=row["opens_on"], deadline=row["deadline"])
+
+
+def interest_of(row: Row) -> InterestRegistration:
+    return InterestRegistration(
+        id=row["id"],
+        contact_person_id=row["contact_person_id"],
+        municipality_numbers=tuple(row["municipality_numbers"]),
+    )
 
 
 class Store(Protocol):
@@ -90,7 +99,9 @@ class Store(Protocol):
 
     async def set_window_deadline(self, round_id: str, county: str, deadline: date) -> None: ...
 
-    async def get_interest_for(self, *, round_id: str, branch_id: str) -> Row | None: ...
+    async def get_interest_for(
+        self, *, round_id: str, branch_id: str
+    ) -> InterestRegistration | None: ...
 
     async def update_interest(
         self,
@@ -278,8 +289,11 @@ class SqlStore:
     async def set_window_deadline(self, round_id: str, county: str, deadline: date) -> None:
         return await repo.set_window_deadline(self.conn, round_id, county, deadline)
 
-    async def get_interest_for(self, *, round_id: str, branch_id: str) -> Row | None:
-        return await repo.get_interest_for(self.conn, round_id=round_id, branch_id=branch_id)
+    async def get_interest_for(
+        self, *, round_id: str, branch_id: str
+    ) -> InterestRegistration | None:
+        found = await repo.get_interest_for(self.conn, round_id=round_id, branch_id=branch_id)
+        return interest_of(found) if found is not None else None
 
     async def update_interest(
         self,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from uuid import UUID
 
 from services.registration.domain.errors import DomainError
 from services.registration.domain.reference import Branch, ReferenceData
@@ -60,6 +62,20 @@ def municipality_in_branch(reference: ReferenceData, number: str) -> tuple[str, 
         nn=f"Inga fylkesavdeling dekkjer fylke {municipality.county_number}.",
         field="municipality_number",
     )
+
+
+@dataclass(frozen=True)
+class InterestRegistration:
+    """A branch's interest in a round, as registered so far."""
+
+    id: UUID
+    contact_person_id: UUID
+    municipality_numbers: tuple[str, ...]
+
+    def changes(self, municipality_numbers: Iterable[str]) -> tuple[list[str], list[str]]:
+        """The municipalities added and removed by registering these instead, each sorted."""
+        before, after = set(self.municipality_numbers), set(municipality_numbers)
+        return sorted(after - before), sorted(before - after)
 
 
 @dataclass(frozen=True)

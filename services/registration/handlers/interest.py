@@ -37,6 +37,8 @@ async def register_interest(
     )
     municipalities = list(scope.municipality_numbers)
     replaced: UUID | None = None
+    added: list[str]
+    removed: list[str]
     if existing is None:
         registration_id, person_id = uuid.uuid4(), uuid.uuid4()
         added, removed = municipalities, []
@@ -52,10 +54,8 @@ async def register_interest(
         )
     else:
         # Registering again updates the registration; the same contact (by e-mail) keeps their id.
-        registration_id, person_id = existing["id"], existing["contact_person_id"]
-        before = set(existing["municipality_numbers"])
-        added = sorted(set(municipalities) - before)
-        removed = sorted(before - set(municipalities))
+        registration_id, person_id = existing.id, existing.contact_person_id
+        added, removed = existing.changes(municipalities)
         same_contact = (await ctx.store(uow).person_email(person_id) or "").lower() == str(
             cmd.contact.email
         ).lower()
