@@ -8,8 +8,10 @@ from datetime import date
 import pytest
 
 from services.registration.domain.errors import Conflict
+from services.registration.domain.groups import MemberRole
 from services.registration.domain.interest import InterestRegistration
 from services.registration.domain.rounds import Round, RoundState
+from shared.events.registration import GroupRole
 from shared.events.registration import RoundState as PublishedRoundState
 
 pytestmark = pytest.mark.unit
@@ -55,3 +57,7 @@ def test_registering_interest_again_adds_and_removes_municipalities() -> None:
     before = InterestRegistration(uuid.UUID(int=1), uuid.UUID(int=2), ("4601", "4640"))
     assert before.changes(["4640", "4602", "4601"]) == (["4602"], [])
     assert before.changes(["4650", "4601"]) == (["4650"], ["4640"])
+
+
+def test_member_roles_are_the_published_ones() -> None:
+    assert {r.value for r in MemberRole} == {r.value for r in GroupRole}

@@ -10,8 +10,15 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from services.registration.adapters.store import Row, interest_of, round_of, window_of
-from services.registration.domain.decisions import Application, Status
+from services.registration.adapters.store import (
+    interest_of,
+    member_of,
+    round_of,
+    waiting_of,
+    window_of,
+)
+from services.registration.domain.decisions import Application, Status, Waiting
+from services.registration.domain.groups import Member, MemberRole
 from services.registration.domain.interest import InterestRegistration
 from services.registration.domain.rounds import Round, RoundState, Window
 from shared.envelope import Envelope
@@ -283,7 +290,7 @@ class FakeStore:
         *,
         application_id: UUID,
         person_id: UUID,
-        role: str,
+        role: MemberRole,
         organisation: str,
         committed: bool,
     ) -> None:
@@ -291,19 +298,21 @@ class FakeStore:
             {
                 "application_id": application_id,
                 "person_id": person_id,
-                "role": role,
+                "role": role.value,
                 "organisation": organisation,
                 "committed": committed,
                 "removed": False,
             }
         )
 
-    async def active_group(self, application_id: UUID) -> list[Row]:
+    async def active_group(self, application_id: UUID) -> list[Member]:
         return [
-            {
-                **g,
-                "email": (self.persons[g["person_id"]]["email"] or str(g["person_id"])),
-            }
+            member_of(
+                {
+                    **g,
+                    "email": (self.persons[g["person_id"]]["email"] or str(g["person_id"])),
+                }
+            )
             for g in self.group
             if g["application_id"] == application_id and not g["removed"]
         ]
@@ -363,13 +372,13 @@ class FakeStore:
             if (a["round_id"], a["branch_id"], a["status"]) == (round_id, branch_id, status)
         )
 
-    async def waitlist(self, round_id: str, branch_id: str) -> list[Row]:
+    async def waitlist(self, round_id: str, branch_id: str) -> list[Waiting]:
         waiting = [
             a
             for a in self.applications.values()
             if (a["round_id"], a["branch_id"], a["status"]) == (round_id, branch_id, "waitlisted")
         ]
-        return [dict(a) for a in sorted(waiting, key=lambda a: a["waitlist_sequence"])]
+        return [waiting_of(a) for a in sorted(waiting, key=lambda a: a["waitlist_sequence"])]
 
     async def add_tombstone(self, topic: str, key: str, tombstone_id: str) -> None:
         self.tombstones.append((topic, key))

@@ -13,7 +13,8 @@ from uuid import UUID
 import asyncpg
 
 from services.registration.adapters import repository as repo
-from services.registration.domain.decisions import Application, Status
+from services.registration.domain.decisions import Application, Status, Waiting
+from services.registration.domain.groups import Member, MemberRole
 from services.registration.domain.interest import InterestRegistration
 from services.registration.domain.rounds import Round, RoundState, Window
 from shared.events.registration import ContactPerson
@@ -34,6 +35,19 @@ def round_of(row: Row) -> Round:
 
 def window_of(row: Row) -> Window:
     return Window(opens_on=row["opens_on"], deadline=row["deadline"])
+
+
+def member_of(row: Row) -> Member:
+    return Member(
+        email=row["email"],
+        role=MemberRole(row["role"]),
+        committed=row["committed"],
+        person_id=row["person_id"],
+    )
+
+
+def waiting_of(row: Row) -> Waiting:
+    return Waiting(row["municipality_number"], row["waitlist_sequence"])
 
 
 def interest_of(row: Row) -> InterestRegistration:
@@ -150,12 +164,12 @@ class Store(Protocol):
         *,
         application_id: UUID,
         person_id: UUID,
-        role: str,
+        role: MemberRole,
         organisation: str,
         committed: bool,
     ) -> None: ...
 
-    async def active_group(self, application_id: UUID) -> list[Row]: ...
+    async def active_group(self, application_id: UUID) -> list[Member]: ...
 
     async def remove_group_member(self, application_id: UUID, person_id: UUID) -> None: ...
 
@@ -184,7 +198,7 @@ class Store(Protocol):
 
     async def count_status(self, round_id: str, branch_id: str, status: Status) -> int: ...
 
-    async def waitlist(self, round_id: str, branch_id: str) -> list[Row]: ...
+    async def waitlist(self, round_id: str, branch_id: str) -> list[Waiting]: ...
 
     async def add_tombstone(self, topic: str, key: str, tombstone_id: str) -> None: ...
 
@@ -376,7 +390,7 @@ class SqlStore:
         *,
         application_id: UUID,
         person_id: UUID,
-        role: str,
+        role: MemberRole,
         organisation: str,
         committed: bool,
     ) -> None:
@@ -384,13 +398,13 @@ class SqlStore:
             self.conn,
             application_id=application_id,
             person_id=person_id,
-            role=role,
+            role=role.value,
             organisation=organisation,
             committed=committed,
         )
 
-    async def active_group(self, application_id: UUID) -> list[Row]:
-        return await repo.active_group(self.conn, application_id)
+    async def active_group(self, application_id: UUID) -> list[Member]:
+        return [member_of(r) for r in await repo.active_group(self.conn, application_id)]
 
     async def remove_group_member(self, application_id: UUID, person_id: UUID) -> None:
         return await repo.remove_group_member(self.conn, application_id, person_id)
@@ -435,8 +449,8 @@ class SqlStore:
     async def count_status(self, round_id: str, branch_id: str, status: Status) -> int:
         return await repo.count_status(self.conn, round_id, branch_id, status.value)
 
-    async def waitlist(self, round_id: str, branch_id: str) -> list[Row]:
-        return await repo.waitlist(self.conn, round_id, branch_id)
+    async def waitlist(self, round_id: str, branch_id: str) -> list[Waiting]:
+        return [waiting_of(r) for r in await repo.waitlist(self.conn, round_id, branch_id)]
 
     async def add_tombstone(self, topic: str, key: str, tombstone_id: str) -> None:
         await add_to_outbox(

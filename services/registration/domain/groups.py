@@ -4,11 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
 
 from services.registration.domain.errors import DomainError
 
-KULTURSKOLE = "kulturskole"
-PARTNER_ROLES = frozenset({"barnehage", "sfo", "grunnskole", "annen"})
+
+class MemberRole(StrEnum):
+    """The values of the published `GroupRole`, kept here so the domain needs no contracts."""
+
+    KULTURSKOLE = "kulturskole"
+    BARNEHAGE = "barnehage"
+    SFO = "sfo"
+    GRUNNSKOLE = "grunnskole"
+    OTHER = "annen"  # other local actors
+
+
+KULTURSKOLE = MemberRole.KULTURSKOLE
+PARTNER_ROLES = frozenset(
+    {MemberRole.BARNEHAGE, MemberRole.SFO, MemberRole.GRUNNSKOLE, MemberRole.OTHER}
+)
 MAX_GROUP = 30
 
 
@@ -18,9 +33,12 @@ class IncompleteGroup(DomainError):
 
 @dataclass(frozen=True)
 class Member:
+    """A member of the kommunegruppe; `person_id` once registered (when submitted)."""
+
     email: str
-    role: str
+    role: MemberRole
     committed: bool
+    person_id: UUID | None = None
 
 
 def check_group(members: Sequence[Member]) -> None:

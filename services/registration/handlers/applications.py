@@ -12,7 +12,7 @@ from services.registration.domain import decisions as rules
 from services.registration.domain.deadlines import require_before, require_open
 from services.registration.domain.decisions import Application
 from services.registration.domain.errors import Conflict, DomainError, NotFound
-from services.registration.domain.groups import Member, check_group
+from services.registration.domain.groups import Member, MemberRole, check_group
 from services.registration.domain.interest import municipality_in_branch, require_members
 from services.registration.domain.rounds import Window
 from services.registration.handlers.context import Context, load_round, publish_contact
@@ -144,7 +144,7 @@ async def register_member(
     await ctx.store(uow).add_group_member(
         application_id=application_id,
         person_id=person_id,
-        role=member.role.value,
+        role=MemberRole(member.role.value),
         organisation=member.organisation,
         committed=member.commits_to_gatherings,
     )
@@ -181,7 +181,9 @@ def require_complete(draft: Application) -> list[GroupMember]:
             field=missing[0][2],
         )
     group = [GroupMember.model_validate(m) for m in draft.draft_group]
-    check_group([Member(str(m.email), m.role.value, m.commits_to_gatherings) for m in group])
+    check_group(
+        [Member(str(m.email), MemberRole(m.role.value), m.commits_to_gatherings) for m in group]
+    )
     return group
 
 

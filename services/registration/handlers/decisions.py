@@ -15,6 +15,7 @@ from shared.events.registration import (
     DecideApplication,
     Decision,
     GroupMemberRef,
+    GroupRole,
     MunicipalityAdmitted,
     MunicipalityDeclined,
     MunicipalityWaitlisted,
@@ -45,8 +46,9 @@ def _decided(app: Application, at: datetime, **more: Any) -> dict[str, Any]:
 
 async def _group_refs(uow: UnitOfWork, ctx: Context, application_id: Any) -> list[GroupMemberRef]:
     return [
-        GroupMemberRef(person_id=r["person_id"], role=r["role"])
-        for r in await ctx.store(uow).active_group(application_id)
+        GroupMemberRef(person_id=m.person_id, role=GroupRole(m.role.value))
+        for m in await ctx.store(uow).active_group(application_id)
+        if m.person_id is not None  # always so once submitted: the type allows drafts
     ]
 
 
@@ -128,11 +130,7 @@ async def _promote_first_waiting(
     uow: UnitOfWork, ctx: Context, app: Application, capacity: int | None
 ) -> None:
     """A freed place goes to the first on the region's wait-list."""
-    waiting = [
-        rules.Waiting(r["municipality_number"], r["waitlist_sequence"])
-        for r in await ctx.store(uow).waitlist(app.round_id, app.branch_id)
-    ]
-    first = rules.first_in_line(waiting)
+    first = rules.first_in_line(await ctx.store(uow).waitlist(app.round_id, app.branch_id))
     if first is None:
         return
     next_app = await load_application(uow, ctx, app.round_id, first.municipality_number)

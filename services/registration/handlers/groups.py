@@ -7,7 +7,7 @@ from uuid import UUID
 from services.registration.domain import decisions as rules
 from services.registration.domain.decisions import Application
 from services.registration.domain.errors import Conflict, DomainError, NotFound
-from services.registration.domain.groups import IncompleteGroup, Member, check_group
+from services.registration.domain.groups import IncompleteGroup, check_group
 from services.registration.handlers.applications import load_application, register_member
 from services.registration.handlers.context import Context
 from shared.events.registration import (
@@ -15,6 +15,7 @@ from shared.events.registration import (
     GroupMember,
     GroupMemberAdded,
     GroupMemberRemoved,
+    GroupRole,
     RemoveGroupMember,
     ReplaceGroupMember,
 )
@@ -39,7 +40,7 @@ async def _changeable(
 async def _check_after_change(uow: UnitOfWork, ctx: Context, app: Application) -> None:
     group = await ctx.store(uow).active_group(app.id)
     try:
-        check_group([Member(r["email"], r["role"], r["committed"]) for r in group])
+        check_group(group)
     except IncompleteGroup as error:
         # The change would leave the group incomplete: it conflicts with what is there.
         raise Conflict(error.en, nb=error.nb, nn=error.nn, field=error.field) from error
@@ -69,7 +70,7 @@ async def _add_member(
 async def _remove_member(
     uow: UnitOfWork, ctx: Context, app: Application, person_id: UUID
 ) -> GroupMemberRemoved:
-    current = {r["person_id"]: r for r in await ctx.store(uow).active_group(app.id)}
+    current = {m.person_id: m for m in await ctx.store(uow).active_group(app.id)}
     if person_id not in current:
         raise NotFound(
             f"{person_id} is not in the group of {app.municipality_number}",
@@ -83,7 +84,7 @@ async def _remove_member(
         round_id=app.round_id,
         municipality_number=app.municipality_number,
         person_id=person_id,
-        role=current[person_id]["role"],
+        role=GroupRole(current[person_id].role.value),
         changed_at=ctx.clock(),
     )
 
