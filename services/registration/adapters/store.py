@@ -1,7 +1,8 @@
 """What the handlers need of storage, as one interface: `SqlStore` on the unit of work's
 transaction (PostgreSQL), `FakeStore` (adapters/fake.py) in memory for unit tests of the
-handler rules. What the rules decide on comes back as the domain's typed objects; the
-rest is read as a mapping of column to value."""
+handler rules. Both read rows (a mapping of column to value) and hand the handlers the
+domain's typed objects: rounds, windows, applications, interest, group members and the
+wait-list; a status or role is written from its enum."""
 
 from __future__ import annotations
 
