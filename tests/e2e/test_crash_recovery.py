@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from services.notification.settings import NotificationSettings
 from services.registration.domain.reference import ReferenceData
 from shared.envelope import Envelope
 from shared.events.registration import RegisterInterest
@@ -56,8 +57,9 @@ async def test_killing_registration_and_notification_mid_stream_loses_and_double
     services.start("registration", "notification")
 
     # SMTP has no two-phase commit: a kill between the server's "250" and our commit may
-    # repeat the one mail in flight, with the same Message-ID. Nothing else may repeat.
-    in_flight_at_kill = 1
+    # repeat the mail in flight on each connection (one at a time each), with the same
+    # Message-ID. Nothing else may repeat.
+    in_flight_at_kill = NotificationSettings.model_fields["smtp_connections"].default
 
     async def all_mail() -> list[dict[str, Any]] | None:
         found = await sink.messages(containing=token)
