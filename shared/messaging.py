@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from shared.outbox import add_to_outbox
 from shared.redact import redact
 from shared.retry import backoff_delay, describe, is_transient
 from shared.topics import dlq_topic
+from shared.wakeups import after_commit
 
 log = logging.getLogger(__name__)
 
@@ -170,11 +172,19 @@ def _place(letter: Letter) -> tuple[int, int]:
 
 class MessageBus:
     def __init__(
-        self, pool: asyncpg.Pool, handlers: Mapping[str, Handler], *, service: str
+        self,
+        pool: asyncpg.Pool,
+        handlers: Mapping[str, Handler],
+        *,
+        service: str,
+        lanes: int = 1,
     ) -> None:
         self.pool = pool
         self.handlers = dict(handlers)
         self.service = service
+        # Transactions per partition of a batch: the keys of a partition are spread over this
+        # many lanes, each in order, the lanes side by side (see `handle_batch`).
+        self.lanes = max(1, lanes)
 
     @property
     def accepted_types(self) -> list[str]:
@@ -190,7 +200,7 @@ class MessageBus:
     ) -> Outcome:
         """Run the handler once per message id; `before_commit` (optional) then runs in the
         same transaction with the handler's result, e.g. to keep an HTTP answer with it."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, after_commit(conn), conn.transaction():
             outcome = await self._handle_in(conn, envelope, message, origin, before_commit)
         self._count(origin.topic, envelope.type, "handled" if outcome.fresh else "duplicate")
         return outcome
@@ -212,15 +222,19 @@ class MessageBus:
         `before_commit` gets the refused ones before the commit, to dead-letter them: if it
         raises, nothing of the batch is kept.
 
-        The records of each partition go in a transaction of their own, the partitions side
-        by side on connections of their own: a partition keeps its order, and the round trips
-        to the database of one partition overlap with another's. Should one partition's
-        transaction fail, the others may have committed; the caller's retry (or the records
-        one by one) then finds them in the inbox.
+        The records of each partition go in transactions of their own, one per lane: a key
+        always falls in the same lane (by a hash of it), so each key keeps its order, which is
+        all the order Kafka promises between messages (docs/events.md: none between keys).
+        The lanes and partitions run side by side on connections of their own, so the round
+        trips to the database of one overlap with another's. Should one transaction fail, the
+        others may have committed; the caller's retry (or the records one by one) then finds
+        them in the inbox.
         """
-        groups: dict[tuple[str, int], list[Work]] = {}
+        groups: dict[tuple[str, int, int], list[Work]] = {}
         for item in work:
-            groups.setdefault((item.record.topic, item.record.partition), []).append(item)
+            record = item.record
+            lane = zlib.crc32(record.key) % self.lanes if record.key and self.lanes > 1 else 0
+            groups.setdefault((record.topic, record.partition, lane), []).append(item)
         if len(groups) == 1:
             await self._handle_group(work, before_commit)
             return
@@ -240,7 +254,7 @@ class MessageBus:
     ) -> None:
         outcomes: Sequence[str | None]
         letters: list[Letter] = []
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn, after_commit(conn):
             try:
                 async with conn.transaction():
                     outcomes = await self._run_batch(conn, work)

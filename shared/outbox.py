@@ -37,6 +37,7 @@ from shared.db.pool import connect
 from shared.envelope import Envelope
 from shared.redact import redact
 from shared.retry import backoff_delay, describe, is_transient
+from shared.wakeups import OUTBOX, OUTBOX_SUFFIX, wake
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ OUTBOX_PUBLISHED = Counter(
     ["service", "topic"],
 )
 
-NOTIFY_SUFFIX = "_outbox"
+NOTIFY_SUFFIX = OUTBOX_SUFFIX
 REASON_LIMIT = 1000
 
 # A row still to be published: not published, not parked, not given up.
@@ -108,19 +109,17 @@ async def add_to_outbox(
         event_id = envelope.id
         headers = [[k, v.decode()] for k, v in envelope.headers()]
         payload = envelope.data
-    # One round trip: the row, and a wake-up for the relay on this schema's channel. The
-    # notification is delivered at commit, never for a rolled-back transaction.
     await conn.execute(
-        "WITH queued AS (INSERT INTO outbox (event_id, topic, key, headers, payload)"
-        " VALUES ($1, $2, $3, $4, $5) RETURNING id)"
-        " SELECT pg_notify(current_schema() || $6, '') FROM queued",
+        "INSERT INTO outbox (event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5)",
         event_id,
         topic,
         key,
         headers,
         payload,
-        NOTIFY_SUFFIX,
     )
+    # The relay's wake-up: after the commit inside `after_commit`, else in this transaction
+    # (delivered at commit, never for a rolled-back transaction).
+    await wake(conn, OUTBOX)
 
 
 def kafka_producer(bootstrap: str) -> AIOKafkaProducer:

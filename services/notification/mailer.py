@@ -42,6 +42,7 @@ from shared.redact import redact
 from shared.retry import backoff_delay, describe, is_transient
 from shared.service import Runtime
 from shared.topics import events_topic
+from shared.wakeups import after_commit
 
 log = logging.getLogger(__name__)
 MAILS = Counter("ks_mails_total", "Mails by outcome", ["template", "outcome"])
@@ -315,7 +316,7 @@ class Marker:
             if not group:
                 continue
             try:
-                async with self.pool.acquire() as conn, conn.transaction():
+                async with self.pool.acquire() as conn, after_commit(conn), conn.transaction():
                     mails = [mail for mail, _ in group]
                     await repository.mark_sent(
                         conn, [m.id for m in mails], [_event(m, self.prefix) for m in mails]
@@ -348,7 +349,7 @@ async def _mark(runtime: Runtime, settings: NotificationSettings, outcome: Outco
 
 async def _mark_once(runtime: Runtime, settings: NotificationSettings, outcome: Outcome) -> None:
     prefix = settings.topic_prefix
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with runtime.pool.acquire() as conn, after_commit(conn), conn.transaction():
         if outcome.sent:
             await repository.mark_sent(
                 conn, [m.id for m in outcome.sent], [_event(m, prefix) for m in outcome.sent]

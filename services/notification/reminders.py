@@ -28,6 +28,7 @@ from services.notification.handlers import Context
 from services.notification.settings import NotificationSettings
 from shared.retry import backoff_delay
 from shared.service import Runtime
+from shared.wakeups import after_commit
 
 log = logging.getLogger(__name__)
 CONTEXT = "context"
@@ -129,7 +130,7 @@ async def send_due_reminders(pool: asyncpg.Pool, ctx: Context) -> int:
     """Plan the mails of every due reminder, one transaction per reminder."""
     done = 0
     while True:
-        async with pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn, after_commit(conn), conn.transaction():
             reminder = await repo.claim_due_reminder(conn)
             if reminder is None:
                 return done

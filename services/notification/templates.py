@@ -127,6 +127,8 @@ class Templates:
             undefined=StrictUndefined,  # a missing value is a bug, not an empty gap in a letter
             autoescape=False,  # plain text; the HTML layout escapes for itself
             keep_trailing_newline=True,
+            # Templates ship with the code: no stat() of the file on every mail.
+            auto_reload=False,
         )
         self.html_env = Environment(
             loader=FileSystemLoader(folder),
@@ -134,6 +136,7 @@ class Templates:
             autoescape=True,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,
         )
         for env in (self.env, self.html_env):
             env.filters.update(

@@ -11,12 +11,24 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _no_session_state(conn: asyncpg.Connection) -> None:
+    """What a released connection needs beyond asyncpg's own clean-up: nothing.
+
+    asyncpg rolls back an open transaction and drops listeners on release; its default reset
+    then also sends `RESET ALL; UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all()`, a round trip
+    on every release. Pooled connections keep no session state (session locks and LISTEN
+    live on connections of their own, see the outbox relay and the mail worker), so that
+    round trip would buy nothing.
+    """
+
+
 async def create_pool(dsn: str, schema: str, *, max_size: int = 10, name: str = "") -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
         min_size=1,
         max_size=max_size,
         init=_init_connection,
+        reset=_no_session_state,
         server_settings={
             "search_path": schema,
             "application_name": name or schema,

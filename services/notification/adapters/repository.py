@@ -20,24 +20,33 @@ from services.notification.domain.messages import (
 )
 from services.notification.domain.reminders import Reminder, ReminderKind
 from shared.envelope import Envelope
-from shared.outbox import NOTIFY_SUFFIX
 from shared.redact import redact
+from shared.wakeups import OUTBOX, wake
 
 DELIVERIES_CHANNEL = "notification_deliveries"
 REASON_LIMIT = 1000
 
 
-async def _lock_persons(conn: asyncpg.Connection, person_ids: list[uuid.UUID]) -> None:
-    """Serialize what is written about these persons until the transaction ends.
+async def _lock_persons(
+    conn: asyncpg.Connection, person_ids: list[uuid.UUID], *, erasing: bool = False
+) -> None:
+    """Serialize erasure against what is written about these persons, until the transaction
+    ends.
 
     Contact details and erasure come on different topics, handled at the same time: without
     this, an erasure could miss a recipient row written by a transaction it cannot see yet.
+    Only an erasure needs to exclude the others: writers of addresses and planned mails take
+    the lock shared, so they do not wait for each other (a mail's event and its recipient's
+    contact details usually arrive together, on the two topics).
     """
-    for person_id in sorted(set(person_ids)):  # one order everywhere: no deadlock
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended('person:' || $1::uuid::text, 0))",
-            person_id,
-        )
+    if not person_ids:
+        return
+    lock = "pg_advisory_xact_lock" if erasing else "pg_advisory_xact_lock_shared"
+    # One statement; the array's order is the order taken, one order everywhere: no deadlock.
+    await conn.execute(
+        f"SELECT {lock}(hashtextextended('person:' || p::text, 0)) FROM unnest($1::uuid[]) AS p",
+        sorted(set(person_ids)),
+    )
 
 
 # --- recipients and erasure ---------------------------------------------------------------------
@@ -62,7 +71,7 @@ async def upsert_recipient(
     )
     if stored:
         # Mails that waited for this person's address can go now.
-        await conn.execute("SELECT pg_notify($1, '')", DELIVERIES_CHANNEL)
+        await wake(conn, DELIVERIES_CHANNEL)
     return bool(stored)
 
 
@@ -79,7 +88,7 @@ async def erase_recipient(conn: asyncpg.Connection, person_id: uuid.UUID) -> Non
     Only the id is kept, so that late contact details cannot bring the person back. A
     programme copy that was to answer to them goes without their name and Reply-To.
     """
-    await _lock_persons(conn, [person_id])
+    await _lock_persons(conn, [person_id], erasing=True)
     recipient = await conn.fetchrow(
         "SELECT name, email, language FROM recipients WHERE person_id = $1", person_id
     )
@@ -418,7 +427,7 @@ async def save_supervisor(
         email,
         language,
     )
-    await conn.execute("SELECT pg_notify($1, '')", DELIVERIES_CHANNEL)
+    await wake(conn, DELIVERIES_CHANNEL)
 
 
 async def delete_supervisor(conn: asyncpg.Connection | asyncpg.Pool, supervisor_id: str) -> bool:
@@ -583,7 +592,7 @@ async def plan_deliveries(
             event_id,
             persons,
         )
-    await conn.execute("SELECT pg_notify($1, '')", DELIVERIES_CHANNEL)
+    await wake(conn, DELIVERIES_CHANNEL)
 
 
 @dataclass(frozen=True)
@@ -750,7 +759,7 @@ async def _to_outbox(conn: asyncpg.Connection, events: Sequence[tuple[str, Envel
             for topic, envelope in events
         ],
     )
-    await conn.execute("SELECT pg_notify(current_schema() || $1, '')", NOTIFY_SUFFIX)
+    await wake(conn, OUTBOX)
 
 
 # --- the delivery log ----------------------------------------------------------------------------

@@ -1,0 +1,66 @@
+"""Wake-ups (PostgreSQL NOTIFY) sent after the commit instead of in it.
+
+PostgreSQL lets one committing transaction that has NOTIFYed at a time through a lock held
+across its commit's WAL flush: with a NOTIFY in every handling transaction, the commits of
+all services queue behind each other, one disk flush after another, instead of sharing
+flushes. Inside `after_commit()` the wake-ups a transaction asks for are collected and sent
+once, after the block (and so its transaction) ended without an error, in a statement of
+their own that writes nothing and so flushes nothing. Outside such a block `wake` sends them
+in the caller's transaction, as before.
+
+A wake-up is a hint: every listener also polls, so one lost between a commit and its send (a
+crash in between) costs latency, never a message. Listeners see the committed data when the
+wake-up comes, which they did not before only by PostgreSQL's promise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
+
+import asyncpg
+
+from shared.retry import describe
+
+log = logging.getLogger(__name__)
+
+# The outbox channel of the connection's schema (`<schema>_outbox`), named by the database.
+OUTBOX = ""
+OUTBOX_SUFFIX = "_outbox"
+
+_SEND = (
+    "SELECT pg_notify(CASE WHEN c = '' THEN current_schema() || $2 ELSE c END, '')"
+    " FROM unnest($1::text[]) AS c"
+)
+
+_pending: ContextVar[set[str] | None] = ContextVar("ks_pending_wakeups", default=None)
+
+
+async def wake(conn: asyncpg.Connection, channel: str) -> None:
+    """Wake the listeners of `channel` (`OUTBOX`: this schema's relay) once this commits."""
+    pending = _pending.get()
+    if pending is not None:
+        pending.add(channel)
+        return
+    await conn.execute(_SEND, [channel], OUTBOX_SUFFIX)
+
+
+@contextlib.asynccontextmanager
+async def after_commit(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """Collect the wake-ups asked for in the block and send them on `conn` after it.
+
+    Wrap the transaction: `async with after_commit(conn): async with conn.transaction(): ...`.
+    Tasks started inside the block share its collection."""
+    pending: set[str] = set()
+    token = _pending.set(pending)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+    if pending:
+        try:
+            await conn.execute(_SEND, sorted(pending), OUTBOX_SUFFIX)
+        except Exception as error:  # committed already: a lost hint only delays the listeners
+            log.warning("wake-up after commit not sent", extra={"error": describe(error)})
