@@ -257,7 +257,7 @@ def build_app(spec: ServiceSpec) -> FastAPI:
         processor_ref: dict[str, KafkaMessageProcessor] = {}
         broker = build_broker(spec, processor_ref)
         producer = kafka_producer(settings.kafka_bootstrap)
-        bus = MessageBus(pool, spec.handlers, service=spec.name)
+        bus = MessageBus(pool, spec.handlers, service=spec.name, lanes=settings.consume_lanes)
         relay = OutboxRelay(
             dsn=settings.database_url,
             schema=settings.schema,
