@@ -255,27 +255,29 @@ def _event(mail: Claimed, prefix: str, *, reason: str | None = None) -> tuple[st
     return events_topic("notification", prefix), envelope
 
 
-async def deliver_due(
-    runtime: Runtime, templates: Templates, smtp: SmtpPool, *, worker: int
-) -> int:
-    """One round: claim, send, mark. Returns how many mails were claimed."""
+async def claim(runtime: Runtime, *, worker: int, limit: int = 0) -> list[Claimed]:
+    """Due mails, at most `limit` (default: the batch size), leased to this worker."""
     settings = runtime.settings
     assert isinstance(settings, NotificationSettings)
-    claimed = await repository.claim_due(
+    return await repository.claim_due(
         runtime.pool,
-        limit=settings.mail_batch_size,
+        limit=limit or settings.mail_batch_size,
         lease_s=settings.mail_lease_s,
         reply_to_wait_s=settings.reply_to_wait_s,
         worker=worker,
     )
-    if not claimed:
-        return 0
 
+
+async def deliver(
+    runtime: Runtime, templates: Templates, smtp: SmtpPool, claimed: Sequence[Claimed]
+) -> None:
+    """Send claimed mails and record what became of each."""
+    settings = runtime.settings
+    assert isinstance(settings, NotificationSettings)
     async with Marker(runtime.pool, settings.topic_prefix) as marker:
         outcome = await send_batch(claimed, settings, templates, smtp, on_sent=marker.mark)
     await _mark(runtime, settings, outcome)
     _count(outcome)
-    return len(claimed)
 
 
 class Marker:
@@ -394,6 +396,9 @@ def _count(outcome: Outcome) -> None:
 async def mail_worker(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, NotificationSettings)
+    if not settings.mail_sending:
+        log.warning("outgoing mail is held (mail_sending is off): mails are planned, not sent")
+        return
     templates = Templates()
     wake = asyncio.Event()
     attempt = 0
@@ -411,12 +416,7 @@ async def mail_worker(runtime: Runtime) -> None:
                 worker = secrets.randbelow(2**31 - 1) + 1
                 await repository.hold_worker_lock(listener, worker)
                 attempt = 0
-                while True:
-                    wake.clear()
-                    if await deliver_due(runtime, templates, smtp, worker=worker) > 0:
-                        continue  # more may be due: no wait between full rounds
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), settings.mail_poll_interval_s)
+                await _send_continuously(runtime, templates, smtp, wake, worker=worker)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -429,3 +429,43 @@ async def mail_worker(runtime: Runtime) -> None:
                         await listener.close()
     finally:
         await smtp.close()
+
+
+async def _send_continuously(
+    runtime: Runtime, templates: Templates, smtp: SmtpPool, wake: asyncio.Event, *, worker: int
+) -> None:
+    """Claim in parts of a quarter batch while earlier parts are on the wire, up to a batch in
+    flight: the connections do not idle while a batch waits for its slowest mail, and a mail
+    planned meanwhile waits for a part, not for the whole batch. Returns only by an error (of
+    a part: the others are stopped, their mails are leased and due again after the worker's
+    session ends)."""
+    settings = runtime.settings
+    assert isinstance(settings, NotificationSettings)
+    part = max(1, settings.mail_batch_size // 4)
+    flying: dict[asyncio.Task[None], int] = {}
+    try:
+        while True:
+            wake.clear()
+            room = settings.mail_batch_size - sum(flying.values())
+            if room > 0:
+                claimed = await claim(runtime, worker=worker, limit=min(part, room))
+                if claimed:
+                    task = asyncio.create_task(deliver(runtime, templates, smtp, claimed))
+                    flying[task] = len(claimed)
+                    continue  # more may be due: claim again while there is room
+            waiting = asyncio.ensure_future(wake.wait())
+            try:
+                await asyncio.wait(
+                    {waiting, *flying},
+                    timeout=settings.mail_poll_interval_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                waiting.cancel()
+            for task in [t for t in flying if t.done()]:
+                del flying[task]
+                task.result()  # a part that failed ends the round
+    finally:
+        for task in flying:
+            task.cancel()
+        await asyncio.gather(*flying, return_exceptions=True)

@@ -31,6 +31,10 @@ class NotificationSettings(ServiceSettings):
     mail_from: str = "Norsk kulturskoleråd <noreply@kulturskoleradet.no>"
     # The programme's mailbox, where interest is to be reported (the invitation's address).
     programme_mailbox: str = "post@kulturskoleradet.no"
+    # False holds outgoing mail: events are still handled and their mails planned, none is
+    # sent until a process with sending on runs (a mail server's maintenance, a migration).
+    mail_sending: bool = True
+    # At most this many mails claimed and not yet marked, claimed in parts of a quarter.
     mail_batch_size: int = Field(default=200, ge=1)
     mail_poll_interval_s: float = 2.0
     # A claimed mail not marked within this time (the sender died) is claimed again.

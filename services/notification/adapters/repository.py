@@ -560,10 +560,17 @@ async def plan_deliveries(
         return
     persons = [uuid.UUID(m.person_id) for m in mails if m.person_id is not None]
     await _lock_persons(conn, persons)
+    # A mail to a person erased before the event came (late, or again) is stored cancelled,
+    # without its context, and never sent; a notice they are owed (its address kept at the
+    # erasure, see OWED) still is.
     await conn.executemany(
         "INSERT INTO deliveries (id, event_id, recipient_key, person_id, address, template,"
-        " language, context, supervisor_id, reply_to_person_id, reminder)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " language, context, supervisor_id, reply_to_person_id, reminder, status)"
+        " SELECT $1, $2, $3, $4, $5, $6, $7,"
+        " CASE WHEN e.erased THEN '{}'::jsonb ELSE $8::jsonb END, $9, $10, $11,"
+        " CASE WHEN e.erased THEN 'cancelled' ELSE 'pending' END"
+        " FROM (SELECT $5::text IS NULL AND EXISTS"
+        " (SELECT 1 FROM erased_persons WHERE person_id = $4::uuid) AS erased) AS e"
         " ON CONFLICT (event_id, recipient_key, template) DO NOTHING",
         [
             (
@@ -582,16 +589,6 @@ async def plan_deliveries(
             for m in mails
         ],
     )
-    if persons:
-        # A mail to a person erased before the event came (late, or again) is never sent;
-        # a notice they are owed (its address kept at the erasure, see OWED) still is.
-        await conn.execute(
-            "UPDATE deliveries SET status = 'cancelled', context = '{}'"
-            " WHERE event_id = $1 AND status = 'pending' AND address IS NULL"
-            " AND person_id IN (SELECT person_id FROM erased_persons WHERE person_id = ANY($2))",
-            event_id,
-            persons,
-        )
     await wake(conn, DELIVERIES_CHANNEL)
 
 
