@@ -34,6 +34,12 @@ def parse(argv: list[str]) -> Options:
         help="burst sizes, e.g. 1000,10000,100000 (env BENCH_SIZES; empty: no burst)",
     )
     parser.add_argument(
+        "--stages",
+        default=os.environ.get("BENCH_STAGES", "10000"),
+        help="bursts run one stage at a time, for each stage's capacity (env BENCH_STAGES; "
+        "empty: none)",
+    )
+    parser.add_argument(
         "--rate",
         type=float,
         default=float(os.environ.get("BENCH_RATE", "200")),
@@ -79,6 +85,7 @@ def parse(argv: list[str]) -> Options:
     )
     args = parser.parse_args(argv)
     scenarios = [Scenario("burst", n) for n in _sizes(args.sizes)]
+    scenarios += [Scenario("stages", n) for n in _sizes(args.stages)]
     if args.rate > 0 and args.seconds > 0:
         scenarios.append(Scenario("open", round(args.rate * args.seconds), args.rate))
     options = Options(

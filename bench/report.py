@@ -128,6 +128,26 @@ def summary(report: dict[str, Any]) -> str:
                 f"{q['lag_registration']}, lag notification {q['lag_notification']}, "
                 f"mails pending {q['mails_pending']}"
             )
+        if "stages" in s:
+            st = s["stages"]
+            reg, plan, send = (
+                st["registration_commands"],
+                st["planning_mails"],
+                st["sending_mails"],
+            )
+            lines.append(
+                "   one stage at a time (the mail and end-to-end rows above include the wait "
+                "while sending was held):"
+            )
+            for label, r in (
+                ("registration alone, commands", reg),
+                ("notification planning alone, mails", plan),
+                ("mail sending alone, mails", send),
+            ):
+                lines.append(
+                    f"     {label}/s: overall {_n(r['overall'], 1)}, steady {_n(r['steady'], 1)}"
+                    f" ({_n(r['items'])} in {_n(r['seconds'], 1)} s)"
+                )
         if "bare" in s:
             b, r = s["bare"], s["ratios"]
             lines.append(

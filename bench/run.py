@@ -23,10 +23,10 @@ import asyncpg
 
 from bench.bare import bare_chain, bare_sender
 from bench.load import SOURCE, Workload, burst, load_producer, open_loop, prepare
-from bench.measure import collect
+from bench.measure import Figures, collect
 from bench.monitor import Group, Monitor, proc_status
 from bench.smtp import ExternalSmtp, SmtpSink, ensure_smtp_sink
-from bench.stats import ratio
+from bench.stats import Rate, ratio
 from services.catalog import SERVICES
 from services.notification.settings import NotificationSettings
 from shared.catalog import names, topic_specs
@@ -49,7 +49,10 @@ MAILS_PER_COMMAND = 2  # a receipt to the branch's contact, a copy to the progra
 
 @dataclass(frozen=True)
 class Scenario:
-    mode: Literal["burst", "open"]
+    # burst: all at once through both services; open: at a fixed rate; stages: a burst
+    # through one stage at a time (registration alone, then notification planning with
+    # sending held, then sending alone), for each stage's own capacity.
+    mode: Literal["burst", "open", "stages"]
     count: int
     rate: float = 0.0  # open loop: commands per second offered
 
@@ -57,6 +60,8 @@ class Scenario:
     def name(self) -> str:
         if self.mode == "burst":
             return f"burst {self.count}"
+        if self.mode == "stages":
+            return f"stages {self.count}"
         return f"open loop {self.rate:g}/s x {self.count / self.rate:g} s"
 
 
@@ -160,6 +165,8 @@ async def run_scenario(
         endpoints, smtp_host=sink.host, smtp_port=sink.port, _cleanup=[]
     )
     procs = ServiceProcesses(service_endpoints, database, prefix, logs, SERVICES)
+    if scenario.mode == "stages":
+        procs.overrides["notification"] = HOLD_MAIL
     result: dict[str, Any] = {
         "name": scenario.name,
         **dataclasses.asdict(scenario),
@@ -195,13 +202,15 @@ async def run_scenario(
             bootstrap, dsn, groups, pids, published, dlq_topic(command_topic)
         ) as monitor:
             await _until_quiet(monitor, procs)
+            if scenario.mode == "stages":
+                await asyncio.to_thread(procs.stop, "notification")
             monitor.start()
             say(f"[{scenario.name}] publishing {scenario.count} commands")
             producer = load_producer(bootstrap)
             await producer.start()
             try:
                 run = prefix
-                if scenario.mode == "burst":
+                if scenario.mode in ("burst", "stages"):
                     sent_out = await burst(producer, command_topic, workload, run, progress)
                 else:
                     sent_out = await open_loop(
@@ -210,6 +219,9 @@ async def run_scenario(
             finally:
                 await producer.stop()
             say(f"[{scenario.name}] published in {sent_out.finished - sent_out.started:.1f} s")
+            stages: dict[str, float] = {}
+            if scenario.mode == "stages":
+                stages = await _one_stage_at_a_time(monitor, procs, pids, scenario, options)
             drained = await _until_drained(monitor, procs, scenario, options)
             final = await monitor.sample()
         load_seconds = sent_out.finished - sent_out.started
@@ -226,8 +238,10 @@ async def run_scenario(
             backlog_by_quarter=backlog_by_quarter(monitor.samples, load_seconds),
             samples=monitor.samples,
         )
+        if scenario.mode == "stages":
+            result["stages"] = await _stage_rates(dsn, stages, figures)
         await asyncio.to_thread(procs.stop_all)
-        if options.bare and scenario.mode == "burst":
+        if options.bare and scenario.mode in ("burst", "stages"):
             result["bare"] = await _yardsticks(bootstrap, dsn, prefix, sink, workload, options)
             result["ratios"] = _ratios(result)
         return result
@@ -236,6 +250,85 @@ async def run_scenario(
         if options.keep_logs is None:
             await delete_topics_with_prefix(bootstrap, prefix)
             await drop_test_database(endpoints, database)
+
+
+HOLD_MAIL = {"KS_NOTIFICATION_MAIL_SENDING": "false"}
+
+
+async def _one_stage_at_a_time(
+    monitor: Monitor,
+    procs: ServiceProcesses,
+    pids: dict[str, int],
+    scenario: Scenario,
+    options: Options,
+) -> dict[str, float]:
+    """Registration alone until every event is out; then notification with sending held
+    until every mail is planned; then notification again, sending. Returns when each began."""
+    say, n = options.log, scenario.count
+
+    def planned_all(s: dict[str, Any]) -> bool:
+        accepted = n - int(s["dead_letters"])
+        return bool(
+            s["lag_notification"] == 0 and s["mails_pending"] >= MAILS_PER_COMMAND * accepted
+        )
+
+    await _until(
+        monitor,
+        procs,
+        lambda s: (
+            s["published"] == n and s["lag_registration"] == 0 and s["registration_outbox"] == 0
+        ),
+        options,
+    )
+    say(f"[{scenario.name}] registration done; notification plans the mails, sending held")
+    planning = time.time()
+    await asyncio.to_thread(procs.start, "notification")
+    pids["notification"] = procs.procs["notification"].pid
+    await _until(monitor, procs, planned_all, options)
+    await asyncio.to_thread(procs.stop, "notification")
+    del procs.overrides["notification"]
+    say(f"[{scenario.name}] all mails planned; notification sends them")
+    sending = time.time()
+    await asyncio.to_thread(procs.start, "notification")
+    pids["notification"] = procs.procs["notification"].pid
+    return {"planning_started": planning, "sending_started": sending}
+
+
+async def _until(
+    monitor: Monitor,
+    procs: ServiceProcesses,
+    done: Callable[[dict[str, Any]], bool],
+    options: Options,
+) -> None:
+    deadline = time.monotonic() + options.drain_timeout_s
+    while time.monotonic() < deadline:
+        _alive(procs, stopped=("notification",))  # stopped between the stages
+        if monitor.last and done(monitor.last):
+            return
+        await asyncio.sleep(0.25)  # the monitor samples every second; polled with a deadline
+    raise TimeoutError("a stage did not finish before the drain timeout")
+
+
+STAGE_ROWS = "SELECT created_at, sent_at FROM notification.deliveries WHERE status = 'sent'"
+
+
+async def _stage_rates(dsn: str, began: dict[str, float], figures: Figures) -> dict[str, Any]:
+    """Each stage alone: registration from the first command published to the last event
+    published; planning from the first mail planned to the last, and sending from the first
+    mail accepted to the last (notification's start-up and joining its group left out)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(STAGE_ROWS)
+    finally:
+        await conn.close()
+    planned = [r["created_at"].timestamp() for r in rows]
+    sent = [r["sent_at"].timestamp() for r in rows]
+    return {
+        "registration_commands": figures.registration_rate.as_dict(),
+        "planning_mails": Rate.of([], planned).as_dict(),
+        "sending_mails": Rate.of([], sent).as_dict(),
+        **began,
+    }
 
 
 async def _until_quiet(monitor: Monitor, procs: ServiceProcesses, timeout: float = 120) -> None:
@@ -304,9 +397,9 @@ def backlog_by_quarter(samples: list[dict[str, Any]], load_seconds: float) -> di
     return quarters
 
 
-def _alive(procs: ServiceProcesses) -> None:
+def _alive(procs: ServiceProcesses, stopped: tuple[str, ...] = ()) -> None:
     for name, proc in procs.procs.items():
-        if proc.poll() is not None:
+        if name not in stopped and proc.poll() is not None:
             raise RuntimeError(f"{name} exited with {proc.returncode}; see {procs.logs}/{name}.log")
 
 
@@ -363,6 +456,8 @@ def _ratios(result: dict[str, Any]) -> dict[str, float | None]:
     bare = result["bare"]
     registration = rates["registration_stage_commands"]["overall"]
     mail = rates["mail_stage_mails"]["overall"]
+    if "stages" in result:  # the mails were held: the stage is their sending alone
+        mail = result["stages"]["sending_mails"]["overall"]
     return {
         "registration_vs_bare_batched": ratio(registration, bare["chain_batched"]["per_second"]),
         "registration_vs_bare_per_message": ratio(

@@ -181,6 +181,8 @@ class ServiceProcesses:
     catalog: Catalog
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # Settings of a service beyond the tests' own, e.g. {"notification": {"KS_…": "…"}}.
+    overrides: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def env(self, service: str) -> dict[str, str]:
         declaration = find(self.catalog, service)
@@ -195,6 +197,7 @@ class ServiceProcesses:
                 relay_poll_interval_s=0.5,
             ),
             **declaration.local_env(infra),
+            **self.overrides.get(service, {}),
         }
 
     def url(self, service: str) -> str:
@@ -232,6 +235,16 @@ class ServiceProcesses:
         proc = self.procs[service]
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
+
+    def stop(self, service: str) -> None:
+        """SIGTERM, and wait for the graceful shutdown."""
+        proc = self.procs[service]
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
 
     def stop_all(self) -> None:
         for proc in self.procs.values():
