@@ -436,9 +436,13 @@ async def _send_continuously(
 ) -> None:
     """Claim in parts of a quarter batch while earlier parts are on the wire, up to a batch in
     flight: the connections do not idle while a batch waits for its slowest mail, and a mail
-    planned meanwhile waits for a part, not for the whole batch. Returns only by an error (of
-    a part: the others are stopped, their mails are leased and due again after the worker's
-    session ends)."""
+    planned meanwhile waits for a part, not for the whole batch.
+
+    With nothing in flight a wake-up claims at once; with parts in flight the next claim waits
+    for one of them to end, so that under load a claim takes what came meanwhile instead of
+    each planned mail costing a claim of its own. Returns only by an error (of a part: the
+    others are stopped, their mails are leased and due again after the worker's session ends).
+    """
     settings = runtime.settings
     assert isinstance(settings, NotificationSettings)
     part = max(1, settings.mail_batch_size // 4)
@@ -448,15 +452,17 @@ async def _send_continuously(
             wake.clear()
             room = settings.mail_batch_size - sum(flying.values())
             if room > 0:
-                claimed = await claim(runtime, worker=worker, limit=min(part, room))
+                limit = min(part, room)
+                claimed = await claim(runtime, worker=worker, limit=limit)
                 if claimed:
                     task = asyncio.create_task(deliver(runtime, templates, smtp, claimed))
                     flying[task] = len(claimed)
-                    continue  # more may be due: claim again while there is room
+                    if len(claimed) == limit:
+                        continue  # more may be due: claim again while there is room
             waiting = asyncio.ensure_future(wake.wait())
             try:
                 await asyncio.wait(
-                    {waiting, *flying},
+                    set(flying) or {waiting},
                     timeout=settings.mail_poll_interval_s,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
