@@ -327,6 +327,8 @@ async def _stage_rates(dsn: str, began: dict[str, float], figures: Figures) -> d
         "registration_commands": figures.registration_rate.as_dict(),
         "planning_mails": Rate.of([], planned).as_dict(),
         "sending_mails": Rate.of([], sent).as_dict(),
+        "last_planned_at": max(planned, default=None),
+        "first_sent_at": min(sent, default=None),
         **began,
     }
 

@@ -79,3 +79,28 @@ async def test_a_tiny_burst_is_measured_end_to_end_and_leaves_nothing_behind(
     finally:
         await conn.close()
     assert left == 0
+
+
+async def test_one_stage_at_a_time_holds_the_mail_until_registration_and_planning_are_done(
+    endpoints: Endpoints,
+) -> None:
+    smtp = None if find_smtp_sink() else (endpoints.smtp_host, endpoints.smtp_port)
+    options = Options(
+        scenarios=[Scenario("stages", COMMANDS)],
+        bare=False,
+        drain_timeout_s=120,
+        smtp=smtp,
+        log=lambda _: None,
+    )
+    report = await run(options, endpoints)
+
+    [scenario] = report["scenarios"]
+    figures, stages = scenario["figures"], scenario["stages"]
+    assert scenario["drained"] is True
+    assert figures["mails_sent"] == figures["mails_expected"] == 2 * COMMANDS
+    assert stages["registration_commands"]["items"] == COMMANDS
+    assert stages["planning_mails"]["items"] == stages["sending_mails"]["items"] == 2 * COMMANDS
+    # Held means held: every mail was planned before sending began, and none went before.
+    assert stages["planning_started"] < stages["last_planned_at"] < stages["sending_started"]
+    assert stages["first_sent_at"] > stages["sending_started"]
+    assert "one stage at a time" in summary(report)
