@@ -82,11 +82,7 @@ class Options:
 
 def service_smtp_connections() -> tuple[int, str]:
     """How many SMTP connections the notification service sends over, from its settings
-    (the environment the services are started with included).
-
-    The mailer of the time this was written sends one mail at a time and opens a connection
-    per mail; a setting for a connection pool or concurrency, once there, is taken from here.
-    """
+    (the environment the services are started with included)."""
     prefix = str(NotificationSettings.model_config.get("env_prefix", ""))
     for name, info in NotificationSettings.model_fields.items():
         if any(word in name for word in ("concurren", "connections", "parallel")) and isinstance(
