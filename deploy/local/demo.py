@@ -244,9 +244,13 @@ def schedule_round(scheduling: str, programme: dict[str, str]) -> None:
 
 def mail_count(mail: str, needle: str) -> int:
     """Mails containing `needle`: the local sink's API, or Mailpit's (docker-compose.yml)."""
-    response = httpx.get(f"{mail}/api/messages", params={"contains": needle})
+    # A sink that has just started reads every mail it keeps on the first question: after
+    # many test runs on the same stack that takes longer than httpx's default 5 s.
+    response = httpx.get(f"{mail}/api/messages", params={"contains": needle}, timeout=120)
     if response.status_code == 404:  # Mailpit
-        found = httpx.get(f"{mail}/api/v1/search", params={"query": f"to:{needle}"}).json()
+        found = httpx.get(
+            f"{mail}/api/v1/search", params={"query": f"to:{needle}"}, timeout=120
+        ).json()
         return int(found["messages_count"])
     return len(response.json())
 
