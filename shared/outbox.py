@@ -58,7 +58,6 @@ OUTBOX_PUBLISHED = Counter(
     ["service", "topic"],
 )
 
-NOTIFY_SUFFIX = OUTBOX_SUFFIX
 REASON_LIMIT = 1000
 
 # A row still to be published: not published, not parked, not given up.
@@ -90,7 +89,7 @@ _PRODUCER_STATE_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def notify_channel(schema: str) -> str:
-    return f"{schema}{NOTIFY_SUFFIX}"
+    return f"{schema}{OUTBOX_SUFFIX}"
 
 
 async def add_to_outbox(
@@ -268,7 +267,7 @@ async def retry_parked(conn: asyncpg.Connection, ids: Sequence[int] | None) -> l
             None if ids is None else list(ids),
         )
         if rows:
-            await conn.execute("SELECT pg_notify(current_schema() || $1, '')", NOTIFY_SUFFIX)
+            await wake(conn, OUTBOX)
     return sorted(r["id"] for r in rows)
 
 
@@ -283,7 +282,7 @@ async def discard_parked(conn: asyncpg.Connection, row_id: int, reason: str) -> 
             redact(reason)[:REASON_LIMIT],
         )
         if done is not None:
-            await conn.execute("SELECT pg_notify(current_schema() || $1, '')", NOTIFY_SUFFIX)
+            await wake(conn, OUTBOX)
     return done is not None
 
 
