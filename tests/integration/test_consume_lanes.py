@@ -1,0 +1,92 @@
+"""A partition's keys are handled in lanes: one transaction per lane, side by side, and each
+key in the order its records came, always in the same lane."""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+
+import asyncpg
+import pytest
+from aiokafka import ConsumerRecord
+
+from shared.envelope import Envelope
+from shared.events.registration import ContactDetails
+from shared.messaging import MessageBus, UnitOfWork, Work
+
+pytestmark = pytest.mark.integration
+
+LANES = 4
+PER_KEY = 10
+
+
+def keys_in_distinct_lanes(count: int) -> list[bytes]:
+    """Keys that hash into `count` different lanes."""
+    found: dict[int, bytes] = {}
+    n = 0
+    while len(found) < count:
+        key = f"person-{n}".encode()
+        found.setdefault(zlib.crc32(key) % LANES, key)
+        n += 1
+    return list(found.values())
+
+
+def work(key: bytes, offset: int) -> Work:
+    contact = ContactDetails(
+        person_id=uuid.uuid4(), name=f"{key.decode()}#{offset}", email="kari@example.no"
+    )
+    envelope = Envelope.wrap(contact, source="/test/lanes")
+    record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
+        "t.contacts", 0, offset, 0, 0, key, envelope.data, None, len(key), 0, []
+    )
+    return Work(record, envelope, contact)
+
+
+async def handled_by(pool: asyncpg.Pool, lanes: int) -> list[asyncpg.Record]:
+    async def handle(contact: ContactDetails, uow: UnitOfWork) -> None:
+        await uow.conn.execute(
+            "INSERT INTO lane_log (name, tx) VALUES ($1, txid_current())", contact.name
+        )
+
+    await pool.execute("DROP TABLE IF EXISTS lane_log")
+    await pool.execute("CREATE TABLE lane_log (seq bigserial, name text NOT NULL, tx bigint)")
+    await pool.execute("TRUNCATE inbox")
+    keys = keys_in_distinct_lanes(3)
+    # Interleaved, as a partition holds them: a, b, c, a, b, c, ...
+    batch = [work(keys[i % 3], i) for i in range(3 * PER_KEY)]
+    bus = MessageBus(pool, {ContactDetails.TYPE: handle}, service="itest-lanes", lanes=lanes)
+    await bus.handle_batch(batch)
+    rows: list[asyncpg.Record] = await pool.fetch("SELECT name, tx FROM lane_log ORDER BY seq")
+    return rows
+
+
+def by_key(rows: list[asyncpg.Record]) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for row in rows:
+        key, offset = row["name"].split("#")
+        found.setdefault(key, []).append(int(offset))
+    return found
+
+
+async def test_each_key_keeps_its_order_in_a_lane_of_its_own(
+    registration_pool: asyncpg.Pool,
+) -> None:
+    rows = await handled_by(registration_pool, LANES)
+
+    assert len(rows) == 3 * PER_KEY
+    for key, offsets in by_key(rows).items():
+        assert offsets == sorted(offsets), f"{key} handled out of order"
+    transactions: dict[str, set[int]] = {}
+    for row in rows:
+        transactions.setdefault(row["name"].split("#")[0], set()).add(row["tx"])
+    assert all(len(txs) == 1 for txs in transactions.values()), "a key split over lanes"
+    assert len({tx for txs in transactions.values() for tx in txs}) == 3, "lanes not separate"
+
+
+async def test_one_lane_is_one_transaction_in_the_partition_order(
+    registration_pool: asyncpg.Pool,
+) -> None:
+    rows = await handled_by(registration_pool, 1)
+
+    assert [int(row["name"].split("#")[1]) for row in rows] == list(range(3 * PER_KEY))
+    assert len({row["tx"] for row in rows}) == 1
