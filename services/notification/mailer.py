@@ -2,10 +2,11 @@
 
 No database transaction is open while a mail is on the wire: a batch is claimed in one short
 statement (status 'sending' with a lease), sent over at most `smtp_connections` connections
-at once, and marked in one transaction afterwards, together with the notification-sent /
-notification-failed events. A crash between the server's "250" and the mark sends that mail
-again when its lease runs out, with the same Message-ID (derived from the delivery id), so a
-mail system or a reader can tell it is the same mail.
+at once, and marked sent as the server takes each, in small group commits together with the
+notification-sent events; a connection sends its next mail only once its last one is marked.
+A crash between the server's "250" and the mark sends that mail again (so at most one mail per
+connection) with the same Message-ID (derived from the delivery id), so a mail system or a
+reader can tell it is the same mail.
 
 Outcomes per mail: accepted -> sent; a 5xx refusal or a mail that cannot be written (template
 error, no such template) -> failed with a reason and an event; a 4xx or no server -> due again
@@ -42,7 +43,7 @@ from shared.redact import redact
 from shared.retry import backoff_delay, describe, is_transient
 from shared.service import Runtime
 from shared.topics import events_topic
-from shared.wakeups import after_commit
+from shared.wakeups import OUTBOX, after_commit, wake
 
 log = logging.getLogger(__name__)
 MAILS = Counter("ks_mails_total", "Mails by outcome", ["template", "outcome"])
@@ -133,24 +134,32 @@ class SmtpPool:
             password=s.smtp_password.get_secret_value() or None,
         )
 
-    async def send(self, mail: Composed) -> None:
+    async def send(
+        self, mail: Composed, *, then: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """Send one mail; `then` runs once the server has taken it, before the connection
+        sends another, so that each connection has at most one mail taken but not yet
+        recorded (a crash repeats at most one mail per connection)."""
         client = await self.idle.get()
         try:
-            reused = client.is_connected
-            if not reused:
-                await client.connect()
             try:
-                await client.sendmail(mail.sender, [mail.recipient], mail.data)
-            except aiosmtplib.SMTPServerDisconnected:
+                reused = client.is_connected
                 if not reused:
-                    raise
-                # The server closed an idle connection; one fresh try is not a retry.
+                    await client.connect()
+                try:
+                    await client.sendmail(mail.sender, [mail.recipient], mail.data)
+                except aiosmtplib.SMTPServerDisconnected:
+                    if not reused:
+                        raise
+                    # The server closed an idle connection; one fresh try is not a retry.
+                    await self._reset(client)
+                    await client.connect()
+                    await client.sendmail(mail.sender, [mail.recipient], mail.data)
+            except BaseException:
                 await self._reset(client)
-                await client.connect()
-                await client.sendmail(mail.sender, [mail.recipient], mail.data)
-        except BaseException:
-            await self._reset(client)
-            raise
+                raise
+            if then is not None:
+                await then()
         finally:
             self.idle.put_nowait(client)
 
@@ -185,8 +194,9 @@ async def send_batch(
     *,
     on_sent: Callable[[Claimed], Awaitable[None]] | None = None,
 ) -> Outcome:
-    """Send the batch over the pool. `on_sent` records a mail the moment the server took it
-    (if it fails, the mail is left in `sent` for the batch's own marking)."""
+    """Send the batch over the pool. `on_sent` records a mail the moment the server took it,
+    while its connection waits (if it fails, the mail is left in `sent` for the batch's own
+    marking)."""
     outcome = Outcome([], [], [], [])
     # The server could not be reached: the rest of the batch waits for the next try instead
     # of each mail waiting out its own connection timeout.
@@ -201,8 +211,21 @@ async def send_batch(
         if unreachable:
             outcome.retry.append((mail, unreachable[0]))
             return
+        marked = False
+
+        async def record() -> None:
+            nonlocal marked
+            if on_sent is None:
+                return
+            try:
+                await on_sent(mail)
+            except Exception as error:
+                log.warning("a sent mail not marked yet", extra={"error": describe(error)})
+            else:
+                marked = True
+
         try:
-            await smtp.send(composed)
+            await smtp.send(composed, then=record)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             reason = redact(f"{type(error).__name__}: {error}")
             if classify(error) == "failed":
@@ -212,15 +235,7 @@ async def send_batch(
                 unreachable.append(reason)
             outcome.retry.append((mail, reason))
             return
-        if on_sent is not None:
-            try:
-                await on_sent(mail)
-            except Exception as error:
-                log.warning("a sent mail not marked yet", extra={"error": describe(error)})
-            else:
-                outcome.marked.append(mail)
-                return
-        outcome.sent.append(mail)
+        (outcome.marked if marked else outcome.sent).append(mail)
 
     await asyncio.gather(*(one(m) for m in mails))
     return outcome
@@ -282,55 +297,66 @@ async def deliver(
 
 class Marker:
     """Marks mails sent as the server takes them, in small groups: each flush takes every mail
-    taken since the last one, so a crash repeats at most the mails of one flush (and those in
-    flight), while a commit is not paid per mail."""
+    taken since the last one began, so a commit is not paid per mail. Each connection waits for
+    its mail's flush before it sends another, so a crash repeats at most one mail per
+    connection; up to `flushes` flushes run side by side, so that a connection seldom waits for
+    more than one commit."""
 
-    def __init__(self, pool: asyncpg.Pool, prefix: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, prefix: str, *, flushes: int = 3) -> None:
         self.pool = pool
         self.prefix = prefix
+        self.flushes = flushes
         self.waiting: list[tuple[Claimed, asyncio.Future[None]]] = []
-        self.wake = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
+        self.running: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> Marker:
-        self.task = asyncio.create_task(self._run(), name="mail-marker")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self.task is not None
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-        for _mail, future in self.waiting:  # none: each mark is awaited before the batch ends
-            future.cancel()
+        # Every mark is awaited before the batch ends; a flush may still send its wake-up.
+        if self.running:
+            await asyncio.wait(set(self.running), timeout=5)
+        for task in self.running:
+            task.cancel()
 
     async def mark(self, mail: Claimed) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiting.append((mail, future))
-        self.wake.set()
+        self._start()
         await future
 
-    async def _run(self) -> None:
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
+    def _start(self) -> None:
+        if self.waiting and len(self.running) < self.flushes:
             group, self.waiting = self.waiting, []
-            if not group:
-                continue
-            try:
-                async with self.pool.acquire() as conn, after_commit(conn), conn.transaction():
-                    mails = [mail for mail, _ in group]
-                    await repository.mark_sent(
-                        conn, [m.id for m in mails], [_event(m, self.prefix) for m in mails]
-                    )
-            except Exception as error:
-                for _, future in group:
-                    if not future.done():
-                        future.set_exception(error)
-            else:
+            task = asyncio.create_task(self._flush(group), name="mail-marker")
+            self.running.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.running.discard(task)
+        self._start()  # what came while every flush was busy
+
+    async def _flush(self, group: list[tuple[Claimed, asyncio.Future[None]]]) -> None:
+        mails = [mail for mail, _ in group]
+        try:
+            events = [_event(m, self.prefix) for m in mails]
+            async with self.pool.acquire() as conn:
+                # One statement, so no transaction to open; the connections waiting for it
+                # go on before the relay's wake-up is sent.
+                await repository.mark_sent(conn, [m.id for m in mails], events, wake_relay=False)
                 for _, future in group:
                     if not future.done():
                         future.set_result(None)
+                await wake(conn, OUTBOX)
+        except BaseException as error:
+            for _, future in group:
+                if not future.done():
+                    if isinstance(error, asyncio.CancelledError):
+                        future.cancel()
+                    else:
+                        future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
 
 
 async def _mark(runtime: Runtime, settings: NotificationSettings, outcome: Outcome) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -477,12 +479,16 @@ class FakeServer(SmtpPool):
         self.refuse, self.down = refuse, down
         self.tries: list[str] = []
 
-    async def send(self, mail: Composed) -> None:
+    async def send(
+        self, mail: Composed, *, then: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self.tries.append(mail.recipient)
         if self.down:
             raise ConnectionRefusedError(111, "Connection refused")
         if self.refuse and mail.recipient.startswith(self.refuse):
             raise aiosmtplib.SMTPResponseException(550, f"no such user {mail.recipient}")
+        if then is not None:
+            await then()
 
 
 def batch(n: int) -> list[Claimed]:
@@ -526,3 +532,48 @@ async def test_an_unreachable_server_is_tried_once_per_batch(templates: Template
     assert len(outcome.retry) == 10 and outcome.sent == [] and outcome.failed == []
     assert len(server.tries) == 1
     assert all("refused" in reason for _, reason in outcome.retry)
+
+
+class CountingClient:
+    """An SMTP connection in memory that counts the mails taken by the server."""
+
+    def __init__(self, taken: list[str]) -> None:
+        self.taken = taken
+        self.is_connected = False
+
+    async def connect(self) -> None:
+        self.is_connected = True
+
+    async def sendmail(self, sender: str, recipients: list[str], data: bytes) -> None:
+        await asyncio.sleep(0)  # the wire: others run meanwhile
+        self.taken.extend(recipients)
+
+    def close(self) -> None:
+        self.is_connected = False
+
+
+async def test_a_connection_sends_its_next_mail_only_once_the_last_is_marked(
+    templates: Templates,
+) -> None:
+    """What a crash can repeat is what the server took and we have not marked: at most one
+    mail per connection, however slow the marking."""
+    settings = NotificationSettings(database_url="postgresql://unused", smtp_connections=3)
+    taken: list[str] = []
+    pool = SmtpPool(settings)
+    pool.idle = asyncio.Queue()
+    for _ in range(settings.smtp_connections):
+        pool.idle.put_nowait(CountingClient(taken))  # type: ignore[arg-type]
+    marked: list[str] = []
+    most_unmarked = 0
+
+    async def slow_mark(mail: Claimed) -> None:
+        nonlocal most_unmarked
+        most_unmarked = max(most_unmarked, len(taken) - len(marked))
+        for _ in range(5):  # a commit that takes a while
+            await asyncio.sleep(0)
+        marked.append(mail.address)
+
+    outcome = await send_batch(batch(12), settings, templates, pool, on_sent=slow_mark)
+    assert sorted(marked) == sorted(m.address for m in batch(12)) == sorted(taken)
+    assert len(outcome.marked) == 12 and outcome.sent == []
+    assert most_unmarked <= settings.smtp_connections, most_unmarked

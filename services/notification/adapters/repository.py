@@ -694,18 +694,48 @@ def _json(value: Any) -> dict[str, Any]:
 
 
 async def mark_sent(
-    conn: asyncpg.Connection, ids: Sequence[uuid.UUID], events: Sequence[tuple[str, Envelope]]
+    conn: asyncpg.Connection,
+    ids: Sequence[uuid.UUID],
+    events: Sequence[tuple[str, Envelope]],
+    *,
+    wake_relay: bool = True,
 ) -> None:
-    """Sent, with the notification-sent events in the outbox, in the caller's transaction.
+    """Sent, with the notification-sent events in the outbox: one statement, so it is atomic
+    in the caller's transaction or without one. `wake_relay=False`: the caller wakes the
+    relay itself (`wake(conn, OUTBOX)`).
 
-    Only rows still 'sending' count: an erasure meanwhile has cancelled and scrubbed its row."""
+    Only rows still 'sending' count: an erasure meanwhile has cancelled and scrubbed its row.
+    An owed notice to a person erased before it went out keeps nothing of theirs."""
     await conn.execute(
-        "UPDATE deliveries SET status = 'sent', sent_at = now(), attempts = attempts + 1,"
-        " last_error = NULL WHERE id = ANY($1::uuid[]) AND status = 'sending'",
+        "WITH sent AS ("
+        " UPDATE deliveries SET status = 'sent', sent_at = now(), attempts = attempts + 1,"
+        " last_error = NULL,"
+        " context = CASE WHEN erased THEN '{}'::jsonb ELSE context END,"
+        " address = CASE WHEN erased THEN NULL ELSE address END"
+        " FROM (SELECT d.id AS sent_id, d.person_id IN (SELECT person_id FROM erased_persons)"
+        "       AS erased FROM deliveries d WHERE d.id = ANY($1::uuid[])) AS marked"
+        " WHERE id = sent_id AND status = 'sending')"
+        " INSERT INTO outbox (event_id, topic, key, headers, payload)"
+        " SELECT event_id, topic, key, headers::jsonb, payload"
+        " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[])"
+        " AS e(event_id, topic, key, headers, payload)",
         list(ids),
+        *_outbox_columns(events),
     )
-    await _scrub_erased(conn, ids)
-    await _to_outbox(conn, events)
+    if events and wake_relay:
+        await wake(conn, OUTBOX)
+
+
+def _outbox_columns(
+    events: Sequence[tuple[str, Envelope]],
+) -> tuple[list[str], list[str], list[str | None], list[str], list[bytes | None]]:
+    return (
+        [envelope.id for _, envelope in events],
+        [topic for topic, _ in events],
+        [envelope.subject for _, envelope in events],
+        [json.dumps([[k, v.decode()] for k, v in envelope.headers()]) for _, envelope in events],
+        [envelope.data for _, envelope in events],
+    )
 
 
 async def mark_failed(
