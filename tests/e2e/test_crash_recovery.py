@@ -69,9 +69,12 @@ async def test_killing_registration_and_notification_mid_stream_loses_and_double
     services.start("registration", "notification")
 
     # SMTP has no two-phase commit: a kill between the server's "250" and our commit may
-    # repeat the mail in flight on each connection (one at a time each), with the same
-    # Message-ID. Nothing else may repeat.
-    in_flight_at_kill = NotificationSettings.model_fields["smtp_connections"].default
+    # repeat the mails taken and not yet marked, with the same Message-ID: at most
+    # `mail_unmarked_per_connection` per connection. Nothing else may repeat.
+    defaults = NotificationSettings.model_fields
+    in_flight_at_kill = (
+        defaults["smtp_connections"].default * defaults["mail_unmarked_per_connection"].default
+    )
 
     async def all_mail() -> list[dict[str, Any]] | None:
         found = await sink.messages(containing=token)
