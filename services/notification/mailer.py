@@ -292,12 +292,20 @@ async def claim(runtime: Runtime, *, worker: int, limit: int = 0) -> list[Claime
 
 
 async def deliver(
-    runtime: Runtime, templates: Templates, smtp: SmtpPool, claimed: Sequence[Claimed]
+    runtime: Runtime,
+    templates: Templates,
+    smtp: SmtpPool,
+    claimed: Sequence[Claimed],
+    marker: Marker | None = None,
 ) -> None:
-    """Send claimed mails and record what became of each."""
+    """Send claimed mails and record what became of each (marks of the parts in flight share
+    the worker's `marker`, so that they are grouped across parts)."""
     settings = runtime.settings
     assert isinstance(settings, NotificationSettings)
-    async with Marker(runtime.pool, settings.topic_prefix) as marker:
+    if marker is None:
+        async with Marker(runtime.pool, settings.topic_prefix) as own:
+            outcome = await send_batch(claimed, settings, templates, smtp, on_sent=own.mark)
+    else:
         outcome = await send_batch(claimed, settings, templates, smtp, on_sent=marker.mark)
     await _mark(runtime, settings, outcome)
     _count(outcome)
@@ -319,7 +327,10 @@ class Marker:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        # Every mark is awaited before the batch ends; a flush may still send its wake-up.
+        await self.close()
+
+    async def close(self) -> None:
+        # Every mark is awaited before its batch ends; a flush may still send its wake-up.
         if self.running:
             await asyncio.wait(set(self.running), timeout=5)
         for task in self.running:
@@ -446,7 +457,7 @@ async def mail_worker(runtime: Runtime) -> None:
                     own = await create_pool(
                         settings.database_url,
                         settings.schema,
-                        max_size=MARK_FLUSHES + 1,
+                        max_size=MARK_FLUSHES + 2,  # and a claim, and a batch's marking
                         name="notification-mail",
                     )
                 listener = await connect(
@@ -495,6 +506,7 @@ async def _send_continuously(
     assert isinstance(settings, NotificationSettings)
     part = max(1, settings.mail_batch_size // 4)
     flying: dict[asyncio.Task[None], int] = {}
+    marker = Marker(runtime.pool, settings.topic_prefix)
     try:
         while True:
             wake.clear()
@@ -503,7 +515,7 @@ async def _send_continuously(
                 limit = min(part, room)
                 claimed = await claim(runtime, worker=worker, limit=limit)
                 if claimed:
-                    task = asyncio.create_task(deliver(runtime, templates, smtp, claimed))
+                    task = asyncio.create_task(deliver(runtime, templates, smtp, claimed, marker))
                     flying[task] = len(claimed)
                     if len(claimed) == limit:
                         continue  # more may be due: claim again while there is room
@@ -523,3 +535,4 @@ async def _send_continuously(
         for task in flying:
             task.cancel()
         await asyncio.gather(*flying, return_exceptions=True)
+        await marker.close()
