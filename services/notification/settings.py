@@ -30,7 +30,7 @@ class NotificationSettings(ServiceSettings):
     smtp_connections: int = Field(default=10, ge=1, le=100)
     # Mails the server has taken and the database not yet recorded, per connection: what a
     # crash can send again (with the same Message-ID). 1 is strictest; each more lets a
-    # connection go on while earlier mails are being marked (3: about 1.7 times the mails/s).
+    # connection go on while earlier mails are being marked (docs/performance.md).
     mail_unmarked_per_connection: int = Field(default=3, ge=1, le=20)
     mail_from: str = "Norsk kulturskoleråd <noreply@kulturskoleradet.no>"
     # The programme's mailbox, where interest is to be reported (the invitation's address).
