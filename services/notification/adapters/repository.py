@@ -693,6 +693,14 @@ def _json(value: Any) -> dict[str, Any]:
     return found
 
 
+# "Still being sent", in a form that keeps a marking statement on the primary key whatever
+# the statistics say. Written plainly (`status = 'sending'`), it lets the planner take the
+# partial index of due mails instead: statistics from a quiet hour say it is nearly empty, and
+# in a burst every mark then read all pending mails (in the benchmark the mail stage fell to
+# 60 mails/s until autovacuum analyzed the table).
+_STILL_SENDING = "CASE WHEN status = 'sending' THEN true ELSE false END"
+
+
 async def mark_sent(
     conn: asyncpg.Connection,
     ids: Sequence[uuid.UUID],
@@ -710,11 +718,11 @@ async def mark_sent(
         "WITH sent AS ("
         " UPDATE deliveries SET status = 'sent', sent_at = now(), attempts = attempts + 1,"
         " last_error = NULL,"
-        " context = CASE WHEN erased THEN '{}'::jsonb ELSE context END,"
-        " address = CASE WHEN erased THEN NULL ELSE address END"
-        " FROM (SELECT d.id AS sent_id, d.person_id IN (SELECT person_id FROM erased_persons)"
-        "       AS erased FROM deliveries d WHERE d.id = ANY($1::uuid[])) AS marked"
-        " WHERE id = sent_id AND status = 'sending')"
+        " context = CASE WHEN person_id IN (SELECT person_id FROM erased_persons)"
+        "   THEN '{}'::jsonb ELSE context END,"
+        " address = CASE WHEN person_id IN (SELECT person_id FROM erased_persons)"
+        "   THEN NULL ELSE address END"
+        f" WHERE id = ANY($1::uuid[]) AND {_STILL_SENDING})"
         " INSERT INTO outbox (event_id, topic, key, headers, payload)"
         " SELECT event_id, topic, key, headers::jsonb, payload"
         " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[])"
@@ -746,7 +754,7 @@ async def mark_failed(
     """Failed for good (a refusal, a broken template): the reason kept without addresses."""
     await conn.executemany(
         "UPDATE deliveries SET status = 'failed', failed_at = now(), attempts = attempts + 1,"
-        " last_error = $2 WHERE id = $1 AND status = 'sending'",
+        f" last_error = $2 WHERE id = $1 AND {_STILL_SENDING}",
         [(delivery_id, redact(reason)[:REASON_LIMIT]) for delivery_id, reason in failures],
     )
     await _scrub_erased(conn, [delivery_id for delivery_id, _ in failures])
@@ -761,7 +769,7 @@ async def retry_later(
     await conn.executemany(
         "UPDATE deliveries SET status = 'pending', attempts = attempts + 1, last_error = $2,"
         " next_attempt_at = now() + make_interval(secs => $3)"
-        " WHERE id = $1 AND status = 'sending'",
+        f" WHERE id = $1 AND {_STILL_SENDING}",
         [
             (delivery_id, redact(reason)[:REASON_LIMIT], delay)
             for delivery_id, reason, delay in retries
