@@ -38,9 +38,15 @@ class MailStore:
 
     def add(self, mail_from: str, rcpt_tos: list[str], content: bytes) -> None:
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
-        meta = {"mail_from": mail_from, "rcpt_tos": rcpt_tos}
+        # Parsed once, as it arrives, and kept beside the mail: a sink restarted over many
+        # stored mails answers its first query without parsing them all again.
+        found: dict[str, Any] = {"mail_from": mail_from, "rcpt_tos": rcpt_tos}
+        try:
+            found = _parse(name, mail_from, rcpt_tos, content)
+        except Exception:  # kept all the same; a query tries again and says what is wrong
+            pass
         with self._lock:
-            (self.folder / f"{name}.json").write_text(json.dumps(meta))
+            (self.folder / f"{name}.json").write_text(json.dumps(found))
             # The .eml last: a reader that sees it also sees its envelope.
             tmp = self.folder / f"{name}.tmp"
             tmp.write_bytes(content)
@@ -50,30 +56,18 @@ class MailStore:
         out = []
         for path in sorted(self.folder.glob("*.eml")):
             if path.stem not in self._parsed:
-                self._parsed[path.stem] = self._parse(path)
+                self._parsed[path.stem] = self._read(path)
             found = self._parsed[path.stem]
             if containing is None or containing in found["text"] or containing in found["to"]:
                 out.append(found)
         return out
 
-    def _parse(self, path: Path) -> dict[str, Any]:
-        meta = json.loads(path.with_suffix(".json").read_text())
-        parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        return {
-            "id": path.stem,
-            "envelope_from": meta["mail_from"],
-            "envelope_to": meta["rcpt_tos"],
-            "subject": str(parsed.get("Subject", "")),
-            "from": str(parsed.get("From", "")),
-            "to": str(parsed.get("To", "")),
-            "message_id": str(parsed.get("Message-ID", "")),
-            "headers": {k: str(v) for k, v in parsed.items()},
-            "text": _text_body(parsed),
-            "html": _html_body(parsed),
-            "attachments": [part.get_content_type() for part in parsed.iter_attachments()],
-            "parts": _parts(parsed),
-        }
+    def _read(self, path: Path) -> dict[str, Any]:
+        stored: dict[str, Any] = json.loads(path.with_suffix(".json").read_text())
+        if "id" in stored:
+            return stored
+        # Stored by an older sink: only the envelope is beside the mail.
+        return _parse(path.stem, stored["mail_from"], stored["rcpt_tos"], path.read_bytes())
 
     def clear(self) -> int:
         with self._lock:
@@ -83,6 +77,25 @@ class MailStore:
                 removed += path.suffix == ".eml"
             self._parsed.clear()
         return removed
+
+
+def _parse(name: str, mail_from: str, rcpt_tos: list[str], content: bytes) -> dict[str, Any]:
+    parsed = email.message_from_bytes(content, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return {
+        "id": name,
+        "envelope_from": mail_from,
+        "envelope_to": rcpt_tos,
+        "subject": str(parsed.get("Subject", "")),
+        "from": str(parsed.get("From", "")),
+        "to": str(parsed.get("To", "")),
+        "message_id": str(parsed.get("Message-ID", "")),
+        "headers": {k: str(v) for k, v in parsed.items()},
+        "text": _text_body(parsed),
+        "html": _html_body(parsed),
+        "attachments": [part.get_content_type() for part in parsed.iter_attachments()],
+        "parts": _parts(parsed),
+    }
 
 
 def _text_body(message: EmailMessage) -> str:
