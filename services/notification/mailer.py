@@ -296,17 +296,13 @@ async def deliver(
     templates: Templates,
     smtp: SmtpPool,
     claimed: Sequence[Claimed],
-    marker: Marker | None = None,
+    marker: Marker,
 ) -> None:
     """Send claimed mails and record what became of each (marks of the parts in flight share
     the worker's `marker`, so that they are grouped across parts)."""
     settings = runtime.settings
     assert isinstance(settings, NotificationSettings)
-    if marker is None:
-        async with Marker(runtime.pool, settings.topic_prefix) as own:
-            outcome = await send_batch(claimed, settings, templates, smtp, on_sent=own.mark)
-    else:
-        outcome = await send_batch(claimed, settings, templates, smtp, on_sent=marker.mark)
+    outcome = await send_batch(claimed, settings, templates, smtp, on_sent=marker.mark)
     await _mark(runtime, settings, outcome)
     _count(outcome)
 
@@ -322,12 +318,6 @@ class Marker:
         self.flushes = flushes
         self.waiting: list[tuple[Claimed, asyncio.Future[None]]] = []
         self.running: set[asyncio.Task[None]] = set()
-
-    async def __aenter__(self) -> Marker:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def close(self) -> None:
         # Every mark is awaited before its batch ends; a flush may still send its wake-up.
