@@ -4,6 +4,9 @@
   the outbox row whose `ce_causationid` header is the command's id; "published" is that row's
   `published_at` (stamped by the relay in the transaction that sends it). The row's
   `created_at` (the handling transaction) splits it into waiting and handling.
+- Planning: its event published -> the delivery planned (`deliveries.created_at`), the
+  notification consumer's share. `published_at` is stamped once the broker has acknowledged
+  the event, and the consumer may have it before that, so a few of these can be below zero.
 - Mail stage: a delivery planned (`deliveries.created_at`) -> SMTP accepted (`sent_at`).
 - End to end: command published -> the later of its two mails accepted.
 """
@@ -38,6 +41,7 @@ class Figures:
     mails_expected: int
     registration: Distribution
     registration_wait: Distribution  # published -> handled (the handling transaction began)
+    planning: Distribution  # event published -> delivery planned
     mail: Distribution
     end_to_end: Distribution
     registration_rate: Rate
@@ -54,6 +58,7 @@ class Figures:
             "latency_ms": {
                 "registration_stage": self.registration.as_dict(),
                 "registration_wait": self.registration_wait.as_dict(),
+                "planning": self.planning.as_dict(),
                 "mail_stage": self.mail.as_dict(),
                 "end_to_end": self.end_to_end.as_dict(),
             },
@@ -78,12 +83,14 @@ async def collect(
         await conn.close()
 
     event_of: dict[str, str] = {}  # event id -> command id
+    event_published: dict[str, float] = {}
     registration, waits, starts, event_done = [], [], [], []
     for row in events:
         command = row["cause"]
         if command not in published or row["published_at"] is None:
             continue
         event_of[row["event_id"]] = command
+        event_published[row["event_id"]] = row["published_at"].timestamp()
         sent = published[command]
         registration.append((row["published_at"].timestamp() - sent) * 1000)
         waits.append((row["created_at"].timestamp() - sent) * 1000)
@@ -91,7 +98,7 @@ async def collect(
         event_done.append(row["published_at"].timestamp())
 
     accepted: dict[str, list[float]] = {}
-    mail, planned, mail_done = [], [], []
+    mail, planned, mail_done, planning = [], [], [], []
     for row in deliveries:
         command = event_of.get(row["event_id"])
         if command is None or row["sent_at"] is None:
@@ -99,6 +106,7 @@ async def collect(
         accepted.setdefault(command, []).append(row["sent_at"].timestamp())
         mail.append((row["sent_at"] - row["created_at"]).total_seconds() * 1000)
         planned.append(row["created_at"].timestamp())
+        planning.append((row["created_at"].timestamp() - event_published[row["event_id"]]) * 1000)
         mail_done.append(row["sent_at"].timestamp())
 
     complete = {c: max(t) for c, t in accepted.items() if len(t) >= mails_per_command}
@@ -111,6 +119,7 @@ async def collect(
         mails_expected=mails_per_command * len(published),
         registration=Distribution.of(registration),
         registration_wait=Distribution.of(waits),
+        planning=Distribution.of(planning),
         mail=Distribution.of(mail),
         end_to_end=Distribution.of(end_to_end),
         registration_rate=Rate.of(starts, event_done),

@@ -67,9 +67,12 @@ def summary(report: dict[str, Any]) -> str:
         for label, key in (
             ("registration", "registration_stage"),
             ("  of it waiting", "registration_wait"),
+            ("planning", "planning"),
             ("mail", "mail_stage"),
             ("end to end", "end_to_end"),
         ):
+            if key not in lat:
+                continue  # a result from before the stage was measured
             d = lat[key]
             lines.append(
                 _row(

@@ -48,6 +48,7 @@ async def test_a_tiny_burst_is_measured_end_to_end_and_leaves_nothing_behind(
         d = latency[stage]
         assert 0 < d["p50"] <= d["p95"] <= d["p99"] <= d["max"], (stage, d)
     assert latency["end_to_end"]["count"] == COMMANDS
+    assert latency["planning"]["count"] == 2 * COMMANDS  # each mail's planning, after its event
     # Each command's mails are accepted after its event is published.
     assert latency["end_to_end"]["p50"] >= latency["registration_stage"]["p50"]
     assert latency["end_to_end"]["max"] >= latency["registration_stage"]["max"]
