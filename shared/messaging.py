@@ -23,7 +23,7 @@ from prometheus_client import Counter, Histogram
 
 from shared.envelope import Envelope, PoisonMessage
 from shared.events.base import Contract
-from shared.outbox import add_to_outbox
+from shared.outbox import add_to_outbox, outbox_rows_at_end
 from shared.redact import redact
 from shared.retry import backoff_delay, describe, is_transient
 from shared.topics import dlq_topic
@@ -60,6 +60,10 @@ class Rejected(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+# A batch takes another lane (a transaction side by side) for each this many records.
+RECORDS_PER_LANE = 16
 
 
 @dataclass
@@ -222,19 +226,21 @@ class MessageBus:
         `before_commit` gets the refused ones before the commit, to dead-letter them: if it
         raises, nothing of the batch is kept.
 
-        The records of each partition go in transactions of their own, one per lane: a key
-        always falls in the same lane (by a hash of it), so each key keeps its order, which is
-        all the order Kafka promises between messages (docs/events.md: none between keys).
-        The lanes and partitions run side by side on connections of their own, so the round
-        trips to the database of one overlap with another's. Should one transaction fail, the
-        others may have committed; the caller's retry (or the records one by one) then finds
-        them in the inbox.
+        The records go in transactions of their own, one per lane: a key always falls in the
+        same lane (by a hash of it), so each key keeps its order, which is all the order Kafka
+        promises between messages (docs/events.md: none between keys). The lanes run side by
+        side on connections of their own, so the round trips to the database of one overlap
+        with another's. A lane costs round trips of its own (begin, inbox, outbox, commit), so
+        a small batch takes fewer lanes: one per `RECORDS_PER_LANE` records, up to `lanes`.
+        Should one transaction fail, the others may have committed; the caller's retry (or the
+        records one by one) then finds them in the inbox.
         """
-        groups: dict[tuple[str, int, int], list[Work]] = {}
+        lanes = min(self.lanes, -(-len(work) // RECORDS_PER_LANE))
+        groups: dict[int, list[Work]] = {}
         for item in work:
-            record = item.record
-            lane = zlib.crc32(record.key) % self.lanes if record.key and self.lanes > 1 else 0
-            groups.setdefault((record.topic, record.partition, lane), []).append(item)
+            key = item.record.key
+            lane = zlib.crc32(key) % lanes if key and lanes > 1 else 0
+            groups.setdefault(lane, []).append(item)
         if len(groups) == 1:
             await self._handle_group(work, before_commit)
             return
@@ -270,6 +276,14 @@ class MessageBus:
                 self._count(item.record.topic, item.envelope.type, outcome)
 
     async def _run_batch(self, conn: asyncpg.Connection, work: Sequence[Work]) -> list[str]:
+        # Without savepoints nothing of the batch stays unless all of it does, so the outbox
+        # rows of all its messages go in one statement at the end.
+        async with outbox_rows_at_end(conn):
+            return await self._run_batch_handlers(conn, work)
+
+    async def _run_batch_handlers(
+        self, conn: asyncpg.Connection, work: Sequence[Work]
+    ) -> list[str]:
         rows = await conn.fetch(
             "INSERT INTO inbox (message_id, type, topic, kafka_partition, kafka_offset)"
             " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[])"

@@ -35,9 +35,9 @@ class ServiceSettings(BaseSettings):
     # records when none are there.
     consume_batch_size: int = Field(default=500, ge=1)
     consume_poll_timeout_ms: int = Field(default=100, ge=1)
-    # Transactions per partition of a batch, side by side: the partition's keys are spread
-    # over them, each key in order in its own lane. More lanes overlap more round trips to
-    # the database; each holds a connection of the pool while it runs.
+    # Transactions of a batch, side by side, at most (a small batch takes fewer): its keys
+    # are spread over them, each key in order in its own lane. More lanes overlap more round
+    # trips to the database; each holds a connection of the pool while it runs.
     consume_lanes: int = Field(default=4, ge=1)
     # Housekeeping. A published outbox row is history once Kafka has it. An inbox row keeps a
     # redelivered message from acting twice, and a message can come again long after it was

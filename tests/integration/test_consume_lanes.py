@@ -1,5 +1,6 @@
-"""A partition's keys are handled in lanes: one transaction per lane, side by side, and each
-key in the order its records came, always in the same lane."""
+"""A batch's keys are handled in lanes: one transaction per lane, side by side, and each key
+in the order its records came, always in the same lane; a small batch takes fewer lanes. The
+outbox rows of a lane's messages are written together, in the order they were emitted."""
 
 from __future__ import annotations
 
@@ -12,21 +13,22 @@ from aiokafka import ConsumerRecord
 
 from shared.envelope import Envelope
 from shared.events.registration import ContactDetails
-from shared.messaging import MessageBus, UnitOfWork, Work
+from shared.messaging import RECORDS_PER_LANE, MessageBus, UnitOfWork, Work
+from shared.outbox import add_to_outbox
 
 pytestmark = pytest.mark.integration
 
 LANES = 4
-PER_KEY = 10
+PER_KEY = RECORDS_PER_LANE  # three keys' records: a batch that takes three lanes of the four
 
 
-def keys_in_distinct_lanes(count: int) -> list[bytes]:
-    """Keys that hash into `count` different lanes."""
+def keys_in_distinct_lanes(count: int, lanes: int) -> list[bytes]:
+    """Keys that hash into `count` different lanes of `lanes`."""
     found: dict[int, bytes] = {}
     n = 0
     while len(found) < count:
         key = f"person-{n}".encode()
-        found.setdefault(zlib.crc32(key) % LANES, key)
+        found.setdefault(zlib.crc32(key) % lanes, key)
         n += 1
     return list(found.values())
 
@@ -42,7 +44,9 @@ def work(key: bytes, offset: int) -> Work:
     return Work(record, envelope, contact)
 
 
-async def handled_by(pool: asyncpg.Pool, lanes: int) -> list[asyncpg.Record]:
+async def handled_by(
+    pool: asyncpg.Pool, lanes: int, per_key: int = PER_KEY
+) -> list[asyncpg.Record]:
     async def handle(contact: ContactDetails, uow: UnitOfWork) -> None:
         await uow.conn.execute(
             "INSERT INTO lane_log (name, tx) VALUES ($1, txid_current())", contact.name
@@ -51,9 +55,10 @@ async def handled_by(pool: asyncpg.Pool, lanes: int) -> list[asyncpg.Record]:
     await pool.execute("DROP TABLE IF EXISTS lane_log")
     await pool.execute("CREATE TABLE lane_log (seq bigserial, name text NOT NULL, tx bigint)")
     await pool.execute("TRUNCATE inbox")
-    keys = keys_in_distinct_lanes(3)
+    used = min(lanes, -(-3 * per_key // RECORDS_PER_LANE))  # the lanes the batch takes
+    keys = keys_in_distinct_lanes(3, max(used, 3))
     # Interleaved, as a partition holds them: a, b, c, a, b, c, ...
-    batch = [work(keys[i % 3], i) for i in range(3 * PER_KEY)]
+    batch = [work(keys[i % 3], i) for i in range(3 * per_key)]
     bus = MessageBus(pool, {ContactDetails.TYPE: handle}, service="itest-lanes", lanes=lanes)
     await bus.handle_batch(batch)
     rows: list[asyncpg.Record] = await pool.fetch("SELECT name, tx FROM lane_log ORDER BY seq")
@@ -90,3 +95,58 @@ async def test_one_lane_is_one_transaction_in_the_partition_order(
 
     assert [int(row["name"].split("#")[1]) for row in rows] == list(range(3 * PER_KEY))
     assert len({row["tx"] for row in rows}) == 1
+
+
+async def test_a_small_batch_is_one_transaction_whatever_the_lanes(
+    registration_pool: asyncpg.Pool,
+) -> None:
+    per_key = RECORDS_PER_LANE // 3  # fewer records than one lane takes
+    rows = await handled_by(registration_pool, LANES, per_key)
+
+    assert [int(row["name"].split("#")[1]) for row in rows] == list(range(3 * per_key))
+    assert len({row["tx"] for row in rows}) == 1
+
+
+async def test_the_outbox_rows_of_a_batch_keep_the_order_they_were_written_in(
+    registration_pool: asyncpg.Pool,
+) -> None:
+    """Events and a tombstone written straight to the outbox, interleaved, come out in the
+    order written: a consumer of a compacted topic must see the last word before the
+    tombstone."""
+
+    async def handle(contact: ContactDetails, uow: UnitOfWork) -> None:
+        await uow.emit("t.events", contact)
+        await add_to_outbox(
+            uow.conn,
+            topic="t.contacts",
+            key=str(contact.person_id),
+            envelope=None,
+            tombstone_id=f"tombstone:{contact.name}",
+        )
+        await uow.emit("t.events", contact)
+
+    await registration_pool.execute("TRUNCATE inbox")
+    await registration_pool.execute("DELETE FROM outbox WHERE topic IN ('t.events', 't.contacts')")
+    [key] = keys_in_distinct_lanes(1, 1)
+    batch = [work(key, i) for i in range(5)]
+    bus = MessageBus(registration_pool, {ContactDetails.TYPE: handle}, service="itest-lanes")
+    await bus.handle_batch(batch)
+
+    rows = await registration_pool.fetch(
+        "SELECT topic, event_id, payload FROM outbox"
+        " WHERE topic IN ('t.events', 't.contacts') ORDER BY id"
+    )
+    written = [
+        (
+            r["topic"],
+            r["event_id"]
+            if r["payload"] is None
+            else ContactDetails.model_validate_json(r["payload"]).name,
+        )
+        for r in rows
+    ]
+    expected = []
+    for item in batch:
+        name = item.message.name
+        expected += [("t.events", name), ("t.contacts", f"tombstone:{name}"), ("t.events", name)]
+    assert written == expected
