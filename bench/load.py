@@ -132,16 +132,20 @@ def load_producer(bootstrap: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5)
 
 
+def prepare_commands(workload: Workload, run: str) -> list[tuple[bytes, Envelope]]:
+    """Every command built and serialized before the clock starts: the generator shares the
+    machine with what it measures, so at send time it only stamps the time and sends."""
+    commands = (workload.command(i, run) for i in range(workload.count))
+    return [(c.key().encode(), Envelope.wrap(c, source=SOURCE)) for c in commands]
+
+
 async def _send(
-    producer: AIOKafkaProducer, topic: str, command: RegisterInterest, when: datetime | None
+    producer: AIOKafkaProducer, topic: str, command: tuple[bytes, Envelope], when: datetime
 ) -> tuple[Envelope, asyncio.Future[Any]]:
-    envelope = Envelope.wrap(command, source=SOURCE)
-    if when is not None:
-        # Open loop: latency counts from when the command was due, so a sender that falls
-        # behind does not hide the wait (no coordinated omission).
-        envelope = dataclasses.replace(envelope, time=when)
+    key, envelope = command
+    envelope = dataclasses.replace(envelope, time=when)
     future: asyncio.Future[Any] = await producer.send(
-        topic, value=envelope.data, key=command.key().encode(), headers=envelope.headers()
+        topic, value=envelope.data, key=key, headers=envelope.headers()
     )
     return envelope, future
 
@@ -154,10 +158,11 @@ async def burst(
     progress: Callable[[int], None] = lambda _: None,
 ) -> Published:
     """Every command at once, as fast as the producer takes them."""
+    commands = prepare_commands(workload, run)
     published = Published(started=time.time())
     futures: list[asyncio.Future[Any]] = []
-    for i in range(workload.count):
-        envelope, future = await _send(producer, topic, workload.command(i, run), None)
+    for i, command in enumerate(commands):
+        envelope, future = await _send(producer, topic, command, datetime.now(UTC))
         published.times[envelope.id] = envelope.time.timestamp()
         futures.append(future)
         progress(i + 1)
@@ -176,19 +181,22 @@ async def open_loop(
 ) -> Published:
     """`workload.count` commands at `rate` per second, each on its schedule whatever the
     system answers (open loop, not request-reply)."""
+    commands = prepare_commands(workload, run)
     loop = asyncio.get_running_loop()
     start_wall, start = time.time(), loop.time()
     published = Published(started=start_wall)
     futures: list[asyncio.Future[Any]] = []
-    for i in range(workload.count):
+    for i, command in enumerate(commands):
         due = start + i / rate
         wait = due - loop.time()
         if wait > 0:
             await asyncio.sleep(wait)  # the schedule itself: this is the offered rate
         else:
             published.max_behind_s = max(published.max_behind_s, -wait)
+        # Latency counts from when the command was due, so a sender that falls behind does
+        # not hide the wait (no coordinated omission).
         when = datetime.fromtimestamp(start_wall, UTC) + timedelta(seconds=i / rate)
-        envelope, future = await _send(producer, topic, workload.command(i, run), when)
+        envelope, future = await _send(producer, topic, command, when)
         published.times[envelope.id] = envelope.time.timestamp()
         futures.append(future)
         progress(i + 1)
