@@ -563,31 +563,33 @@ async def plan_deliveries(
     # A mail to a person erased before the event came (late, or again) is stored cancelled,
     # without its context, and never sent; a notice they are owed (its address kept at the
     # erasure, see OWED) still is.
-    await conn.executemany(
+    # One statement for the event's mails (a round trip, not one per mail), in their order.
+    await conn.execute(
         "INSERT INTO deliveries (id, event_id, recipient_key, person_id, address, template,"
         " language, context, supervisor_id, reply_to_person_id, reminder, status)"
-        " SELECT $1, $2, $3, $4, $5, $6, $7,"
-        " CASE WHEN e.erased THEN '{}'::jsonb ELSE $8::jsonb END, $9, $10, $11,"
+        " SELECT m.id, $1, m.recipient_key, m.person_id, m.address, m.template, m.language,"
+        " CASE WHEN e.erased THEN '{}'::jsonb ELSE m.context::jsonb END, m.supervisor_id,"
+        " m.reply_to_person_id, m.reminder,"
         " CASE WHEN e.erased THEN 'cancelled' ELSE 'pending' END"
-        " FROM (SELECT $5::text IS NULL AND EXISTS"
-        " (SELECT 1 FROM erased_persons WHERE person_id = $4::uuid) AS erased) AS e"
+        " FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[],"
+        " $8::text[], $9::text[], $10::uuid[], $11::bool[]) WITH ORDINALITY"
+        " AS m(id, recipient_key, person_id, address, template, language, context,"
+        " supervisor_id, reply_to_person_id, reminder, n)"
+        " CROSS JOIN LATERAL (SELECT m.address IS NULL AND EXISTS"
+        " (SELECT 1 FROM erased_persons WHERE person_id = m.person_id) AS erased) AS e"
+        " ORDER BY m.n"
         " ON CONFLICT (event_id, recipient_key, template) DO NOTHING",
-        [
-            (
-                uuid.uuid4(),
-                event_id,
-                m.recipient_key,
-                m.person_id,
-                m.address,
-                m.template,
-                m.language,
-                m.context,
-                m.supervisor_id,
-                m.reply_to_person_id,
-                m.reminder,
-            )
-            for m in mails
-        ],
+        event_id,
+        [uuid.uuid4() for _ in mails],
+        [m.recipient_key for m in mails],
+        [m.person_id for m in mails],
+        [m.address for m in mails],
+        [m.template for m in mails],
+        [m.language for m in mails],
+        [json.dumps(m.context) for m in mails],
+        [m.supervisor_id for m in mails],
+        [m.reply_to_person_id for m in mails],
+        [m.reminder for m in mails],
     )
     await wake(conn, DELIVERIES_CHANNEL)
 
