@@ -156,15 +156,21 @@ async def outbox_rows_at_end(conn: asyncpg.Connection) -> AsyncIterator[None]:
     one). Use it inside the transaction: a block that raises writes nothing, and its
     transaction is to be rolled back. Saves a round trip to the database per message of a
     batch handled in one transaction."""
-    deferred = _Deferred(conn, [])
-    token = _deferred.set(deferred)
+    token = _deferred.set(_Deferred(conn, []))
     try:
         yield
+        await write_queued_rows(conn)
     finally:
         _deferred.reset(token)
-    rows = deferred.rows
-    if not rows:
+
+
+async def write_queued_rows(conn: asyncpg.Connection) -> None:
+    """Write now the rows queued on `conn` by `outbox_rows_at_end`, for a statement that must
+    see the whole outbox (withdrawing an erased person's records, say). Later rows queue on."""
+    deferred = _deferred.get()
+    if deferred is None or deferred.conn is not conn or not deferred.rows:
         return
+    rows, deferred.rows = deferred.rows, []
     await conn.execute(
         "INSERT INTO outbox (event_id, topic, key, headers, payload)"
         " SELECT e.event_id, e.topic, e.key, e.headers::jsonb, e.payload"

@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from shared.events.registration import ContactPerson
+from shared.outbox import write_queued_rows
 
 
 async def add_person(conn: asyncpg.Connection, *, person_id: UUID, contact: ContactPerson) -> None:
@@ -84,11 +85,6 @@ async def person_contact(conn: asyncpg.Connection, person_id: UUID) -> ContactPe
     return ContactPerson.model_validate(dict(row))
 
 
-async def person_email(conn: asyncpg.Connection, person_id: UUID) -> str | None:
-    value = await conn.fetchval("SELECT email FROM persons WHERE id = $1", person_id)
-    return str(value) if value is not None else None
-
-
 async def erase_person(
     conn: asyncpg.Connection, person_id: UUID, *, contacts_topic: str, erased_by: str | None = None
 ) -> bool:
@@ -110,6 +106,7 @@ async def erase_person(
         person_id,
         erased_by,
     )
+    await write_queued_rows(conn)  # records of theirs queued earlier in the batch go too
     await conn.execute(
         "DELETE FROM outbox WHERE topic = $1 AND key = $2 AND payload IS NOT NULL",
         contacts_topic,
@@ -259,9 +256,11 @@ async def set_window_deadline(
 async def get_interest_for(
     conn: asyncpg.Connection, *, round_id: str, branch_id: str
 ) -> asyncpg.Record | None:
+    """The branch's registration for the round, locked, with its contact's e-mail address."""
     return await conn.fetchrow(
-        "SELECT id, contact_person_id, municipality_numbers FROM interest_registrations"
-        " WHERE round_id = $1 AND branch_id = $2 FOR UPDATE",
+        "SELECT i.id, i.contact_person_id, i.municipality_numbers, p.email AS contact_email"
+        " FROM interest_registrations AS i LEFT JOIN persons AS p ON p.id = i.contact_person_id"
+        " WHERE i.round_id = $1 AND i.branch_id = $2 FOR UPDATE OF i",
         round_id,
         branch_id,
     )
