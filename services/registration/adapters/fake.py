@@ -59,10 +59,6 @@ class FakeStore:
             return None
         return ContactPerson.model_validate({k: v for k, v in found.items() if k != "erased_at"})
 
-    async def person_email(self, person_id: UUID) -> str | None:
-        found = self.persons.get(person_id)
-        return found["email"] if found and found["email"] else None
-
     async def erase_person(
         self, person_id: UUID, *, contacts_topic: str, erased_by: str | None = None
     ) -> bool:
@@ -161,14 +157,18 @@ class FakeStore:
     async def get_interest_for(
         self, *, round_id: str, branch_id: str
     ) -> InterestRegistration | None:
-        return next(
+        found = next(
             (
-                interest_of(i)
+                i
                 for i in self.interests.values()
                 if (i["round_id"], i["branch_id"]) == (round_id, branch_id)
             ),
             None,
         )
+        if found is None:
+            return None
+        person = self.persons.get(found["contact_person_id"])
+        return interest_of({**found, "contact_email": person["email"] if person else None})
 
     async def update_interest(
         self,

@@ -56,6 +56,7 @@ def interest_of(row: Row) -> InterestRegistration:
         id=row["id"],
         contact_person_id=row["contact_person_id"],
         municipality_numbers=tuple(row["municipality_numbers"]),
+        contact_email=row.get("contact_email"),
     )
 
 
@@ -77,8 +78,6 @@ class Store(Protocol):
     async def update_person(self, *, person_id: UUID, contact: ContactPerson) -> None: ...
 
     async def person_contact(self, person_id: UUID) -> ContactPerson | None: ...
-
-    async def person_email(self, person_id: UUID) -> str | None: ...
 
     async def erase_person(
         self, person_id: UUID, *, contacts_topic: str, erased_by: str | None = None
@@ -240,9 +239,6 @@ class SqlStore:
 
     async def person_contact(self, person_id: UUID) -> ContactPerson | None:
         return await repo.person_contact(self.conn, person_id)
-
-    async def person_email(self, person_id: UUID) -> str | None:
-        return await repo.person_email(self.conn, person_id)
 
     async def erase_person(
         self, person_id: UUID, *, contacts_topic: str, erased_by: str | None = None

@@ -71,6 +71,9 @@ class InterestRegistration:
     id: UUID
     contact_person_id: UUID
     municipality_numbers: tuple[str, ...]
+    # The contact's e-mail address (None once erased), read with the registration: a
+    # registration with the same address keeps its contact person.
+    contact_email: str | None = None
 
     def changes(self, municipality_numbers: Iterable[str]) -> tuple[list[str], list[str]]:
         """The municipalities added and removed by registering these instead, each sorted."""

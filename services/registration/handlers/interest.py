@@ -56,9 +56,7 @@ async def register_interest(
         # Registering again updates the registration; the same contact (by e-mail) keeps their id.
         registration_id, person_id = existing.id, existing.contact_person_id
         added, removed = existing.changes(municipalities)
-        same_contact = (await ctx.store(uow).person_email(person_id) or "").lower() == str(
-            cmd.contact.email
-        ).lower()
+        same_contact = (existing.contact_email or "").lower() == str(cmd.contact.email).lower()
         if same_contact:
             await ctx.store(uow).update_person(person_id=person_id, contact=cmd.contact)
         else:
