@@ -122,17 +122,13 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         event: reg.InterestRegistered | reg.InterestUpdated, uow: UnitOfWork
     ) -> None:
         updated = isinstance(event, reg.InterestUpdated)
-        await repo.save_board(
+        await repo.save_board_and_interest(
             uow.conn,
             branch_id=event.branch_id,
             branch_name=event.branch_name,
             county_numbers=event.county_numbers,
             person_id=event.contact_person_id,
-        )
-        await repo.save_interest(
-            uow.conn,
             round_id=event.round_id,
-            branch_id=event.branch_id,
             municipality_numbers=event.municipality_numbers,
         )
         data = _data(event)

@@ -137,22 +137,31 @@ async def _scrub_erased(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> N
 # --- projections ---------------------------------------------------------------------------------
 
 
-async def save_board(
+async def save_board_and_interest(
     conn: asyncpg.Connection,
     *,
     branch_id: str,
     branch_name: str,
     county_numbers: Sequence[str],
     person_id: uuid.UUID,
+    round_id: str,
+    municipality_numbers: Sequence[str],
 ) -> None:
+    """The branch's board (its contact person) and its interest in the round, as the latest
+    interest event tells them: one statement, one round trip."""
     await conn.execute(
-        "INSERT INTO branch_contacts (branch_id, branch_name, county_numbers, contact_person_id)"
+        "WITH board AS ("
+        " INSERT INTO branch_contacts (branch_id, branch_name, county_numbers, contact_person_id)"
         " VALUES ($1, $2, $3, $4) ON CONFLICT (branch_id) DO UPDATE SET branch_name = $2,"
-        " county_numbers = $3, contact_person_id = $4, updated_at = now()",
+        " county_numbers = $3, contact_person_id = $4, updated_at = now())"
+        " INSERT INTO interest (round_id, branch_id, municipality_numbers) VALUES ($5, $1, $6)"
+        " ON CONFLICT (round_id, branch_id) DO UPDATE SET municipality_numbers = $6",
         branch_id,
         branch_name,
         list(county_numbers),
         person_id,
+        round_id,
+        list(municipality_numbers),
     )
 
 
@@ -185,18 +194,6 @@ async def board_of_county(conn: asyncpg.Connection, county: str | None) -> Board
 async def all_boards(conn: asyncpg.Connection) -> list[Board]:
     rows = await conn.fetch("SELECT * FROM branch_contacts ORDER BY branch_id")
     return [b for b in map(_board, rows) if b is not None]
-
-
-async def save_interest(
-    conn: asyncpg.Connection, *, round_id: str, branch_id: str, municipality_numbers: Sequence[str]
-) -> None:
-    await conn.execute(
-        "INSERT INTO interest (round_id, branch_id, municipality_numbers) VALUES ($1, $2, $3)"
-        " ON CONFLICT (round_id, branch_id) DO UPDATE SET municipality_numbers = $3",
-        round_id,
-        branch_id,
-        list(municipality_numbers),
-    )
 
 
 async def interest_of_round(conn: asyncpg.Connection, round_id: str) -> dict[str, list[str]]:
