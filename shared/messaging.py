@@ -9,6 +9,7 @@ message is handled or dead-lettered, so the caller may then commit the offset.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 import zlib
@@ -64,6 +65,19 @@ class Rejected(Exception):
 
 # A batch takes another lane (a transaction side by side) for each this many records.
 RECORDS_PER_LANE = 16
+
+
+def in_publish_order(work: Sequence[Work]) -> list[Work]:
+    """The records of several partitions merged by their timestamps, each partition's in its
+    own order: a fetch hands them over partition by partition, and one lane handles them one
+    after the other, so an event would otherwise be handled before one published well before
+    it under another key (an admission before the interest that made the board known)."""
+    partitions: dict[tuple[str, int], list[Work]] = {}
+    for item in work:
+        partitions.setdefault((item.record.topic, item.record.partition), []).append(item)
+    if len(partitions) < 2:
+        return list(work)
+    return list(heapq.merge(*partitions.values(), key=lambda item: item.record.timestamp))
 
 
 @dataclass
@@ -235,6 +249,7 @@ class MessageBus:
         Should one transaction fail, the others may have committed; the caller's retry (or the
         records one by one) then finds them in the inbox.
         """
+        work = in_publish_order(work)
         lanes = min(self.lanes, -(-len(work) // RECORDS_PER_LANE))
         groups: dict[int, list[Work]] = {}
         for item in work:

@@ -33,13 +33,13 @@ def keys_in_distinct_lanes(count: int, lanes: int) -> list[bytes]:
     return list(found.values())
 
 
-def work(key: bytes, offset: int) -> Work:
+def work(key: bytes, offset: int, *, partition: int = 0, timestamp: int = 0) -> Work:
     contact = ContactDetails(
         person_id=uuid.uuid4(), name=f"{key.decode()}#{offset}", email="kari@example.no"
     )
     envelope = Envelope.wrap(contact, source="/test/lanes")
     record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
-        "t.contacts", 0, offset, 0, 0, key, envelope.data, None, len(key), 0, []
+        "t.contacts", partition, offset, timestamp, 0, key, envelope.data, None, len(key), 0, []
     )
     return Work(record, envelope, contact)
 
@@ -150,3 +150,43 @@ async def test_the_outbox_rows_of_a_batch_keep_the_order_they_were_written_in(
         name = item.message.name
         expected += [("t.events", name), ("t.contacts", f"tombstone:{name}"), ("t.events", name)]
     assert written == expected
+
+
+async def test_a_batch_of_several_partitions_is_handled_in_the_order_it_was_published(
+    registration_pool: asyncpg.Pool,
+) -> None:
+    """A fetch hands over partition after partition; one lane takes them by their times, each
+    partition in its own order."""
+
+    async def handle(contact: ContactDetails, uow: UnitOfWork) -> None:
+        await uow.conn.execute(
+            "INSERT INTO lane_log (name, tx) VALUES ($1, txid_current())", contact.name
+        )
+
+    await registration_pool.execute("DROP TABLE IF EXISTS lane_log")
+    await registration_pool.execute(
+        "CREATE TABLE lane_log (seq bigserial, name text NOT NULL, tx bigint)"
+    )
+    await registration_pool.execute("TRUNCATE inbox")
+    a, b = keys_in_distinct_lanes(2, 2)
+    # As a fetch returns them: partition 0's records, then partition 1's, which were published
+    # in between them (timestamps in ms).
+    batch = [
+        work(a, 0, partition=0, timestamp=1000),
+        work(a, 1, partition=0, timestamp=3000),
+        work(b, 0, partition=1, timestamp=2000),
+        work(b, 1, partition=1, timestamp=4000),
+    ]
+    bus = MessageBus(
+        registration_pool, {ContactDetails.TYPE: handle}, service="itest-lanes", lanes=LANES
+    )
+    await bus.handle_batch(batch)
+
+    rows = await registration_pool.fetch("SELECT name, tx FROM lane_log ORDER BY seq")
+    assert [row["name"] for row in rows] == [
+        f"{a.decode()}#0",
+        f"{b.decode()}#0",
+        f"{a.decode()}#1",
+        f"{b.decode()}#1",
+    ]
+    assert len({row["tx"] for row in rows}) == 1
