@@ -95,18 +95,25 @@ def notify_channel(schema: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Row:
+class OutboxRow:
+    """A row for the outbox as the statements that write many take it."""
+
     event_id: str
     topic: str
     key: str | None
     headers: str  # JSON text of [[name, value], ...]
     payload: bytes | None
 
+    @classmethod
+    def of(cls, topic: str, key: str | None, envelope: Envelope) -> OutboxRow:
+        headers = [[k, v.decode()] for k, v in envelope.headers()]
+        return cls(envelope.id, topic, key, json.dumps(headers), envelope.data)
+
 
 @dataclass
 class _Deferred:
     conn: asyncpg.Connection
-    rows: list[_Row]
+    rows: list[OutboxRow]
 
 
 _deferred: contextvars.ContextVar[_Deferred | None] = contextvars.ContextVar(
@@ -127,26 +134,14 @@ async def add_to_outbox(
     Inside `outbox_rows_at_end(conn)` the row is written with the block's others at its end."""
     if envelope is None:
         assert tombstone_id, "a tombstone needs an id of its own"
-        event_id, headers, payload = tombstone_id, [], None
+        row = OutboxRow(tombstone_id, topic, key, "[]", None)
     else:
-        event_id = envelope.id
-        headers = [[k, v.decode()] for k, v in envelope.headers()]
-        payload = envelope.data
+        row = OutboxRow.of(topic, key, envelope)
     deferred = _deferred.get()
     if deferred is not None and deferred.conn is conn:
-        deferred.rows.append(_Row(event_id, topic, key, json.dumps(headers), payload))
+        deferred.rows.append(row)
         return
-    await conn.execute(
-        "INSERT INTO outbox (event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5)",
-        event_id,
-        topic,
-        key,
-        headers,
-        payload,
-    )
-    # The relay's wake-up: after the commit inside `after_commit`, else in this transaction
-    # (delivered at commit, never for a rolled-back transaction).
-    await wake(conn, OUTBOX)
+    await add_rows_to_outbox(conn, [row])
 
 
 @contextlib.asynccontextmanager
@@ -171,6 +166,15 @@ async def write_queued_rows(conn: asyncpg.Connection) -> None:
     if deferred is None or deferred.conn is not conn or not deferred.rows:
         return
     rows, deferred.rows = deferred.rows, []
+    await add_rows_to_outbox(conn, rows)
+
+
+async def add_rows_to_outbox(conn: asyncpg.Connection, rows: Sequence[OutboxRow]) -> None:
+    """Queue rows in one statement, in their order (their ids, so their order of
+    publication), and wake the relay: after the commit inside `after_commit`, else in this
+    transaction (delivered at commit, never for a rolled-back transaction)."""
+    if not rows:
+        return
     await conn.execute(
         "INSERT INTO outbox (event_id, topic, key, headers, payload)"
         " SELECT e.event_id, e.topic, e.key, e.headers::jsonb, e.payload"

@@ -20,6 +20,7 @@ from services.notification.domain.messages import (
 )
 from services.notification.domain.reminders import Reminder, ReminderKind
 from shared.envelope import Envelope
+from shared.outbox import OutboxRow, add_rows_to_outbox
 from shared.redact import redact
 from shared.wakeups import OUTBOX, wake
 
@@ -736,12 +737,13 @@ async def mark_sent(
 def _outbox_columns(
     events: Sequence[tuple[str, Envelope]],
 ) -> tuple[list[str], list[str], list[str | None], list[str], list[bytes | None]]:
+    rows = [OutboxRow.of(topic, envelope.subject, envelope) for topic, envelope in events]
     return (
-        [envelope.id for _, envelope in events],
-        [topic for topic, _ in events],
-        [envelope.subject for _, envelope in events],
-        [json.dumps([[k, v.decode()] for k, v in envelope.headers()]) for _, envelope in events],
-        [envelope.data for _, envelope in events],
+        [r.event_id for r in rows],
+        [r.topic for r in rows],
+        [r.key for r in rows],
+        [r.headers for r in rows],
+        [r.payload for r in rows],
     )
 
 
@@ -778,22 +780,7 @@ async def retry_later(
 
 async def _to_outbox(conn: asyncpg.Connection, events: Sequence[tuple[str, Envelope]]) -> None:
     """The delivery events, queued in one round trip, and one wake-up for the relay."""
-    if not events:
-        return
-    await conn.executemany(
-        "INSERT INTO outbox (event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5)",
-        [
-            (
-                envelope.id,
-                topic,
-                envelope.subject,
-                [[k, v.decode()] for k, v in envelope.headers()],
-                envelope.data,
-            )
-            for topic, envelope in events
-        ],
-    )
-    await wake(conn, OUTBOX)
+    await add_rows_to_outbox(conn, [OutboxRow.of(t, e.subject, e) for t, e in events])
 
 
 # --- the delivery log ----------------------------------------------------------------------------
