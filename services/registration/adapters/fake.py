@@ -11,6 +11,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from services.registration.adapters.store import (
+    InterestIntake,
     interest_of,
     member_of,
     round_of,
@@ -19,7 +20,6 @@ from services.registration.adapters.store import (
 )
 from services.registration.domain.decisions import Application, Status, Waiting
 from services.registration.domain.groups import Member, MemberRole
-from services.registration.domain.interest import InterestRegistration
 from services.registration.domain.rounds import Round, RoundState, Window
 from shared.envelope import Envelope
 from shared.events.base import Contract
@@ -49,9 +49,6 @@ class FakeStore:
             "language": contact.language.value,
             "erased_at": None,
         }
-
-    async def update_person(self, *, person_id: UUID, contact: ContactPerson) -> None:
-        await self.add_person(person_id=person_id, contact=contact)
 
     async def person_contact(self, person_id: UUID) -> ContactPerson | None:
         found = self.persons.get(person_id)
@@ -132,32 +129,13 @@ class FakeStore:
 
     # --- interest ----------------------------------------------------------------------------
 
-    async def add_interest(
-        self,
-        *,
-        registration_id: UUID,
-        round_id: str,
-        branch_id: str,
-        municipality_numbers: list[str],
-        contact_person_id: UUID,
-        message: str,
-        registered_at: datetime,
-    ) -> None:
-        self.interests[registration_id] = {
-            "id": registration_id,
-            "round_id": round_id,
-            "branch_id": branch_id,
-            "municipality_numbers": list(municipality_numbers),
-            "contact_person_id": contact_person_id,
-            "message": message,
-            "registered_at": registered_at,
-            "updated_at": None,
-        }
-
-    async def get_interest_for(
-        self, *, round_id: str, branch_id: str
-    ) -> InterestRegistration | None:
-        found = next(
+    async def interest_intake(
+        self, *, round_id: str, branch_id: str | None, municipality_numbers: list[str]
+    ) -> InterestIntake:
+        found = await self.get_round(round_id)
+        if found is None:
+            return InterestIntake(round=None, members=set(), existing=None)
+        existing = next(
             (
                 i
                 for i in self.interests.values()
@@ -165,38 +143,50 @@ class FakeStore:
             ),
             None,
         )
-        if found is None:
-            return None
-        person = self.persons.get(found["contact_person_id"])
-        return interest_of({**found, "contact_email": person["email"] if person else None})
-
-    async def update_interest(
-        self,
-        *,
-        registration_id: UUID,
-        municipality_numbers: list[str],
-        contact_person_id: UUID,
-        message: str,
-        updated_at: datetime,
-    ) -> None:
-        self.interests[registration_id].update(
-            municipality_numbers=list(municipality_numbers),
-            contact_person_id=contact_person_id,
-            message=message,
-            updated_at=updated_at,
+        if existing is not None:
+            person = self.persons.get(existing["contact_person_id"])
+            existing = {**existing, "contact_email": person["email"] if person else None}
+        return InterestIntake(
+            round=found,
+            members=await self.members_among(municipality_numbers),
+            existing=interest_of(existing) if existing is not None else None,
         )
 
-    async def add_interest_history(
+    async def save_interest(
         self,
         *,
         registration_id: UUID,
-        at: datetime,
+        new: bool,
+        round_id: str,
+        branch_id: str,
         municipality_numbers: list[str],
+        person_id: UUID,
+        contact: ContactPerson,
+        message: str,
+        at: datetime,
         added: list[str],
         removed: list[str],
         contact_changed: bool,
-        message: str,
     ) -> None:
+        erased = self.persons.get(person_id, {}).get("erased_at")
+        await self.add_person(person_id=person_id, contact=contact)
+        self.persons[person_id]["erased_at"] = erased
+        interest = {
+            "municipality_numbers": list(municipality_numbers),
+            "contact_person_id": person_id,
+            "message": message,
+        }
+        if new:
+            self.interests[registration_id] = {
+                "id": registration_id,
+                "round_id": round_id,
+                "branch_id": branch_id,
+                **interest,
+                "registered_at": at,
+                "updated_at": None,
+            }
+        else:
+            self.interests[registration_id].update(interest, updated_at=at)
         self.history.append(
             {
                 "registration_id": registration_id,

@@ -23,30 +23,6 @@ async def add_person(conn: asyncpg.Connection, *, person_id: UUID, contact: Cont
     )
 
 
-async def add_interest(
-    conn: asyncpg.Connection,
-    *,
-    registration_id: UUID,
-    round_id: str,
-    branch_id: str,
-    municipality_numbers: list[str],
-    contact_person_id: UUID,
-    message: str,
-    registered_at: datetime,
-) -> None:
-    await conn.execute(
-        "INSERT INTO interest_registrations (id, round_id, branch_id, municipality_numbers,"
-        " contact_person_id, message, registered_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        registration_id,
-        round_id,
-        branch_id,
-        municipality_numbers,
-        contact_person_id,
-        message,
-        registered_at,
-    )
-
-
 async def get_interest(
     conn: asyncpg.Connection | asyncpg.Pool, registration_id: UUID
 ) -> asyncpg.Record | None:
@@ -59,19 +35,6 @@ async def get_interest(
 
 
 # --- persons ----------------------------------------------------------------------------------
-
-
-async def update_person(
-    conn: asyncpg.Connection, *, person_id: UUID, contact: ContactPerson
-) -> None:
-    await conn.execute(
-        "UPDATE persons SET name = $2, email = $3, phone = $4, language = $5 WHERE id = $1",
-        person_id,
-        contact.name,
-        str(contact.email),
-        contact.phone,
-        contact.language.value,
-    )
 
 
 async def person_contact(conn: asyncpg.Connection, person_id: UUID) -> ContactPerson | None:
@@ -253,60 +216,92 @@ async def set_window_deadline(
 # --- interest ------------------------------------------------------------------------------------
 
 
-async def get_interest_for(
-    conn: asyncpg.Connection, *, round_id: str, branch_id: str
+async def interest_intake(
+    conn: asyncpg.Connection,
+    *,
+    round_id: str,
+    branch_id: str | None,
+    municipality_numbers: list[str],
 ) -> asyncpg.Record | None:
-    """The branch's registration for the round, locked, with its contact's e-mail address."""
+    """What registering interest reads, in one round trip: the round (shared lock, so that
+    its deadline cannot move under the command), which of the municipalities are members,
+    and the branch's registration so far (locked, with its contact's e-mail address).
+
+    None when the round does not exist. The registration is locked after the round, as
+    the other commands on a round take them.
+    """
     return await conn.fetchrow(
-        "SELECT i.id, i.contact_person_id, i.municipality_numbers, p.email AS contact_email"
-        " FROM interest_registrations AS i LEFT JOIN persons AS p ON p.id = i.contact_person_id"
-        " WHERE i.round_id = $1 AND i.branch_id = $2 FOR UPDATE OF i",
+        "WITH r AS ("
+        "  SELECT round_id, interest_deadline, capacity_per_branch, state, state_reason"
+        "  FROM rounds WHERE round_id = $1 FOR SHARE"
+        "), i AS ("
+        "  SELECT i.id, i.contact_person_id, i.municipality_numbers, p.email AS contact_email"
+        "  FROM interest_registrations AS i"
+        "  LEFT JOIN persons AS p ON p.id = i.contact_person_id"
+        "  WHERE i.round_id = (SELECT round_id FROM r) AND i.branch_id = $2 FOR UPDATE OF i"
+        ")"
+        " SELECT r.*, i.id, i.contact_person_id, i.municipality_numbers, i.contact_email,"
+        "  ARRAY(SELECT municipality_number FROM members"
+        "        WHERE municipality_number = ANY($3::text[])) AS members"
+        " FROM r LEFT JOIN i ON true",
         round_id,
         branch_id,
-    )
-
-
-async def update_interest(
-    conn: asyncpg.Connection,
-    *,
-    registration_id: UUID,
-    municipality_numbers: list[str],
-    contact_person_id: UUID,
-    message: str,
-    updated_at: datetime,
-) -> None:
-    await conn.execute(
-        "UPDATE interest_registrations SET municipality_numbers = $2, contact_person_id = $3,"
-        " message = $4, updated_at = $5 WHERE id = $1",
-        registration_id,
         municipality_numbers,
-        contact_person_id,
-        message,
-        updated_at,
     )
 
 
-async def add_interest_history(
+async def save_interest(
     conn: asyncpg.Connection,
     *,
     registration_id: UUID,
-    at: datetime,
+    new: bool,
+    round_id: str,
+    branch_id: str,
     municipality_numbers: list[str],
+    person_id: UUID,
+    contact: ContactPerson,
+    message: str,
+    at: datetime,
     added: list[str],
     removed: list[str],
     contact_changed: bool,
-    message: str,
 ) -> None:
+    """A registration as registered (`new`) or registered again, its contact person (added,
+    or updated under the same id) and a line of its history, in one statement.
+
+    The foreign keys between the three are checked at the end of the statement, when all
+    three rows are there.
+    """
+    registration = (
+        "INSERT INTO interest_registrations (id, round_id, branch_id, municipality_numbers,"
+        " contact_person_id, message, registered_at) VALUES ($6, $7, $8, $9, $1, $10, $11)"
+        if new
+        else "UPDATE interest_registrations SET municipality_numbers = $9,"
+        " contact_person_id = $1, message = $10, updated_at = $11"
+        " WHERE id = $6 AND round_id = $7 AND branch_id = $8"
+    )
     await conn.execute(
-        "INSERT INTO interest_history (registration_id, at, municipality_numbers, added, removed,"
-        " contact_changed, message) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "WITH person AS ("
+        "  INSERT INTO persons (id, name, email, phone, language) VALUES ($1, $2, $3, $4, $5)"
+        "  ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,"
+        "  phone = EXCLUDED.phone, language = EXCLUDED.language"
+        f"), registration AS ({registration})"
+        " INSERT INTO interest_history (registration_id, at, municipality_numbers, added,"
+        " removed, contact_changed, message) VALUES ($6, $11, $9, $12, $13, $14, $10)",
+        person_id,
+        contact.name,
+        str(contact.email),
+        contact.phone,
+        contact.language.value,
         registration_id,
-        at,
+        round_id,
+        branch_id,
         municipality_numbers,
+        message,
+        at,
         added,
         removed,
         contact_changed,
-        message,
     )
 
 

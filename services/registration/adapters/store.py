@@ -7,6 +7,7 @@ wait-list; a status or role is written from its enum."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
 from uuid import UUID
@@ -60,22 +61,18 @@ def interest_of(row: Row) -> InterestRegistration:
     )
 
 
+@dataclass(frozen=True)
+class InterestIntake:
+    """What registering interest reads: the round (None if there is none), which of the
+    municipalities are members, and the branch's registration so far."""
+
+    round: Round | None
+    members: set[str]
+    existing: InterestRegistration | None
+
+
 class Store(Protocol):
     async def add_person(self, *, person_id: UUID, contact: ContactPerson) -> None: ...
-
-    async def add_interest(
-        self,
-        *,
-        registration_id: UUID,
-        round_id: str,
-        branch_id: str,
-        municipality_numbers: list[str],
-        contact_person_id: UUID,
-        message: str,
-        registered_at: datetime,
-    ) -> None: ...
-
-    async def update_person(self, *, person_id: UUID, contact: ContactPerson) -> None: ...
 
     async def person_contact(self, person_id: UUID) -> ContactPerson | None: ...
 
@@ -113,30 +110,25 @@ class Store(Protocol):
 
     async def set_window_deadline(self, round_id: str, county: str, deadline: date) -> None: ...
 
-    async def get_interest_for(
-        self, *, round_id: str, branch_id: str
-    ) -> InterestRegistration | None: ...
+    async def interest_intake(
+        self, *, round_id: str, branch_id: str | None, municipality_numbers: list[str]
+    ) -> InterestIntake: ...
 
-    async def update_interest(
+    async def save_interest(
         self,
         *,
         registration_id: UUID,
+        new: bool,
+        round_id: str,
+        branch_id: str,
         municipality_numbers: list[str],
-        contact_person_id: UUID,
+        person_id: UUID,
+        contact: ContactPerson,
         message: str,
-        updated_at: datetime,
-    ) -> None: ...
-
-    async def add_interest_history(
-        self,
-        *,
-        registration_id: UUID,
         at: datetime,
-        municipality_numbers: list[str],
         added: list[str],
         removed: list[str],
         contact_changed: bool,
-        message: str,
     ) -> None: ...
 
     async def get_application(self, round_id: str, municipality: str) -> Application | None: ...
@@ -212,31 +204,6 @@ class SqlStore:
     async def add_person(self, *, person_id: UUID, contact: ContactPerson) -> None:
         return await repo.add_person(self.conn, person_id=person_id, contact=contact)
 
-    async def add_interest(
-        self,
-        *,
-        registration_id: UUID,
-        round_id: str,
-        branch_id: str,
-        municipality_numbers: list[str],
-        contact_person_id: UUID,
-        message: str,
-        registered_at: datetime,
-    ) -> None:
-        return await repo.add_interest(
-            self.conn,
-            registration_id=registration_id,
-            round_id=round_id,
-            branch_id=branch_id,
-            municipality_numbers=municipality_numbers,
-            contact_person_id=contact_person_id,
-            message=message,
-            registered_at=registered_at,
-        )
-
-    async def update_person(self, *, person_id: UUID, contact: ContactPerson) -> None:
-        return await repo.update_person(self.conn, person_id=person_id, contact=contact)
-
     async def person_contact(self, person_id: UUID) -> ContactPerson | None:
         return await repo.person_contact(self.conn, person_id)
 
@@ -300,50 +267,53 @@ class SqlStore:
     async def set_window_deadline(self, round_id: str, county: str, deadline: date) -> None:
         return await repo.set_window_deadline(self.conn, round_id, county, deadline)
 
-    async def get_interest_for(
-        self, *, round_id: str, branch_id: str
-    ) -> InterestRegistration | None:
-        found = await repo.get_interest_for(self.conn, round_id=round_id, branch_id=branch_id)
-        return interest_of(found) if found is not None else None
-
-    async def update_interest(
-        self,
-        *,
-        registration_id: UUID,
-        municipality_numbers: list[str],
-        contact_person_id: UUID,
-        message: str,
-        updated_at: datetime,
-    ) -> None:
-        return await repo.update_interest(
+    async def interest_intake(
+        self, *, round_id: str, branch_id: str | None, municipality_numbers: list[str]
+    ) -> InterestIntake:
+        found = await repo.interest_intake(
             self.conn,
-            registration_id=registration_id,
+            round_id=round_id,
+            branch_id=branch_id,
             municipality_numbers=municipality_numbers,
-            contact_person_id=contact_person_id,
-            message=message,
-            updated_at=updated_at,
+        )
+        if found is None:
+            return InterestIntake(round=None, members=set(), existing=None)
+        return InterestIntake(
+            round=round_of(found),
+            members=set(found["members"]),
+            existing=interest_of(found) if found["id"] is not None else None,
         )
 
-    async def add_interest_history(
+    async def save_interest(
         self,
         *,
         registration_id: UUID,
-        at: datetime,
+        new: bool,
+        round_id: str,
+        branch_id: str,
         municipality_numbers: list[str],
+        person_id: UUID,
+        contact: ContactPerson,
+        message: str,
+        at: datetime,
         added: list[str],
         removed: list[str],
         contact_changed: bool,
-        message: str,
     ) -> None:
-        return await repo.add_interest_history(
+        return await repo.save_interest(
             self.conn,
             registration_id=registration_id,
-            at=at,
+            new=new,
+            round_id=round_id,
+            branch_id=branch_id,
             municipality_numbers=municipality_numbers,
+            person_id=person_id,
+            contact=contact,
+            message=message,
+            at=at,
             added=added,
             removed=removed,
             contact_changed=contact_changed,
-            message=message,
         )
 
     async def get_application(self, round_id: str, municipality: str) -> Application | None:

@@ -79,6 +79,11 @@ async def load_round(
     which a closed round no longer takes. A cancelled round takes nothing.
     """
     found = await ctx.store(uow).get_round(round_id, lock="update" if changes else "share")
+    return require_round(found, round_id, intake=intake)
+
+
+def require_round(found: Round | None, round_id: str, *, intake: bool = False) -> Round:
+    """The round read for a command, if it exists and takes the command (see `load_round`)."""
     if found is None:
         raise NotFound(
             f"no programme round {round_id} is open",

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from services.registration.domain.deadlines import require_before
 from services.registration.domain.interest import scope_of_interest
-from services.registration.handlers.context import Context, load_round, publish_contact
+from services.registration.handlers.context import Context, publish_contact, require_round
 from services.registration.handlers.persons import erase
 from shared.events.registration import (
     ContactDetails,
@@ -23,18 +23,25 @@ from shared.messaging import UnitOfWork
 async def register_interest(
     cmd: RegisterInterest, uow: UnitOfWork, ctx: Context
 ) -> InterestRegistered | InterestUpdated:
-    found = await load_round(uow, ctx, cmd.round_id, intake=True)
+    # One read: the round (shared lock), the members among the municipalities and the
+    # branch's registration so far (locked). The checks then run in the order they always
+    # have: the round, its deadline, the branch and municipalities, membership.
+    branch = ctx.reference.branch(cmd.branch)
+    intake = await ctx.store(uow).interest_intake(
+        round_id=cmd.round_id,
+        branch_id=branch.id if branch is not None else None,
+        municipality_numbers=cmd.municipality_numbers,
+    )
+    found = require_round(intake.round, cmd.round_id, intake=True)
     now = ctx.clock()
     require_before(found.interest_deadline, now, f"interest for round {cmd.round_id}")
     scope = scope_of_interest(
         ctx.reference,
         branch=cmd.branch,
         municipality_numbers=cmd.municipality_numbers,
-        members=await ctx.store(uow).members_among(cmd.municipality_numbers),
+        members=intake.members,
     )
-    existing = await ctx.store(uow).get_interest_for(
-        round_id=cmd.round_id, branch_id=scope.branch.id
-    )
+    existing = intake.existing
     municipalities = list(scope.municipality_numbers)
     replaced: UUID | None = None
     added: list[str]
@@ -42,41 +49,27 @@ async def register_interest(
     if existing is None:
         registration_id, person_id = uuid.uuid4(), uuid.uuid4()
         added, removed = municipalities, []
-        await ctx.store(uow).add_person(person_id=person_id, contact=cmd.contact)
-        await ctx.store(uow).add_interest(
-            registration_id=registration_id,
-            round_id=cmd.round_id,
-            branch_id=scope.branch.id,
-            municipality_numbers=municipalities,
-            contact_person_id=person_id,
-            message=cmd.message,
-            registered_at=now,
-        )
     else:
         # Registering again updates the registration; the same contact (by e-mail) keeps their id.
         registration_id, person_id = existing.id, existing.contact_person_id
         added, removed = existing.changes(municipalities)
         same_contact = (existing.contact_email or "").lower() == str(cmd.contact.email).lower()
-        if same_contact:
-            await ctx.store(uow).update_person(person_id=person_id, contact=cmd.contact)
-        else:
+        if not same_contact:
             replaced, person_id = person_id, uuid.uuid4()
-            await ctx.store(uow).add_person(person_id=person_id, contact=cmd.contact)
-        await ctx.store(uow).update_interest(
-            registration_id=registration_id,
-            municipality_numbers=municipalities,
-            contact_person_id=person_id,
-            message=cmd.message,
-            updated_at=now,
-        )
-    await ctx.store(uow).add_interest_history(
+    # One write: the contact person, the registration and a line of its history.
+    await ctx.store(uow).save_interest(
         registration_id=registration_id,
-        at=now,
+        new=existing is None,
+        round_id=cmd.round_id,
+        branch_id=scope.branch.id,
         municipality_numbers=municipalities,
+        person_id=person_id,
+        contact=cmd.contact,
+        message=cmd.message,
+        at=now,
         added=added,
         removed=removed,
         contact_changed=replaced is not None,
-        message=cmd.message,
     )
     if replaced is not None:
         await _hand_over(uow, ctx, replaced, registration_id, cmd.round_id, scope, person_id)
