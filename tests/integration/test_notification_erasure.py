@@ -7,6 +7,7 @@ tombstones on the compacted contacts topic, events on the public topic.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from services.notification.adapters import repository
 from services.notification.app import create_app
+from services.notification.domain.messages import PlannedMail
 from services.notification.settings import NotificationSettings
 from shared.envelope import Envelope
 from shared.events.base import Contract
@@ -264,5 +266,55 @@ async def test_erasure_also_forgets_the_opt_out_and_the_reply_to(database: TestD
         )
         assert (row["status"], row["reply_to_person_id"]) == ("pending", None)
         assert await pool.fetchval("SELECT count(*) FROM reminder_opt_outs") == 0
+    finally:
+        await pool.close()
+
+
+async def test_what_waited_for_an_erasure_sees_it_once_the_erasure_commits(
+    database: TestDatabase,
+) -> None:
+    """A recipient's address and a planned mail, written while the person's erasure is in
+    flight, wait for it and then see it: nothing of theirs is kept, the mail is cancelled."""
+    pool = await migrated_pool(
+        database.dsns["notification"], "notification", NOTIFICATION_MIGRATIONS
+    )
+    try:
+        person = uuid.uuid4()
+        erasing = await pool.acquire()
+        transaction = erasing.transaction()
+        await transaction.start()
+        await repository.erase_recipient(erasing, person)  # holds the person's lock
+
+        async def write_address() -> bool:
+            async with pool.acquire() as conn, conn.transaction():
+                return await repository.upsert_recipient(
+                    conn, person_id=person, name="Kari", email="kari@example.no", language="nb"
+                )
+
+        async def plan_mail() -> None:
+            mail = PlannedMail("person:x", "interest_receipt", {"a": 1}, person_id=str(person))
+            async with pool.acquire() as conn, conn.transaction():
+                await repository.plan_deliveries(conn, event_id="e-race", mails=[mail])
+
+        writers = [asyncio.create_task(write_address()), asyncio.create_task(plan_mail())]
+
+        async def both_waiting() -> bool:
+            waiting = await pool.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            )
+            return waiting == 2
+
+        await eventually(both_waiting, timeout=10, what="both writers waiting for the erasure")
+        await transaction.commit()
+        await pool.release(erasing)
+        stored, _ = await asyncio.wait_for(asyncio.gather(*writers), timeout=10)
+        assert stored is False
+        assert (
+            await pool.fetchval("SELECT count(*) FROM recipients WHERE person_id = $1", person) == 0
+        )
+        row = await pool.fetchrow(
+            "SELECT status, context FROM deliveries WHERE event_id = 'e-race'"
+        )
+        assert (row["status"], row["context"]) == ("cancelled", {})
     finally:
         await pool.close()

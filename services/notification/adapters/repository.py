@@ -28,26 +28,27 @@ DELIVERIES_CHANNEL = "notification_deliveries"
 REASON_LIMIT = 1000
 
 
-async def _lock_persons(
-    conn: asyncpg.Connection, person_ids: list[uuid.UUID], *, erasing: bool = False
-) -> None:
-    """Serialize erasure against what is written about these persons, until the transaction
+async def _lock_for_erasure(conn: asyncpg.Connection, person_id: uuid.UUID) -> None:
+    """Serialize erasure against what is written about this person, until the transaction
     ends.
 
     Contact details and erasure come on different topics, handled at the same time: without
     this, an erasure could miss a recipient row written by a transaction it cannot see yet.
     Only an erasure needs to exclude the others: writers of addresses and planned mails take
     the lock shared, so they do not wait for each other (a mail's event and its recipient's
-    contact details usually arrive together, on the two topics).
+    contact details usually arrive together, on the two topics). They take it with their
+    read of who is erased, in the statement that writes (`_erased`).
     """
-    if not person_ids:
-        return
-    lock = "pg_advisory_xact_lock" if erasing else "pg_advisory_xact_lock_shared"
-    # One statement; the array's order is the order taken, one order everywhere: no deadlock.
     await conn.execute(
-        f"SELECT {lock}(hashtextextended('person:' || p::text, 0)) FROM unnest($1::uuid[]) AS p",
-        sorted(set(person_ids)),
+        "SELECT pg_advisory_xact_lock(hashtextextended('person:' || $1::uuid::text, 0))", person_id
     )
+
+
+def _erased(persons: str) -> str:
+    """A CTE `erased(ids)` for a writer's statement: it takes the erasure locks of `persons`
+    (an SQL uuid array) shared, then reads which of them are erased in a snapshot of its own
+    (migration 0005), so that lock, check and write are one round trip."""
+    return f"erased AS MATERIALIZED (SELECT erased_among({persons}::uuid[]) AS ids)"
 
 
 # --- recipients and erasure ---------------------------------------------------------------------
@@ -57,11 +58,10 @@ async def upsert_recipient(
     conn: asyncpg.Connection, *, person_id: uuid.UUID, name: str, email: str, language: str
 ) -> bool:
     """Keep a person's address; False (nothing kept) if the person was erased."""
-    await _lock_persons(conn, [person_id])
     stored = await conn.fetchval(
-        "INSERT INTO recipients (person_id, name, email, language)"
-        " SELECT $1, $2, $3, $4"
-        " WHERE NOT EXISTS (SELECT 1 FROM erased_persons WHERE person_id = $1)"
+        f"WITH {_erased('ARRAY[$1]')}"
+        " INSERT INTO recipients (person_id, name, email, language)"
+        " SELECT $1, $2, $3, $4 FROM erased WHERE NOT $1 = ANY(erased.ids)"
         " ON CONFLICT (person_id) DO UPDATE SET name = $2, email = $3, language = $4,"
         " updated_at = now()"
         " RETURNING true",
@@ -89,7 +89,7 @@ async def erase_recipient(conn: asyncpg.Connection, person_id: uuid.UUID) -> Non
     Only the id is kept, so that late contact details cannot bring the person back. A
     programme copy that was to answer to them goes without their name and Reply-To.
     """
-    await _lock_persons(conn, [person_id], erasing=True)
+    await _lock_for_erasure(conn, person_id)
     recipient = await conn.fetchrow(
         "SELECT name, email, language FROM recipients WHERE person_id = $1", person_id
     )
@@ -557,13 +557,13 @@ async def plan_deliveries(
     if not mails:
         return
     persons = [uuid.UUID(m.person_id) for m in mails if m.person_id is not None]
-    await _lock_persons(conn, persons)
     # A mail to a person erased before the event came (late, or again) is stored cancelled,
     # without its context, and never sent; a notice they are owed (its address kept at the
     # erasure, see OWED) still is.
     # One statement for the event's mails (a round trip, not one per mail), in their order.
     await conn.execute(
-        "INSERT INTO deliveries (id, event_id, recipient_key, person_id, address, template,"
+        f"WITH {_erased('$12')}"
+        " INSERT INTO deliveries (id, event_id, recipient_key, person_id, address, template,"
         " language, context, supervisor_id, reply_to_person_id, reminder, status)"
         " SELECT m.id, $1, m.recipient_key, m.person_id, m.address, m.template, m.language,"
         " CASE WHEN e.erased THEN '{}'::jsonb ELSE m.context::jsonb END, m.supervisor_id,"
@@ -573,8 +573,8 @@ async def plan_deliveries(
         " $8::text[], $9::text[], $10::uuid[], $11::bool[]) WITH ORDINALITY"
         " AS m(id, recipient_key, person_id, address, template, language, context,"
         " supervisor_id, reply_to_person_id, reminder, n)"
-        " CROSS JOIN LATERAL (SELECT m.address IS NULL AND EXISTS"
-        " (SELECT 1 FROM erased_persons WHERE person_id = m.person_id) AS erased) AS e"
+        " CROSS JOIN LATERAL (SELECT m.address IS NULL AND m.person_id = ANY(erased.ids)"
+        " AS erased FROM erased) AS e"
         " ORDER BY m.n"
         " ON CONFLICT (event_id, recipient_key, template) DO NOTHING",
         event_id,
@@ -588,6 +588,7 @@ async def plan_deliveries(
         [m.supervisor_id for m in mails],
         [m.reply_to_person_id for m in mails],
         [m.reminder for m in mails],
+        persons,
     )
     await wake(conn, DELIVERIES_CHANNEL)
 
