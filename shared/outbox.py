@@ -39,7 +39,7 @@ from shared.db.pool import connect
 from shared.envelope import Envelope
 from shared.redact import redact
 from shared.retry import backoff_delay, describe, is_transient
-from shared.wakeups import OUTBOX, OUTBOX_SUFFIX, wake
+from shared.wakeups import OUTBOX, OUTBOX_SUFFIX, listening_here, wake
 
 log = logging.getLogger(__name__)
 
@@ -450,13 +450,14 @@ class OutboxRelay:
             await conn.add_listener(notify_channel(self.schema), self._on_notify)
             await self._renew_producer()
             self._connected = True
-            while True:
-                self._wake.clear()
-                fetched = await self._publish_batch(conn)
-                await self._count(conn)
-                if fetched < self.batch_size:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            with listening_here(self.dsn, notify_channel(self.schema), self._wake.set):
+                while True:
+                    self._wake.clear()
+                    fetched = await self._publish_batch(conn)
+                    await self._count(conn)
+                    if fetched < self.batch_size:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self.poll_interval)
         finally:
             self.is_leader = False
             try:

@@ -11,13 +11,19 @@ in the caller's transaction, as before.
 A wake-up is a hint: every listener also polls, so one lost between a commit and its send (a
 crash in between) costs latency, never a message. Listeners see the committed data when the
 wake-up comes, which they did not before only by PostgreSQL's promise.
+
+A listener in the same process (the relay or the mail worker of the service that writes)
+registers with `listening_here`: a wake-up for it is handed over directly, without a NOTIFY
+(a round trip for the sender, and a signal and a read for every listening session). Only
+wake-ups that no listener here takes go through the database, for the other replicas. A
+relay listens here only while it leads, so the leader elsewhere is still told.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextvars import ContextVar
 
 import asyncpg
@@ -37,6 +43,40 @@ _SEND = (
 
 _pending: ContextVar[set[str] | None] = ContextVar("ks_pending_wakeups", default=None)
 
+# Listeners in this process, by (DSN, channel's full name).
+_here: dict[tuple[str, str], list[Callable[[], None]]] = {}
+
+
+@contextlib.contextmanager
+def listening_here(dsn: str, channel: str, callback: Callable[[], None]) -> Iterator[None]:
+    """In the block, wake-ups for `channel` (its full name) that this process sends on
+    connections to `dsn` (shared.db.pool's) call `callback` instead of going through the
+    database. The listener still LISTENs for the other processes' wake-ups."""
+    key = (dsn, channel)
+    _here.setdefault(key, []).append(callback)
+    try:
+        yield
+    finally:
+        _here[key].remove(callback)
+        if not _here[key]:
+            del _here[key]
+
+
+def _wake_here(conn: asyncpg.Connection, channels: Iterable[str]) -> list[str]:
+    """Wake the listeners here of `channels`; the channels that none here listens to."""
+    where: tuple[str, str] | None = getattr(conn, "where", None)
+    if where is None:
+        return list(channels)
+    dsn, schema = where
+    elsewhere = []
+    for channel in channels:
+        callbacks = _here.get((dsn, channel or f"{schema}{OUTBOX_SUFFIX}"))
+        if not callbacks:
+            elsewhere.append(channel)
+        for callback in list(callbacks or ()):
+            callback()
+    return elsewhere
+
 
 async def wake(conn: asyncpg.Connection, channel: str) -> None:
     """Wake the listeners of `channel` (`OUTBOX`: this schema's relay) once this commits."""
@@ -44,6 +84,9 @@ async def wake(conn: asyncpg.Connection, channel: str) -> None:
     if pending is not None:
         pending.add(channel)
         return
+    if not conn.is_in_transaction():  # what it wakes them for is committed already
+        if not _wake_here(conn, [channel]):
+            return
     await conn.execute(_SEND, [channel], OUTBOX_SUFFIX)
 
 
@@ -59,8 +102,9 @@ async def after_commit(conn: asyncpg.Connection) -> AsyncIterator[None]:
         yield
     finally:
         _pending.reset(token)
-    if pending:
+    elsewhere = _wake_here(conn, sorted(pending))
+    if elsewhere:
         try:
-            await conn.execute(_SEND, sorted(pending), OUTBOX_SUFFIX)
+            await conn.execute(_SEND, elsewhere, OUTBOX_SUFFIX)
         except Exception as error:  # committed already: a lost hint only delays the listeners
             log.warning("wake-up after commit not sent", extra={"error": describe(error)})

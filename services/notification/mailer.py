@@ -44,7 +44,7 @@ from shared.redact import redact
 from shared.retry import backoff_delay, describe, is_transient
 from shared.service import Runtime
 from shared.topics import events_topic
-from shared.wakeups import OUTBOX, after_commit, wake
+from shared.wakeups import OUTBOX, after_commit, listening_here, wake
 
 log = logging.getLogger(__name__)
 MAILS = Counter("ks_mails_total", "Mails by outcome", ["template", "outcome"])
@@ -460,7 +460,11 @@ async def mail_worker(runtime: Runtime) -> None:
                 await repository.hold_worker_lock(listener, worker)
                 attempt = 0
                 mailing = dataclasses.replace(runtime, pool=own)
-                await _send_continuously(mailing, templates, smtp, wake, worker=worker)
+                here = listening_here(
+                    settings.database_url, repository.DELIVERIES_CHANNEL, wake.set
+                )
+                with here:
+                    await _send_continuously(mailing, templates, smtp, wake, worker=worker)
             except asyncio.CancelledError:
                 raise
             except Exception:

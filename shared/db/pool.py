@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import asyncpg
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+class Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untyped
+    """A connection that knows where it points: the DSN and the schema it was opened with, so
+    that a wake-up sent on it can reach a listener in this process directly (shared/wakeups)."""
+
+    where: tuple[str, str] | None = None
+
+
+async def _init_connection(
+    conn: asyncpg.Connection, *, where: tuple[str, str] | None = None
+) -> None:
+    if isinstance(conn, Connection):
+        conn.where = where
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
@@ -27,7 +39,8 @@ async def create_pool(dsn: str, schema: str, *, max_size: int = 10, name: str = 
         dsn,
         min_size=1,
         max_size=max_size,
-        init=_init_connection,
+        connection_class=Connection,
+        init=functools.partial(_init_connection, where=(dsn, schema)),
         reset=_no_session_state,
         server_settings={
             "search_path": schema,
@@ -42,11 +55,12 @@ async def create_pool(dsn: str, schema: str, *, max_size: int = 10, name: str = 
 async def connect(dsn: str, schema: str, *, name: str = "") -> asyncpg.Connection:
     conn = await asyncpg.connect(
         dsn,
+        connection_class=Connection,
         server_settings={
             "search_path": schema,
             "application_name": name or schema,
             "timezone": "UTC",
         },
     )
-    await _init_connection(conn)
+    await _init_connection(conn, where=(dsn, schema))
     return conn
