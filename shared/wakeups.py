@@ -78,13 +78,15 @@ def _wake_here(conn: asyncpg.Connection, channels: Iterable[str]) -> list[str]:
     return elsewhere
 
 
-async def wake(conn: asyncpg.Connection, channel: str) -> None:
+async def wake(conn: asyncpg.Connection | asyncpg.Pool, channel: str) -> None:
     """Wake the listeners of `channel` (`OUTBOX`: this schema's relay) once this commits."""
     pending = _pending.get()
     if pending is not None:
         pending.add(channel)
         return
-    if not conn.is_in_transaction():  # what it wakes them for is committed already
+    # Outside a transaction (on a pool, or after a statement of its own) what the listeners
+    # are woken for is committed already.
+    if isinstance(conn, asyncpg.Pool) or not conn.is_in_transaction():
         if not _wake_here(conn, [channel]):
             return
     await conn.execute(_SEND, [channel], OUTBOX_SUFFIX)

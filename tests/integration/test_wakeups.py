@@ -95,3 +95,25 @@ async def test_without_a_listener_here_the_wake_up_goes_through_the_database(
     finally:
         await listener.close()
         await pool.close()
+
+
+async def test_a_wake_up_in_a_transaction_without_after_commit_goes_as_a_notify(
+    database: TestDatabase,
+) -> None:
+    """Sent in the transaction, as before: the NOTIFY is delivered when it commits, never the
+    listener here before the data it is woken for is there."""
+    dsn = database.dsns["notification"]
+    pool = await migrated_pool(dsn, SCHEMA, NOTIFICATION_MIGRATIONS)
+    listener = await connect(dsn, SCHEMA)
+    heard = Heard()
+    await listener.add_listener(notify_channel(SCHEMA), heard)
+    woken: list[str] = []
+    try:
+        with listening_here(dsn, notify_channel(SCHEMA), lambda: woken.append("relay")):
+            async with pool.acquire() as conn, conn.transaction():
+                await wake(conn, OUTBOX)
+            assert woken == []
+        assert await _marker_after(dsn, heard) == [""]
+    finally:
+        await listener.close()
+        await pool.close()
