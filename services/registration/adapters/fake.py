@@ -168,9 +168,15 @@ class FakeStore:
         removed: list[str],
         contact_changed: bool,
     ) -> None:
-        erased = self.persons.get(person_id, {}).get("erased_at")
-        await self.add_person(person_id=person_id, contact=contact)
-        self.persons[person_id]["erased_at"] = erased
+        if person_id in self.persons:  # updated as the SQL does: erasure marks stay
+            self.persons[person_id].update(
+                name=contact.name,
+                email=str(contact.email),
+                phone=contact.phone,
+                language=contact.language.value,
+            )
+        else:
+            await self.add_person(person_id=person_id, contact=contact)
         interest = {
             "municipality_numbers": list(municipality_numbers),
             "contact_person_id": person_id,
