@@ -55,7 +55,8 @@ MARK_FLUSHES = 1
 
 
 class Unwritable(Exception):
-    """The mail cannot be written (its template fails): sending again would fail again."""
+    """The mail cannot be written (its template fails, an address cannot go in its headers):
+    sending again would fail again."""
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,17 @@ def build_mail(settings: NotificationSettings, mail: Claimed, templates: Templat
     except (TemplateError, LookupError, ValueError, TypeError) as error:
         raise Unwritable(f"template {mail.template!r} ({mail.language}): {error!r}") from error
     sender_name, sender = parseaddr(settings.mail_from)
-    headers = [
-        ("From", mime.address(sender_name, sender)),
-        ("To", mime.address(context["recipient_name"], mail.address)),
-    ]
-    if mail.reply_to_email:
-        headers.append(("Reply-To", mime.address(mail.reply_to_name or "", mail.reply_to_email)))
+    try:
+        recipient = mime.ascii_address(mail.address)
+        headers = [
+            ("From", mime.address(sender_name, sender)),
+            ("To", mime.address(context["recipient_name"], recipient)),
+        ]
+        if mail.reply_to_email:
+            reply_to = mime.address(mail.reply_to_name or "", mail.reply_to_email)
+            headers.append(("Reply-To", reply_to))
+    except mime.NotAscii as error:
+        raise Unwritable(f"address: {error}") from error
     headers += [
         ("Subject", mime.encoded_words(rendered.subject)),
         ("Date", formatdate(localtime=False)),
@@ -100,13 +106,13 @@ def build_mail(settings: NotificationSettings, mail: Claimed, templates: Templat
     spec = mail.context.get("calendar")
     if spec:
         ics = calendar.invitation(
-            spec, organizer=sender, attendee=mail.address, attendee_name=context["recipient_name"]
+            spec, organizer=sender, attendee=recipient, attendee_name=context["recipient_name"]
         ).decode()
         method = (("method", str(spec["method"])),)
         alternatives.append(mime.Part("calendar", ics, method))
         name = "invitasjon.ics" if spec["method"] == "REQUEST" else "avlysning.ics"
         attachments.append(mime.Part("calendar", ics, method, filename=name))
-    return Composed(sender, mail.address, mime.message(headers, alternatives, attachments))
+    return Composed(sender, recipient, mime.message(headers, alternatives, attachments))
 
 
 @dataclass
@@ -215,6 +221,12 @@ async def send_batch(
             composed = build_mail(settings, mail, templates)
         except Unwritable as error:
             outcome.failed.append((mail, str(error)))
+            return
+        except Exception as error:
+            # A mail that cannot be built fails on its own: ending the round would also send
+            # again the mails of the batch that the server took but that are not marked yet.
+            log.exception("a mail could not be built", extra={"delivery_id": str(mail.id)})
+            outcome.failed.append((mail, f"could not be built: {error!r}"))
             return
         if unreachable:
             outcome.retry.append((mail, unreachable[0]))

@@ -42,7 +42,27 @@ def encoded_words(value: str) -> str:
     return (CRLF + " ").join(f"=?utf-8?b?{base64.b64encode(w.encode()).decode()}?=" for w in words)
 
 
+class NotAscii(ValueError):
+    """An address whose local part is not ASCII: it needs SMTPUTF8, which is not used here."""
+
+
+def ascii_address(addr: str) -> str:
+    """The address as it goes in an ASCII header and envelope: an internationalized domain in
+    its IDNA (punycode) form. A local part outside ASCII raises `NotAscii`."""
+    if addr.isascii():
+        return addr
+    local, _, domain = addr.rpartition("@")
+    if not local.isascii():
+        # The reason is stored and published: it names no address.
+        raise NotAscii("the part before @ is not ASCII (it would need SMTPUTF8)")
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError as error:
+        raise NotAscii(f"the domain is not a valid IDNA name ({error})") from error
+
+
 def address(name: str, addr: str) -> str:
+    addr = ascii_address(addr)
     if not name:
         return addr
     if name.isascii():

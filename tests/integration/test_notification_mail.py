@@ -617,6 +617,40 @@ async def test_a_template_that_fails_for_one_mail_leaves_the_others_flowing(
     assert [data_of(r)["template"] for r in sent] == ["interest_receipt"]
 
 
+async def test_an_address_no_header_can_hold_fails_alone_and_nothing_goes_twice(
+    harness: Harness,
+) -> None:
+    """A local part outside ASCII would need SMTPUTF8: that mail fails with the reason, and
+    the mail worker goes on, so the mails beside it are sent once, not again."""
+    t = token()
+    tor = await harness.person(f"Tor {t}", f"trønder-{t}@example.no")
+    kari = await harness.person(f"Kari {t}", f"kari-{t}@example.no")
+    await harness.publish(
+        interest(
+            tor,
+            branch_id="trondelag",
+            branch_name="Trøndelag",
+            county_numbers=["50"],
+            municipality_numbers=["5001"],
+        )
+    )
+    await harness.publish(interest(kari))
+
+    async def failed() -> list[dict[str, Any]]:
+        return [d for d in await harness.deliveries(person_id=tor) if d["status"] == "failed"]
+
+    [broken] = await eventually(failed, what="the receipt to Tor marked failed")
+    assert "SMTPUTF8" in broken["last_error"] and "example.no" not in broken["last_error"]
+    assert broken["attempts"] == 1
+
+    async def kari_settled() -> list[dict[str, Any]]:
+        return [d for d in await harness.deliveries(person_id=kari) if d["status"] == "sent"]
+
+    await eventually(kari_settled, what="the receipt to Kari marked sent")
+    [receipt] = await harness.mails_to(f"kari-{t}@example.no", 1)
+    assert receipt["subject"].startswith("Kvittering")
+
+
 class Refusing:
     """An SMTP server that refuses one address for good (550) and takes the rest."""
 

@@ -446,6 +446,30 @@ def test_a_mail_its_template_cannot_write_is_unwritable(templates: Templates) ->
         build_mail(settings, claimed(template="no_such"), templates)
 
 
+def test_an_internationalized_domain_goes_in_its_ascii_form(templates: Templates) -> None:
+    settings = NotificationSettings(database_url="postgresql://unused")
+    composed = build_mail(settings, claimed(address="kari@bø.no"), templates)
+    assert composed.recipient == "kari@xn--b-5ga.no"
+    parsed = email.message_from_bytes(composed.data, policy=email.policy.default)
+    assert parsed["To"] == "Kari Nordmann <kari@xn--b-5ga.no>"
+    [attachment] = list(parsed.iter_attachments())
+    event = Calendar.from_ical(attachment.get_content()).walk("VEVENT")[0]
+    assert str(event["ATTENDEE"]) == "mailto:kari@xn--b-5ga.no"
+
+
+def test_an_address_that_needs_smtputf8_is_unwritable_and_named_in_no_reason(
+    templates: Templates,
+) -> None:
+    settings = NotificationSettings(database_url="postgresql://unused")
+    for mail in (
+        claimed(address="styret.trønde@example.no"),
+        claimed(reply_to_name="Kari", reply_to_email="kåri@example.no"),
+    ):
+        with pytest.raises(Unwritable, match="SMTPUTF8") as raised:
+            build_mail(settings, mail, templates)
+        assert "@example.no" not in str(raised.value)
+
+
 @pytest.mark.parametrize(
     ("error", "outcome"),
     [
