@@ -289,7 +289,9 @@ def main() -> None:
                 "municipality_numbers": municipalities,
                 "contact": {
                     "name": name,
-                    "email": f"styret.{branch.lower()[:6]}@example.no",
+                    # ASCII: an address outside it would need SMTPUTF8, which the
+                    # notification service does not use (such a mail fails, with the reason).
+                    "email": f"styret.{branch.lower().replace('ø', 'o')[:6]}@example.no",
                     "language": language,
                 },
                 "message": message,
