@@ -247,6 +247,19 @@ def interest(contact: uuid.UUID, **changes: Any) -> reg.InterestRegistered:
     return reg.InterestRegistered(**values)
 
 
+def interest_in(
+    branch_id: str, branch_name: str, county: str, municipality: str, contact: uuid.UUID
+) -> reg.InterestRegistered:
+    """Interest from another branch than Vestland, in one municipality of one county."""
+    return interest(
+        contact,
+        branch_id=branch_id,
+        branch_name=branch_name,
+        county_numbers=[county],
+        municipality_numbers=[municipality],
+    )
+
+
 def calendar_of(mail: dict[str, Any]) -> Calendar:
     """The .ics attachment of a mail, parsed back."""
     files = [p for p in mail["parts"] if p["content_type"] == "text/calendar" and p["filename"]]
@@ -518,15 +531,7 @@ async def test_invitation_change_and_cancellation_update_one_calendar_entry(
 async def test_a_municipality_invited_as_such_reaches_its_board(harness: Harness) -> None:
     t = token()
     board = await harness.person(f"Styre {t}", f"styre-{t}@example.no", "en")
-    await harness.publish(
-        interest(
-            board,
-            branch_id="rogaland",
-            branch_name="Rogaland",
-            county_numbers=["11"],
-            municipality_numbers=["1103"],
-        )
-    )
+    await harness.publish(interest_in("rogaland", "Rogaland", "11", "1103", board))
     await harness.mails_to(f"styre-{t}@example.no", 1)
     gathering_id = uuid.uuid4()
     starts = datetime(2030, 10, 20, 8, 0, tzinfo=UTC)
@@ -625,15 +630,7 @@ async def test_an_address_no_header_can_hold_fails_alone_and_nothing_goes_twice(
     t = token()
     tor = await harness.person(f"Tor {t}", f"trønder-{t}@example.no")
     kari = await harness.person(f"Kari {t}", f"kari-{t}@example.no")
-    await harness.publish(
-        interest(
-            tor,
-            branch_id="trondelag",
-            branch_name="Trøndelag",
-            county_numbers=["50"],
-            municipality_numbers=["5001"],
-        )
-    )
+    await harness.publish(interest_in("trondelag", "Trøndelag", "50", "5001", tor))
     await harness.publish(interest(kari))
 
     async def failed() -> list[dict[str, Any]]:
