@@ -19,6 +19,12 @@ ADDRESS = "kari.nordmann@example.no"
 PHONE = "+47 912 34 567"
 
 
+def holds_no_contact(line: str) -> bool:
+    """Neither the address nor the phone number, in any spacing: the line's own digits (its
+    time, a random id) may well contain "912", so the number is looked for whole."""
+    return "kari" not in line and "912 34 567" not in line and "91234567" not in line
+
+
 def formatted(record: logging.LogRecord) -> tuple[str, dict[str, Any]]:
     line = json_formatter("test").format(record)
     return line, json.loads(line)
@@ -34,7 +40,7 @@ def record(msg: str, *args: object, extra: dict[str, Any] | None = None) -> logg
 def test_message_and_its_arguments_are_masked() -> None:
     line, data = formatted(record("mail to %s (tel. %s) not accepted", ADDRESS, PHONE))
     assert data["message"] == f"mail to {EMAIL_MASK} (tel. {PHONE_MASK}) not accepted"
-    assert "kari" not in line and "912" not in line
+    assert holds_no_contact(line)
 
 
 def test_extra_fields_are_masked_however_nested() -> None:
@@ -51,7 +57,7 @@ def test_extra_fields_are_masked_however_nested() -> None:
             },
         )
     )
-    assert "kari" not in line and "912" not in line
+    assert holds_no_contact(line)
     assert data["error"] == f"ValueError: 550 mailbox {EMAIL_MASK} unavailable"
     assert data["reason"] == f"rejected: {EMAIL_MASK}"
     assert data["context"] == {"to": [EMAIL_MASK], "phone": PHONE_MASK, "attempt": 3}
