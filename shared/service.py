@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError
+from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from faststream import AckPolicy
@@ -29,6 +28,7 @@ from faststream.message import StreamMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import problems
+from shared.consuming import Escapes, consume_batches
 from shared.db.migrations import migrate
 from shared.db.pool import connect, create_pool
 from shared.envelope import Envelope
@@ -37,7 +37,6 @@ from shared.housekeeping import housekeeping_worker
 from shared.lag import consumer_lag_worker
 from shared.logs import configure_logging
 from shared.messaging import (
-    MESSAGES,
     BeforeCommit,
     DeadLetters,
     Handler,
@@ -47,7 +46,6 @@ from shared.messaging import (
     Outcome,
 )
 from shared.outbox import OutboxRelay, kafka_producer, outbox_counts
-from shared.retry import backoff_delay, describe
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -117,13 +115,13 @@ def build_broker(spec: ServiceSpec, processor_ref: dict[str, KafkaMessageProcess
     broker = KafkaBroker(
         settings.kafka_bootstrap, client_id=f"{spec.name}", logger=log, graceful_timeout=15.0
     )
-    escapes: dict[tuple[str, int, int], int] = {}
+    escapes: Escapes = {}
 
     for topic in spec.subscribe_to:
         # MANUAL: the offsets are committed only after the transaction (and the dead letters).
         # A batch is what one fetch brings, up to `consume_batch_size` records; handled in one
         # transaction, it saves a round trip per message to the database and to the broker.
-        @broker.subscriber(
+        subscriber = broker.subscriber(
             topic,
             batch=True,
             max_records=settings.consume_batch_size,
@@ -135,95 +133,33 @@ def build_broker(spec: ServiceSpec, processor_ref: dict[str, KafkaMessageProcess
             # parse the body first, or a broken one fails before our code sees it.
             decoder=_raw_body,
         )
-        async def consume(msg: KafkaMessage) -> None:
-            await _consume_batch(processor_ref["processor"], msg, escapes)
+        subscriber(_consumer(subscriber, settings, processor_ref, escapes))
 
     return broker
 
 
-async def _consume_batch(
-    processor: KafkaMessageProcessor, msg: KafkaMessage, escapes: dict[tuple[str, int, int], int]
-) -> None:
-    """Process a batch of records, then commit; never commit past a record not processed.
+def _consumer(
+    subscriber: Any,
+    settings: ServiceSettings,
+    processor_ref: dict[str, KafkaMessageProcessor],
+    escapes: Escapes,
+) -> Callable[[KafkaMessage], Awaitable[None]]:
+    """The subscriber's handler: it keeps the consumer while the subscriber runs (see
+    shared/consuming.py), fetching ahead and committing behind."""
 
-    The processor handles, retries or dead-letters everything it can, a batch at a time.
-    Should something still escape it (a dead letter the broker refuses for good, a bug), the
-    records are taken one at a time: a partition stops at its first record that escapes, and
-    is sought back to it and paused for a backoff, so that record comes again and its
-    partition waits behind it, while the other partitions flow on. Only then are the offsets
-    committed: a plain manual ack would have passed over the record.
-    """
-    raw = msg.raw_message
-    records = list(raw) if isinstance(raw, tuple) else [raw]
-    if not records:
-        return
-    try:
-        await processor.process_batch(records)
-    except Exception as error:
-        log.warning(
-            "a batch could not be processed whole; taking its records one at a time",
-            extra={"records": len(records), "error": describe(error)},
+    async def consume(msg: KafkaMessage) -> None:
+        raw = msg.raw_message
+        await consume_batches(
+            processor_ref["processor"],
+            msg.consumer,
+            list(raw) if isinstance(raw, tuple) else [raw],
+            escapes,
+            running=lambda: bool(subscriber.running),
+            max_records=settings.consume_batch_size,
+            poll_timeout_ms=settings.consume_poll_timeout_ms,
         )
-        blocked: dict[TopicPartition, int] = {}
-        for record in records:
-            partition = TopicPartition(record.topic, record.partition)
-            if partition in blocked:
-                continue  # behind a record that escaped: its partition waits
-            try:
-                await processor.process(record)
-            except Exception as escaped:
-                blocked[partition] = record.offset
-                _hold(processor, msg, record, escaped, escapes)
-            else:
-                escapes.pop((record.topic, record.partition, record.offset), None)
-        if blocked:
-            consumer = msg.consumer
-            for partition, offset in blocked.items():
-                consumer.seek(partition, offset)
-    try:
-        await msg.ack()
-    except CommitFailedError:
-        # Rebalanced away mid-batch; the new owner redelivers and the inbox makes that
-        # harmless.
-        log.warning("offset commit failed after rebalance; expecting redelivery")
 
-
-def _hold(
-    processor: KafkaMessageProcessor,
-    msg: KafkaMessage,
-    record: ConsumerRecord[Any, Any],
-    error: BaseException,
-    escapes: dict[tuple[str, int, int], int],
-) -> None:
-    """Pause the record's partition for a backoff; it is sought back to the record after."""
-    where = (record.topic, record.partition, record.offset)
-    escapes[where] = attempt = escapes.get(where, 0) + 1
-    delay = backoff_delay(attempt)
-    log.error(
-        "message not processed; it will come again",
-        extra={
-            "topic": record.topic,
-            "partition": record.partition,
-            "offset": record.offset,
-            "attempt": attempt,
-            "retry_in_s": round(delay, 2),
-            "error": describe(error),
-        },
-    )
-    MESSAGES.labels(processor.service, record.topic, "unknown", "escaped").inc()
-    consumer = msg.consumer
-    partition = TopicPartition(record.topic, record.partition)
-    if isinstance(consumer, AIOKafkaConsumer):
-        consumer.pause(partition)
-
-        def resume() -> None:
-            # Rebalanced away meanwhile: the partition is no longer ours to resume.
-            if partition in consumer.assignment():
-                consumer.resume(partition)
-
-        asyncio.get_running_loop().call_later(delay, resume)
-    if len(escapes) > 10_000:  # records that escaped and then went to another consumer
-        escapes.clear()
+    return consume
 
 
 async def _raw_body(message: StreamMessage[Any]) -> bytes:
