@@ -11,8 +11,8 @@ docs/performance.md). Here the handler keeps the consumer in hand while the subs
 - a `getmany` runs ahead while a batch is handled, so what arrives meanwhile is fetched at
   once, and the next batch is what it took plus whatever else is fetched by then;
 - a batch's offsets are committed, explicitly (its last record + 1 per partition, or the
-  record that escaped), while the next batch is handled; each commit waits for the one before
-  it, so they land in order. A commit that fails (rebalanced away, the broker away) leaves
+  record that escaped), while the next batch is handled; one commit is in flight at a time,
+  in order, and the batches handled meanwhile go together in the next. A commit that fails (rebalanced away, the broker away) leaves
   those records to come again, which the inbox makes harmless;
 - when it stops (the subscriber stops, or a record escaped), what ran ahead is given back:
   each partition it took records of is sought back to the first of them, so nothing fetched
@@ -62,16 +62,8 @@ async def consume_batches(
 ) -> None:
     """Handle `records`, then the batches after them while `running()`, as above."""
     ahead: asyncio.Future[Fetched] | None = None
-    committing: asyncio.Future[None] | None = None
-    committed: dict[TopicPartition, int] = {}  # what this call has committed (or is committing)
+    committer = _Committer(consumer)
     blocked: dict[TopicPartition, int] = {}
-
-    async def commit(offsets: dict[TopicPartition, int]) -> None:
-        nonlocal committing
-        if committing is not None:
-            await committing
-        committed.update(offsets)
-        committing = asyncio.ensure_future(_commit(consumer, offsets))
 
     try:
         while True:
@@ -80,7 +72,7 @@ async def consume_batches(
             )
             if records:
                 blocked = await _handle(processor, consumer, records, escapes)
-                await commit(_next_offsets(records, blocked))
+                committer.add(_next_offsets(records, blocked))
             if blocked or not running():
                 return
             try:
@@ -101,9 +93,9 @@ async def consume_batches(
                 # is handled. Commit those not committed yet, as a plain commit would: also a
                 # partition that never had a record, whose lag then reads 0, not unknown.
                 idle = await _positions(consumer)
-                behind = {tp: at for tp, at in idle.items() if committed.get(tp) != at}
+                behind = {tp: at for tp, at in idle.items() if committer.asked.get(tp) != at}
                 if behind:
-                    await commit(behind)
+                    committer.add(behind)
     finally:
         if ahead is not None:
             _give_back(consumer, ahead, blocked)
@@ -111,8 +103,7 @@ async def consume_batches(
         for partition, offset in blocked.items():
             if partition in mine:
                 consumer.seek(partition, offset)
-        if committing is not None:
-            await committing
+        await committer.drain()
 
 
 async def _handle(
@@ -161,6 +152,33 @@ def _next_offsets(
         offsets[partition] = max(offsets.get(partition, 0), record.offset + 1)
     offsets.update(blocked)
     return offsets
+
+
+class _Committer:
+    """One offset commit in flight at a time, in order; what batches handled meanwhile ask for
+    goes in the next one, together (so a commit that takes longer than a batch costs no
+    queue of commits)."""
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self.consumer = consumer
+        self.asked: dict[TopicPartition, int] = {}  # every offset asked for, committed or not
+        self.pending: dict[TopicPartition, int] = {}
+        self.running: asyncio.Future[None] | None = None
+
+    def add(self, offsets: dict[TopicPartition, int]) -> None:
+        self.asked.update(offsets)
+        self.pending.update(offsets)
+        if self.running is None or self.running.done():
+            self.running = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        while self.pending:
+            offsets, self.pending = self.pending, {}
+            await _commit(self.consumer, offsets)
+
+    async def drain(self) -> None:
+        if self.running is not None:
+            await self.running
 
 
 async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
