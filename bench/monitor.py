@@ -1,5 +1,5 @@
 """Samples taken every second while a scenario runs: consumer lag, outbox backlog, mail
-backlog, memory of each service process."""
+backlog, memory of each service process; and the CPU the services and the machine used."""
 
 from __future__ import annotations
 
@@ -27,6 +27,23 @@ def proc_status(pid: int, field_name: str) -> float | None:
         if line.startswith(f"{field_name}:"):
             return int(line.split()[1]) / 1024  # kB
     return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user and system) a process has used so far, in seconds; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time the whole machine has been busy so far, all cores together (/proc/stat)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,8 @@ class Monitor:
     samples: list[dict[str, Any]] = field(default_factory=list)
     _task: asyncio.Task[None] | None = None
     _started: float = 0.0
+    _cpu_at_start: dict[str, tuple[int, float | None]] = field(default_factory=dict)
+    _machine_at_start: tuple[float, float] = (0.0, 0.0)  # (monotonic, busy CPU seconds)
 
     async def __aenter__(self) -> Monitor:
         self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
@@ -75,7 +94,27 @@ class Monitor:
         """Sample every `interval_s` from now on; `t` counts from here."""
         self.samples.clear()
         self._started = time.time()
+        self._cpu_at_start = {name: (pid, cpu_seconds(pid)) for name, pid in self.pids.items()}
+        self._machine_at_start = (time.monotonic(), machine_cpu_seconds())
         self._task = asyncio.create_task(self._run())
+
+    def cpu_percent(self) -> dict[str, float | None]:
+        """CPU used since `start`, in % of one core: each service process (None for one that was
+        restarted meanwhile, as between the stages) and the whole machine, whose all is
+        `cores` times 100. The machine is shared with the broker, the database and this client."""
+        since, busy = self._machine_at_start
+        wall = time.monotonic() - since
+        found: dict[str, float | None] = {}
+        for name, pid in self.pids.items():
+            started_pid, at_start = self._cpu_at_start.get(name, (None, None))
+            now = cpu_seconds(pid)
+            if started_pid != pid or at_start is None or now is None:
+                found[name] = None
+            else:
+                found[name] = round(100 * (now - at_start) / wall, 1)
+        found["machine"] = round(100 * (machine_cpu_seconds() - busy) / wall, 1)
+        found["cores"] = os.cpu_count()
+        return found
 
     async def __aexit__(self, *_: object) -> None:
         if self._task is not None:

@@ -109,6 +109,17 @@ def summary(report: dict[str, Any]) -> str:
             )
         peaks = ", ".join(f"{k} {_n(v, 1)} MB" for k, v in s["peak_rss_mb"].items())
         lines.append(f"   peak RSS: {peaks}")
+        cpu = s.get("cpu_percent")
+        if cpu:
+            used = ", ".join(
+                f"{k} {'-' if v is None else _n(v, 0)}"
+                for k, v in cpu.items()
+                if k not in ("machine", "cores")
+            )
+            lines.append(
+                f"   CPU from the first command to the last mail, % of one core: {used}; "
+                f"the machine {_n(cpu['machine'], 0)} of {100 * (cpu['cores'] or 1)}"
+            )
         samples = s["samples"]
         if samples:
             lines.append(

@@ -220,6 +220,7 @@ async def run_scenario(
                 stages = await _one_stage_at_a_time(monitor, procs, pids, scenario, options)
             drained = await _until_drained(monitor, procs, scenario, options)
             final = await monitor.sample()
+            cpu = monitor.cpu_percent()
         load_seconds = sent_out.finished - sent_out.started
         peak = {name: proc_status(pid, "VmHWM") for name, pid in pids.items()}
         figures = await collect(
@@ -230,6 +231,7 @@ async def run_scenario(
             published=sent_out.as_dict(),
             figures=figures.as_dict(),
             peak_rss_mb={k: None if v is None else round(v, 1) for k, v in peak.items()},
+            cpu_percent=cpu,
             final_sample=final,
             backlog_by_quarter=backlog_by_quarter(monitor.samples, load_seconds),
             samples=monitor.samples,

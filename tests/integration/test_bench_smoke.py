@@ -58,6 +58,10 @@ async def test_a_tiny_burst_is_measured_end_to_end_and_leaves_nothing_behind(
     assert all(mb > 0 for mb in scenario["peak_rss_mb"].values())
     assert set(scenario["peak_rss_mb"]) == {"registration", "notification"}
     assert scenario["samples"], "no backlog samples were taken"
+    cpu = scenario["cpu_percent"]
+    # Both services worked, and the machine at least as much as they did together.
+    assert cpu["registration"] > 0 and cpu["notification"] > 0, cpu
+    assert cpu["machine"] >= cpu["registration"] + cpu["notification"] - 1, cpu
 
     bare = scenario["bare"]
     assert bare["chain_batched"]["messages"] == COMMANDS
