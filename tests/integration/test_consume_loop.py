@@ -91,6 +91,21 @@ async def consumer(endpoints: Endpoints, topic: str) -> AsyncIterator[AIOKafkaCo
     await started.stop()
 
 
+async def loop(
+    recorder: Recorder, consumer: AIOKafkaConsumer, first: list[ConsumerRecord[Any, Any]]
+) -> None:
+    """The consume loop from `first` on, while the recorder says it runs."""
+    await consume_batches(
+        recorder,
+        consumer,
+        first,
+        {},
+        running=lambda: recorder.running,
+        max_records=100,
+        poll_timeout_ms=100,
+    )
+
+
 async def first_batch(consumer: AIOKafkaConsumer) -> list[ConsumerRecord[Any, Any]]:
     fetched = await eventually(
         lambda: consumer.getmany(timeout_ms=1000, max_records=1), what="the first record"
@@ -139,15 +154,7 @@ async def test_what_was_fetched_ahead_and_not_handled_comes_again(
         return moved
 
     recorder = Recorder(fetched_ahead)
-    await consume_batches(
-        recorder,
-        consumer,
-        first,
-        {},
-        running=lambda: recorder.running,
-        max_records=100,
-        poll_timeout_ms=100,
-    )
+    await loop(recorder, consumer, first)
 
     (record,) = first
     assert recorder.handled == [(record.partition, record.offset)]
@@ -168,15 +175,7 @@ async def test_a_record_that_escapes_stops_its_partition_there_whatever_was_fetc
 
     recorder = Recorder(fetched_ahead)
     recorder.escaping = {(0, 1), (1, 1)}  # the second record of each partition
-    await consume_batches(
-        recorder,
-        consumer,
-        first,
-        {},
-        running=lambda: recorder.running,
-        max_records=100,
-        poll_timeout_ms=100,
-    )
+    await loop(recorder, consumer, first)
 
     # Nothing at or after an escaped record was handled, and nothing is committed past one.
     assert all(offset < 1 for _, offset in recorder.handled)
@@ -209,19 +208,9 @@ async def test_once_idle_every_partition_is_committed_where_it_stands_an_empty_o
                 recorder.running = False
             return done
 
-        loop = asyncio.ensure_future(
-            consume_batches(
-                recorder,
-                consumer,
-                first,
-                {},
-                running=lambda: recorder.running,
-                max_records=100,
-                poll_timeout_ms=100,
-            )
-        )
+        looping = asyncio.ensure_future(loop(recorder, consumer, first))
         await eventually(idle_and_committed, what="both partitions committed")
-        await asyncio.wait_for(loop, 10)
+        await asyncio.wait_for(looping, 10)
         assert sorted(recorder.handled) == [(0, 0), (0, 1), (0, 2)]
     finally:
         await consumer.stop()
