@@ -147,7 +147,7 @@ async def test_what_was_fetched_ahead_and_not_handled_comes_again(
 
     async def fetched_ahead() -> bool:
         # The fetch that runs while the batch is handled took records of its own; the loop
-        # is then told to stop, so they are handled neither now nor never.
+        # is then told to stop, so they are not handled in this call: they must come again.
         moved = sum((await positions(consumer, topic)).values()) > taken
         if moved:
             recorder.running = False
