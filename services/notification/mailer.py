@@ -381,6 +381,8 @@ class Marker:
 async def _mark(runtime: Runtime, settings: NotificationSettings, outcome: Outcome) -> None:
     """Record what became of the batch. The mails are out: a database that is away for a
     while is waited for, so that they are not sent again when their lease runs out."""
+    if not (outcome.sent or outcome.failed or outcome.retry):
+        return  # each mail was marked as the server took it: no transaction to open
     attempt = 0
     while True:
         try:
