@@ -87,7 +87,7 @@ async def consume_batches(
             if records and len(records) < max_records:
                 # What arrived while the fetch ahead was answered.
                 more = await consumer.getmany(timeout_ms=0, max_records=max_records - len(records))
-                records = _flat(fetched, more)
+                records += _flat(more)  # each partition's after its own, as fetched
             elif not records:
                 # Idle: nothing fetched is left unhandled, so the consumer's positions are what
                 # is handled. Commit those not committed yet, as a plain commit would: also a
@@ -202,13 +202,9 @@ async def _positions(consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
     return found
 
 
-def _flat(*fetches: Fetched) -> list[ConsumerRecord[Any, Any]]:
-    """The records of fetches, each partition's in offset order (a later fetch's after)."""
-    partitions: dict[TopicPartition, list[ConsumerRecord[Any, Any]]] = {}
-    for fetched in fetches:
-        for partition, records in fetched.items():
-            partitions.setdefault(partition, []).extend(records)
-    return [record for records in partitions.values() for record in records]
+def _flat(fetched: Fetched) -> list[ConsumerRecord[Any, Any]]:
+    """The records of a fetch, partition after partition, each in offset order."""
+    return [record for records in fetched.values() for record in records]
 
 
 def _give_back(

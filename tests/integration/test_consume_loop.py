@@ -117,6 +117,16 @@ async def positions(consumer: AIOKafkaConsumer, topic: str) -> dict[int, int]:
     return {p: await consumer.position(TopicPartition(topic, p)) for p in (0, 1)}
 
 
+async def fetch_ahead_seen(consumer: AIOKafkaConsumer, topic: str) -> Callable[[], Awaitable[bool]]:
+    """A check: has the consumer taken records beyond those it holds now (a fetch ahead)?"""
+    taken = sum((await positions(consumer, topic)).values())
+
+    async def moved() -> bool:
+        return sum((await positions(consumer, topic)).values()) > taken
+
+    return moved
+
+
 async def committed(consumer: AIOKafkaConsumer, topic: str) -> dict[int, int | None]:
     return {p: await consumer.committed(TopicPartition(topic, p)) for p in (0, 1)}
 
@@ -143,15 +153,15 @@ async def test_what_was_fetched_ahead_and_not_handled_comes_again(
     consumer: AIOKafkaConsumer, topic: str
 ) -> None:
     first = await first_batch(consumer)
-    taken = sum((await positions(consumer, topic)).values())
+    moved = await fetch_ahead_seen(consumer, topic)
 
     async def fetched_ahead() -> bool:
         # The fetch that runs while the batch is handled took records of its own; the loop
         # is then told to stop, so they are not handled in this call: they must come again.
-        moved = sum((await positions(consumer, topic)).values()) > taken
-        if moved:
+        if await moved():
             recorder.running = False
-        return moved
+            return True
+        return False
 
     recorder = Recorder(fetched_ahead)
     await loop(recorder, consumer, first)
@@ -168,12 +178,7 @@ async def test_a_record_that_escapes_stops_its_partition_there_whatever_was_fetc
     consumer: AIOKafkaConsumer, topic: str
 ) -> None:
     first = await first_batch(consumer)
-    taken = sum((await positions(consumer, topic)).values())
-
-    async def fetched_ahead() -> bool:
-        return sum((await positions(consumer, topic)).values()) > taken
-
-    recorder = Recorder(fetched_ahead)
+    recorder = Recorder(await fetch_ahead_seen(consumer, topic))
     recorder.escaping = {(0, 1), (1, 1)}  # the second record of each partition
     await loop(recorder, consumer, first)
 
