@@ -76,7 +76,7 @@ WHERE {_WAITING}
     WHERE p.parked_at IS NOT NULL AND p.published_at IS NULL AND p.discarded_at IS NULL
       AND p.topic = o.topic AND p.key = o.key AND p.id < o.id)
 ORDER BY id
-LIMIT $1
+LIMIT {{limit:d}}
 """
 
 # The producer's own sequence state is what failed, not the row: after the broker refuses a
@@ -398,6 +398,9 @@ class OutboxRelay:
         self.bootstrap = bootstrap
         self.service = service or schema
         self.batch_size = batch_size
+        # The size written in, not a parameter: on the relay's connection, which plans each
+        # statement with parameters anew (`custom_plans`, for its mark), this one keeps its plan.
+        self._next_batch = _NEXT_BATCH.format(limit=batch_size)
         self.poll_interval = poll_interval
         # How long a sent batch may wait for the broker before the relay reconnects.
         self.delivery_timeout = delivery_timeout
@@ -439,7 +442,9 @@ class OutboxRelay:
                 await asyncio.sleep(backoff_delay(attempt))
 
     async def _run_once(self) -> None:
-        conn = await connect(self.dsn, self.schema, name=f"{self.schema}-outbox-relay")
+        conn = await connect(
+            self.dsn, self.schema, name=f"{self.schema}-outbox-relay", custom_plans=True
+        )
         try:
             lock = f"outbox-relay:{self.schema}"
             # Another replica leads; nothing signals its end, so poll for the lock.
@@ -504,7 +509,7 @@ class OutboxRelay:
         """Send the next batch; settle each row by its own outcome. Returns the rows fetched.
         Raises a transient error, after recording it on the rows concerned, when rows have to
         wait for the broker."""
-        rows = await conn.fetch(_NEXT_BATCH, self.batch_size)
+        rows = await conn.fetch(self._next_batch)
         if not rows:
             return 0
         lanes, waiting = await self._lanes(conn, rows)

@@ -463,6 +463,7 @@ async def mail_worker(runtime: Runtime) -> None:
                         settings.schema,
                         max_size=MARK_FLUSHES + 2,  # and a claim, and a batch's marking
                         name="notification-mail",
+                        custom_plans=True,
                     )
                 listener = await connect(
                     settings.database_url, settings.schema, name="notification-mail-listener"
