@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import secrets
 import uuid
@@ -68,6 +69,11 @@ class Composed:
     data: bytes
 
 
+# The sender's name and address, parsed once per setting rather than once per mail (parsing
+# was 6.6 % of notification's CPU while it sent mails alone in the benchmark).
+_parsed_sender = functools.lru_cache(maxsize=4)(parseaddr)
+
+
 def build_mail(settings: NotificationSettings, mail: Claimed, templates: Templates) -> Composed:
     """The whole message: headers, plain text, HTML and, for a gathering, its calendar part
     (inline, for calendar programs' Accept/Update, and as a file to open)."""
@@ -81,7 +87,7 @@ def build_mail(settings: NotificationSettings, mail: Claimed, templates: Templat
         rendered = templates.render_mail(mail.template, mail.language, context)
     except (TemplateError, LookupError, ValueError, TypeError) as error:
         raise Unwritable(f"template {mail.template!r} ({mail.language}): {error!r}") from error
-    sender_name, sender = parseaddr(settings.mail_from)
+    sender_name, sender = _parsed_sender(settings.mail_from)
     try:
         recipient = mime.ascii_address(mail.address)
         headers = [
