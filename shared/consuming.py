@@ -9,7 +9,8 @@ its offset commit, a fetch after them, and then the next batch too: about two ha
 docs/performance.md). Here the handler keeps the consumer in hand while the subscriber runs:
 
 - a `getmany` runs ahead while a batch is handled, so what arrives meanwhile is fetched at
-  once, and the next batch is what it took plus whatever else is fetched by then;
+  once, and the next batch is what it took plus whatever else is fetched by then, or within
+  `LINGER_MS` after (a batch of one or two records costs a transaction of its own);
 - a batch's offsets are committed, explicitly (its last record + 1 per partition, or the
   record that escaped), while the next batch is handled; one commit is in flight at a time,
   in order, and the batches handled meanwhile go together in the next. A commit that fails (rebalanced away, the broker away) leaves
@@ -34,6 +35,13 @@ from shared.messaging import MESSAGES
 from shared.retry import backoff_delay, describe
 
 log = logging.getLogger(__name__)
+
+# A batch smaller than a full one waits up to this long for one more fetch to join it. Under
+# load a fetch is at hand and nothing waits; at a few hundred records a second, batches of one
+# or two records each paid a transaction's fixed round trips (begin, inbox, outbox, commit).
+# Open loop at 200 commands/s, six runs each way, alternating: end to end p50 / p99 80 / 173 ms
+# on average without it, 69 / 153 with 3 ms; the machine 180 % busy of 200, against 185.
+LINGER_MS = 3
 
 Escapes = dict[tuple[str, int, int], int]  # (topic, partition, offset) -> times it escaped
 Fetched = Mapping[TopicPartition, Sequence[ConsumerRecord[Any, Any]]]
@@ -85,8 +93,10 @@ async def consume_batches(
                 ahead = None
             records = _flat(fetched)
             if records and len(records) < max_records:
-                # What arrived while the fetch ahead was answered.
-                more = await consumer.getmany(timeout_ms=0, max_records=max_records - len(records))
+                # What arrived while the fetch ahead was answered, or arrives within the linger.
+                more = await consumer.getmany(
+                    timeout_ms=LINGER_MS, max_records=max_records - len(records)
+                )
                 records += _flat(more)  # each partition's after its own, as fetched
             elif not records:
                 # Idle: nothing fetched is left unhandled, so the consumer's positions are what
