@@ -13,8 +13,9 @@ docs/performance.md). Here the handler keeps the consumer in hand while the subs
   `LINGER_MS` after (a batch of one or two records costs a transaction of its own);
 - a batch's offsets are committed, explicitly (its last record + 1 per partition, or the
   record that escaped), while the next batch is handled; one commit is in flight at a time,
-  in order, and the batches handled meanwhile go together in the next. A commit that fails (rebalanced away, the broker away) leaves
-  those records to come again, which the inbox makes harmless;
+  in order, and the batches handled meanwhile go together in the next. A commit that fails
+  (rebalanced away, the broker away) leaves those records to come again, which the inbox
+  makes harmless;
 - when it stops (the subscriber stops, or a record escaped), what ran ahead is given back:
   each partition it took records of is sought back to the first of them, so nothing fetched
   and not handled is passed over. The last commit is awaited before the handler returns.
