@@ -7,6 +7,7 @@ The same rules run on the real database in tests/integration/test_registration_*
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from services.registration.handlers.applications import (
     save_application_draft,
     submit_application,
 )
+from services.registration.handlers.context import contact_details
 from services.registration.handlers.decisions import (
     decide_application,
     revoke_admission,
@@ -44,8 +46,11 @@ from shared.events.registration import (
     ChangeCapacity,
     CloseRound,
     ContactDetails,
+    ContactHandover,
+    ContactPerson,
     DecideApplication,
     Decision,
+    GroupMember,
     ImportMembers,
     InterestUpdated,
     MunicipalityAdmitted,
@@ -360,3 +365,43 @@ async def test_registering_again_says_what_changed_and_hands_the_contact_over() 
         3,
         [["4601", "4627"], [], ["4640"]],
     ]
+
+
+@pytest.mark.parametrize(
+    "who",
+    [
+        ContactPerson(name=" Kari Nordmann ", email="Kari@EXAMPLE.no", language="nn"),
+        GroupMember(
+            name="Ola Nordmann",
+            email="ola@example.no",
+            phone="+47 912 34 567",
+            role="kulturskole",
+            organisation="Sola kulturskole",
+            commits_to_gatherings=True,
+        ),
+    ],
+)
+def test_contact_details_built_unvalidated_are_what_the_contract_validates(who: Any) -> None:
+    # Built from a validated command without validating again: what goes out must be what
+    # the validated contract gives, and what a consumer reads back.
+    handover = ContactHandover(
+        registration_id=uuid.uuid4(),
+        round_id="2028",
+        branch_id="rogaland",
+        branch_name="Rogaland",
+        new_contact_person_id=uuid.uuid4(),
+    )
+    for handed_over in (None, handover):
+        person_id = uuid.uuid4()
+        built = contact_details(person_id, who, handed_over=handed_over)
+        validated = ContactDetails(
+            person_id=person_id,
+            name=who.name,
+            email=who.email,
+            phone=who.phone,
+            language=who.language,
+            handed_over=handed_over,
+        )
+        assert built.model_dump_json() == validated.model_dump_json()
+        envelope = Envelope.wrap(built, source="/registration")
+        assert envelope.decode() == validated
