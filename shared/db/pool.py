@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 
 import asyncpg
 
@@ -34,11 +35,13 @@ async def _no_session_state(conn: asyncpg.Connection) -> None:
     """
 
 
-def _settings(schema: str, name: str, custom_plans: bool) -> dict[str, str]:
+def _settings(
+    schema: str, name: str, custom_plans: bool, more: Mapping[str, str] | None = None
+) -> dict[str, str]:
     settings = {"search_path": schema, "application_name": name or schema, "timezone": "UTC"}
     if custom_plans:
         settings["plan_cache_mode"] = "force_custom_plan"
-    return settings
+    return {**settings, **(more or {})}
 
 
 # `custom_plans`: each execution of a prepared statement is planned for its own parameters and
@@ -70,13 +73,19 @@ async def create_pool(
 
 
 async def connect(
-    dsn: str, schema: str, *, name: str = "", custom_plans: bool = False
+    dsn: str,
+    schema: str,
+    *,
+    name: str = "",
+    custom_plans: bool = False,
+    settings: Mapping[str, str] | None = None,
 ) -> asyncpg.Connection:
-    """One connection of its own (see `create_pool` for `custom_plans`)."""
+    """One connection of its own (see `create_pool` for `custom_plans`); `settings`: more
+    server settings for its session."""
     conn = await asyncpg.connect(
         dsn,
         connection_class=Connection,
-        server_settings=_settings(schema, name, custom_plans),
+        server_settings=_settings(schema, name, custom_plans, settings),
     )
     await _init_connection(conn, where=(dsn, schema))
     return conn

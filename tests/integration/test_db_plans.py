@@ -1,16 +1,22 @@
-"""Connections that plan each statement for the table as it is now (`custom_plans`), against
-the real PostgreSQL. The outbox relay and the mail worker mark rows by key on tables that grow
-fast from near empty: a plan kept from when a table was small may read all of it later (seen
-in the benchmark on a fresh database: 2 to 3 ms a mark, see docs/performance.md)."""
+"""How the outbox relay's and the mail worker's statements are planned, against the real
+PostgreSQL.
+
+Connections that plan each statement for the table as it is now (`custom_plans`): the outbox
+relay and the mail worker mark rows by key on tables that grow fast from near empty, and a
+plan kept from when a table was small may read all of it later (seen in the benchmark on a
+fresh database: 2 to 3 ms a mark, see docs/performance.md). And the relay's next batch, which
+must not read again the rows it published since the last vacuum."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import asyncpg
 import pytest
 
 from shared.db.pool import connect
+from shared.outbox import OutboxRelay
 from shared.testing.fixtures import TestDatabase
 
 pytestmark = pytest.mark.integration
@@ -53,3 +59,39 @@ async def test_a_connection_with_custom_plans_plans_every_mark_for_the_table_as_
     # What it avoids: by default the sixth execution on uses the plan made once, and keeps it.
     custom, generic = await plans_of_a_repeated_mark(dsn, custom_plans=False)
     assert (custom, generic) == (5, 3)
+
+
+async def test_the_relays_next_batch_reads_each_waiting_row_once(
+    database: TestDatabase, registration_pool: asyncpg.Pool
+) -> None:
+    # As in a burst: rows written a thousand at a time and published by batches, then the
+    # table analyzed at a moment when nothing waited (autovacuum may do so at any time), and
+    # then a thousand rows waiting.
+    relay = OutboxRelay(dsn=database.dsns["registration"], schema="registration", bootstrap="")
+    conn = await relay.connect()
+    write = (
+        "INSERT INTO outbox (event_id, topic, key, headers, payload)"
+        " SELECT gen_random_uuid()::text, 'test.plans', (g % 10)::text, '[]'::jsonb,"
+        " convert_to(repeat('x', 300), 'UTF8') FROM generate_series(1, 1000) AS g"
+    )
+    mark = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
+    try:
+        for _ in range(10):
+            await conn.execute(write)
+            while batch := await conn.fetch(relay._next_batch):
+                await conn.execute(mark, [row["id"] for row in batch])
+        await conn.execute("ANALYZE outbox")
+        await conn.execute(write)
+
+        explained = await conn.fetchval(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + relay._next_batch
+        )
+        plan = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
+        read = plan["Shared Hit Blocks"] + plan["Shared Read Blocks"]
+        # A full batch, for fewer blocks than rows: not every waiting row read once per row
+        # (72,107 blocks before the parked rows were read once per batch), nor the pages of
+        # the rows published before (a bitmap scan).
+        assert plan["Actual Rows"] == relay.batch_size
+        assert read < relay.batch_size, (read, plan)
+    finally:
+        await conn.close()
