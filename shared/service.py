@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -216,6 +217,11 @@ def build_app(spec: ServiceSpec) -> FastAPI:
         workers = [housekeeping_worker, consumer_lag_worker(spec.subscribe_to), *spec.workers]
         runtime.tasks += [asyncio.create_task(w(runtime), name=w.__name__) for w in workers]
         await _retrying(f"{spec.name}: kafka subscribers", broker.start)
+        # What start-up made (modules, FastAPI's and pydantic's schemas, the reference data) lives
+        # as long as the process: out of the collector's sight, a full collection walks only what
+        # came since. Measured in the benchmark's open loop, a full collection paused each
+        # service's loop for 15-35 ms, once or twice in 30 s.
+        gc.freeze()
         app.state.ready = True
         log.info("service started", extra={"port": settings.http_port})
         try:
