@@ -85,15 +85,6 @@ ORDER BY id
 LIMIT {{limit:d}}
 """
 
-# The relay's session reads the outbox without bitmap scans. A published row leaves an entry
-# for its old version in the index of waiting rows (`outbox_unpublished`) until vacuum. A plain
-# index scan marks such an entry dead the first time it passes it, and later scans step over
-# it; a bitmap scan marks nothing, so each batch read the pages of every row published since
-# the last vacuum. The planner takes the bitmap scan when its statistics say few rows wait:
-# on an outbox of 181,000 rows published a thousand at a time, the batch query took 9.5 ms
-# that way and 1.1 ms through the index (see tests/integration/test_db_plans.py).
-RELAY_SETTINGS = {"enable_bitmapscan": "off"}
-
 # The producer's own sequence state is what failed, not the row: after the broker refuses a
 # batch, an idempotent producer's later batches on that partition fail out of sequence. A
 # fresh producer (a new producer id) sends them fine.
@@ -495,14 +486,14 @@ class OutboxRelay:
 
     async def connect(self) -> asyncpg.Connection:
         """The relay's own connection: it plans each statement for the table as it is
-        (`custom_plans`, for its mark), and reads the outbox through its indexes only, never
-        with a bitmap scan (`RELAY_SETTINGS`)."""
+        (`custom_plans`, for its mark), and reads the outbox without bitmap scans
+        (`queue_reads`, see shared/db/pool.py)."""
         return await connect(
             self.dsn,
             self.schema,
             name=f"{self.schema}-outbox-relay",
             custom_plans=True,
-            settings=RELAY_SETTINGS,
+            queue_reads=True,
         )
 
     def _on_notify(self, *_: object) -> None:

@@ -446,6 +446,19 @@ def _count(outcome: Outcome) -> None:
         )
 
 
+async def open_pool(settings: NotificationSettings) -> asyncpg.Pool:
+    """The mail worker's own connections: its claims and marks plan each statement for the
+    table as it is, and read it without bitmap scans (shared/db/pool.py)."""
+    return await create_pool(
+        settings.database_url,
+        settings.schema,
+        max_size=MARK_FLUSHES + 2,  # and a claim, and a batch's marking
+        name="notification-mail",
+        custom_plans=True,
+        queue_reads=True,
+    )
+
+
 async def mail_worker(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, NotificationSettings)
@@ -464,13 +477,7 @@ async def mail_worker(runtime: Runtime) -> None:
             listener = None
             try:
                 if own is None:
-                    own = await create_pool(
-                        settings.database_url,
-                        settings.schema,
-                        max_size=MARK_FLUSHES + 2,  # and a claim, and a batch's marking
-                        name="notification-mail",
-                        custom_plans=True,
-                    )
+                    own = await open_pool(settings)
                 listener = await connect(
                     settings.database_url, settings.schema, name="notification-mail-listener"
                 )

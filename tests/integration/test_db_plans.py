@@ -15,9 +15,13 @@ import uuid
 import asyncpg
 import pytest
 
+from services.notification import mailer
+from services.notification.adapters import repository
+from services.notification.settings import NotificationSettings
 from shared.db.pool import connect
 from shared.outbox import OutboxRelay
 from shared.testing.fixtures import TestDatabase
+from tests.integration.support import NOTIFICATION_MIGRATIONS, migrated_pool
 
 pytestmark = pytest.mark.integration
 
@@ -95,3 +99,60 @@ async def test_the_relays_next_batch_reads_each_waiting_row_once(
         assert read < relay.batch_size, (read, plan)
     finally:
         await conn.close()
+
+
+async def test_the_mail_workers_claim_reads_the_due_mails_not_the_sent_ones(
+    database: TestDatabase,
+) -> None:
+    # As in a burst: mails planned a thousand at a time, claimed and sent, the table analyzed
+    # at a moment when nothing was due, and then 50 mails due.
+    dsn = database.dsns["notification"]
+    setup = await migrated_pool(dsn, "notification", NOTIFICATION_MIGRATIONS)
+    pool = await mailer.open_pool(NotificationSettings(database_url=dsn))
+    worker = await connect(dsn, "notification", name="test-plans-worker")
+    plan_mails = (
+        "INSERT INTO deliveries (id, event_id, recipient_key, address, template, context)"
+        " SELECT gen_random_uuid(), gen_random_uuid()::text, 'mailbox:post@example.no',"
+        " 'post@example.no', 'interest_programme_copy', jsonb_build_object('text', repeat('x', 300))"
+        " FROM generate_series(1, $1::int)"
+    )
+    claim = dict(lease_s=300, reply_to_wait_s=300, worker=1)
+    try:
+        await repository.hold_worker_lock(worker, 1)
+        for _ in range(10):
+            await setup.execute(plan_mails, 1000)
+            while claimed := await repository.claim_due(pool, limit=200, **claim):
+                await pool.execute(
+                    "UPDATE deliveries SET status = 'sent', sent_at = now() WHERE id = ANY($1)",
+                    [mail.id for mail in claimed],
+                )
+        await setup.execute("ANALYZE deliveries")
+        await setup.execute(plan_mails, 50)
+
+        async with pool.acquire() as conn:
+            tx = conn.transaction()
+            await tx.start()
+            try:
+                explained = await conn.fetchval(
+                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + repository._CLAIM,
+                    100,
+                    300,
+                    300,
+                    1,
+                    repository.WORKER_LOCK_CLASS,
+                )
+            finally:
+                await tx.rollback()
+        plan = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
+        # The due mails, found and locked (the claim's `due`, under its Limit), apart from
+        # what the update then writes to the table and its indexes.
+        due = next(node for node in plan["Plans"] if node["Node Type"] == "Limit")
+        read = due["Shared Hit Blocks"] + due["Shared Read Blocks"]
+        # 55 blocks for 50 mails; 1,435 when the claims before it read by bitmap scans, which
+        # left the entries of every sent mail for each later claim to read again.
+        assert due["Actual Rows"] == 50
+        assert read < 200, (read, due)
+    finally:
+        await worker.close()
+        await pool.close()
+        await setup.close()
