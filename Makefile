@@ -50,6 +50,11 @@ lint: $(STAMP)
 bench: infra
 	eval "$$($(STACK) env)" && $(PY) -m bench
 
+## bench-floor: what a command and a mail cost in CPU before any I/O, beside the bare sender
+.PHONY: bench-floor
+bench-floor: $(STAMP)
+	$(PY) -m bench.floor
+
 ## contracts: regenerate JSON Schema and AsyncAPI documents into contracts/
 contracts: $(STAMP)
 	$(PY) -m shared.cli contracts generate
