@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import asyncpg
 import pytest
@@ -65,6 +66,26 @@ async def test_a_connection_with_custom_plans_plans_every_mark_for_the_table_as_
     assert (custom, generic) == (5, 3)
 
 
+async def analyzed(conn: asyncpg.Connection, statement: str, *args: object) -> dict[str, Any]:
+    """The plan `statement` ran with (`EXPLAIN ANALYZE`, with buffers), in a transaction rolled
+    back after it: a claim explained this way claims nothing."""
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        explained = await conn.fetchval(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, *args
+        )
+    finally:
+        await transaction.rollback()
+    plan: dict[str, Any] = json.loads(explained)[0]["Plan"]
+    return plan
+
+
+def blocks(node: dict[str, Any]) -> int:
+    """Blocks a plan node read, from the cache or not."""
+    return int(node["Shared Hit Blocks"] + node["Shared Read Blocks"])
+
+
 async def test_the_relays_next_batch_reads_each_waiting_row_once(
     database: TestDatabase, registration_pool: asyncpg.Pool
 ) -> None:
@@ -87,11 +108,8 @@ async def test_the_relays_next_batch_reads_each_waiting_row_once(
         await conn.execute("ANALYZE outbox")
         await conn.execute(write)
 
-        explained = await conn.fetchval(
-            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + relay._next_batch
-        )
-        plan = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
-        read = plan["Shared Hit Blocks"] + plan["Shared Read Blocks"]
+        plan = await analyzed(conn, relay._next_batch)
+        read = blocks(plan)
         # A full batch, for fewer blocks than rows: not every waiting row read once per row
         # (72,107 blocks before the parked rows were read once per batch), nor the pages of
         # the rows published before (a bitmap scan).
@@ -130,24 +148,13 @@ async def test_the_mail_workers_claim_reads_the_due_mails_not_the_sent_ones(
         await setup.execute(plan_mails, 50)
 
         async with pool.acquire() as conn:
-            tx = conn.transaction()
-            await tx.start()
-            try:
-                explained = await conn.fetchval(
-                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + repository._CLAIM,
-                    100,
-                    300,
-                    300,
-                    1,
-                    repository.WORKER_LOCK_CLASS,
-                )
-            finally:
-                await tx.rollback()
-        plan = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
+            plan = await analyzed(
+                conn, repository._CLAIM, 100, 300, 300, 1, repository.WORKER_LOCK_CLASS
+            )
         # The due mails, found and locked (the claim's `due`, under its Limit), apart from
         # what the update then writes to the table and its indexes.
         due = next(node for node in plan["Plans"] if node["Node Type"] == "Limit")
-        read = due["Shared Hit Blocks"] + due["Shared Read Blocks"]
+        read = blocks(due)
         # 55 blocks for 50 mails; 1,485 when the claims before it read by bitmap scans, which
         # left the entries of every sent mail for each later claim to read again.
         assert due["Actual Rows"] == 50
