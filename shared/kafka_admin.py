@@ -56,27 +56,44 @@ def _raise_for(error_code: int, what: str, message: str | None = None) -> None:
         raise for_code(error_code)(f"{what}: {message or 'refused'}")
 
 
-async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> None:
+async def ensure_topics(
+    bootstrap: str,
+    specs: Iterable[TopicSpec],
+    *,
+    replication_factor: int = 1,
+    min_insync_replicas: int | None = None,
+) -> None:
     """Create the missing topics and bring the configs of existing ones in line with `specs`.
 
     A topic created by hand, by broker auto-creation or under older settings gets the
-    retention its kind asks for. Partition counts are left alone: adding partitions moves
-    keys to other partitions and breaks the order of an aggregate's events.
+    retention its kind asks for. Partition counts and replicas are left alone on existing
+    topics: adding partitions moves keys to other partitions and breaks the order of an
+    aggregate's events, and moving replicas is a reassignment an operator plans.
+
+    `replication_factor` is how many brokers hold each new topic; `min_insync_replicas`,
+    when given, joins every topic's configs: with `acks=all` a write then waits for that
+    many copies, so the loss of fewer brokers than that loses no acknowledged event.
     """
-    wanted = unique(specs)
+    if min_insync_replicas is not None and not 1 <= min_insync_replicas <= replication_factor:
+        raise ValueError(
+            f"min.insync.replicas={min_insync_replicas} must lie between 1 and the "
+            f"replication factor {replication_factor}"
+        )
+    extra = {} if min_insync_replicas is None else {"min.insync.replicas": str(min_insync_replicas)}
+    wanted = {spec.name: (spec, {**spec.configs, **extra}) for spec in unique(specs)}
     async with _admin(bootstrap) as admin:
         existing = set(await admin.list_topics())
-        missing = [spec for spec in wanted if spec.name not in existing]
+        missing = [name for name in wanted if name not in existing]
         if missing:
             response = await admin.create_topics(
                 [
                     NewTopic(
-                        name=spec.name,
-                        num_partitions=spec.partitions,
-                        replication_factor=1,
-                        topic_configs=spec.configs,
+                        name=name,
+                        num_partitions=wanted[name][0].partitions,
+                        replication_factor=replication_factor,
+                        topic_configs=wanted[name][1],
                     )
-                    for spec in missing
+                    for name in missing
                 ]
             )
             for topic, code, message in response.topic_errors:
@@ -85,24 +102,28 @@ async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> None:
                 else:
                     _raise_for(code, f"creating topic {topic}", message)
             # The controller has them; the broker's metadata follows a moment later.
-            await _until_listed(admin, {spec.name for spec in missing}, present=True)
-        present = [spec for spec in wanted if spec.name in existing]
-        current = await _describe(admin, [spec.name for spec in present])
-        stale = [spec for spec in present if configs_differ(current[spec.name], spec.configs)]
-        for spec in stale:
+            await _until_listed(admin, set(missing), present=True)
+        present = [name for name in wanted if name in existing]
+        current = await _describe(admin, present)
+        stale = {
+            name: wanted[name][1]
+            for name in present
+            if configs_differ(current[name], wanted[name][1])
+        }
+        for name, configs in stale.items():
             log.info(
                 "topic %s: configs %s brought in line with %s",
-                spec.name,
-                configs_differ(current[spec.name], spec.configs),
-                spec.configs,
+                name,
+                configs_differ(current[name], configs),
+                configs,
             )
         if stale:
             # AlterConfigs (not the incremental kind) sets a topic's whole dynamic config:
             # what the spec does not name returns to the broker's default.
             responses = await admin.alter_configs(
                 [
-                    ConfigResource(ConfigResourceType.TOPIC, spec.name, spec.configs)
-                    for spec in stale
+                    ConfigResource(ConfigResourceType.TOPIC, name, configs)
+                    for name, configs in stale.items()
                 ]
             )
             for response in responses:
@@ -112,14 +133,14 @@ async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> None:
 
 
 async def _until_configured(
-    admin: AIOKafkaAdminClient, specs: list[TopicSpec], timeout: float = 30.0
+    admin: AIOKafkaAdminClient, wanted: Mapping[str, Mapping[str, str]], timeout: float = 30.0
 ) -> None:
-    """Wait until the broker describes `specs` with their configs (metadata follows the
-    controller a moment later)."""
+    """Wait until the broker describes each topic with its wanted configs (metadata follows
+    the controller a moment later)."""
     deadline = time.monotonic() + timeout
     while True:
-        current = await _describe(admin, [spec.name for spec in specs])
-        left = [spec.name for spec in specs if configs_differ(current[spec.name], spec.configs)]
+        current = await _describe(admin, list(wanted))
+        left = [name for name, configs in wanted.items() if configs_differ(current[name], configs)]
         if not left:
             return
         if time.monotonic() > deadline:
