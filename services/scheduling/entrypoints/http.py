@@ -5,7 +5,6 @@ The command routes come from the command registry (`app.py`)."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
@@ -19,7 +18,7 @@ from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.suggestions import WEEKDAYS, suggest_dates
 from services.scheduling.entrypoints import ical
 from services.scheduling.handlers.context import Context
-from shared.auth import TOKENS, Principal, PrincipalDep
+from shared.auth import Principal, PrincipalDep, principal_of
 from shared.service import RuntimeDep
 
 router = APIRouter()
@@ -217,13 +216,7 @@ def feed_principal(request: Request, token: str | None = None) -> Principal:
     """A calendar app cannot always send a header: the token may come as `?token=`."""
     header = request.headers.get("authorization", "")
     given = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else token
-    if not given:
-        raise HTTPException(401, "a bearer token is required (header, or ?token= for feeds)")
-    principals: dict[str, Principal] = request.app.state.runtime.extras[TOKENS]
-    for known, principal in principals.items():
-        if secrets.compare_digest(known, given):
-            return principal
-    raise HTTPException(401, "unknown token")
+    return principal_of(request, given)
 
 
 def _ics(body: bytes, name: str) -> Response:
