@@ -71,23 +71,25 @@ def parse_tokens(raw: str, branch_id: Callable[[str], str | None]) -> dict[str, 
 bearer = HTTPBearer(auto_error=False, description="A token from the service's API_TOKENS setting")
 
 
-def current_principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Principal:
-    if credentials is None:
+def principal_of(request: Request, given: str | None) -> Principal:
+    """The principal `given` (a token) names; 401 with `WWW-Authenticate` when it names none."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if not given:
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "a bearer token is required",
-            headers={"WWW-Authenticate": "Bearer"},
+            status.HTTP_401_UNAUTHORIZED, "a bearer token is required", headers=challenge
         )
     tokens: dict[str, Principal] = request.app.state.runtime.extras[TOKENS]
     for token, principal in tokens.items():
         # As bytes: compare_digest refuses str with non-ASCII characters (a 500 otherwise).
-        if secrets.compare_digest(token.encode(), credentials.credentials.encode()):
+        if secrets.compare_digest(token.encode(), given.encode()):
             return principal
-    raise HTTPException(
-        status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"}
-    )
+    raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown token", headers=challenge)
+
+
+def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    return principal_of(request, credentials.credentials if credentials else None)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -244,8 +244,9 @@ async def test_a_board_asks_for_a_dialogue_meeting_and_programme_management_answ
     )
     await s.refused("/dialogue-requests", request, OBSERVER, 403)
     asked = await s.accepted("/dialogue-requests", request, VESTLAND, status=201)
-    listed = await s.get(f"/rounds/{ROUND}/dialogue-requests", region="vestland")
+    listed = await s.get(f"/rounds/{ROUND}/dialogue-requests", VESTLAND, region="vestland")
     assert [r["id"] for r in listed] == [asked["request_id"]]
+    assert await s.get(f"/rounds/{ROUND}/dialogue-requests", AGDER) == []  # its own region's
 
     answer = {
         "request_id": asked["request_id"],

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from services.catalog import SERVICES
 from services.registration.domain.access import (
     Forbidden,
     Principal,
@@ -14,6 +17,10 @@ from services.registration.domain.access import (
 )
 from services.registration.domain.interest import DomainError
 from services.registration.domain.reference import ReferenceData
+from shared.catalog import ServiceDeclaration
+from shared.service import build_app
+from tests import access_matrix
+from tests.access_matrix import declared_routes
 
 pytestmark = pytest.mark.unit
 
@@ -138,3 +145,18 @@ def test_observer_with_a_branch_id_still_may_not_act_for_it(reference: Reference
 def test_forbidden_is_a_domain_error() -> None:
     with pytest.raises(DomainError):
         require_programme(OBSERVER)
+
+
+# --- every route of every service is in the access table ---------------------------------------
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_every_route_is_in_the_access_table(service: ServiceDeclaration[Any]) -> None:
+    """A new route fails here until tests/access_matrix.py says who may call it (and the
+    integration matrix then checks that it is so)."""
+    app = build_app(service.spec(service.default_settings()))
+    declared = declared_routes(app)
+    tabled = {(r.method, r.route) for r in access_matrix.rows() if r.service == service.name}
+
+    assert declared - tabled == set(), "routes nobody classified in tests/access_matrix.py"
+    assert tabled - declared == set(), "rows of tests/access_matrix.py for no route"

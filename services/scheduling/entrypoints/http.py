@@ -1,11 +1,11 @@
 """Read routes: the calendar, a gathering and its invitations, date suggestions, attendance
-rates, dialogue requests, and the iCalendar feeds. Every role may read (observers too).
+rates, dialogue requests, and the iCalendar feeds. Every role may read (observers too), but
+dialogue requests only programme management and the region's own board.
 
 The command routes come from the command registry (`app.py`)."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
@@ -19,7 +19,7 @@ from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.suggestions import WEEKDAYS, suggest_dates
 from services.scheduling.entrypoints import ical
 from services.scheduling.handlers.context import Context
-from shared.auth import TOKENS, Principal, PrincipalDep
+from shared.auth import Forbidden, Principal, PrincipalDep, Role, principal_of
 from shared.service import RuntimeDep
 
 router = APIRouter()
@@ -198,6 +198,21 @@ async def attendance(
     }
 
 
+def _requests_of(principal: Principal, region: str | None) -> str | None:
+    """Whose dialogue requests the principal may list: all (None) or one region's for
+    programme management, its own region's for a board; an observer none (a request's topic
+    is the board's own words to programme management)."""
+    if principal.role is Role.PROGRAMME:
+        return region
+    own = principal.branch_id if principal.role is Role.COUNTY_BOARD else None
+    if own and region in (None, own):
+        return own
+    raise Forbidden(
+        f"{principal.name} may not read these dialogue requests: programme management, "
+        "or a county board its own region's"
+    )
+
+
 @router.get("/rounds/{round_id}/dialogue-requests", tags=["dialogue"])
 async def dialogue_requests(
     round_id: str,
@@ -206,7 +221,9 @@ async def dialogue_requests(
     principal: PrincipalDep,
     region: str | None = None,
 ) -> list[dict[str, Any]]:
-    where = _region(request, region) if region else None
+    """The dialogue meetings boards asked for (topic, wished dates, the meeting once
+    scheduled). Programme management: all; a county board: its own region's."""
+    where = _requests_of(principal, _region(request, region) if region else None)
     return [dict(r) for r in await repo.dialogue_requests(runtime.pool, round_id, where)]
 
 
@@ -217,13 +234,7 @@ def feed_principal(request: Request, token: str | None = None) -> Principal:
     """A calendar app cannot always send a header: the token may come as `?token=`."""
     header = request.headers.get("authorization", "")
     given = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else token
-    if not given:
-        raise HTTPException(401, "a bearer token is required (header, or ?token= for feeds)")
-    principals: dict[str, Principal] = request.app.state.runtime.extras[TOKENS]
-    for known, principal in principals.items():
-        if secrets.compare_digest(known, given):
-            return principal
-    raise HTTPException(401, "unknown token")
+    return principal_of(request, given)
 
 
 def _ics(body: bytes, name: str) -> Response:
