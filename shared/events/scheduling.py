@@ -58,6 +58,13 @@ class InviteeRole(StrEnum):
     MUNICIPALITY = "municipality"  # the municipality, before it has a kommunegruppe
 
 
+class CancellationCause(StrEnum):
+    """Why a gathering was cancelled without anyone asking: its municipality left."""
+
+    WITHDRAWN = "municipality_withdrawn"
+    ADMISSION_REVOKED = "admission_revoked"
+
+
 class Rsvp(StrEnum):
     YES = "yes"
     NO = "no"
@@ -341,6 +348,12 @@ class GatheringCancelled(Event):
     sequence: int
     reason: str
     invitees: list[Invitee]
+    # A veiledning released because its municipality left: whom it booked, for whom, why.
+    supervisor_id: str | None = None
+    municipality_number: str | None = None
+    cause: CancellationCause | None = Field(
+        default=None, description="Set when the service cancelled it itself (absent: by hand)"
+    )
 
     KEY: ClassVar[str | None] = "gathering_id"
 

@@ -137,6 +137,42 @@ async def gatherings_ahead_of_person(
     )
 
 
+async def raise_sequence(conn: asyncpg.Connection, gathering_id: UUID) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "UPDATE gatherings SET sequence = sequence + 1, updated_at = now() WHERE id = $1"
+        " RETURNING *",
+        gathering_id,
+    )
+    assert row is not None
+    return row
+
+
+async def supervisions_ahead(
+    conn: asyncpg.Connection, round_id: str, municipality_number: str, now: datetime
+) -> list[asyncpg.Record]:
+    """A municipality's veiledning bookings not yet begun, locked."""
+    return list(
+        await conn.fetch(
+            "SELECT * FROM gatherings WHERE round_id = $1 AND municipality_number = $2"
+            " AND kind = 'veiledning' AND status = 'scheduled' AND starts_at > $3"
+            " ORDER BY starts_at, id FOR UPDATE",
+            round_id,
+            municipality_number,
+            now,
+        )
+    )
+
+
+async def cancel_booking(conn: asyncpg.Connection, gathering_id: UUID) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "UPDATE gatherings SET status = 'cancelled', sequence = sequence + 1, updated_at = now()"
+        " WHERE id = $1 RETURNING *",
+        gathering_id,
+    )
+    assert row is not None
+    return row
+
+
 async def lock_round(conn: asyncpg.Connection, round_id: str) -> None:
     """Serialises whatever derives invitations in a round (a new gathering, a registration
     event): without it, a gathering scheduled while an admission is being handled could read
@@ -398,6 +434,12 @@ async def region_state(conn: asyncpg.Connection, round_id: str, region: str) -> 
         round_id,
         region,
     )
+    gone = await conn.fetch(
+        "SELECT municipality_number FROM participants WHERE round_id = $1 AND branch_id = $2"
+        " AND status IN ('withdrawn', 'revoked')",
+        round_id,
+        region,
+    )
     groups: dict[str, list[Member]] = {}
     for row in members:
         groups.setdefault(row["municipality_number"], []).append(
@@ -410,6 +452,7 @@ async def region_state(conn: asyncpg.Connection, round_id: str, region: str) -> 
             r["contact_person_id"] for r in interests if r["contact_person_id"] is not None
         ),
         groups=groups,
+        left=frozenset(r["municipality_number"] for r in gone),
     )
 
 

@@ -9,6 +9,7 @@ from services.scheduling.handlers import invitations
 from services.scheduling.handlers.context import Context
 from shared.events.base import Contract
 from shared.events.registration import (
+    AdmissionRevoked,
     ApplicationSubmitted,
     GroupMemberAdded,
     GroupMemberRemoved,
@@ -26,6 +27,7 @@ FOLLOWS: dict[type[Contract], Callable[[Any, UnitOfWork, Context], Awaitable[Any
     ApplicationSubmitted: invitations.application_submitted,
     MunicipalityAdmitted: invitations.municipality_admitted,
     MunicipalityWithdrawn: invitations.municipality_withdrawn,
+    AdmissionRevoked: invitations.municipality_withdrawn,
     GroupMemberAdded: invitations.group_member_added,
     GroupMemberRemoved: invitations.group_member_removed,
     PersonErased: invitations.person_erased,
