@@ -92,12 +92,22 @@ class Scheduling:
         return result
 
     async def refused(
-        self, path: str, body: Any, who: dict[str, str], status: int, *reasons: str
+        self,
+        path: str,
+        body: Any,
+        who: dict[str, str],
+        status: int,
+        *reasons: str,
+        language: str = "en",
     ) -> Any:
-        """Refused with `status` and every reason in its detail; nothing stored or emitted."""
+        """Refused with `status` and every reason in its detail (in `language`); nothing
+        stored or emitted."""
         before = await self.snapshot()
-        response = await self.post(path, body, who)
+        response = await self.client.post(
+            path, json=body, headers={**who, "Accept-Language": language}
+        )
         assert response.status_code == status, f"{path}: {response.status_code} {response.text}"
+        assert response.headers["content-language"] == language
         detail = response.json()["detail"]
         for reason in reasons:
             assert reason in str(detail), f"{reason!r} not in the reason {detail!r}"

@@ -319,7 +319,7 @@ async def test_rsvps_respect_capacity_and_attendance_gives_each_municipality_a_r
         attendance | {"present_municipalities": [BERGEN, "4627"]},
         VESTLAND,
         422,
-        "not invited to this gathering: municipality:4627",
+        "not invited to this gathering: Askøy",
     )
     recorded = await s.accepted("/attendance", attendance, VESTLAND)
     assert {p["municipality_number"] for p in recorded["present"]} == {BERGEN, None}
@@ -354,8 +354,16 @@ async def test_date_suggestions_for_a_planned_semester_avoid_the_regions_holiday
     assert found["counties"] == ["46"]
     assert len(found["dates"]) == 2
     passed = {p["date"]: p["reasons"] for p in found["passed_over"]}
-    assert passed["2030-02-21"] == ["vinterferie in Vestland (week 8)"]
-    assert passed["2030-05-30"] == ["public holiday: Kristi himmelfartsdag"]
+    assert passed["2030-02-21"] == ["vinterferie i Vestland (uke 8)"]
+    assert passed["2030-05-30"] == ["helligdag: Kristi himmelfartsdag"]
+    english = await s.client.get(
+        f"/rounds/{ROUND}/regions/vestland/date-suggestions",
+        params={"semester": 1, "count": 2, "weekdays": "thursday"},
+        headers={**OBSERVER, "Accept-Language": "en"},
+    )
+    reasons = {p["date"]: p["reasons"] for p in english.json()["passed_over"]}
+    assert reasons["2030-02-21"] == ["winter half-term in Vestland (week 8)"]
+    assert reasons["2030-05-30"] == ["public holiday: Ascension Day"]
     assert "2030-04-18" in passed  # Skjærtorsdag, in the Easter holiday
     for day in found["dates"]:
         assert day not in passed and date.fromisoformat(day).weekday() == 3
@@ -369,7 +377,10 @@ async def test_date_suggestions_for_a_planned_semester_avoid_the_regions_holiday
         params={"semester": 2},
         headers=OBSERVER,
     )
-    assert unplanned.status_code == 422 and "not planned" in unplanned.json()["detail"]
+    assert unplanned.status_code == 422
+    assert (
+        unplanned.json()["detail"] == f"Semester 2 i runde {ROUND} er ikke planlagt for Vestland."
+    )
 
 
 async def test_bad_input_over_http_is_refused_with_the_reason(scheduling: Scheduling) -> None:
@@ -386,7 +397,7 @@ async def test_bad_input_over_http_is_refused_with_the_reason(scheduling: Schedu
         gathering() | {"starts_at": "2029-11-20T10:00:00"},
         PROGRAMME,
         422,
-        "timezone",
+        "has no time zone",
     )
     await s.refused(
         "/gatherings", gathering() | {"region": "atlantis"}, PROGRAMME, 422, "unknown region"
@@ -400,6 +411,43 @@ async def test_bad_input_over_http_is_refused_with_the_reason(scheduling: Schedu
     )
     no_token = await s.client.post("/gatherings", json=gathering())
     assert no_token.status_code == 401
+    # In bokmål unless asked otherwise, names not ids, with a stable type and the field.
+    await s.refused(
+        "/gatherings",
+        gathering("dialogmote"),
+        PROGRAMME,
+        422,
+        "Et dialogmøte svarer på en forespørsel fra et fylkesstyre",
+        language="nb",
+    )
+    missing = {k: v for k, v in gathering().items() if k != "round_id"}
+    await s.refused(
+        "/gatherings",
+        missing,
+        PROGRAMME,
+        422,
+        "Kontroller desse felta: round_id: manglar",
+        language="nn",
+    )
+    problem = (
+        await s.client.post(
+            "/gatherings",
+            json=gathering() | {"starts_at": "2029-11-20T10:00:00"},
+            headers=PROGRAMME,
+        )
+    ).json()
+    assert problem["detail"] == (
+        "Kontroller disse feltene: starts_at: mangler tidssone: oppgi tiden med forskyvning,"
+        " f.eks. +01:00"
+    )
+    outside = (
+        await s.client.post("/gatherings", json=gathering(day="2029-08-01"), headers=PROGRAMME)
+    ).json()
+    assert (outside["type"], outside["field"], outside["detail"]) == (
+        "urn:kulturskole:problem:in-the-past",
+        "starts_at",
+        "En samling kan ikke settes opp til å begynne i fortiden.",
+    )
 
 
 async def test_bad_commands_on_the_topic_are_dead_lettered_with_the_reason(

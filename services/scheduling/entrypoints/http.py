@@ -20,6 +20,7 @@ from services.scheduling.domain.suggestions import WEEKDAYS, suggest_dates
 from services.scheduling.entrypoints import ical
 from services.scheduling.handlers.context import Context
 from shared.auth import TOKENS, Principal, PrincipalDep
+from shared.problems import Problem, language, texts
 from shared.service import RuntimeDep
 
 router = APIRouter()
@@ -32,11 +33,22 @@ def _ctx(request: Request) -> Context:
     return ctx
 
 
+def _refused(error: DomainError, status: int | None = None) -> Problem:
+    """A domain refusal as the problem document the commands give (see app.refusal)."""
+    nb = error.nb or error.en
+    return Problem(
+        error.slug,
+        texts(nb, error.nn or nb, error.en),
+        status=status or error.status,
+        field=error.field,
+    )
+
+
 def _region(request: Request, region: str) -> str:
     try:
         return _ctx(request).region(region).id
     except DomainError as error:
-        raise HTTPException(404, str(error)) from error
+        raise _refused(error, 404) from error
 
 
 def _gathering(row: Any, invitations: list[Any] | None = None) -> dict[str, Any]:
@@ -98,7 +110,14 @@ async def get_gathering(
     """A gathering with whom it invites (ids and roles), their answers and attendance."""
     row = await repo.get_gathering(runtime.pool, gathering_id)
     if row is None:
-        raise HTTPException(404, f"no gathering {gathering_id}")
+        raise Problem(
+            "not-found",
+            texts(
+                "Samlingen finnes ikke.", "Samlinga finst ikkje.", f"no gathering {gathering_id}"
+            ),
+            status=404,
+            field="gathering_id",
+        )
     return _gathering(row, await repo.invitations(runtime.pool, gathering_id))
 
 
@@ -111,7 +130,15 @@ def _weekdays(raw: str) -> list[int]:
         elif name in WEEKDAYS:
             found.append(WEEKDAYS.index(name))
         else:
-            raise HTTPException(422, f"not a weekday: {part!r} (monday..sunday or 0..6)")
+            raise Problem(
+                "invalid-input",
+                texts(
+                    f"«{part}» er ikke en ukedag (monday..sunday eller 0..6).",
+                    f"«{part}» er ikkje ein vekedag (monday..sunday eller 0..6).",
+                    f"not a weekday: {part!r} (monday..sunday or 0..6)",
+                ),
+                field="weekdays",
+            )
     return found
 
 
@@ -135,18 +162,30 @@ async def date_suggestions(
     holiday weeks, and days the region already has a gathering; with the reason each
     passed-over day was passed over."""
     ctx = _ctx(request)
-    found = ctx.regions.get(region)
-    if found is None:
-        raise HTTPException(404, f"unknown region {region!r}")
+    found = ctx.regions.by_id[_region(request, region)]
     if semester is not None:
         planned = {r["number"]: r for r in await repo.semesters(runtime.pool, round_id, found.id)}
         if semester not in planned:
-            raise HTTPException(
-                422, f"semester {semester} of round {round_id} in {found.id} is not planned"
+            raise Problem(
+                "semester-not-planned",
+                texts(
+                    f"Semester {semester} i runde {round_id} er ikke planlagt for {found.name}.",
+                    f"Semester {semester} i runde {round_id} er ikkje planlagt for {found.name}.",
+                    f"semester {semester} of round {round_id} in {found.name} is not planned",
+                ),
+                field="semester",
             )
         first, last = planned[semester]["starts_on"], planned[semester]["ends_on"]
     if first is None or last is None:
-        raise HTTPException(422, "give a planned semester, or both first and last")
+        raise Problem(
+            "invalid-input",
+            texts(
+                "Oppgi et planlagt semester, eller både first og last.",
+                "Oppgi eit planlagt semester, eller både first og last.",
+                "give a planned semester, or both first and last",
+            ),
+            field="semester",
+        )
     taken = await repo.region_days(runtime.pool, round_id, found.id)
     try:
         suggestion = suggest_dates(
@@ -159,7 +198,8 @@ async def date_suggestions(
             taken=taken,
         )
     except DomainError as error:
-        raise HTTPException(422, str(error)) from error
+        raise _refused(error) from error
+    lang = language(request.headers.get("accept-language"))
     return {
         "round_id": round_id,
         "region": found.id,
@@ -167,7 +207,14 @@ async def date_suggestions(
         "first": first,
         "last": last,
         "dates": list(suggestion.dates),
-        "passed_over": [{"date": s.day, "reasons": list(s.reasons)} for s in suggestion.skipped],
+        "passed_over": [
+            {
+                "date": s.day,
+                "reasons": [r.text(lang) for r in s.reasons],
+                "kinds": [r.why.value for r in s.reasons],
+            }
+            for s in suggestion.skipped
+        ],
     }
 
 
@@ -269,7 +316,15 @@ async def municipality_feed(
     """The gatherings a municipality (or its kommunegruppe) is invited to."""
     feed_principal(request, token)
     if not (len(municipality_number) == 4 and municipality_number.isdigit()):
-        raise HTTPException(422, "a municipality number has four digits")
+        raise Problem(
+            "invalid-input",
+            texts(
+                "Et kommunenummer har fire sifre.",
+                "Eit kommunenummer har fire siffer.",
+                "a municipality number has four digits",
+            ),
+            field="municipality_number",
+        )
     rows = await repo.calendar(
         runtime.pool, round_id=round_id, region=None, municipality=municipality_number
     )
