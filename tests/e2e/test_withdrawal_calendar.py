@@ -19,7 +19,7 @@ import pytest
 from icalendar import Calendar
 
 from shared.testing.fixtures import ServiceProcesses, SinkClient, eventually
-from tests.e2e.conftest import PROGRAMME
+from tests.e2e.conftest import PROGRAMME, round_known
 
 pytestmark = pytest.mark.e2e
 
@@ -133,6 +133,7 @@ async def test_withdrawn_invitations_are_cancelled_in_each_calendar_and_veiledni
         assert response.status_code == 200, response.text
 
     day = today + timedelta(days=40)
+    await round_known(services.url("scheduling"), ROUND)
     async with httpx.AsyncClient(base_url=services.url("scheduling"), timeout=30) as client:
 
         async def post(path: str, body: dict[str, Any], who: dict[str, str] = PROGRAMME) -> Any:

@@ -135,6 +135,15 @@ class Scheduling:
             for i in found["invitations"]
         }
 
+    async def until_round(self, round_id: str, *, timeout: float = 60) -> None:
+        """Until the service has read the round's opening from registration's events."""
+
+        async def known() -> bool:
+            response = await self.client.get(f"/rounds/{round_id}", headers=OBSERVER)
+            return response.status_code == 200
+
+        await eventually(known, timeout=timeout, what=f"round {round_id} known")
+
     async def until_invited(
         self, gathering_id: UUID | str, expected: set[str], *, timeout: float = 60
     ) -> None:

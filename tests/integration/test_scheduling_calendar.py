@@ -23,6 +23,7 @@ from shared.events.registration import (
     GroupRole,
     InterestRegistered,
     MunicipalityAdmitted,
+    RoundOpened,
 )
 from shared.events.scheduling import CancelGathering, ScheduleGathering
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
@@ -73,7 +74,18 @@ async def publish(producer: AIOKafkaProducer, prefix: str, event: Any) -> None:
 async def scheduling(
     endpoints: Endpoints, database: TestDatabase, topic_prefix: str, producer: AIOKafkaProducer
 ) -> AsyncIterator[Scheduling]:
-    """Vestland: interest from Bergen and Sogndal, both admitted with a group of two."""
+    """Round 2030 open; Vestland: interest from Bergen and Sogndal, both admitted with a group
+    of two."""
+    await publish(
+        producer,
+        topic_prefix,
+        RoundOpened(
+            round_id=ROUND,
+            interest_deadline=date(2029, 9, 15),
+            interest_closes_at=datetime(2029, 9, 15, 23, 59, tzinfo=OSLO),
+            capacity_per_branch={},
+        ),
+    )
     await publish(
         producer,
         topic_prefix,
@@ -109,7 +121,9 @@ async def scheduling(
             count = await started.db.fetchval(
                 "SELECT count(*) FROM participants WHERE status = 'admitted'"
             )
-            return bool(count == 2)
+            return bool(count == 2) and bool(
+                await started.db.fetchval("SELECT count(*) FROM rounds")
+            )
 
         await eventually(projected, timeout=60, what="both admissions read")
         yield started
@@ -600,3 +614,100 @@ async def test_gatherings_scheduled_while_admissions_arrive_invite_every_group(
         await s.until_invited(gathering_id, expected)
     issued = await s.events_of("invitation-issued.v1")
     assert len(issued) == len(gathering_ids) * len(expected)  # each once
+
+
+async def test_the_programmes_shape_is_checked_and_an_exception_needs_a_reason(
+    scheduling: Scheduling,
+) -> None:
+    s = scheduling
+    # A round registration never opened.
+    unknown = await s.refused(
+        "/gatherings", gathering() | {"round_id": "2099"}, PROGRAMME, 422, "no round 2099"
+    )
+    assert "2099" in unknown
+    problem = (
+        await s.client.post(
+            "/gatherings", json=gathering() | {"round_id": "2099"}, headers=PROGRAMME
+        )
+    ).json()
+    assert (problem["type"], problem["field"]) == (
+        "urn:kulturskole:problem:unknown-round",
+        "round_id",
+    )
+    assert problem["detail"] == "Det finnes ingen runde 2099: den er ikke åpnet i påmeldingen."
+    await s.refused(
+        "/dialogue-requests",
+        {"round_id": "2099", "region": "vestland", "topic": "Samskaping"},
+        VESTLAND,
+        422,
+        "no round 2099",
+    )
+
+    # Presamlinger: in October and November before the round, two of them.
+    august = await s.client.post(
+        "/gatherings", json=gathering("presamling", "2029-09-20"), headers=PROGRAMME
+    )
+    assert august.status_code == 422
+    assert (august.json()["type"], august.json()["field"]) == (
+        "urn:kulturskole:problem:presamling-outside-autumn",
+        "starts_at",
+    )
+    assert "oktober og november 2029" in august.json()["detail"]
+    for day in ("2029-10-16", "2029-11-13"):
+        await s.accepted("/gatherings", gathering("presamling", day), status=201)
+    await s.refused(
+        "/gatherings",
+        gathering("presamling", "2029-11-27"),
+        PROGRAMME,
+        422,
+        "has its 2 presamlinger in the region already",
+    )
+    excepted = await s.accepted(
+        "/gatherings",
+        gathering("presamling", "2029-09-20")
+        | {"override_reason": "Vestland wants an early start this time"},
+        status=201,
+    )
+    assert excepted["overridden"] == ["presamling-outside-autumn", "too-many-presamlinger"]
+    assert excepted["override_reason"] == "Vestland wants an early start this time"
+    published = await s.events_of("gathering-scheduled.v1")
+    [recorded] = [e for e in published if e["gathering_id"] == excepted["gathering_id"]]
+    assert recorded["overridden"] == excepted["overridden"]
+    # Moving a presamling out of the autumn is the same rule.
+    await s.refused(
+        "/reschedulings",
+        {
+            "gathering_id": excepted["gathering_id"],
+            "starts_at": oslo("2029-12-04", 10),
+            "ends_at": oslo("2029-12-04", 16),
+        },
+        PROGRAMME,
+        422,
+        "October and November 2029",
+    )
+
+    # Six samlinger over three semesters: a seventh is refused, or set aside with a reason.
+    for n in range(6):
+        await s.accepted("/gatherings", gathering(day=f"2029-12-{n + 10:02d}"), status=201)
+    await s.refused(
+        "/gatherings",
+        gathering(day="2029-12-18"),
+        PROGRAMME,
+        422,
+        "has its 6 samlinger in the region already",
+    )
+    nynorsk = await s.refused(
+        "/gatherings",
+        gathering(day="2029-12-18"),
+        PROGRAMME,
+        422,
+        "har alt dei 6 samlingane sine",
+        language="nn",
+    )
+    assert "override_reason" in nynorsk
+    seventh = await s.accepted(
+        "/gatherings",
+        gathering(day="2029-12-18") | {"override_reason": "An extra samling after a cancellation"},
+        status=201,
+    )
+    assert seventh["overridden"] == ["too-many-samlinger"]

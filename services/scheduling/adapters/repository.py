@@ -12,9 +12,28 @@ import asyncpg
 
 from services.scheduling.domain.calendar import Gathering, Slot, Status
 from services.scheduling.domain.invitations import Invitee, Member, RegionState
+from services.scheduling.domain.programme import Planned
 from shared.events.scheduling import InviteeRole
 
 Db: TypeAlias = asyncpg.Connection | asyncpg.Pool
+
+# --- rounds -----------------------------------------------------------------------------------------
+
+
+async def save_round(conn: asyncpg.Connection, round_id: str, state: str, *, opened: bool) -> None:
+    """Opened: known from now on (a replayed opening does not reopen a closed round)."""
+    await conn.execute(
+        "INSERT INTO rounds (round_id, state) VALUES ($1, $2) ON CONFLICT (round_id) DO "
+        + ("NOTHING" if opened else "UPDATE SET state = EXCLUDED.state"),
+        round_id,
+        state,
+    )
+
+
+async def round_state(db: Db, round_id: str) -> str | None:
+    state: str | None = await db.fetchval("SELECT state FROM rounds WHERE round_id = $1", round_id)
+    return state
+
 
 # --- semesters ------------------------------------------------------------------------------------
 
@@ -196,6 +215,17 @@ async def supervisor_slots(
         besides,
     )
     return [(r["id"], Slot.of(r["starts_at"], r["ends_at"])) for r in rows]
+
+
+async def planned(conn: asyncpg.Connection, round_id: str, region: str) -> list[Planned]:
+    """The round's gatherings in the region that count for the programme's shape."""
+    rows = await conn.fetch(
+        "SELECT kind, semester FROM gatherings WHERE round_id = $1 AND region = $2"
+        " AND status = 'scheduled' AND kind IN ('presamling', 'samling')",
+        round_id,
+        region,
+    )
+    return [Planned(r["kind"], r["semester"]) for r in rows]
 
 
 async def region_days(conn: asyncpg.Connection, round_id: str, region: str) -> list[date]:

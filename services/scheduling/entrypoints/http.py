@@ -103,6 +103,24 @@ async def region_calendar(
     }
 
 
+@router.get("/rounds/{round_id}", tags=["calendar"])
+async def get_round(round_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    """A round as registration's events told this service (a gathering needs one)."""
+    state = await repo.round_state(runtime.pool, round_id)
+    if state is None:
+        raise Problem(
+            "unknown-round",
+            texts(
+                f"Det finnes ingen runde {round_id} her ennå.",
+                f"Det finst ingen runde {round_id} her enno.",
+                f"no round {round_id} here yet",
+            ),
+            status=404,
+            field="round_id",
+        )
+    return {"round_id": round_id, "state": state}
+
+
 @router.get("/gatherings/{gathering_id}", tags=["gatherings"])
 async def get_gathering(
     gathering_id: UUID, runtime: RuntimeDep, principal: PrincipalDep

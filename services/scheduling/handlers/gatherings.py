@@ -11,8 +11,10 @@ import asyncpg
 from services.scheduling.adapters import repository as repo
 from services.scheduling.domain.calendar import OSLO, Gathering, Slot, clashes
 from services.scheduling.domain.errors import Conflict, DomainError, NotFound
+from services.scheduling.domain.programme import shape_breaches
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.invitations import refresh
+from services.scheduling.handlers.rounds import require_round
 from shared.events.scheduling import (
     CancelGathering,
     GatheringCancelled,
@@ -82,6 +84,7 @@ async def load_gathering(uow: UnitOfWork, gathering_id: UUID) -> tuple[asyncpg.R
 
 async def plan_semester(cmd: PlanSemester, uow: UnitOfWork, ctx: Context) -> SemesterPlanned:
     ctx.region(cmd.region)
+    await require_round(uow, cmd.round_id)
     await repo.plan_semester(
         uow.conn,
         round_id=cmd.round_id,
@@ -112,8 +115,11 @@ async def create_gathering(
     municipality_number: str | None = None,
     supervisor_id: str | None = None,
     request_id: UUID | None = None,
+    overridden: list[str] | None = None,
+    override_reason: str | None = None,
 ) -> tuple[asyncpg.Record, GatheringScheduled]:
     """Store a new gathering, invite whom its kind invites, emit GatheringScheduled."""
+    await require_round(uow, round_id)
     if slot.starts_at <= ctx.clock():
         raise DomainError(
             "a gathering cannot be scheduled to start in the past",
@@ -151,7 +157,13 @@ async def create_gathering(
         )
     row = await repo.get_gathering(uow.conn, new_id)
     assert row is not None
-    event = GatheringScheduled(**facts(row), semester=semester, supervisor_id=supervisor_id)
+    event = GatheringScheduled(
+        **facts(row),
+        semester=semester,
+        supervisor_id=supervisor_id,
+        overridden=overridden or [],
+        override_reason=override_reason,
+    )
     await uow.emit(ctx.events, event)
     await refresh(uow, ctx, row, reason="scheduled")
     return row, event
@@ -197,6 +209,16 @@ async def schedule_gathering(
                 field="starts_at",
                 slug="outside-semester",
             )
+    await require_round(uow, cmd.round_id)
+    await repo.lock_round(uow.conn, cmd.round_id)  # two at once cannot both pass the count
+    breaches = shape_breaches(
+        kind=cmd.kind.value,
+        round_id=cmd.round_id,
+        local_start=slot.local_start,
+        semester=cmd.semester,
+        planned=await repo.planned(uow.conn, cmd.round_id, cmd.region),
+    )
+    overridden = allow(breaches, cmd.override_reason)
     _, event = await create_gathering(
         uow,
         ctx,
@@ -210,8 +232,25 @@ async def schedule_gathering(
         capacity=cmd.capacity,
         semester=cmd.semester,
         also_invite=cmd.also_invite,
+        overridden=overridden,
+        override_reason=cmd.override_reason,
     )
     return event
+
+
+def allow(breaches: list[DomainError], override_reason: str | None) -> list[str]:
+    """The shape's breaches refused, unless a reason sets them aside: then their slugs, to
+    record in the event."""
+    if breaches and override_reason is None:
+        first = breaches[0]
+        raise DomainError(
+            f"{first.en} (give override_reason to make an exception)",
+            nb=f"{first.nb} Oppgi override_reason for å gjøre unntak.",
+            nn=f"{first.nn} Oppgi override_reason for å gjere unntak.",
+            field=first.field,
+            slug=first.slug,
+        )
+    return [b.slug for b in breaches]
 
 
 async def reschedule_gathering(
@@ -228,6 +267,18 @@ async def reschedule_gathering(
             slug="in-the-past",
         )
     changed = gathering.rescheduled(slot, cmd.capacity, ctx.clock())
+    breaches = [
+        b
+        for b in shape_breaches(
+            kind=row["kind"],
+            round_id=row["round_id"],
+            local_start=slot.local_start,
+            semester=row["semester"],
+            planned=[],
+        )
+        if b.field == "starts_at"  # moving changes the date, not the counts
+    ]
+    overridden = allow(breaches, cmd.override_reason)
     if row["supervisor_id"] is not None:
         await repo.lock_supervisor(uow.conn, row["supervisor_id"])
         check_supervisor_free(
@@ -249,6 +300,8 @@ async def reschedule_gathering(
         previous_ends_at=row["ends_at"].astimezone(OSLO),
         reason=cmd.reason,
         invitees=await invitee_list(uow.conn, row["id"]),
+        overridden=overridden,
+        override_reason=cmd.override_reason,
     )
     await uow.emit(ctx.events, event)
     return event

@@ -9,6 +9,7 @@ from services.scheduling.domain.calendar import OSLO, Slot
 from services.scheduling.domain.errors import Conflict, DomainError, NotFound
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.gatherings import check_supervisor_free, create_gathering
+from services.scheduling.handlers.rounds import require_round
 from shared.events.scheduling import (
     BookSupervision,
     DialogueMeetingRequested,
@@ -25,6 +26,7 @@ async def request_dialogue_meeting(
     cmd: RequestDialogueMeeting, uow: UnitOfWork, ctx: Context
 ) -> DialogueMeetingRequested:
     ctx.region(cmd.region)
+    await require_round(uow, cmd.round_id)
     request_id = cmd.request_id or uuid.uuid4()
     now = ctx.clock()
     if not await repo.insert_request(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services.scheduling.handlers import invitations
+from services.scheduling.handlers import invitations, rounds
 from services.scheduling.handlers.context import Context
 from shared.events.base import Contract
 from shared.events.registration import (
@@ -18,10 +18,14 @@ from shared.events.registration import (
     MunicipalityAdmitted,
     MunicipalityWithdrawn,
     PersonErased,
+    RoundClosed,
+    RoundOpened,
 )
 from shared.messaging import UnitOfWork
 
 FOLLOWS: dict[type[Contract], Callable[[Any, UnitOfWork, Context], Awaitable[Any]]] = {
+    RoundOpened: rounds.round_opened,
+    RoundClosed: rounds.round_closed,
     InterestRegistered: invitations.interest_registered,
     InterestUpdated: invitations.interest_registered,
     ApplicationSubmitted: invitations.application_submitted,
