@@ -711,3 +711,84 @@ async def test_the_programmes_shape_is_checked_and_an_exception_needs_a_reason(
         status=201,
     )
     assert seventh["overridden"] == ["too-many-samlinger"]
+
+
+async def test_a_feed_is_one_rounds_and_keeps_a_municipalitys_veiledning_private(
+    scheduling: Scheduling, producer: AIOKafkaProducer, topic_prefix: str
+) -> None:
+    s = scheduling
+    cancelled = await s.accepted("/gatherings", gathering(title="Avlyses"), status=201)
+    await s.accepted("/cancellations", {"gathering_id": cancelled["gathering_id"]})
+    kept = await s.accepted("/gatherings", gathering(day="2029-11-27"), status=201)
+    booked = await s.accepted(
+        "/supervisions",
+        {
+            "round_id": ROUND,
+            "municipality_number": BERGEN,
+            "supervisor_id": "veileder-anne",
+            "venue": {"name": "Teams", "digital_link": "https://teams.example/v"},
+            "starts_at": oslo("2029-11-21", 13),
+            "ends_at": oslo("2029-11-21", 14),
+        },
+        status=201,
+    )
+    await s.until_invited(booked["gathering_id"], {f"person:{p}" for p, _ in GROUPS[BERGEN]})
+    # The next round opens and gets its first samling in Vestland.
+    await publish(
+        producer,
+        topic_prefix,
+        RoundOpened(
+            round_id="2031",
+            interest_deadline=date(2030, 9, 15),
+            interest_closes_at=datetime(2030, 9, 15, 23, 59, tzinfo=OSLO),
+            capacity_per_branch={},
+        ),
+    )
+    await s.until_round("2031")
+    later = await s.accepted(
+        "/gatherings", gathering(day="2030-10-08") | {"round_id": "2031"}, status=201
+    )
+
+    async def feed(path: str, token: str, **params: str) -> tuple[str, dict[str, Any]]:
+        response = await s.client.get(path, params={"token": token, **params})
+        assert response.status_code == 200, response.text
+        cal = Calendar.from_ical(response.content)
+        events = {str(e["uid"]).split("@")[0]: e for e in cal.walk("VEVENT")}
+        return str(cal["X-WR-CALNAME"]), events
+
+    ids = {
+        "cancelled": cancelled["gathering_id"],
+        "kept": kept["gathering_id"],
+        "veiledning": booked["gathering_id"],
+        "later": later["gathering_id"],
+    }
+    # An observer: the round under way (2030), no veiledning, the cancelled one marked.
+    name, events = await feed("/feeds/regions/vestland.ics", "local-observer")
+    assert name == "Fremtidens kulturskole - Vestland - runde 2030"
+    assert set(events) == {ids["cancelled"], ids["kept"]}
+    gone = events[ids["cancelled"]]
+    assert (str(gone["status"]), str(gone["summary"])) == ("CANCELLED", "Avlyst: Avlyses")
+    assert str(events[ids["kept"]]["status"]) == "CONFIRMED"
+    assert "Runde 2030, Vestland" in str(events[ids["kept"]]["description"])
+    # Another region's board sees no Vestland booking either; Vestland's board and
+    # programme management do.
+    _, events = await feed("/feeds/regions/vestland.ics", "local-board-agder")
+    assert ids["veiledning"] not in events
+    for token in ("local-board-vestland", "local-programme"):
+        _, events = await feed("/feeds/regions/vestland.ics", token)
+        assert set(events) == {ids["cancelled"], ids["kept"], ids["veiledning"]}
+    # Another round when asked, or all of them.
+    name, events = await feed("/feeds/regions/vestland.ics", "local-observer", round="2031")
+    assert (name.endswith("runde 2031"), set(events)) == (True, {ids["later"]})
+    _, events = await feed("/feeds/regions/vestland.ics", "local-observer", round="all")
+    assert set(events) == {ids["cancelled"], ids["kept"], ids["later"]}
+    bad = await s.client.get(
+        "/feeds/regions/vestland.ics", params={"token": "local-observer", "round": "x"}
+    )
+    assert bad.status_code == 422
+    # Bergen's feed: the same rule for its veiledning.
+    name, events = await feed(f"/feeds/municipalities/{BERGEN}.ics", "local-observer")
+    assert name == "Fremtidens kulturskole - Bergen - runde 2030"
+    assert ids["veiledning"] not in events and ids["kept"] in events
+    _, events = await feed(f"/feeds/municipalities/{BERGEN}.ics", "local-board-vestland")
+    assert ids["veiledning"] in events

@@ -30,6 +30,10 @@ async def save_round(conn: asyncpg.Connection, round_id: str, state: str, *, ope
     )
 
 
+async def round_states(db: Db) -> dict[str, str]:
+    return {r["round_id"]: r["state"] for r in await db.fetch("SELECT * FROM rounds")}
+
+
 async def round_state(db: Db, round_id: str) -> str | None:
     state: str | None = await db.fetchval("SELECT state FROM rounds WHERE round_id = $1", round_id)
     return state

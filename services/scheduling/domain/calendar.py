@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -152,3 +153,19 @@ def require_started(slot: Slot, now: datetime) -> None:
 def clashes(slot: Slot, booked: list[Slot]) -> list[Slot]:
     """The booked slots `slot` would overlap (a supervisor cannot be in two places)."""
     return [other for other in booked if slot.overlaps(other)]
+
+
+def current_round(
+    gatherings: Iterable[tuple[str, datetime]], rounds: Mapping[str, str], now: datetime
+) -> str | None:
+    """The round a feed shows by default, from its gatherings' (round, end) and the rounds'
+    states: the earliest round (registration opened it, not cancelled) with a gathering not
+    yet over, the one under way; when none has, the latest such round with any."""
+    ends: dict[str, datetime] = {}
+    for round_id, ends_at in gatherings:
+        if rounds.get(round_id, "cancelled") != "cancelled":
+            ends[round_id] = max(ends_at, ends.get(round_id, ends_at))
+    ahead = sorted(r for r, last in ends.items() if last > now)
+    if ahead:
+        return ahead[0]
+    return max(ends) if ends else None

@@ -14,12 +14,12 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from services.scheduling.adapters import repository as repo
 from services.scheduling.domain.attendance import attendance_rates
-from services.scheduling.domain.calendar import OSLO
+from services.scheduling.domain.calendar import OSLO, current_round
 from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.suggestions import WEEKDAYS, suggest_dates
 from services.scheduling.entrypoints import ical
 from services.scheduling.handlers.context import Context
-from shared.auth import TOKENS, Principal, PrincipalDep
+from shared.auth import TOKENS, Principal, PrincipalDep, Role
 from shared.problems import Problem, language, texts
 from shared.service import RuntimeDep
 
@@ -297,6 +297,17 @@ def _ics(body: bytes, name: str) -> Response:
     )
 
 
+# `?round=2030`, or `all`; absent: the round under way (see domain.calendar.current_round).
+RoundQuery = Annotated[
+    str | None,
+    Query(
+        alias="round",
+        pattern=r"^(\d{4}|all)$",
+        description="A round (e.g. 2030) or `all`; by default the round under way",
+    ),
+]
+
+
 @router.get(
     "/feeds/regions/{region}.ics",
     tags=["feeds"],
@@ -307,15 +318,51 @@ async def region_feed(
     region: str,
     request: Request,
     runtime: RuntimeDep,
-    round_id: str | None = None,
+    round_: RoundQuery = None,
+    round_id: Annotated[str | None, Query(include_in_schema=False)] = None,
     token: str | None = None,
 ) -> Response:
-    """Every gathering of a region (of one round, or all): subscribe in a calendar app."""
-    feed_principal(request, token)
+    """A region's gatherings of one round (`?round=`; `all` for every round; by default the
+    round under way): subscribe in a calendar app. A municipality's veiledning only for
+    programme management and the region's own board."""
+    principal = feed_principal(request, token)
     region = _region(request, region)
-    rows = await repo.calendar(runtime.pool, round_id=round_id, region=region)
-    name = f"Fremtidens kulturskole - {_ctx(request).regions.by_id[region].name}"
-    return _ics(ical.feed(name, rows, now=_ctx(request).clock()), region)
+    rows = await repo.calendar(runtime.pool, round_id=None, region=region)
+    rows, chosen = await _feed_rows(request, runtime, rows, principal, round_ or round_id)
+    ctx = _ctx(request)
+    name = f"Fremtidens kulturskole - {ctx.regions.by_id[region].name}"
+    name += f" - runde {chosen}" if chosen else ""
+    return _ics(ical.feed(name, rows, now=ctx.clock(), region_names=_region_names(ctx)), region)
+
+
+def _region_names(ctx: Context) -> dict[str, str]:
+    return {r.id: r.name for r in ctx.regions.by_id.values()}
+
+
+def _sees_bookings(principal: Principal, region: str) -> bool:
+    """A veiledning is the municipality's own: programme management and its board see it."""
+    if principal.role is Role.PROGRAMME:
+        return True
+    return principal.role is Role.COUNTY_BOARD and principal.branch_id == region
+
+
+async def _feed_rows(
+    request: Request,
+    runtime: Any,
+    rows: list[Any],
+    principal: Principal,
+    wanted: str | None,
+) -> tuple[list[Any], str | None]:
+    """The rows of one round (the asked one, or the one under way) that `principal` sees."""
+    rows = [r for r in rows if r["kind"] != "veiledning" or _sees_bookings(principal, r["region"])]
+    if wanted == "all":
+        return rows, None
+    chosen = wanted or current_round(
+        ((r["round_id"], r["ends_at"]) for r in rows),
+        await repo.round_states(runtime.pool),
+        _ctx(request).clock(),
+    )
+    return [r for r in rows if r["round_id"] == chosen], chosen
 
 
 @router.get(
@@ -328,11 +375,13 @@ async def municipality_feed(
     municipality_number: str,
     request: Request,
     runtime: RuntimeDep,
-    round_id: str | None = None,
+    round_: RoundQuery = None,
+    round_id: Annotated[str | None, Query(include_in_schema=False)] = None,
     token: str | None = None,
 ) -> Response:
-    """The gatherings a municipality (or its kommunegruppe) is invited to."""
-    feed_principal(request, token)
+    """The gatherings a municipality (or its kommunegruppe) is invited to, of one round as
+    the region feed; its veiledning only for programme management and its own board."""
+    principal = feed_principal(request, token)
     if not (len(municipality_number) == 4 and municipality_number.isdigit()):
         raise Problem(
             "invalid-input",
@@ -344,7 +393,11 @@ async def municipality_feed(
             field="municipality_number",
         )
     rows = await repo.calendar(
-        runtime.pool, round_id=round_id, region=None, municipality=municipality_number
+        runtime.pool, round_id=None, region=None, municipality=municipality_number
     )
-    name = f"Fremtidens kulturskole - kommune {municipality_number}"
-    return _ics(ical.feed(name, rows, now=_ctx(request).clock()), municipality_number)
+    rows, chosen = await _feed_rows(request, runtime, rows, principal, round_ or round_id)
+    ctx = _ctx(request)
+    name = f"Fremtidens kulturskole - {ctx.municipality(municipality_number)}"
+    name += f" - runde {chosen}" if chosen else ""
+    feed = ical.feed(name, rows, now=ctx.clock(), region_names=_region_names(ctx))
+    return _ics(feed, municipality_number)
