@@ -122,7 +122,8 @@ class Scheduling:
         return response.json()
 
     async def gathering(self, gathering_id: UUID | str) -> dict[str, Any]:
-        found: dict[str, Any] = await self.get(f"/gatherings/{gathering_id}")
+        # As programme management: a veiledning is not shown to everyone.
+        found: dict[str, Any] = await self.get(f"/gatherings/{gathering_id}", PROGRAMME)
         return found
 
     async def invited(self, gathering_id: UUID | str) -> set[str]:
@@ -149,7 +150,7 @@ class Scheduling:
     ) -> None:
         async def matches() -> bool:
             # A gathering scheduled over the command topic may not be there yet.
-            response = await self.client.get(f"/gatherings/{gathering_id}", headers=OBSERVER)
+            response = await self.client.get(f"/gatherings/{gathering_id}", headers=PROGRAMME)
             if response.status_code == 404:
                 return False
             return await self.invited(gathering_id) == expected

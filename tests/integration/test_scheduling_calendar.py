@@ -792,3 +792,9 @@ async def test_a_feed_is_one_rounds_and_keeps_a_municipalitys_veiledning_private
     assert ids["veiledning"] not in events and ids["kept"] in events
     _, events = await feed(f"/feeds/municipalities/{BERGEN}.ics", "local-board-vestland")
     assert ids["veiledning"] in events
+    # The calendar and the gathering itself keep it the same way.
+    for who, sees in ((OBSERVER, False), (AGDER, False), (VESTLAND, True), (PROGRAMME, True)):
+        listed = await s.get(f"/rounds/{ROUND}/regions/vestland/calendar", who)
+        assert (ids["veiledning"] in {g["gathering_id"] for g in listed["gatherings"]}) is sees
+        found = await s.client.get(f"/gatherings/{ids['veiledning']}", headers=who)
+        assert found.status_code == (200 if sees else 404)

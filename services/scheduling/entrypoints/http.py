@@ -90,10 +90,15 @@ async def region_calendar(
     round_id: str, region: str, request: Request, runtime: RuntimeDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """A round's calendar in one region: its semesters and every gathering (cancelled ones
-    marked), times in Europe/Oslo."""
+    marked), times in Europe/Oslo; a municipality's veiledning only for programme management
+    and the region's own board."""
     region = _region(request, region)
     semesters = await repo.semesters(runtime.pool, round_id, region)
-    gatherings = await repo.calendar(runtime.pool, round_id=round_id, region=region)
+    gatherings = [
+        g
+        for g in await repo.calendar(runtime.pool, round_id=round_id, region=region)
+        if g["kind"] != "veiledning" or _sees_bookings(principal, g["region"])
+    ]
     return {
         "round_id": round_id,
         "region": region,
@@ -127,7 +132,10 @@ async def get_gathering(
 ) -> dict[str, Any]:
     """A gathering with whom it invites (ids and roles), their answers and attendance."""
     row = await repo.get_gathering(runtime.pool, gathering_id)
-    if row is None:
+    if row is None or (
+        row["kind"] == "veiledning" and not _sees_bookings(principal, row["region"])
+    ):
+        # A municipality's veiledning is not there for others (not even that it exists).
         raise Problem(
             "not-found",
             texts(
