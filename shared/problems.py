@@ -227,11 +227,188 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+# What pydantic finds wrong, by its error `type`, in each language; `{name}` takes the
+# error's context (max_length, ge, expected, ...). Kinds not named here fall back to a
+# general "not a valid value" (English keeps pydantic's own words).
+INPUT_REASONS: dict[str, dict[str, str]] = {
+    "missing": texts("mangler", "manglar", "missing"),
+    "extra_forbidden": texts("ukjent felt", "ukjent felt", "unknown field"),
+    "string_type": texts("må være tekst", "må vere tekst", "must be text"),
+    "int_type": texts("må være et heltall", "må vere eit heiltal", "must be a whole number"),
+    "int_parsing": texts("må være et heltall", "må vere eit heiltal", "must be a whole number"),
+    "int_from_float": texts("må være et heltall", "må vere eit heiltal", "must be a whole number"),
+    "float_type": texts("må være et tall", "må vere eit tal", "must be a number"),
+    "float_parsing": texts("må være et tall", "må vere eit tal", "must be a number"),
+    "bool_type": texts(
+        "må være true eller false", "må vere true eller false", "must be true or false"
+    ),
+    "bool_parsing": texts(
+        "må være true eller false", "må vere true eller false", "must be true or false"
+    ),
+    "string_too_short": texts(
+        "må ha minst {min_length} tegn",
+        "må ha minst {min_length} teikn",
+        "must have at least {min_length} characters",
+    ),
+    "string_too_long": texts(
+        "kan ha høyst {max_length} tegn",
+        "kan ha høgst {max_length} teikn",
+        "may have at most {max_length} characters",
+    ),
+    "too_short": texts(
+        "må ha minst {min_length} element",
+        "må ha minst {min_length} element",
+        "must have at least {min_length} items",
+    ),
+    "too_long": texts(
+        "kan ha høyst {max_length} element",
+        "kan ha høgst {max_length} element",
+        "may have at most {max_length} items",
+    ),
+    "string_pattern_mismatch": texts(
+        "har feil form", "har feil form", "does not have the expected form"
+    ),
+    "greater_than": texts("må være over {gt}", "må vere over {gt}", "must be greater than {gt}"),
+    "greater_than_equal": texts(
+        "må være minst {ge}", "må vere minst {ge}", "must be at least {ge}"
+    ),
+    "less_than": texts("må være under {lt}", "må vere under {lt}", "must be less than {lt}"),
+    "less_than_equal": texts("kan være høyst {le}", "kan vere høgst {le}", "may be at most {le}"),
+    "date_type": texts(
+        "må være en dato (ÅÅÅÅ-MM-DD)",
+        "må vere ein dato (ÅÅÅÅ-MM-DD)",
+        "must be a date (YYYY-MM-DD)",
+    ),
+    "date_parsing": texts(
+        "er ikke en gyldig dato (ÅÅÅÅ-MM-DD)",
+        "er ikkje ein gyldig dato (ÅÅÅÅ-MM-DD)",
+        "is not a valid date (YYYY-MM-DD)",
+    ),
+    "date_from_datetime_parsing": texts(
+        "er ikke en gyldig dato (ÅÅÅÅ-MM-DD)",
+        "er ikkje ein gyldig dato (ÅÅÅÅ-MM-DD)",
+        "is not a valid date (YYYY-MM-DD)",
+    ),
+    "date_from_datetime_inexact": texts(
+        "må være en dato uten klokkeslett",
+        "må vere ein dato utan klokkeslett",
+        "must be a date without a time of day",
+    ),
+    "datetime_type": texts(
+        "må være et tidspunkt", "må vere eit tidspunkt", "must be a date and time"
+    ),
+    "datetime_parsing": texts(
+        "er ikke et gyldig tidspunkt (ÅÅÅÅ-MM-DDTtt:mm+01:00)",
+        "er ikkje eit gyldig tidspunkt (ÅÅÅÅ-MM-DDTtt:mm+01:00)",
+        "is not a valid date and time (YYYY-MM-DDThh:mm+01:00)",
+    ),
+    "datetime_from_date_parsing": texts(
+        "er ikke et gyldig tidspunkt (ÅÅÅÅ-MM-DDTtt:mm+01:00)",
+        "er ikkje eit gyldig tidspunkt (ÅÅÅÅ-MM-DDTtt:mm+01:00)",
+        "is not a valid date and time (YYYY-MM-DDThh:mm+01:00)",
+    ),
+    "timezone_aware": texts(
+        "mangler tidssone: oppgi tiden med forskyvning, f.eks. +01:00",
+        "manglar tidssone: oppgi tida med forskyving, t.d. +01:00",
+        "has no time zone: give the time with an offset, e.g. +01:00",
+    ),
+    "time_parsing": texts(
+        "er ikke et gyldig klokkeslett (tt:mm)",
+        "er ikkje eit gyldig klokkeslett (tt:mm)",
+        "is not a valid time of day (hh:mm)",
+    ),
+    "uuid_type": texts("må være en UUID", "må vere ein UUID", "must be a UUID"),
+    "uuid_parsing": texts(
+        "er ikke en gyldig UUID", "er ikkje ein gyldig UUID", "is not a valid UUID"
+    ),
+    "url_parsing": texts(
+        "er ikke en gyldig nettadresse", "er ikkje ei gyldig nettadresse", "is not a valid URL"
+    ),
+    "url_scheme": texts(
+        "må begynne med http:// eller https://",
+        "må byrje med http:// eller https://",
+        "must start with http:// or https://",
+    ),
+    "enum": texts(
+        "må være en av {expected}", "må vere ein av {expected}", "must be one of {expected}"
+    ),
+    "literal_error": texts(
+        "må være en av {expected}", "må vere ein av {expected}", "must be one of {expected}"
+    ),
+    "list_type": texts("må være en liste", "må vere ei liste", "must be a list"),
+    "dict_type": texts("må være et objekt", "må vere eit objekt", "must be an object"),
+    "model_type": texts("må være et objekt", "må vere eit objekt", "must be an object"),
+    "model_attributes_type": texts("må være et objekt", "må vere eit objekt", "must be an object"),
+}
+# Rules a contract's validators state (the text after pydantic's "Value error, "), by their
+# English words (those of `shared/events`); a service adds its own with `value_reason`.
+VALUE_REASONS: dict[str, dict[str, str]] = {
+    "a venue needs an address or a digital link": texts(
+        "et sted trenger en adresse eller en digital lenke",
+        "ein stad treng ei adresse eller ei digital lenkje",
+        "a venue needs an address or a digital link",
+    ),
+    "a gathering must end after it starts": texts(
+        "en samling må slutte etter at den begynner",
+        "ei samling må slutte etter at ho byrjar",
+        "a gathering must end after it starts",
+    ),
+    "a semester must end on or after the day it starts": texts(
+        "et semester kan ikke slutte før det begynner",
+        "eit semester kan ikkje slutte før det byrjar",
+        "a semester must end on or after the day it starts",
+    ),
+    "name either person_id or municipality_number": texts(
+        "oppgi enten person_id eller municipality_number",
+        "oppgi anten person_id eller municipality_number",
+        "name either person_id or municipality_number",
+    ),
+}
+_INVALID = texts("er ikke en gyldig verdi", "er ikkje ein gyldig verdi", "is not a valid value")
+
+
+def value_reason(en: str, nb: str, nn: str) -> None:
+    """Translate a validator's own message (the English it raises ValueError with)."""
+    VALUE_REASONS[en] = texts(nb, nn, en)
+
+
+def input_reason(item: Mapping[str, Any], lang: str) -> str:
+    """What is wrong with one field, in `lang`; never the value sent."""
+    kind = str(item.get("type", ""))
+    context = item.get("ctx") or {}
+    if kind in ("value_error", "assertion_error"):
+        message = str(context.get("error", "")) or str(item.get("msg", ""))
+        found = VALUE_REASONS.get(message)
+        if found is not None:
+            return _pick(found, lang)
+        if "email address" in message:
+            return _pick(
+                texts(
+                    "er ikke en gyldig e-postadresse",
+                    "er ikkje ei gyldig e-postadresse",
+                    "is not a valid e-mail address",
+                ),
+                lang,
+            )
+        return message[:300] if lang == "en" else _pick(_INVALID, lang)
+    template = INPUT_REASONS.get(kind)
+    if template is None:
+        return str(item.get("msg", ""))[:300] if lang == "en" else _pick(_INVALID, lang)
+    values = {k: str(v) for k, v in context.items()}
+    if lang != "en" and "expected" in values:  # pydantic lists the choices in English
+        values["expected"] = values["expected"].replace(" or ", " eller ")
+    try:
+        return _pick(template, lang).format(**values)
+    except (KeyError, IndexError):
+        return _pick(_INVALID, lang)
+
+
 def validation_problem(request: Request, error: RequestValidationError) -> JSONResponse:
     """422 naming each offending field and what is wrong, never the value sent."""
     found = list(error.errors())
+    lang = language(request.headers.get("accept-language"))
     errors = [
-        {"field": _field(item.get("loc", ())), "reason": str(item.get("msg", ""))[:300]}
+        {"field": _field(item.get("loc", ())), "reason": input_reason(item, lang)}
         for item in found[:20]
     ]
     if any(item.get("type") == "json_invalid" for item in found):
@@ -247,18 +424,18 @@ def validation_problem(request: Request, error: RequestValidationError) -> JSONR
             title=texts("Ugyldig JSON", "Ugyldig JSON", "Malformed JSON"),
         )
     first = errors[0]["field"] if errors else None
-    # Each field with what is wrong with it (pydantic's words), never the value sent.
+    # Each field with what is wrong with it, in the caller's language, never the value sent.
     reasons = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
     return problem_response(
         request,
         status=422,
         slug="invalid-input",
         title=texts("Ugyldige opplysninger", "Ugyldige opplysningar", "Invalid input"),
-        detail=texts(
-            f"Kontroller disse feltene: {reasons}",
-            f"Kontroller desse felta: {reasons}",
-            f"Check these fields: {reasons}",
-        ),
+        detail={
+            "nb": f"Kontroller disse feltene: {reasons}",
+            "nn": f"Kontroller desse felta: {reasons}",
+            "en": f"Check these fields: {reasons}",
+        },
         field=first,
         extra={"errors": errors},
     )

@@ -89,6 +89,7 @@ scheduling    GET    /readyz                                              ok   o
 scheduling    GET    /metrics                                             ok   ok   ok    ok   ok   ok
 scheduling    GET    /asyncapi.json                                       ok   ok   ok    ok   ok   ok
 scheduling    GET    /asyncapi                                            ok   ok   ok    ok   ok   ok
+scheduling    GET    /rounds/{round_id}                                   ok   ok   ok    ok   401  401
 scheduling    GET    /rounds/{round_id}/regions/{region}/calendar         ok   ok   ok    ok   401  401
 scheduling    GET    /gatherings/{gathering_id}                           ok   ok   ok    ok   401  401
 scheduling    GET    /rounds/{round_id}/regions/{region}/date-suggestions  ok  ok   ok    ok   401  401

@@ -172,6 +172,10 @@ def schedule_round(scheduling: str, programme: dict[str, str]) -> None:
         except httpx.HTTPError as error:
             print(f"[demo] scheduling not reachable at {scheduling} ({error}); calendar skipped")
             return
+        # A gathering needs its round: wait until scheduling has read its opening.
+        deadline = time.monotonic() + 30
+        while client.get(f"/rounds/{ROUND}").status_code == 404 and time.monotonic() < deadline:
+            time.sleep(0.5)  # bounded by the deadline
         for number, (first, last) in semesters.items():
             body = {
                 "round_id": ROUND,
@@ -214,6 +218,12 @@ def schedule_round(scheduling: str, programme: dict[str, str]) -> None:
                         "ends_at": datetime.combine(the_day, clock_time(15), OSLO).isoformat(),
                         "capacity": 60,
                         "semester": number,
+                        # The demo's pre-round runs from next week, whatever the month.
+                        **(
+                            {"override_reason": "Demo: the pre-round starts next week"}
+                            if kind == "presamling"
+                            else {}
+                        ),
                     },
                 )
                 print(f"[demo] {title} {index} on {day}: {response.status_code}")

@@ -8,6 +8,7 @@ recipient and template).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable
@@ -356,7 +357,10 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
             return
         if row["cancelled"]:
             return
-        gathering = repo.gathering_of(row)
+        # A withdrawal in between raised the SEQUENCE: a re-invitation must carry at least it.
+        gathering = dataclasses.replace(
+            repo.gathering_of(row), sequence=max(row["sequence"], event.sequence)
+        )
         target = InvitationTarget(
             str(event.person_id) if event.person_id else None,
             event.municipality_number,
@@ -383,6 +387,38 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
             role=event.role.value,
             active=False,
         )
+        row = await repo.gathering(uow.conn, event.gathering_id)
+        if row is None or row["cancelled"]:
+            return  # nothing in anyone's calendar from us, or its cancellation said it all
+        # The withdrawal raised the gathering's SEQUENCE; the CANCEL carries it, so that
+        # the calendar program removes the entry it holds.
+        gathering = dataclasses.replace(
+            repo.gathering_of(row), sequence=max(row["sequence"], event.sequence)
+        )
+        await repo.raise_gathering_sequence(uow.conn, event.gathering_id, gathering.sequence)
+        target = InvitationTarget(
+            str(event.person_id) if event.person_id else None,
+            event.municipality_number,
+            event.role.value,
+        )
+        remaining = await repo.active_invitations(uow.conn, event.gathering_id)
+        boards = await _boards_for(uow.conn, [(target, event.branch_id), *remaining])
+        found = rules.invitation_recipient(target, boards)
+        if found is None or rules.still_invited(found[0], [t for t, _ in remaining], boards):
+            return
+        facts: dict[str, Any] = {}
+        if event.municipality_number:
+            facts["municipality_name"] = places.municipality(event.municipality_number)
+        mails = rules.mails_for_gathering(
+            "invitation_withdrawn",
+            gathering,
+            [target],
+            board_of=boards,
+            method="CANCEL",
+            places=places,
+            **facts,
+        )
+        await _plan(uow, mails)
 
     async def on_gathering_rescheduled(event: sched.GatheringRescheduled, uow: UnitOfWork) -> None:
         gathering = gathering_of(event)
@@ -444,7 +480,14 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
             method="CANCEL",
             places=places,
             reason=event.reason,
+            cause=event.cause.value if event.cause else "",
+            municipality_name=places.municipality(event.municipality_number or ""),
         )
+        if event.supervisor_id is not None and event.cause is not None:
+            # Released because its municipality left: the supervisor is free again.
+            mails += rules.mails_for_supervision_released(
+                gathering, event.supervisor_id, event.municipality_number, places
+            )
         await _plan(uow, mails)
 
     async def on_supervision_booked(event: sched.SupervisionBooked, uow: UnitOfWork) -> None:

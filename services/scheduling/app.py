@@ -49,6 +49,8 @@ from shared.events.scheduling import (
     ScheduleGathering,
 )
 from shared.messaging import Handler, Rejected
+from shared.problems import Problem, texts
+from shared.reference import ReferenceData
 from shared.service import Runtime, ServiceSpec, build_app
 from shared.topics import TopicSpec, commands_topic, events_topic, service_topics
 
@@ -57,9 +59,16 @@ CONTEXT = "context"
 
 
 def refusal(error: Exception) -> Rejected | None:
-    """Domain errors, once, at the edge: 4xx over HTTP, a dead letter from Kafka."""
+    """Domain errors, once, at the edge: a problem over HTTP (in the caller's language), a
+    dead letter from Kafka (English)."""
     if isinstance(error, DomainError):
-        return Rejected(str(error), status=error.status)
+        nb = error.nb or error.en
+        return Problem(
+            error.slug,
+            texts(nb, error.nn or nb, error.en),
+            status=error.status,
+            field=error.field,
+        )
     return None
 
 
@@ -157,7 +166,13 @@ def make_context(settings: SchedulingSettings) -> Context:
         if settings.school_holidays_csv
         else REFERENCE_DIR / "skoleferie-uker.csv"
     )
-    return Context(regions=regions, holiday_weeks=weeks, topic_prefix=settings.topic_prefix)
+    names = {n: m.name for n, m in ReferenceData.load().municipalities.items()}
+    return Context(
+        regions=regions,
+        holiday_weeks=weeks,
+        topic_prefix=settings.topic_prefix,
+        municipality_names=names,
+    )
 
 
 def router() -> APIRouter:

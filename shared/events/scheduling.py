@@ -58,6 +58,13 @@ class InviteeRole(StrEnum):
     MUNICIPALITY = "municipality"  # the municipality, before it has a kommunegruppe
 
 
+class CancellationCause(StrEnum):
+    """Why a gathering was cancelled without anyone asking: its municipality left."""
+
+    WITHDRAWN = "municipality_withdrawn"
+    ADMISSION_REVOKED = "admission_revoked"
+
+
 class Rsvp(StrEnum):
     YES = "yes"
     NO = "no"
@@ -158,6 +165,13 @@ class ScheduleGathering(Command, _Times):
     also_invite: list[MunicipalityNumber] = Field(
         default_factory=list, max_length=100, description="Municipalities invited as well"
     )
+    override_reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = (
+        Field(
+            default=None,
+            description="Why the programme's shape (two presamlinger in October and November, "
+            "six samlinger over three semesters) is set aside this time; recorded in the event",
+        )
+    )
 
     KEY: ClassVar[str | None] = "region"
 
@@ -172,6 +186,9 @@ class RescheduleGathering(Command, _Times):
     venue: Venue | None = None
     capacity: int | None = Field(default=None, ge=1)
     reason: Reason = ""
+    override_reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = (
+        Field(default=None, description="Why a presamling may move outside October and November")
+    )
 
     KEY: ClassVar[str | None] = "gathering_id"
 
@@ -311,6 +328,10 @@ class GatheringScheduled(_GatheringFacts):
 
     semester: int | None = None
     supervisor_id: str | None = None
+    overridden: list[str] = Field(
+        default_factory=list, description="The shape rules set aside (problem type slugs)"
+    )
+    override_reason: str | None = None
 
 
 class GatheringRescheduled(_GatheringFacts):
@@ -323,6 +344,10 @@ class GatheringRescheduled(_GatheringFacts):
     previous_ends_at: AwareDatetime
     reason: str
     invitees: list[Invitee]
+    overridden: list[str] = Field(
+        default_factory=list, description="The shape rules set aside (problem type slugs)"
+    )
+    override_reason: str | None = None
 
 
 class GatheringCancelled(Event):
@@ -341,6 +366,12 @@ class GatheringCancelled(Event):
     sequence: int
     reason: str
     invitees: list[Invitee]
+    # A veiledning released because its municipality left: whom it booked, for whom, why.
+    supervisor_id: str | None = None
+    municipality_number: str | None = None
+    cause: CancellationCause | None = Field(
+        default=None, description="Set when the service cancelled it itself (absent: by hand)"
+    )
 
     KEY: ClassVar[str | None] = "gathering_id"
 

@@ -8,7 +8,7 @@ import pytest
 
 from services.registration.domain.reference import ReferenceData
 from shared.catalog import Catalog
-from shared.testing.fixtures import Endpoints, ServiceProcesses, TestDatabase
+from shared.testing.fixtures import Endpoints, ServiceProcesses, TestDatabase, eventually
 
 PROGRAMME = {"Authorization": "Bearer local-programme"}
 ROUNDS = [str(year) for year in range(2030, 2050)]  # interest deadlines: 15 September before
@@ -32,6 +32,17 @@ def services(
         # Also when one failed to start: the others would outlive the test and, still
         # subscribed, keep its topics and database in use after they are removed.
         procs.stop_all()
+
+
+async def round_known(scheduling: str, round_id: str) -> None:
+    """Until scheduling has read the round's opening from registration's events."""
+
+    async def known() -> bool:
+        async with httpx.AsyncClient(base_url=scheduling, timeout=30) as client:
+            found = await client.get(f"/rounds/{round_id}", headers=PROGRAMME)
+            return found.status_code == 200
+
+    await eventually(known, timeout=90, what=f"scheduling knows round {round_id}")
 
 
 def prepare(registration: str) -> None:

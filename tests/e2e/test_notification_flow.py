@@ -22,7 +22,7 @@ import pytest
 
 from shared.catalog import Catalog
 from shared.testing.fixtures import Endpoints, ServiceProcesses, TestDatabase, eventually
-from tests.e2e.conftest import PROGRAMME, prepare
+from tests.e2e.conftest import PROGRAMME, prepare, round_known
 from tests.integration.test_notification_mail import SinkProcess, calendar_of, vevent
 
 pytestmark = pytest.mark.e2e
@@ -169,6 +169,7 @@ async def test_board_and_kommunegruppe_are_told_everything_once_with_one_calenda
     assert admitted["subject"] == "Bergen er tatt opp i Fremtidens kulturskole"
 
     day = today + timedelta(days=60)
+    await round_known(procs.url("scheduling"), ROUND)
     async with httpx.AsyncClient(base_url=procs.url("scheduling"), timeout=30) as client:
         response = await client.post(
             "/gatherings",

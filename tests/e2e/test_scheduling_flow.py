@@ -25,7 +25,7 @@ from shared.testing.fixtures import (
     TestDatabase,
     eventually,
 )
-from tests.e2e.conftest import PROGRAMME, prepare
+from tests.e2e.conftest import PROGRAMME, prepare, round_known
 
 pytestmark = pytest.mark.e2e
 
@@ -120,6 +120,7 @@ async def test_an_admission_before_scheduling_first_starts_ends_as_invitations(
     assert len(people) == 2
 
     procs.start("scheduling")  # its first start, after the admission
+    await round_known(procs.url("scheduling"), ROUND)
     day = date.today() + timedelta(days=60)
     async with httpx.AsyncClient(base_url=procs.url("scheduling"), timeout=30) as client:
         response = await client.post(

@@ -92,12 +92,22 @@ class Scheduling:
         return result
 
     async def refused(
-        self, path: str, body: Any, who: dict[str, str], status: int, *reasons: str
+        self,
+        path: str,
+        body: Any,
+        who: dict[str, str],
+        status: int,
+        *reasons: str,
+        language: str = "en",
     ) -> Any:
-        """Refused with `status` and every reason in its detail; nothing stored or emitted."""
+        """Refused with `status` and every reason in its detail (in `language`); nothing
+        stored or emitted."""
         before = await self.snapshot()
-        response = await self.post(path, body, who)
+        response = await self.client.post(
+            path, json=body, headers={**who, "Accept-Language": language}
+        )
         assert response.status_code == status, f"{path}: {response.status_code} {response.text}"
+        assert response.headers["content-language"] == language
         detail = response.json()["detail"]
         for reason in reasons:
             assert reason in str(detail), f"{reason!r} not in the reason {detail!r}"
@@ -112,7 +122,8 @@ class Scheduling:
         return response.json()
 
     async def gathering(self, gathering_id: UUID | str) -> dict[str, Any]:
-        found: dict[str, Any] = await self.get(f"/gatherings/{gathering_id}")
+        # As programme management: a veiledning is not shown to everyone.
+        found: dict[str, Any] = await self.get(f"/gatherings/{gathering_id}", PROGRAMME)
         return found
 
     async def invited(self, gathering_id: UUID | str) -> set[str]:
@@ -125,12 +136,21 @@ class Scheduling:
             for i in found["invitations"]
         }
 
+    async def until_round(self, round_id: str, *, timeout: float = 60) -> None:
+        """Until the service has read the round's opening from registration's events."""
+
+        async def known() -> bool:
+            response = await self.client.get(f"/rounds/{round_id}", headers=OBSERVER)
+            return response.status_code == 200
+
+        await eventually(known, timeout=timeout, what=f"round {round_id} known")
+
     async def until_invited(
         self, gathering_id: UUID | str, expected: set[str], *, timeout: float = 60
     ) -> None:
         async def matches() -> bool:
             # A gathering scheduled over the command topic may not be there yet.
-            response = await self.client.get(f"/gatherings/{gathering_id}", headers=OBSERVER)
+            response = await self.client.get(f"/gatherings/{gathering_id}", headers=PROGRAMME)
             if response.status_code == 404:
                 return False
             return await self.invited(gathering_id) == expected

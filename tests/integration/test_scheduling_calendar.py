@@ -23,6 +23,7 @@ from shared.events.registration import (
     GroupRole,
     InterestRegistered,
     MunicipalityAdmitted,
+    RoundOpened,
 )
 from shared.events.scheduling import CancelGathering, ScheduleGathering
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
@@ -73,7 +74,18 @@ async def publish(producer: AIOKafkaProducer, prefix: str, event: Any) -> None:
 async def scheduling(
     endpoints: Endpoints, database: TestDatabase, topic_prefix: str, producer: AIOKafkaProducer
 ) -> AsyncIterator[Scheduling]:
-    """Vestland: interest from Bergen and Sogndal, both admitted with a group of two."""
+    """Round 2030 open; Vestland: interest from Bergen and Sogndal, both admitted with a group
+    of two."""
+    await publish(
+        producer,
+        topic_prefix,
+        RoundOpened(
+            round_id=ROUND,
+            interest_deadline=date(2029, 9, 15),
+            interest_closes_at=datetime(2029, 9, 15, 23, 59, tzinfo=OSLO),
+            capacity_per_branch={},
+        ),
+    )
     await publish(
         producer,
         topic_prefix,
@@ -109,7 +121,9 @@ async def scheduling(
             count = await started.db.fetchval(
                 "SELECT count(*) FROM participants WHERE status = 'admitted'"
             )
-            return bool(count == 2)
+            return bool(count == 2) and bool(
+                await started.db.fetchval("SELECT count(*) FROM rounds")
+            )
 
         await eventually(projected, timeout=60, what="both admissions read")
         yield started
@@ -320,7 +334,7 @@ async def test_rsvps_respect_capacity_and_attendance_gives_each_municipality_a_r
         attendance | {"present_municipalities": [BERGEN, "4627"]},
         VESTLAND,
         422,
-        "not invited to this gathering: municipality:4627",
+        "not invited to this gathering: Askøy",
     )
     recorded = await s.accepted("/attendance", attendance, VESTLAND)
     assert {p["municipality_number"] for p in recorded["present"]} == {BERGEN, None}
@@ -355,8 +369,16 @@ async def test_date_suggestions_for_a_planned_semester_avoid_the_regions_holiday
     assert found["counties"] == ["46"]
     assert len(found["dates"]) == 2
     passed = {p["date"]: p["reasons"] for p in found["passed_over"]}
-    assert passed["2030-02-21"] == ["vinterferie in Vestland (week 8)"]
-    assert passed["2030-05-30"] == ["public holiday: Kristi himmelfartsdag"]
+    assert passed["2030-02-21"] == ["vinterferie i Vestland (uke 8)"]
+    assert passed["2030-05-30"] == ["helligdag: Kristi himmelfartsdag"]
+    english = await s.client.get(
+        f"/rounds/{ROUND}/regions/vestland/date-suggestions",
+        params={"semester": 1, "count": 2, "weekdays": "thursday"},
+        headers={**OBSERVER, "Accept-Language": "en"},
+    )
+    reasons = {p["date"]: p["reasons"] for p in english.json()["passed_over"]}
+    assert reasons["2030-02-21"] == ["winter half-term in Vestland (week 8)"]
+    assert reasons["2030-05-30"] == ["public holiday: Ascension Day"]
     assert "2030-04-18" in passed  # Skjærtorsdag, in the Easter holiday
     for day in found["dates"]:
         assert day not in passed and date.fromisoformat(day).weekday() == 3
@@ -370,7 +392,10 @@ async def test_date_suggestions_for_a_planned_semester_avoid_the_regions_holiday
         params={"semester": 2},
         headers=OBSERVER,
     )
-    assert unplanned.status_code == 422 and "not planned" in unplanned.json()["detail"]
+    assert unplanned.status_code == 422
+    assert (
+        unplanned.json()["detail"] == f"Semester 2 i runde {ROUND} er ikke planlagt for Vestland."
+    )
 
 
 async def test_bad_input_over_http_is_refused_with_the_reason(scheduling: Scheduling) -> None:
@@ -387,7 +412,7 @@ async def test_bad_input_over_http_is_refused_with_the_reason(scheduling: Schedu
         gathering() | {"starts_at": "2029-11-20T10:00:00"},
         PROGRAMME,
         422,
-        "timezone",
+        "has no time zone",
     )
     await s.refused(
         "/gatherings", gathering() | {"region": "atlantis"}, PROGRAMME, 422, "unknown region"
@@ -401,6 +426,43 @@ async def test_bad_input_over_http_is_refused_with_the_reason(scheduling: Schedu
     )
     no_token = await s.client.post("/gatherings", json=gathering())
     assert no_token.status_code == 401
+    # In bokmål unless asked otherwise, names not ids, with a stable type and the field.
+    await s.refused(
+        "/gatherings",
+        gathering("dialogmote"),
+        PROGRAMME,
+        422,
+        "Et dialogmøte svarer på en forespørsel fra et fylkesstyre",
+        language="nb",
+    )
+    missing = {k: v for k, v in gathering().items() if k != "round_id"}
+    await s.refused(
+        "/gatherings",
+        missing,
+        PROGRAMME,
+        422,
+        "Kontroller desse felta: round_id: manglar",
+        language="nn",
+    )
+    problem = (
+        await s.client.post(
+            "/gatherings",
+            json=gathering() | {"starts_at": "2029-11-20T10:00:00"},
+            headers=PROGRAMME,
+        )
+    ).json()
+    assert problem["detail"] == (
+        "Kontroller disse feltene: starts_at: mangler tidssone: oppgi tiden med forskyvning,"
+        " f.eks. +01:00"
+    )
+    outside = (
+        await s.client.post("/gatherings", json=gathering(day="2029-08-01"), headers=PROGRAMME)
+    ).json()
+    assert (outside["type"], outside["field"], outside["detail"]) == (
+        "urn:kulturskole:problem:in-the-past",
+        "starts_at",
+        "En samling kan ikke settes opp til å begynne i fortiden.",
+    )
 
 
 async def test_bad_commands_on_the_topic_are_dead_lettered_with_the_reason(
@@ -553,3 +615,187 @@ async def test_gatherings_scheduled_while_admissions_arrive_invite_every_group(
         await s.until_invited(gathering_id, expected)
     issued = await s.events_of("invitation-issued.v1")
     assert len(issued) == len(gathering_ids) * len(expected)  # each once
+
+
+async def test_the_programmes_shape_is_checked_and_an_exception_needs_a_reason(
+    scheduling: Scheduling,
+) -> None:
+    s = scheduling
+    # A round registration never opened.
+    unknown = await s.refused(
+        "/gatherings", gathering() | {"round_id": "2099"}, PROGRAMME, 422, "no round 2099"
+    )
+    assert "2099" in unknown
+    problem = (
+        await s.client.post(
+            "/gatherings", json=gathering() | {"round_id": "2099"}, headers=PROGRAMME
+        )
+    ).json()
+    assert (problem["type"], problem["field"]) == (
+        "urn:kulturskole:problem:unknown-round",
+        "round_id",
+    )
+    assert problem["detail"] == "Det finnes ingen runde 2099: den er ikke åpnet i påmeldingen."
+    await s.refused(
+        "/dialogue-requests",
+        {"round_id": "2099", "region": "vestland", "topic": "Samskaping"},
+        VESTLAND,
+        422,
+        "no round 2099",
+    )
+
+    # Presamlinger: in October and November before the round, two of them.
+    august = await s.client.post(
+        "/gatherings", json=gathering("presamling", "2029-09-20"), headers=PROGRAMME
+    )
+    assert august.status_code == 422
+    assert (august.json()["type"], august.json()["field"]) == (
+        "urn:kulturskole:problem:presamling-outside-autumn",
+        "starts_at",
+    )
+    assert "oktober og november 2029" in august.json()["detail"]
+    for day in ("2029-10-16", "2029-11-13"):
+        await s.accepted("/gatherings", gathering("presamling", day), status=201)
+    await s.refused(
+        "/gatherings",
+        gathering("presamling", "2029-11-27"),
+        PROGRAMME,
+        422,
+        "has its 2 presamlinger in the region already",
+    )
+    excepted = await s.accepted(
+        "/gatherings",
+        gathering("presamling", "2029-09-20")
+        | {"override_reason": "Vestland wants an early start this time"},
+        status=201,
+    )
+    assert excepted["overridden"] == ["presamling-outside-autumn", "too-many-presamlinger"]
+    assert excepted["override_reason"] == "Vestland wants an early start this time"
+    published = await s.events_of("gathering-scheduled.v1")
+    [recorded] = [e for e in published if e["gathering_id"] == excepted["gathering_id"]]
+    assert recorded["overridden"] == excepted["overridden"]
+    # Moving a presamling out of the autumn is the same rule.
+    await s.refused(
+        "/reschedulings",
+        {
+            "gathering_id": excepted["gathering_id"],
+            "starts_at": oslo("2029-12-04", 10),
+            "ends_at": oslo("2029-12-04", 16),
+        },
+        PROGRAMME,
+        422,
+        "October and November 2029",
+    )
+
+    # Six samlinger over three semesters: a seventh is refused, or set aside with a reason.
+    for n in range(6):
+        await s.accepted("/gatherings", gathering(day=f"2029-12-{n + 10:02d}"), status=201)
+    await s.refused(
+        "/gatherings",
+        gathering(day="2029-12-18"),
+        PROGRAMME,
+        422,
+        "has its 6 samlinger in the region already",
+    )
+    nynorsk = await s.refused(
+        "/gatherings",
+        gathering(day="2029-12-18"),
+        PROGRAMME,
+        422,
+        "har alt dei 6 samlingane sine",
+        language="nn",
+    )
+    assert "override_reason" in nynorsk
+    seventh = await s.accepted(
+        "/gatherings",
+        gathering(day="2029-12-18") | {"override_reason": "An extra samling after a cancellation"},
+        status=201,
+    )
+    assert seventh["overridden"] == ["too-many-samlinger"]
+
+
+async def test_a_feed_is_one_rounds_and_keeps_a_municipalitys_veiledning_private(
+    scheduling: Scheduling, producer: AIOKafkaProducer, topic_prefix: str
+) -> None:
+    s = scheduling
+    cancelled = await s.accepted("/gatherings", gathering(title="Avlyses"), status=201)
+    await s.accepted("/cancellations", {"gathering_id": cancelled["gathering_id"]})
+    kept = await s.accepted("/gatherings", gathering(day="2029-11-27"), status=201)
+    booked = await s.accepted(
+        "/supervisions",
+        {
+            "round_id": ROUND,
+            "municipality_number": BERGEN,
+            "supervisor_id": "veileder-anne",
+            "venue": {"name": "Teams", "digital_link": "https://teams.example/v"},
+            "starts_at": oslo("2029-11-21", 13),
+            "ends_at": oslo("2029-11-21", 14),
+        },
+        status=201,
+    )
+    await s.until_invited(booked["gathering_id"], {f"person:{p}" for p, _ in GROUPS[BERGEN]})
+    # The next round opens and gets its first samling in Vestland.
+    await publish(
+        producer,
+        topic_prefix,
+        RoundOpened(
+            round_id="2031",
+            interest_deadline=date(2030, 9, 15),
+            interest_closes_at=datetime(2030, 9, 15, 23, 59, tzinfo=OSLO),
+            capacity_per_branch={},
+        ),
+    )
+    await s.until_round("2031")
+    later = await s.accepted(
+        "/gatherings", gathering(day="2030-10-08") | {"round_id": "2031"}, status=201
+    )
+
+    async def feed(path: str, token: str, **params: str) -> tuple[str, dict[str, Any]]:
+        response = await s.client.get(path, params={"token": token, **params})
+        assert response.status_code == 200, response.text
+        cal = Calendar.from_ical(response.content)
+        events = {str(e["uid"]).split("@")[0]: e for e in cal.walk("VEVENT")}
+        return str(cal["X-WR-CALNAME"]), events
+
+    ids = {
+        "cancelled": cancelled["gathering_id"],
+        "kept": kept["gathering_id"],
+        "veiledning": booked["gathering_id"],
+        "later": later["gathering_id"],
+    }
+    # An observer: the round under way (2030), no veiledning, the cancelled one marked.
+    name, events = await feed("/feeds/regions/vestland.ics", "local-observer")
+    assert name == "Fremtidens kulturskole - Vestland - runde 2030"
+    assert set(events) == {ids["cancelled"], ids["kept"]}
+    gone = events[ids["cancelled"]]
+    assert (str(gone["status"]), str(gone["summary"])) == ("CANCELLED", "Avlyst: Avlyses")
+    assert str(events[ids["kept"]]["status"]) == "CONFIRMED"
+    assert "Runde 2030, Vestland" in str(events[ids["kept"]]["description"])
+    # Another region's board sees no Vestland booking either; Vestland's board and
+    # programme management do.
+    _, events = await feed("/feeds/regions/vestland.ics", "local-board-agder")
+    assert ids["veiledning"] not in events
+    for token in ("local-board-vestland", "local-programme"):
+        _, events = await feed("/feeds/regions/vestland.ics", token)
+        assert set(events) == {ids["cancelled"], ids["kept"], ids["veiledning"]}
+    # Another round when asked, or all of them.
+    name, events = await feed("/feeds/regions/vestland.ics", "local-observer", round="2031")
+    assert (name.endswith("runde 2031"), set(events)) == (True, {ids["later"]})
+    _, events = await feed("/feeds/regions/vestland.ics", "local-observer", round="all")
+    assert set(events) == {ids["cancelled"], ids["kept"], ids["later"]}
+    bad = await s.client.get(
+        "/feeds/regions/vestland.ics", params={"token": "local-observer", "round": "x"}
+    )
+    assert bad.status_code == 422
+    # Bergen's feed: the same rule for its veiledning.
+    name, events = await feed(f"/feeds/municipalities/{BERGEN}.ics", "local-observer")
+    assert name == "Fremtidens kulturskole - Bergen - runde 2030"
+    assert ids["veiledning"] not in events and ids["kept"] in events
+    _, events = await feed(f"/feeds/municipalities/{BERGEN}.ics", "local-board-vestland")
+    assert ids["veiledning"] in events
+    # The calendar and the gathering itself keep it the same way.
+    for who, sees in ((OBSERVER, False), (AGDER, False), (VESTLAND, True), (PROGRAMME, True)):
+        listed = await s.get(f"/rounds/{ROUND}/regions/vestland/calendar", who)
+        assert (ids["veiledning"] in {g["gathering_id"] for g in listed["gatherings"]}) is sees
+        found = await s.client.get(f"/gatherings/{ids['veiledning']}", headers=who)
+        assert found.status_code == (200 if sees else 404)

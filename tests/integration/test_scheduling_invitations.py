@@ -110,6 +110,7 @@ async def test_admissions_before_the_first_start_are_invited_and_changes_follow(
 
     # The scheduling service starts for the first time only now.
     async with started_scheduling(endpoints, database, topic_prefix, START) as scheduling:
+        await scheduling.until_round(ROUND)
         presamling = await schedule(scheduling, "presamling", "2029-10-16")
         samling = await schedule(scheduling, "samling", "2029-11-20")
         assert presamling["sequence"] == samling["sequence"] == 0

@@ -607,3 +607,36 @@ async def test_mails_taken_and_not_yet_marked_stay_within_the_window(
     assert len(outcome.marked) == 30 and outcome.sent == []
     # The window is used (connections go on while earlier mails are marked), never exceeded.
     assert most_unmarked == 3 * per_connection, most_unmarked
+
+
+def test_a_withdrawn_invitation_is_cancelled_unless_the_person_is_still_invited() -> None:
+    board = Board("vestland", "Vestland", "board-person")
+    boards = {"4601": board, "4640": board}
+    remaining = [InvitationTarget("kari"), InvitationTarget(None, "4640", "municipality")]
+    # The board still speaks for Sogndal: a CANCEL of the shared entry would take that away.
+    assert rules.still_invited("board-person", remaining, boards)
+    assert rules.still_invited("kari", remaining, boards)
+    assert not rules.still_invited("ola", remaining, boards)
+    mails = rules.mails_for_gathering(
+        "invitation_withdrawn",
+        GATHERING,
+        [InvitationTarget("ola")],
+        board_of=boards,
+        method="CANCEL",
+        places=PLACES,
+    )
+    assert [(m.person_id, m.context["calendar"]["method"]) for m in mails] == [("ola", "CANCEL")]
+
+
+def test_a_released_supervisor_gets_the_cancel_in_each_language() -> None:
+    [mail] = rules.mails_for_supervision_released(GATHERING, "veileder-1", "4601", PLACES)
+    assert (mail.supervisor_id, mail.context["calendar"]["method"]) == ("veileder-1", "CANCEL")
+    templates = Templates()
+    said = {
+        lang: templates.render_mail(mail.template, lang, {**mail.context, "recipient_name": "Vera"})
+        for lang in LANGUAGES
+    }
+    assert said["nb"].text.count("Bergen kommune er ikke lenger med i Fremtidens kulturskole") == 1
+    assert "Bergen kommune er ikkje lenger med" in said["nn"].text
+    assert "The municipality of Bergen no longer takes part" in said["en"].text
+    assert said["en"].subject.startswith("Cancelled: supervision")

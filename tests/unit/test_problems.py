@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import date
 from types import SimpleNamespace
+from typing import Literal
 
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.testclient import TestClient
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.auth import TOKENS, Principal, PrincipalDep, Role
 from shared.messaging import Rejected
-from shared.problems import PROBLEM_JSON, Problem, install, language, require_json, texts
+from shared.problems import (
+    PROBLEM_JSON,
+    Problem,
+    install,
+    language,
+    require_json,
+    texts,
+    value_reason,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -41,6 +51,21 @@ class Body(BaseModel):
     name: str = Field(max_length=5)
 
 
+class Booking(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    round_id: str
+    day: date
+    starts_at: AwareDatetime
+    seats: int = Field(ge=1)
+    kind: Literal["samling", "presamling"] = "samling"
+
+    @model_validator(mode="after")
+    def _rule(self) -> Booking:
+        if self.seats == 13:
+            raise ValueError("thirteen seats bring bad luck")
+        return self
+
+
 def app() -> FastAPI:
     found = FastAPI()
     install(found)
@@ -68,6 +93,10 @@ def app() -> FastAPI:
     @found.post("/body", dependencies=[Depends(require_json)])
     def body(payload: Body) -> dict[str, str]:
         return {"name": payload.name}
+
+    @found.post("/booking")
+    def booking(payload: Booking) -> None:
+        return None
 
     @found.get("/who")
     def who(principal: PrincipalDep) -> dict[str, str]:
@@ -174,3 +203,35 @@ def test_a_bug_is_a_problem_too_without_its_message(client: TestClient) -> None:
     assert response.status_code == 500
     assert response.headers["content-type"] == PROBLEM_JSON
     assert "a bug" not in response.text
+
+
+def test_input_reasons_are_in_the_callers_language(client: TestClient) -> None:
+    value_reason(
+        "thirteen seats bring bad luck", "tretten plasser er uflaks", "tretten plassar er uflaks"
+    )
+    sent = {"day": "2027-02-30", "starts_at": "2027-03-01T10:00", "seats": 0, "kind": "x", "z": 1}
+    reasons = {}
+    for lang in ("nb", "nn", "en"):
+        problem = client.post("/booking", json=sent, headers={"Accept-Language": lang}).json()
+        reasons[lang] = {e["field"]: e["reason"] for e in problem["errors"]}
+    assert reasons["nb"] == {
+        "round_id": "mangler",
+        "day": "er ikke en gyldig dato (ÅÅÅÅ-MM-DD)",
+        "starts_at": "mangler tidssone: oppgi tiden med forskyvning, f.eks. +01:00",
+        "seats": "må være minst 1",
+        "kind": "må være en av 'samling' eller 'presamling'",
+        "z": "ukjent felt",
+    }
+    assert reasons["nn"]["round_id"] == "manglar"
+    assert reasons["en"]["round_id"] == "missing"
+    assert reasons["en"]["day"] == "is not a valid date (YYYY-MM-DD)"
+    nb = client.post("/booking", json=sent).json()
+    assert nb["detail"].startswith("Kontroller disse feltene: round_id: mangler; day: ")
+    assert "Field required" not in nb["detail"]
+    unlucky = {"round_id": "2027", "day": "2027-03-01", "starts_at": "2027-03-01T10:00+01:00"}
+    problem = client.post("/booking", json={**unlucky, "seats": 13}).json()
+    assert problem["errors"] == [{"field": "body", "reason": "tretten plasser er uflaks"}]
+    english = client.post(
+        "/booking", json={**unlucky, "seats": 13}, headers={"Accept-Language": "en"}
+    ).json()
+    assert english["errors"][0]["reason"] == "thirteen seats bring bad luck"

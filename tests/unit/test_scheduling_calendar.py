@@ -12,6 +12,7 @@ from services.scheduling.domain.calendar import (
     Slot,
     Status,
     clashes,
+    current_round,
     oslo_time,
     require_started,
 )
@@ -164,3 +165,16 @@ def test_attendance_waits_until_the_gathering_has_started() -> None:
     with pytest.raises(Conflict, match="once the gathering has started"):
         require_started(the_slot, datetime(2030, 10, 8, 9, 59, tzinfo=OSLO))
     require_started(the_slot, datetime(2030, 10, 8, 10, 0, tzinfo=OSLO))
+
+
+def test_a_feed_shows_the_round_under_way_by_default() -> None:
+    now = datetime(2029, 12, 1, tzinfo=OSLO)
+    past, ahead = datetime(2029, 11, 1, tzinfo=OSLO), datetime(2030, 2, 1, tzinfo=OSLO)
+    states = {"2030": "closed", "2031": "open", "2032": "cancelled"}
+    # 2030 is under way, 2031's presamlinger are ahead too: the earlier one shows.
+    assert current_round([("2031", ahead), ("2030", past), ("2030", ahead)], states, now) == "2030"
+    # A round registration never opened (2099) or cancelled (2032) is never the default.
+    assert current_round([("2099", ahead), ("2032", ahead), ("2030", past)], states, now) == "2030"
+    # Nothing ahead: the latest round with gatherings; nothing at all: none.
+    assert current_round([("2030", past), ("2031", past)], states, now) == "2031"
+    assert current_round([], states, now) is None

@@ -66,6 +66,18 @@ def test_named_municipalities_come_with_their_group_or_as_themselves() -> None:
     assert set(found) == {f"person:{BOARD}", f"person:{SIV}", "municipality:4627"}
 
 
+def test_a_named_municipality_that_left_the_programme_is_invited_no_more() -> None:
+    # Withdrawn: its group is gone from the region, and it is not invited as itself either.
+    left = RegionState(
+        region="vestland",
+        board_contacts=frozenset({BOARD}),
+        groups={"4640": STATE.groups["4640"]},
+        left=frozenset({"4601"}),
+    )
+    found = invitees(GatheringKind.DIALOGMOTE, left, also_invite=["4601", "4640"])
+    assert set(found) == {f"person:{BOARD}", f"person:{SIV}"}
+
+
 def test_veiledning_invites_only_its_municipalitys_group() -> None:
     found = invitees(GatheringKind.VEILEDNING, STATE, municipality="4601")
     assert set(found) == {f"person:{KARI}", f"person:{OLA}"}

@@ -341,6 +341,17 @@ async def cancel_gathering(conn: asyncpg.Connection, gathering_id: uuid.UUID) ->
     )
 
 
+async def raise_gathering_sequence(
+    conn: asyncpg.Connection, gathering_id: uuid.UUID, sequence: int
+) -> None:
+    """A withdrawn invitation raises the gathering's SEQUENCE without another change."""
+    await conn.execute(
+        "UPDATE gatherings SET sequence = $2 WHERE gathering_id = $1 AND sequence < $2",
+        gathering_id,
+        sequence,
+    )
+
+
 async def gathering(conn: asyncpg.Connection, gathering_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM gatherings WHERE gathering_id = $1", gathering_id)
 

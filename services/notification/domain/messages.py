@@ -421,3 +421,31 @@ def mails_for_supervisor(
         "calendar": gathering.calendar("REQUEST"),
     }
     return [supervisor(event["supervisor_id"], "supervision_booked", context)]
+
+
+def mails_for_supervision_released(
+    gathering: Gathering, supervisor_id: str, municipality_number: str | None, places: Places
+) -> list[PlannedMail]:
+    """The supervisor of a veiledning whose municipality left: the booking is off (CANCEL)."""
+    context = {
+        **gathering.context(places),
+        "municipality_name": places.municipality(municipality_number or ""),
+        "on_behalf_of": "",
+        "calendar": gathering.calendar("CANCEL"),
+    }
+    return [supervisor(supervisor_id, "supervision_released", context)]
+
+
+def still_invited(
+    person_id: str,
+    targets: Sequence[InvitationTarget],
+    board_of: Mapping[str, Board],
+) -> bool:
+    """Whether `person_id` is still reached by one of a gathering's active invitations (a
+    board holds its own and those of the municipalities it speaks for): then a CANCEL of
+    the one calendar entry they share would take away what still stands."""
+    for target in targets:
+        found = invitation_recipient(target, board_of)
+        if found is not None and found[0] == person_id:
+            return True
+    return False

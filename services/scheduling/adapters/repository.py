@@ -12,9 +12,32 @@ import asyncpg
 
 from services.scheduling.domain.calendar import Gathering, Slot, Status
 from services.scheduling.domain.invitations import Invitee, Member, RegionState
+from services.scheduling.domain.programme import Planned
 from shared.events.scheduling import InviteeRole
 
 Db: TypeAlias = asyncpg.Connection | asyncpg.Pool
+
+# --- rounds -----------------------------------------------------------------------------------------
+
+
+async def save_round(conn: asyncpg.Connection, round_id: str, state: str, *, opened: bool) -> None:
+    """Opened: known from now on (a replayed opening does not reopen a closed round)."""
+    await conn.execute(
+        "INSERT INTO rounds (round_id, state) VALUES ($1, $2) ON CONFLICT (round_id) DO "
+        + ("NOTHING" if opened else "UPDATE SET state = EXCLUDED.state"),
+        round_id,
+        state,
+    )
+
+
+async def round_states(db: Db) -> dict[str, str]:
+    return {r["round_id"]: r["state"] for r in await db.fetch("SELECT * FROM rounds")}
+
+
+async def round_state(db: Db, round_id: str) -> str | None:
+    state: str | None = await db.fetchval("SELECT state FROM rounds WHERE round_id = $1", round_id)
+    return state
+
 
 # --- semesters ------------------------------------------------------------------------------------
 
@@ -137,6 +160,42 @@ async def gatherings_ahead_of_person(
     )
 
 
+async def raise_sequence(conn: asyncpg.Connection, gathering_id: UUID) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "UPDATE gatherings SET sequence = sequence + 1, updated_at = now() WHERE id = $1"
+        " RETURNING *",
+        gathering_id,
+    )
+    assert row is not None
+    return row
+
+
+async def supervisions_ahead(
+    conn: asyncpg.Connection, round_id: str, municipality_number: str, now: datetime
+) -> list[asyncpg.Record]:
+    """A municipality's veiledning bookings not yet begun, locked."""
+    return list(
+        await conn.fetch(
+            "SELECT * FROM gatherings WHERE round_id = $1 AND municipality_number = $2"
+            " AND kind = 'veiledning' AND status = 'scheduled' AND starts_at > $3"
+            " ORDER BY starts_at, id FOR UPDATE",
+            round_id,
+            municipality_number,
+            now,
+        )
+    )
+
+
+async def cancel_booking(conn: asyncpg.Connection, gathering_id: UUID) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "UPDATE gatherings SET status = 'cancelled', sequence = sequence + 1, updated_at = now()"
+        " WHERE id = $1 RETURNING *",
+        gathering_id,
+    )
+    assert row is not None
+    return row
+
+
 async def lock_round(conn: asyncpg.Connection, round_id: str) -> None:
     """Serialises whatever derives invitations in a round (a new gathering, a registration
     event): without it, a gathering scheduled while an admission is being handled could read
@@ -160,6 +219,17 @@ async def supervisor_slots(
         besides,
     )
     return [(r["id"], Slot.of(r["starts_at"], r["ends_at"])) for r in rows]
+
+
+async def planned(conn: asyncpg.Connection, round_id: str, region: str) -> list[Planned]:
+    """The round's gatherings in the region that count for the programme's shape."""
+    rows = await conn.fetch(
+        "SELECT kind, semester FROM gatherings WHERE round_id = $1 AND region = $2"
+        " AND status = 'scheduled' AND kind IN ('presamling', 'samling')",
+        round_id,
+        region,
+    )
+    return [Planned(r["kind"], r["semester"]) for r in rows]
 
 
 async def region_days(conn: asyncpg.Connection, round_id: str, region: str) -> list[date]:
@@ -398,6 +468,12 @@ async def region_state(conn: asyncpg.Connection, round_id: str, region: str) -> 
         round_id,
         region,
     )
+    gone = await conn.fetch(
+        "SELECT municipality_number FROM participants WHERE round_id = $1 AND branch_id = $2"
+        " AND status IN ('withdrawn', 'revoked')",
+        round_id,
+        region,
+    )
     groups: dict[str, list[Member]] = {}
     for row in members:
         groups.setdefault(row["municipality_number"], []).append(
@@ -410,6 +486,7 @@ async def region_state(conn: asyncpg.Connection, round_id: str, region: str) -> 
             r["contact_person_id"] for r in interests if r["contact_person_id"] is not None
         ),
         groups=groups,
+        left=frozenset(r["municipality_number"] for r in gone),
     )
 
 

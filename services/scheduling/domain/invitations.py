@@ -63,6 +63,8 @@ class RegionState:
     board_contacts: frozenset[UUID] = frozenset()
     # Admitted municipalities (not withdrawn) and their current kommunegruppe.
     groups: Mapping[str, Sequence[Member]] = field(default_factory=dict)
+    # Municipalities that withdrew or lost their admission: invited to nothing more.
+    left: frozenset[str] = frozenset()
 
 
 def _group(state: RegionState, municipality: str) -> list[Invitee]:
@@ -95,7 +97,7 @@ def invitees(
     - dialogmøte: the region's boards;
     - veiledning: the kommunegruppe of its one municipality.
     A municipality named in `also_invite` comes with its kommunegruppe once admitted, or as a
-    municipality before that.
+    municipality before that; not at all once it has left the programme.
     """
     found: list[Invitee] = []
     if kind is GatheringKind.PRESAMLING:
@@ -113,6 +115,8 @@ def invitees(
     elif kind is GatheringKind.VEILEDNING and municipality is not None:
         found += _group(state, municipality)
     for number in also_invite:
+        if number in state.left:
+            continue
         found += _group(state, number) or [Invitee.municipality(number)]
     return {invitee.key: invitee for invitee in found}
 

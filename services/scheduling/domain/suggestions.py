@@ -12,6 +12,7 @@ import csv
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from enum import StrEnum
 from pathlib import Path
 
 from dateutil.easter import easter
@@ -56,10 +57,70 @@ def _weeks(cell: str, path: Path) -> tuple[int, ...]:
     return weeks
 
 
+class Why(StrEnum):
+    PUBLIC_HOLIDAY = "public-holiday"
+    CHRISTMAS = "christmas"
+    EASTER = "easter"
+    AUTUMN = "autumn-holiday"
+    WINTER = "winter-holiday"
+    TAKEN = "taken"
+
+
+# Each reason in bokmål, nynorsk and English; {place}, {week} and {name} are filled in.
+_TEXTS: dict[Why, dict[str, str]] = {
+    Why.PUBLIC_HOLIDAY: {
+        "nb": "helligdag: {name}",
+        "nn": "heilagdag: {name}",
+        "en": "public holiday: {name}",
+    },
+    Why.CHRISTMAS: {
+        "nb": "juleferie (20. desember til 2. januar)",
+        "nn": "juleferie (20. desember til 2. januar)",
+        "en": "Christmas holiday (20 December to 2 January)",
+    },
+    Why.EASTER: {
+        "nb": "påskeferie (mandag i den stille uke til 2. påskedag)",
+        "nn": "påskeferie (måndag i den stille veka til 2. påskedag)",
+        "en": "Easter holiday (Monday of Holy Week to Easter Monday)",
+    },
+    Why.AUTUMN: {
+        "nb": "høstferie i {place} (uke {week})",
+        "nn": "haustferie i {place} (veke {week})",
+        "en": "autumn half-term in {place} (week {week})",
+    },
+    Why.WINTER: {
+        "nb": "vinterferie i {place} (uke {week})",
+        "nn": "vinterferie i {place} (veke {week})",
+        "en": "winter half-term in {place} (week {week})",
+    },
+    Why.TAKEN: {
+        "nb": "regionen har en annen samling den dagen",
+        "nn": "regionen har ei anna samling den dagen",
+        "en": "another gathering of the region that day",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a day was passed over; said in the reader's language by `text`."""
+
+    why: Why
+    place: str = ""  # a county, by name
+    week: int = 0
+    names: tuple[tuple[str, str], ...] = ()  # a public holiday's name per language
+
+    def text(self, language: str = "nb") -> str:
+        texts = _TEXTS[self.why]
+        found = dict(self.names)
+        name = found.get(language) or found.get("nb", "")
+        return texts.get(language, texts["nb"]).format(place=self.place, week=self.week, name=name)
+
+
 @dataclass(frozen=True)
 class Skipped:
     day: date
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
 
 
 @dataclass(frozen=True)
@@ -68,27 +129,28 @@ class Suggestion:
     skipped: tuple[Skipped, ...]  # every candidate day (right weekday) passed over, and why
 
 
-def public_holidays(years: Iterable[int]) -> Callable[[date], str | None]:
-    """Norwegian public holidays by day (Sundays are not holidays here: weekdays decide)."""
+def public_holidays(years: Iterable[int], language: str = "no") -> Callable[[date], str | None]:
+    """Norwegian public holidays by day (Sundays are not holidays here: weekdays decide);
+    named in Norwegian (`no`) or English (`en_US`)."""
     # The package counts every Sunday as a holiday unless told not to; we want named days only.
-    known = Norway(years=list(years), language="no", include_sundays=False)
+    known = Norway(years=list(years), language=language, include_sundays=False)
     return lambda day: known.get(day)
 
 
-def school_holiday_reasons(day: date, counties: Sequence[str], weeks: HolidayWeeks) -> list[str]:
-    reasons: list[str] = []
+def school_holiday_reasons(day: date, counties: Sequence[str], weeks: HolidayWeeks) -> list[Reason]:
+    reasons: list[Reason] = []
     if (day.month, day.day) >= (12, 20) or (day.month, day.day) <= (1, 2):
-        reasons.append("juleferie (20 December to 2 January)")
+        reasons.append(Reason(Why.CHRISTMAS))
     easter_sunday = easter(day.year)
     if easter_sunday - timedelta(days=6) <= day <= easter_sunday + timedelta(days=1):
-        reasons.append("påskeferie (Monday of Holy Week to Easter Monday)")
+        reasons.append(Reason(Why.EASTER))
     iso_week = day.isocalendar().week
     for county in counties:
         name = weeks.names.get(county, county)
         if iso_week in weeks.autumn.get(county, ()) and day.month >= 8:
-            reasons.append(f"høstferie in {name} (week {iso_week})")
+            reasons.append(Reason(Why.AUTUMN, name, iso_week))
         if iso_week in weeks.winter.get(county, ()) and day.month <= 4:
-            reasons.append(f"vinterferie in {name} (week {iso_week})")
+            reasons.append(Reason(Why.WINTER, name, iso_week))
     return reasons
 
 
@@ -105,14 +167,35 @@ def suggest_dates(
     """`count` days in [first, last] on `weekdays` (0 = Monday), as evenly spread as the
     holidays allow; days in `taken` (already booked) are passed over too."""
     if last < first:
-        raise DomainError("the period ends before it starts")
+        raise DomainError(
+            "the period ends before it starts",
+            nb="Perioden slutter før den begynner.",
+            nn="Perioden sluttar før han byrjar.",
+            field="last",
+        )
     if (last - first).days > MAX_SPAN_DAYS:
-        raise DomainError(f"a period of at most {MAX_SPAN_DAYS} days, please")
+        raise DomainError(
+            f"a period of at most {MAX_SPAN_DAYS} days, please",
+            nb=f"Perioden kan være høyst {MAX_SPAN_DAYS} dager.",
+            nn=f"Perioden kan vere høgst {MAX_SPAN_DAYS} dagar.",
+            field="last",
+        )
     if not 1 <= count <= 20:
-        raise DomainError("ask for 1 to 20 dates")
+        raise DomainError(
+            "ask for 1 to 20 dates",
+            nb="Be om 1 til 20 datoer.",
+            nn="Be om 1 til 20 datoar.",
+            field="count",
+        )
     if not weekdays or any(not 0 <= w <= 6 for w in weekdays):
-        raise DomainError("weekdays are 0 (Monday) to 6 (Sunday), at least one")
-    holiday = public_holidays(range(first.year, last.year + 1))
+        raise DomainError(
+            "weekdays are 0 (Monday) to 6 (Sunday), at least one",
+            nb="Ukedagene er 0 (mandag) til 6 (søndag), minst én.",
+            nn="Vekedagane er 0 (måndag) til 6 (sundag), minst éin.",
+            field="weekdays",
+        )
+    years = range(first.year, last.year + 1)
+    holiday, holiday_en = public_holidays(years), public_holidays(years, "en_US")
     busy = set(taken)
     free: list[date] = []
     skipped: list[Skipped] = []
@@ -121,19 +204,27 @@ def suggest_dates(
         if day.weekday() in weekdays:
             reasons = []
             if name := holiday(day):
-                reasons.append(f"public holiday: {name}")
+                names = (("nb", name), ("nn", name), ("en", holiday_en(day) or name))
+                reasons.append(Reason(Why.PUBLIC_HOLIDAY, names=names))
             reasons += school_holiday_reasons(day, counties, weeks)
             if day in busy:
-                reasons.append("another gathering of the region that day")
+                reasons.append(Reason(Why.TAKEN))
             if reasons:
                 skipped.append(Skipped(day, tuple(reasons)))
             else:
                 free.append(day)
         day += timedelta(days=1)
     if len(free) < count:
+        span = f"{first:%d.%m.%Y} {{}} {last:%d.%m.%Y}"
         raise DomainError(
             f"only {len(free)} free days on those weekdays between {first} and {last}; "
-            f"{count} asked"
+            f"{count} asked",
+            nb=f"Bare {len(free)} ledige dager på de ukedagene mellom {span.format('og')}; "
+            f"{count} ønsket.",
+            nn=f"Berre {len(free)} ledige dagar på dei vekedagane mellom {span.format('og')}; "
+            f"{count} ønskte.",
+            field="count",
+            slug="too-few-free-days",
         )
     return Suggestion(tuple(spread(free, count, first, last)), tuple(skipped))
 

@@ -10,16 +10,17 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from services.scheduling.adapters import repository as repo
 from services.scheduling.domain.attendance import attendance_rates
-from services.scheduling.domain.calendar import OSLO
+from services.scheduling.domain.calendar import OSLO, current_round
 from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.suggestions import WEEKDAYS, suggest_dates
 from services.scheduling.entrypoints import ical
 from services.scheduling.handlers.context import Context
 from shared.auth import Forbidden, Principal, PrincipalDep, Role, principal_of
+from shared.problems import Problem, language, texts
 from shared.service import RuntimeDep
 
 router = APIRouter()
@@ -32,11 +33,22 @@ def _ctx(request: Request) -> Context:
     return ctx
 
 
+def _refused(error: DomainError, status: int | None = None) -> Problem:
+    """A domain refusal as the problem document the commands give (see app.refusal)."""
+    nb = error.nb or error.en
+    return Problem(
+        error.slug,
+        texts(nb, error.nn or nb, error.en),
+        status=status or error.status,
+        field=error.field,
+    )
+
+
 def _region(request: Request, region: str) -> str:
     try:
         return _ctx(request).region(region).id
     except DomainError as error:
-        raise HTTPException(404, str(error)) from error
+        raise _refused(error, 404) from error
 
 
 def _gathering(row: Any, invitations: list[Any] | None = None) -> dict[str, Any]:
@@ -78,10 +90,15 @@ async def region_calendar(
     round_id: str, region: str, request: Request, runtime: RuntimeDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """A round's calendar in one region: its semesters and every gathering (cancelled ones
-    marked), times in Europe/Oslo."""
+    marked), times in Europe/Oslo; a municipality's veiledning only for programme management
+    and the region's own board."""
     region = _region(request, region)
     semesters = await repo.semesters(runtime.pool, round_id, region)
-    gatherings = await repo.calendar(runtime.pool, round_id=round_id, region=region)
+    gatherings = [
+        g
+        for g in await repo.calendar(runtime.pool, round_id=round_id, region=region)
+        if g["kind"] != "veiledning" or _sees_bookings(principal, g["region"])
+    ]
     return {
         "round_id": round_id,
         "region": region,
@@ -91,14 +108,42 @@ async def region_calendar(
     }
 
 
+@router.get("/rounds/{round_id}", tags=["calendar"])
+async def get_round(round_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    """A round as registration's events told this service (a gathering needs one)."""
+    state = await repo.round_state(runtime.pool, round_id)
+    if state is None:
+        raise Problem(
+            "unknown-round",
+            texts(
+                f"Det finnes ingen runde {round_id} her ennå.",
+                f"Det finst ingen runde {round_id} her enno.",
+                f"no round {round_id} here yet",
+            ),
+            status=404,
+            field="round_id",
+        )
+    return {"round_id": round_id, "state": state}
+
+
 @router.get("/gatherings/{gathering_id}", tags=["gatherings"])
 async def get_gathering(
     gathering_id: UUID, runtime: RuntimeDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """A gathering with whom it invites (ids and roles), their answers and attendance."""
     row = await repo.get_gathering(runtime.pool, gathering_id)
-    if row is None:
-        raise HTTPException(404, f"no gathering {gathering_id}")
+    if row is None or (
+        row["kind"] == "veiledning" and not _sees_bookings(principal, row["region"])
+    ):
+        # A municipality's veiledning is not there for others (not even that it exists).
+        raise Problem(
+            "not-found",
+            texts(
+                "Samlingen finnes ikke.", "Samlinga finst ikkje.", f"no gathering {gathering_id}"
+            ),
+            status=404,
+            field="gathering_id",
+        )
     return _gathering(row, await repo.invitations(runtime.pool, gathering_id))
 
 
@@ -111,7 +156,15 @@ def _weekdays(raw: str) -> list[int]:
         elif name in WEEKDAYS:
             found.append(WEEKDAYS.index(name))
         else:
-            raise HTTPException(422, f"not a weekday: {part!r} (monday..sunday or 0..6)")
+            raise Problem(
+                "invalid-input",
+                texts(
+                    f"«{part}» er ikke en ukedag (monday..sunday eller 0..6).",
+                    f"«{part}» er ikkje ein vekedag (monday..sunday eller 0..6).",
+                    f"not a weekday: {part!r} (monday..sunday or 0..6)",
+                ),
+                field="weekdays",
+            )
     return found
 
 
@@ -135,18 +188,30 @@ async def date_suggestions(
     holiday weeks, and days the region already has a gathering; with the reason each
     passed-over day was passed over."""
     ctx = _ctx(request)
-    found = ctx.regions.get(region)
-    if found is None:
-        raise HTTPException(404, f"unknown region {region!r}")
+    found = ctx.regions.by_id[_region(request, region)]
     if semester is not None:
         planned = {r["number"]: r for r in await repo.semesters(runtime.pool, round_id, found.id)}
         if semester not in planned:
-            raise HTTPException(
-                422, f"semester {semester} of round {round_id} in {found.id} is not planned"
+            raise Problem(
+                "semester-not-planned",
+                texts(
+                    f"Semester {semester} i runde {round_id} er ikke planlagt for {found.name}.",
+                    f"Semester {semester} i runde {round_id} er ikkje planlagt for {found.name}.",
+                    f"semester {semester} of round {round_id} in {found.name} is not planned",
+                ),
+                field="semester",
             )
         first, last = planned[semester]["starts_on"], planned[semester]["ends_on"]
     if first is None or last is None:
-        raise HTTPException(422, "give a planned semester, or both first and last")
+        raise Problem(
+            "invalid-input",
+            texts(
+                "Oppgi et planlagt semester, eller både first og last.",
+                "Oppgi eit planlagt semester, eller både first og last.",
+                "give a planned semester, or both first and last",
+            ),
+            field="semester",
+        )
     taken = await repo.region_days(runtime.pool, round_id, found.id)
     try:
         suggestion = suggest_dates(
@@ -159,7 +224,8 @@ async def date_suggestions(
             taken=taken,
         )
     except DomainError as error:
-        raise HTTPException(422, str(error)) from error
+        raise _refused(error) from error
+    lang = language(request.headers.get("accept-language"))
     return {
         "round_id": round_id,
         "region": found.id,
@@ -167,7 +233,14 @@ async def date_suggestions(
         "first": first,
         "last": last,
         "dates": list(suggestion.dates),
-        "passed_over": [{"date": s.day, "reasons": list(s.reasons)} for s in suggestion.skipped],
+        "passed_over": [
+            {
+                "date": s.day,
+                "reasons": [r.text(lang) for r in s.reasons],
+                "kinds": [r.why.value for r in s.reasons],
+            }
+            for s in suggestion.skipped
+        ],
     }
 
 
@@ -243,6 +316,17 @@ def _ics(body: bytes, name: str) -> Response:
     )
 
 
+# `?round=2030`, or `all`; absent: the round under way (see domain.calendar.current_round).
+RoundQuery = Annotated[
+    str | None,
+    Query(
+        alias="round",
+        pattern=r"^(\d{4}|all)$",
+        description="A round (e.g. 2030) or `all`; by default the round under way",
+    ),
+]
+
+
 @router.get(
     "/feeds/regions/{region}.ics",
     tags=["feeds"],
@@ -253,15 +337,51 @@ async def region_feed(
     region: str,
     request: Request,
     runtime: RuntimeDep,
-    round_id: str | None = None,
+    round_: RoundQuery = None,
+    round_id: Annotated[str | None, Query(include_in_schema=False)] = None,
     token: str | None = None,
 ) -> Response:
-    """Every gathering of a region (of one round, or all): subscribe in a calendar app."""
-    feed_principal(request, token)
+    """A region's gatherings of one round (`?round=`; `all` for every round; by default the
+    round under way): subscribe in a calendar app. A municipality's veiledning only for
+    programme management and the region's own board."""
+    principal = feed_principal(request, token)
     region = _region(request, region)
-    rows = await repo.calendar(runtime.pool, round_id=round_id, region=region)
-    name = f"Fremtidens kulturskole - {_ctx(request).regions.by_id[region].name}"
-    return _ics(ical.feed(name, rows, now=_ctx(request).clock()), region)
+    rows = await repo.calendar(runtime.pool, round_id=None, region=region)
+    rows, chosen = await _feed_rows(request, runtime, rows, principal, round_ or round_id)
+    ctx = _ctx(request)
+    name = f"Fremtidens kulturskole - {ctx.regions.by_id[region].name}"
+    name += f" - runde {chosen}" if chosen else ""
+    return _ics(ical.feed(name, rows, now=ctx.clock(), region_names=_region_names(ctx)), region)
+
+
+def _region_names(ctx: Context) -> dict[str, str]:
+    return {r.id: r.name for r in ctx.regions.by_id.values()}
+
+
+def _sees_bookings(principal: Principal, region: str) -> bool:
+    """A veiledning is the municipality's own: programme management and its board see it."""
+    if principal.role is Role.PROGRAMME:
+        return True
+    return principal.role is Role.COUNTY_BOARD and principal.branch_id == region
+
+
+async def _feed_rows(
+    request: Request,
+    runtime: Any,
+    rows: list[Any],
+    principal: Principal,
+    wanted: str | None,
+) -> tuple[list[Any], str | None]:
+    """The rows of one round (the asked one, or the one under way) that `principal` sees."""
+    rows = [r for r in rows if r["kind"] != "veiledning" or _sees_bookings(principal, r["region"])]
+    if wanted == "all":
+        return rows, None
+    chosen = wanted or current_round(
+        ((r["round_id"], r["ends_at"]) for r in rows),
+        await repo.round_states(runtime.pool),
+        _ctx(request).clock(),
+    )
+    return [r for r in rows if r["round_id"] == chosen], chosen
 
 
 @router.get(
@@ -274,15 +394,29 @@ async def municipality_feed(
     municipality_number: str,
     request: Request,
     runtime: RuntimeDep,
-    round_id: str | None = None,
+    round_: RoundQuery = None,
+    round_id: Annotated[str | None, Query(include_in_schema=False)] = None,
     token: str | None = None,
 ) -> Response:
-    """The gatherings a municipality (or its kommunegruppe) is invited to."""
-    feed_principal(request, token)
+    """The gatherings a municipality (or its kommunegruppe) is invited to, of one round as
+    the region feed; its veiledning only for programme management and its own board."""
+    principal = feed_principal(request, token)
     if not (len(municipality_number) == 4 and municipality_number.isdigit()):
-        raise HTTPException(422, "a municipality number has four digits")
+        raise Problem(
+            "invalid-input",
+            texts(
+                "Et kommunenummer har fire sifre.",
+                "Eit kommunenummer har fire siffer.",
+                "a municipality number has four digits",
+            ),
+            field="municipality_number",
+        )
     rows = await repo.calendar(
-        runtime.pool, round_id=round_id, region=None, municipality=municipality_number
+        runtime.pool, round_id=None, region=None, municipality=municipality_number
     )
-    name = f"Fremtidens kulturskole - kommune {municipality_number}"
-    return _ics(ical.feed(name, rows, now=_ctx(request).clock()), municipality_number)
+    rows, chosen = await _feed_rows(request, runtime, rows, principal, round_ or round_id)
+    ctx = _ctx(request)
+    name = f"Fremtidens kulturskole - {ctx.municipality(municipality_number)}"
+    name += f" - runde {chosen}" if chosen else ""
+    feed = ical.feed(name, rows, now=ctx.clock(), region_names=_region_names(ctx))
+    return _ics(feed, municipality_number)

@@ -8,7 +8,7 @@ with STATUS:CANCELLED, so subscribers drop it rather than keep a stale copy.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -58,7 +58,13 @@ def oslo_timezone() -> Timezone:
     return zone
 
 
-def feed(name: str, gatherings: Iterable[asyncpg.Record], *, now: datetime) -> bytes:
+def feed(
+    name: str,
+    gatherings: Iterable[asyncpg.Record],
+    *,
+    now: datetime,
+    region_names: Mapping[str, str] | None = None,
+) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -77,22 +83,26 @@ def feed(name: str, gatherings: Iterable[asyncpg.Record], *, now: datetime) -> b
         event.add("last-modified", row["updated_at"].astimezone(UTC))
         event.add("dtstart", row["starts_at"].astimezone(OSLO))
         event.add("dtend", row["ends_at"].astimezone(OSLO))
-        event.add("summary", row["title"])
+        cancelled = row["status"] == "cancelled"
+        # STATUS says it to calendar programs; the title says it to people whose program
+        # shows a cancelled entry of a subscribed feed anyway.
+        event.add("summary", f"Avlyst: {row['title']}" if cancelled else row["title"])
         event.add("categories", [KIND_NAMES.get(row["kind"], row["kind"])])
         event.add("location", ", ".join(v for v in (venue.get("name"), venue.get("address")) if v))
         if venue.get("digital_link"):
             event.add("url", venue["digital_link"])
-        event.add("description", _description(row, venue))
-        event.add("status", "CANCELLED" if row["status"] == "cancelled" else "CONFIRMED")
+        region = (region_names or {}).get(row["region"], row["region"])
+        event.add("description", _description(row, venue, region))
+        event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
         event.add("transp", "OPAQUE")
         calendar.add_component(event)
     ical: bytes = calendar.to_ical()
     return ical
 
 
-def _description(row: asyncpg.Record, venue: dict[str, str]) -> str:
+def _description(row: asyncpg.Record, venue: dict[str, str], region: str) -> str:
     lines = [f"{KIND_NAMES.get(row['kind'], row['kind'])} i Fremtidens kulturskole"]
-    lines.append(f"Runde {row['round_id']}, region {row['region']}")
+    lines.append(f"Runde {row['round_id']}, {region}")
     if venue.get("digital_link"):
         lines.append(f"Digitalt: {venue['digital_link']}")
     return "\n".join(lines)

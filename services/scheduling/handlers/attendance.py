@@ -22,14 +22,21 @@ from shared.events.scheduling import (
 from shared.messaging import UnitOfWork
 
 
-def _require_region(row_region: str, region: str) -> None:
+def _require_region(ctx: Context, row_region: str, region: str) -> None:
     if row_region != region:
-        raise DomainError(f"the gathering is in the region {row_region}, not {region}")
+        there, here = ctx.region_name(row_region), ctx.region_name(region)
+        raise DomainError(
+            f"the gathering is in the region {there}, not {here}",
+            nb=f"Samlingen hører til {there}, ikke {here}.",
+            nn=f"Samlinga høyrer til {there}, ikkje {here}.",
+            field="region",
+            slug="wrong-region",
+        )
 
 
 async def record_rsvp(cmd: RecordRsvp, uow: UnitOfWork, ctx: Context) -> RsvpRecorded:
     row, gathering = await load_gathering(uow, cmd.gathering_id)
-    _require_region(row["region"], cmd.region)
+    _require_region(ctx, row["region"], cmd.region)
     key = (
         Target.person(cmd.person_id, InviteeRole.OTHER).key
         if cmd.person_id is not None
@@ -37,7 +44,22 @@ async def record_rsvp(cmd: RecordRsvp, uow: UnitOfWork, ctx: Context) -> RsvpRec
     )
     invitation = await repo.find_invitation(uow.conn, row["id"], key)
     if invitation is None:
-        raise NotFound(f"{key.replace(':', ' ')} is not invited to this gathering")
+        if cmd.person_id is not None:
+            raise NotFound(
+                "the person is not invited to this gathering",
+                nb="Personen er ikke invitert til denne samlingen.",
+                nn="Personen er ikkje invitert til denne samlinga.",
+                field="person_id",
+                slug="not-invited",
+            )
+        name = ctx.municipality(str(cmd.municipality_number))
+        raise NotFound(
+            f"{name} is not invited to this gathering",
+            nb=f"{name} er ikke invitert til denne samlingen.",
+            nn=f"{name} er ikkje invitert til denne samlinga.",
+            field="municipality_number",
+            slug="not-invited",
+        )
     was_yes = invitation["rsvp"] == Rsvp.YES
     changed = gathering.with_answer(was_yes, cmd.response is Rsvp.YES, ctx.clock())
     await repo.set_rsvp(uow.conn, invitation["id"], cmd.response.value)
@@ -58,16 +80,32 @@ async def record_attendance(
     cmd: RecordAttendance, uow: UnitOfWork, ctx: Context
 ) -> AttendanceRecorded:
     row, gathering = await load_gathering(uow, cmd.gathering_id)
-    _require_region(row["region"], cmd.region)
+    _require_region(ctx, row["region"], cmd.region)
     if gathering.status.value == "cancelled":
-        raise Conflict("the gathering was cancelled: there is no attendance to record")
+        raise Conflict(
+            "the gathering was cancelled: there is no attendance to record",
+            nb="Samlingen ble avlyst: det er ikke noe oppmøte å registrere.",
+            nn="Samlinga vart avlyst: det er ikkje noko oppmøte å registrere.",
+            field="gathering_id",
+            slug="cancelled",
+        )
     require_started(gathering.slot, ctx.clock())
     invited = {r["invitee_key"] for r in await repo.invitations(uow.conn, row["id"])}
     present = [Target.person(p, InviteeRole.OTHER).key for p in cmd.present_persons]
     present += [Target.municipality(m).key for m in cmd.present_municipalities]
     strangers = sorted(set(present) - invited)
     if strangers:
-        raise DomainError(f"not invited to this gathering: {', '.join(strangers)}")
+        persons = sum(1 for s in strangers if s.startswith("person:"))
+        places = [ctx.municipality(s.split(":", 1)[1]) for s in strangers if s.startswith("mun")]
+        en = ", ".join([*places, *([f"{persons} person(s)"] if persons else [])])
+        nb = ", ".join([*places, *([f"{persons} person(er)"] if persons else [])])
+        raise DomainError(
+            f"not invited to this gathering: {en}",
+            nb=f"Ikke invitert til denne samlingen: {nb}.",
+            nn=f"Ikkje invitert til denne samlinga: {nb}.",
+            field="present_persons" if persons else "present_municipalities",
+            slug="not-invited",
+        )
     rows = await repo.set_attendance(uow.conn, row["id"], present)
 
     def invitee(r: asyncpg.Record) -> Invitee:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,6 +23,15 @@ class Context:
     holiday_weeks: HolidayWeeks
     topic_prefix: str
     clock: Callable[[], datetime] = field(default=oslo_now)
+    # Municipality names by number, for refusals that name them.
+    municipality_names: Mapping[str, str] = field(default_factory=dict)
+
+    def municipality(self, number: str) -> str:
+        return self.municipality_names.get(number, number)
+
+    def region_name(self, region_id: str) -> str:
+        found = self.regions.by_id.get(region_id)
+        return found.name if found else region_id
 
     @property
     def events(self) -> str:
@@ -32,5 +41,11 @@ class Context:
         found = self.regions.by_id.get(region_id)
         if found is None:
             known = ", ".join(sorted(self.regions.by_id))
-            raise DomainError(f"unknown region {region_id!r}; the regions are: {known}")
+            raise DomainError(
+                f"unknown region {region_id!r}; the regions are: {known}",
+                nb=f"Ukjent region «{region_id}». Regionene er: {known}.",
+                nn=f"Ukjend region «{region_id}». Regionane er: {known}.",
+                field="region",
+                slug="unknown-region",
+            )
         return found

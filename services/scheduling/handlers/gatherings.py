@@ -11,8 +11,10 @@ import asyncpg
 from services.scheduling.adapters import repository as repo
 from services.scheduling.domain.calendar import OSLO, Gathering, Slot, clashes
 from services.scheduling.domain.errors import Conflict, DomainError, NotFound
+from services.scheduling.domain.programme import shape_breaches
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.invitations import refresh
+from services.scheduling.handlers.rounds import require_round
 from shared.events.scheduling import (
     CancelGathering,
     GatheringCancelled,
@@ -71,12 +73,18 @@ async def invitee_list(conn: asyncpg.Connection, gathering_id: UUID) -> list[Inv
 async def load_gathering(uow: UnitOfWork, gathering_id: UUID) -> tuple[asyncpg.Record, Gathering]:
     row = await repo.get_gathering(uow.conn, gathering_id, lock=True)
     if row is None:
-        raise NotFound(f"no gathering {gathering_id}")
+        raise NotFound(
+            f"no gathering {gathering_id}",
+            nb="Samlingen finnes ikke.",
+            nn="Samlinga finst ikkje.",
+            field="gathering_id",
+        )
     return row, repo.as_gathering(row, await repo.confirmed(uow.conn, gathering_id))
 
 
 async def plan_semester(cmd: PlanSemester, uow: UnitOfWork, ctx: Context) -> SemesterPlanned:
     ctx.region(cmd.region)
+    await require_round(uow, cmd.round_id)
     await repo.plan_semester(
         uow.conn,
         round_id=cmd.round_id,
@@ -107,10 +115,19 @@ async def create_gathering(
     municipality_number: str | None = None,
     supervisor_id: str | None = None,
     request_id: UUID | None = None,
+    overridden: list[str] | None = None,
+    override_reason: str | None = None,
 ) -> tuple[asyncpg.Record, GatheringScheduled]:
     """Store a new gathering, invite whom its kind invites, emit GatheringScheduled."""
+    await require_round(uow, round_id)
     if slot.starts_at <= ctx.clock():
-        raise DomainError("a gathering cannot be scheduled to start in the past")
+        raise DomainError(
+            "a gathering cannot be scheduled to start in the past",
+            nb="En samling kan ikke settes opp til å begynne i fortiden.",
+            nn="Ei samling kan ikkje setjast opp til å byrje i fortida.",
+            field="starts_at",
+            slug="in-the-past",
+        )
     new_id = gathering_id or uuid.uuid4()
     await repo.lock_round(uow.conn, round_id)  # see lock_round: no admission slips between
     stored = await repo.insert_gathering(
@@ -131,10 +148,22 @@ async def create_gathering(
         request_id=request_id,
     )
     if not stored:
-        raise Conflict(f"a gathering {new_id} exists already")
+        raise Conflict(
+            f"a gathering {new_id} exists already",
+            nb="Det finnes allerede en samling med denne id-en.",
+            nn="Det finst alt ei samling med denne id-en.",
+            field="gathering_id",
+            slug="already-exists",
+        )
     row = await repo.get_gathering(uow.conn, new_id)
     assert row is not None
-    event = GatheringScheduled(**facts(row), semester=semester, supervisor_id=supervisor_id)
+    event = GatheringScheduled(
+        **facts(row),
+        semester=semester,
+        supervisor_id=supervisor_id,
+        overridden=overridden or [],
+        override_reason=override_reason,
+    )
     await uow.emit(ctx.events, event)
     await refresh(uow, ctx, row, reason="scheduled")
     return row, event
@@ -147,21 +176,49 @@ async def schedule_gathering(
     if cmd.kind not in DIRECT_KINDS:
         raise DomainError(
             f"a {cmd.kind} is not scheduled directly: a dialogmøte answers a board's request "
-            "(/dialogue-meetings), veiledning is booked (/supervisions)"
+            "(/dialogue-meetings), veiledning is booked (/supervisions)",
+            nb="Et dialogmøte svarer på en forespørsel fra et fylkesstyre (/dialogue-meetings), "
+            "og veiledning bestilles (/supervisions): de settes ikke opp her.",
+            nn="Eit dialogmøte svarar på ein førespurnad frå eit fylkesstyre (/dialogue-meetings), "
+            "og rettleiing vert bestilt (/supervisions): dei vert ikkje sette opp her.",
+            field="kind",
+            slug="wrong-route",
         )
     slot = Slot.of(cmd.starts_at, cmd.ends_at)
     if cmd.semester is not None:
         planned = {r["number"]: r for r in await repo.semesters(uow.conn, cmd.round_id, cmd.region)}
         semester = planned.get(cmd.semester)
         if semester is None:
+            where = ctx.region_name(cmd.region)
             raise DomainError(
-                f"semester {cmd.semester} of round {cmd.round_id} in {cmd.region} is not planned"
+                f"semester {cmd.semester} of round {cmd.round_id} in {where} is not planned",
+                nb=f"Semester {cmd.semester} i runde {cmd.round_id} er ikke planlagt for {where}.",
+                nn=f"Semester {cmd.semester} i runde {cmd.round_id} er ikkje planlagt for {where}.",
+                field="semester",
+                slug="semester-not-planned",
             )
         if not semester["starts_on"] <= slot.local_start.date() <= semester["ends_on"]:
+            first, last = semester["starts_on"], semester["ends_on"]
             raise DomainError(
-                f"{slot.local_start:%Y-%m-%d} is outside semester {cmd.semester} "
-                f"({semester['starts_on']} to {semester['ends_on']})"
+                f"{slot.local_start:%d.%m.%Y} is outside semester {cmd.semester} "
+                f"({first:%d.%m.%Y} to {last:%d.%m.%Y})",
+                nb=f"{slot.local_start:%d.%m.%Y} er utenfor semester {cmd.semester} "
+                f"({first:%d.%m.%Y} til {last:%d.%m.%Y}).",
+                nn=f"{slot.local_start:%d.%m.%Y} er utanfor semester {cmd.semester} "
+                f"({first:%d.%m.%Y} til {last:%d.%m.%Y}).",
+                field="starts_at",
+                slug="outside-semester",
             )
+    await require_round(uow, cmd.round_id)
+    await repo.lock_round(uow.conn, cmd.round_id)  # two at once cannot both pass the count
+    breaches = shape_breaches(
+        kind=cmd.kind.value,
+        round_id=cmd.round_id,
+        local_start=slot.local_start,
+        semester=cmd.semester,
+        planned=await repo.planned(uow.conn, cmd.round_id, cmd.region),
+    )
+    overridden = allow(breaches, cmd.override_reason)
     _, event = await create_gathering(
         uow,
         ctx,
@@ -175,8 +232,25 @@ async def schedule_gathering(
         capacity=cmd.capacity,
         semester=cmd.semester,
         also_invite=cmd.also_invite,
+        overridden=overridden,
+        override_reason=cmd.override_reason,
     )
     return event
+
+
+def allow(breaches: list[DomainError], override_reason: str | None) -> list[str]:
+    """The shape's breaches refused, unless a reason sets them aside: then their slugs, to
+    record in the event."""
+    if breaches and override_reason is None:
+        first = breaches[0]
+        raise DomainError(
+            f"{first.en} (give override_reason to make an exception)",
+            nb=f"{first.nb} Oppgi override_reason for å gjøre unntak.",
+            nn=f"{first.nn} Oppgi override_reason for å gjere unntak.",
+            field=first.field,
+            slug=first.slug,
+        )
+    return [b.slug for b in breaches]
 
 
 async def reschedule_gathering(
@@ -185,8 +259,26 @@ async def reschedule_gathering(
     row, gathering = await load_gathering(uow, cmd.gathering_id)
     slot = Slot.of(cmd.starts_at, cmd.ends_at)
     if slot.starts_at <= ctx.clock():
-        raise DomainError("a gathering cannot be moved to the past")
+        raise DomainError(
+            "a gathering cannot be moved to the past",
+            nb="En samling kan ikke flyttes til fortiden.",
+            nn="Ei samling kan ikkje flyttast til fortida.",
+            field="starts_at",
+            slug="in-the-past",
+        )
     changed = gathering.rescheduled(slot, cmd.capacity, ctx.clock())
+    breaches = [
+        b
+        for b in shape_breaches(
+            kind=row["kind"],
+            round_id=row["round_id"],
+            local_start=slot.local_start,
+            semester=row["semester"],
+            planned=[],
+        )
+        if b.field == "starts_at"  # moving changes the date, not the counts
+    ]
+    overridden = allow(breaches, cmd.override_reason)
     if row["supervisor_id"] is not None:
         await repo.lock_supervisor(uow.conn, row["supervisor_id"])
         check_supervisor_free(
@@ -208,6 +300,8 @@ async def reschedule_gathering(
         previous_ends_at=row["ends_at"].astimezone(OSLO),
         reason=cmd.reason,
         invitees=await invitee_list(uow.conn, row["id"]),
+        overridden=overridden,
+        override_reason=cmd.override_reason,
     )
     await uow.emit(ctx.events, event)
     return event
@@ -239,7 +333,12 @@ def check_supervisor_free(supervisor_id: str, slot: Slot, booked: list[tuple[UUI
     taken = clashes(slot, [s for _, s in booked])
     if taken:
         first = taken[0]
+        when = f"{first.local_start:%d.%m.%Y} kl. {first.local_start:%H:%M}\u2013{first.local_end:%H:%M}"
         raise Conflict(
-            f"supervisor {supervisor_id} is already booked from {first.local_start:%Y-%m-%d %H:%M}"
-            f" to {first.local_end:%H:%M} (Europe/Oslo)"
+            f"supervisor {supervisor_id} is already booked from {first.local_start:%d.%m.%Y %H:%M}"
+            f" to {first.local_end:%H:%M} (Europe/Oslo)",
+            nb=f"Veilederen er allerede booket {when}.",
+            nn=f"Rettleiaren er alt booka {when}.",
+            field="starts_at",
+            slug="supervisor-booked",
         )

@@ -21,6 +21,7 @@ from services.scheduling.domain.invitations import (
 )
 from services.scheduling.handlers.context import Context
 from shared.events.registration import (
+    AdmissionRevoked,
     ApplicationSubmitted,
     GroupMemberAdded,
     GroupMemberRemoved,
@@ -31,9 +32,12 @@ from shared.events.registration import (
     PersonErased,
 )
 from shared.events.scheduling import (
+    CancellationCause,
+    GatheringCancelled,
     GatheringKind,
     InvitationIssued,
     InvitationWithdrawn,
+    Invitee,
     InviteeRole,
 )
 from shared.messaging import UnitOfWork
@@ -73,6 +77,10 @@ async def refresh(
     )
     active = [r["invitee_key"] for r in await repo.invitations(uow.conn, gathering["id"])]
     changes = reconcile(desired, active)
+    if changes.withdraw:
+        # Whoever is no longer invited gets a calendar CANCEL, which a calendar program only
+        # takes with a SEQUENCE above the one it holds: the gathering's goes up.
+        gathering = await repo.raise_sequence(uow.conn, gathering["id"])
     for invitee in changes.issue:
         the_id = invitation_id(gathering["id"], invitee.key)
         if await repo.issue_invitation(uow.conn, the_id, gathering["id"], invitee):
@@ -169,22 +177,67 @@ async def municipality_admitted(event: MunicipalityAdmitted, uow: UnitOfWork, ct
 
 
 async def municipality_withdrawn(
-    event: MunicipalityWithdrawn, uow: UnitOfWork, ctx: Context
+    event: MunicipalityWithdrawn | AdmissionRevoked, uow: UnitOfWork, ctx: Context
 ) -> None:
+    """Withdrawn or revoked: its veiledning is released, its invitations ahead withdrawn."""
+    revoked = isinstance(event, AdmissionRevoked)
     await repo.save_participant(
         uow.conn,
         round_id=event.round_id,
         municipality_number=event.municipality_number,
         branch_id=event.branch_id,
         county_number=event.county_number,
-        status="withdrawn",
+        status="revoked" if revoked else "withdrawn",
     )
+    await repo.lock_round(uow.conn, event.round_id)
+    cause = CancellationCause.ADMISSION_REVOKED if revoked else CancellationCause.WITHDRAWN
+    for booking in await repo.supervisions_ahead(
+        uow.conn, event.round_id, event.municipality_number, ctx.clock()
+    ):
+        await release_supervision(uow, ctx, booking, cause)
     await refresh_region(
         uow,
         ctx,
         event.round_id,
         event.branch_id,
-        reason=f"{event.municipality_number} withdrew from the programme",
+        reason=f"{event.municipality_number} "
+        + ("lost its admission" if revoked else "withdrew from the programme"),
+    )
+
+
+async def release_supervision(
+    uow: UnitOfWork, ctx: Context, booking: asyncpg.Record, cause: CancellationCause
+) -> None:
+    """A veiledning without its municipality: cancelled, so the supervisor is free again;
+    the event names the supervisor and everyone invited, so each is told."""
+    cancelled = await repo.cancel_booking(uow.conn, booking["id"])
+    invitees = [
+        Invitee(
+            invitation_id=r["id"],
+            person_id=r["person_id"],
+            municipality_number=r["municipality_number"],
+            branch_id=r["branch_id"],
+            role=InviteeRole(r["role"]),
+        )
+        for r in await repo.invitations(uow.conn, booking["id"])
+    ]
+    await uow.emit(
+        ctx.events,
+        GatheringCancelled(
+            gathering_id=cancelled["id"],
+            round_id=cancelled["round_id"],
+            region=cancelled["region"],
+            kind=GatheringKind(cancelled["kind"]),
+            title=cancelled["title"],
+            starts_at=cancelled["starts_at"].astimezone(OSLO),
+            ends_at=cancelled["ends_at"].astimezone(OSLO),
+            sequence=cancelled["sequence"],
+            reason="",
+            invitees=invitees,
+            supervisor_id=cancelled["supervisor_id"],
+            municipality_number=cancelled["municipality_number"],
+            cause=cause,
+        ),
     )
 
 

@@ -9,6 +9,7 @@ from services.scheduling.domain.calendar import OSLO, Slot
 from services.scheduling.domain.errors import Conflict, DomainError, NotFound
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.gatherings import check_supervisor_free, create_gathering
+from services.scheduling.handlers.rounds import require_round
 from shared.events.scheduling import (
     BookSupervision,
     DialogueMeetingRequested,
@@ -25,6 +26,7 @@ async def request_dialogue_meeting(
     cmd: RequestDialogueMeeting, uow: UnitOfWork, ctx: Context
 ) -> DialogueMeetingRequested:
     ctx.region(cmd.region)
+    await require_round(uow, cmd.round_id)
     request_id = cmd.request_id or uuid.uuid4()
     now = ctx.clock()
     if not await repo.insert_request(
@@ -36,7 +38,13 @@ async def request_dialogue_meeting(
         wished_dates=cmd.wished_dates,
         requested_at=now,
     ):
-        raise Conflict(f"a dialogue meeting request {request_id} exists already")
+        raise Conflict(
+            f"a dialogue meeting request {request_id} exists already",
+            nb="Det finnes allerede en forespørsel om dialogmøte med denne id-en.",
+            nn="Det finst alt ein førespurnad om dialogmøte med denne id-en.",
+            field="request_id",
+            slug="already-exists",
+        )
     event = DialogueMeetingRequested(
         request_id=request_id,
         round_id=cmd.round_id,
@@ -54,9 +62,20 @@ async def schedule_dialogue_meeting(
 ) -> DialogueMeetingScheduled:
     request = await repo.get_request(uow.conn, cmd.request_id, lock=True)
     if request is None:
-        raise NotFound(f"no dialogue meeting request {cmd.request_id}")
+        raise NotFound(
+            f"no dialogue meeting request {cmd.request_id}",
+            nb="Forespørselen om dialogmøte finnes ikke.",
+            nn="Førespurnaden om dialogmøte finst ikkje.",
+            field="request_id",
+        )
     if request["gathering_id"] is not None:
-        raise Conflict(f"the request is answered already: gathering {request['gathering_id']}")
+        raise Conflict(
+            f"the request is answered already: gathering {request['gathering_id']}",
+            nb="Forespørselen er allerede besvart med et dialogmøte.",
+            nn="Førespurnaden er alt svara med eit dialogmøte.",
+            field="request_id",
+            slug="already-answered",
+        )
     row, _ = await create_gathering(
         uow,
         ctx,
@@ -88,9 +107,16 @@ async def book_supervision(
 ) -> SupervisionBooked:
     found = await repo.participant(uow.conn, cmd.round_id, cmd.municipality_number)
     if found is None or found["status"] != "admitted":
+        name = ctx.municipality(cmd.municipality_number)
         raise DomainError(
-            f"{cmd.municipality_number} is not admitted to round {cmd.round_id}: "
-            "veiledning is for participating municipalities"
+            f"{name} is not admitted to round {cmd.round_id}: "
+            "veiledning is for participating municipalities",
+            nb=f"{name} er ikke tatt opp i runde {cmd.round_id}: "
+            "veiledning er for kommunene som deltar.",
+            nn=f"{name} er ikkje teken opp i runde {cmd.round_id}: "
+            "rettleiing er for kommunane som deltek.",
+            field="municipality_number",
+            slug="not-admitted",
         )
     slot = Slot.of(cmd.starts_at, cmd.ends_at)
     # One booking of a supervisor at a time: the lock makes check-then-insert safe.
