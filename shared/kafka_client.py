@@ -94,6 +94,8 @@ class KafkaConnection(BaseModel):
                 f"TLS files are given but kafka_security_protocol={self.security_protocol}"
                 " does not use TLS (SSL or SASL_SSL does)"
             )
+        if self.ssl_key_password is not None and self.ssl_key_file is None:
+            found.append("kafka_ssl_key_password is given without kafka_ssl_key_file")
         if (self.ssl_cert_file is None) != (self.ssl_key_file is None):
             found.append("kafka_ssl_cert_file and kafka_ssl_key_file go together (mutual TLS)")
         for name, path in [
@@ -175,6 +177,28 @@ class KafkaConnection(BaseModel):
             ssl_context=context,
             use_ssl=self.uses_tls,
         )
+
+    def as_env(self, prefix: str) -> dict[str, str]:
+        """These settings as the `<prefix>KAFKA_*` environment variables a process reads.
+
+        A password given as a value goes in `<prefix>KAFKA_SASL_PASSWORD` (the environment,
+        never an argument list); a password file stays a file."""
+        values: dict[str, object] = {
+            "BOOTSTRAP": self.bootstrap,
+            "SECURITY_PROTOCOL": self.security_protocol,
+            "SASL_MECHANISM": self.sasl_mechanism,
+            "SASL_USERNAME": self.sasl_username,
+            "SASL_PASSWORD": self.sasl_password.get_secret_value() if self.sasl_password else None,
+            "SASL_PASSWORD_FILE": self.sasl_password_file,
+            "SSL_CA_FILE": self.ssl_ca_file,
+            "SSL_CERT_FILE": self.ssl_cert_file,
+            "SSL_KEY_FILE": self.ssl_key_file,
+            "SSL_KEY_PASSWORD": (
+                self.ssl_key_password.get_secret_value() if self.ssl_key_password else None
+            ),
+            "SSL_CHECK_HOSTNAME": None if self.ssl_check_hostname else "false",
+        }
+        return {f"{prefix}KAFKA_{key}": str(value) for key, value in values.items() if value}
 
     def describe(self) -> str:
         """Where and as whom, for log lines and errors (never the password)."""

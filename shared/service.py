@@ -119,6 +119,9 @@ def build_broker(spec: ServiceSpec, processor_ref: dict[str, KafkaMessageProcess
     broker = KafkaBroker(
         kafka.bootstrap,
         security=kafka.faststream_security(),
+        # Topics are the set-up job's (with their retention and replicas); a service's
+        # principal has no CREATE, and a typo in a topic name must not make a new one.
+        allow_auto_create_topics=False,
         client_id=f"{spec.name}",
         logger=log,
         graceful_timeout=15.0,
