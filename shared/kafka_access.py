@@ -17,6 +17,7 @@ Metadata version 8, which says per topic which operations the caller may perform
 from __future__ import annotations
 
 import enum
+import logging
 import ssl
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,6 @@ from aiokafka.errors import (
     BrokerResponseError,
     KafkaConnectionError,
     KafkaError,
-    UnknownTopicOrPartitionError,
     for_code,
 )
 from aiokafka.protocol.admin import (
@@ -44,6 +44,8 @@ from shared.catalog import Catalog, ServiceDeclaration
 from shared.kafka_admin import admin_client
 from shared.kafka_client import Kafka, as_connection
 from shared.topics import DEFAULT_PREFIX, dlq_topic
+
+log = logging.getLogger(__name__)
 
 CLUSTER = "kafka-cluster"  # the one name of the CLUSTER resource
 DEFAULT_PRINCIPAL = "User:{service}"
@@ -414,8 +416,8 @@ async def check_access(
     group: str | None = None,
 ) -> None:
     """Raise `KafkaAccessError` naming each topic (or the group) this principal may not use as
-    it needs to; return when all is allowed. A topic that does not exist (yet) raises
-    `UnknownTopicOrPartitionError` naming it, which a caller may wait out."""
+    it needs to; return when all is allowed. A topic that does not exist (yet) is only
+    logged: making topics is the set-up job's, and the consumer waits for them."""
     connection = as_connection(kafka)
     await check_login(connection)
     reads, writes = list(dict.fromkeys(reads)), list(dict.fromkeys(writes))
@@ -461,9 +463,10 @@ async def check_access(
                 for code, name, *_rest, bits in response.groups:
                     if code == 30 or (code == 0 and not _allowed(bits, Operation.READ)):
                         problems.append(f"consumer group {name}: not authorized to READ")
-    if absent and not problems:
-        raise UnknownTopicOrPartitionError(
-            f"no topic {', '.join(absent)} on {connection.bootstrap} (the set-up job makes them)"
+    if absent:
+        log.warning(
+            "topics not there yet (the set-up job makes them)",
+            extra={"topics": absent, "kafka": connection.bootstrap},
         )
     if problems:
         raise KafkaAccessError(

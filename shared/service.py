@@ -204,6 +204,13 @@ def build_app(spec: ServiceSpec) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A principal without the ACLs it needs (or a refused login) stops the start here,
+        # naming what is missing, instead of retrying what no retry will change.
+        try:
+            await _retrying(f"{spec.name}: kafka access", lambda: check_service_access(spec))
+        except KafkaAccessError as error:
+            log.error("cannot start: %s", error, extra={"kafka": settings.kafka.describe()})
+            raise
         conn = await connect(settings.database_url, settings.schema, name=f"{spec.name}-migrate")
         try:
             applied = await migrate(conn, settings.schema, spec.migrations)
@@ -231,9 +238,6 @@ def build_app(spec: ServiceSpec) -> FastAPI:
             max_attempts=settings.handler_max_attempts,
         )
         app.state.runtime = runtime
-        # A principal without the ACLs it needs (or a refused login) stops the start here,
-        # naming what is missing, instead of retrying what no retry will change.
-        await _retrying(f"{spec.name}: kafka access", lambda: check_service_access(spec))
         await _retrying(f"{spec.name}: kafka producer", producer.start)
         if spec.on_startup is not None:
             await spec.on_startup(runtime)
