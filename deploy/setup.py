@@ -16,7 +16,8 @@ compose job or a Kubernetes Job can run it before the services start:
   (`KS_<SERVICE>_KAFKA_REPLICATION_FACTOR`, `KS_<SERVICE>_KAFKA_MIN_INSYNC_REPLICAS`);
 - `KS_SETUP_KAFKA_BOOTSTRAP`, `KS_SETUP_KAFKA_SECURITY_PROTOCOL`, `KS_SETUP_KAFKA_SASL_*`, …:
   the connection of an administrator (topics, configs, ACLs need more than a service may
-  do); when `KS_SETUP_KAFKA_BOOTSTRAP` is not set, each service's own connection is used;
+  do); used when `KS_SETUP_KAFKA_BOOTSTRAP` or `KS_SETUP_KAFKA_SASL_USERNAME` is set,
+  otherwise each service's own connection is;
 - `--acls`: each service's ACLs (`kulturskole kafka acls`) for `User:<its SASL user name>`;
 - `KS_SETUP_PG_SUPERUSER_DSN`: a superuser (or CREATEROLE/CREATEDB) connection, only for
   provisioning;
@@ -117,9 +118,16 @@ def admin_connection(t: Target, setup: SetupKafkaSettings | None) -> KafkaConnec
     return setup.kafka if setup is not None else t.settings.kafka
 
 
-def setup_kafka() -> SetupKafkaSettings | None:
-    setup = SetupKafkaSettings()
-    return setup if "kafka_bootstrap" in setup.model_fields_set else None
+def setup_kafka(targets: list[Target]) -> SetupKafkaSettings | None:
+    """The administrator's settings, when `KS_SETUP_KAFKA_BOOTSTRAP` or
+    `KS_SETUP_KAFKA_SASL_USERNAME` is set (the bootstrap then defaults to the services')."""
+    if not (
+        os.environ.get("KS_SETUP_KAFKA_BOOTSTRAP") or os.environ.get("KS_SETUP_KAFKA_SASL_USERNAME")
+    ):
+        return None
+    if os.environ.get("KS_SETUP_KAFKA_BOOTSTRAP") or not targets:
+        return SetupKafkaSettings()
+    return SetupKafkaSettings(kafka_bootstrap=targets[0].settings.kafka_bootstrap)
 
 
 async def set_up(
@@ -209,7 +217,7 @@ def main() -> int:
             roles=not args.skip_provision,
             timeout=timeout,
             acls=args.acls,
-            admin=setup_kafka(),
+            admin=setup_kafka(targets),
         )
     )
     log("done")

@@ -19,7 +19,14 @@ from typing import Any, Literal
 
 from aiokafka.helpers import create_ssl_context
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:19092"
@@ -247,6 +254,21 @@ class KafkaClientSettings(BaseSettings):
     kafka_ssl_key_file: Path | None = None
     kafka_ssl_key_password: SecretStr | None = None
     kafka_ssl_check_hostname: bool = True
+
+    @field_validator(
+        "kafka_sasl_mechanism",
+        "kafka_sasl_password",
+        "kafka_sasl_password_file",
+        "kafka_ssl_ca_file",
+        "kafka_ssl_cert_file",
+        "kafka_ssl_key_file",
+        "kafka_ssl_key_password",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # A deployment template sets every variable, empty where a setting does not apply.
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _kafka_consistent(self) -> KafkaClientSettings:
