@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 
 
 async def wait_for_kafka(bootstrap: Kafka, timeout: float = 60.0) -> None:
-    """Ask the broker for its metadata until it answers; no blind sleeping."""
+    """Ask the broker for its metadata until it answers; no blind sleeping. A refused login
+    raises `KafkaAccessError` at once."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     kafka = as_connection(bootstrap)
@@ -39,6 +41,13 @@ async def wait_for_kafka(bootstrap: Kafka, timeout: float = 60.0) -> None:
             last_error = error
         finally:
             await admin.close()
+        if kafka.uses_sasl or kafka.uses_tls:
+            # The client only says it could not bootstrap; a refused login or certificate
+            # is no reason to wait: check_login raises KafkaAccessError saying which.
+            from shared.kafka_access import check_login
+
+            with contextlib.suppress(KafkaError, OSError):
+                await check_login(kafka, timeout_ms=3000)
         await asyncio.sleep(0.5)
     raise TimeoutError(f"Kafka at {kafka} did not answer within {timeout}s: {last_error!r}")
 

@@ -8,6 +8,7 @@ sink are the shared ones.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 
 from shared.catalog import Catalog, find, names, topic_specs
 from shared.kafka_access import Operation, create_acls, describe_acls, service_acls
-from shared.kafka_admin import ensure_topics
+from shared.kafka_admin import ensure_topics, topic_configs
 from shared.testing.fixtures import (
     ROOT,
     Endpoints,
@@ -87,6 +88,17 @@ def processes(
     return ServiceProcesses(endpoints, database, prefix, logs, catalog, overrides=overrides)
 
 
+def command_lines() -> list[str]:
+    """The argument lists of every process now running, as /proc shows them to anyone."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            found.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue  # ended meanwhile
+    return found
+
+
 def exits_quickly(procs: ServiceProcesses, service: str, timeout: float = 60) -> tuple[int, str]:
     """Start `service`, wait for its process to end; its exit code and its log."""
     procs.ports[service] = free_port()
@@ -145,6 +157,10 @@ async def test_the_services_work_as_their_own_users_with_the_acls_the_cli_create
 
         mails = await eventually(receipt, timeout=60, what="the receipt mail")
         assert "Vestland" in str(mails[0]["subject"])
+        # No password on any command line of this machine (the broker's among them).
+        assert secured.secured is not None
+        passwords = [secured.secured.password(user) for user in secured.secured.users]
+        assert not [line for line in command_lines() if any(p in line for p in passwords)]
     finally:
         procs.stop_all()
     for service in names(catalog):
@@ -203,3 +219,36 @@ async def test_a_wrong_password_is_refused_at_start_without_showing_it(
     assert "refused the login of User:registration" in log
     assert "SaslAuthenticationFailed" in log
     assert wrong not in log
+
+
+async def test_the_set_up_job_makes_topics_and_acls_as_the_administrator(
+    secured: PrivateKafka,
+    endpoints: Endpoints,
+    database: TestDatabase,
+    logs_dir: Path,
+    catalog: Catalog,
+) -> None:
+    prefix = f"s{uuid.uuid4().hex[:10]}"
+    procs = processes(endpoints, database, prefix, logs_dir, catalog, secured)
+    env = secured.admin.as_env("KS_SETUP_")
+    for service in names(catalog):
+        procs.ports[service] = free_port()
+        own = find(catalog, service).env_prefix.upper()
+        env |= {k: v for k, v in procs.env(service).items() if k.startswith(own)}
+        env[f"{own}KAFKA_MIN_INSYNC_REPLICAS"] = "1"
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "deploy/setup.py", "--skip-provision", "--acls"],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    configs = await topic_configs(secured.admin, [t.name for t in topic_specs(catalog, prefix)])
+    assert {c["min.insync.replicas"] for c in configs.values()} == {"1"}
+    held = set(await describe_acls(secured.admin))
+    for service in catalog:
+        assert set(service_acls(service, prefix)) <= held
+    assert "ACLs in place for User:registration" in done.stdout
