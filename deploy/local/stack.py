@@ -515,7 +515,9 @@ def print_env() -> None:
         # The admin's connection, for `kulturskole` (dlq, replay, kafka acls).
         for name, value in kafka_connection().as_env("KS_").items():
             print(f"export {name}={value}")
-    print(f"export KS_TEST_KAFKA_BOOTSTRAP={bootstrap()}")
+    else:
+        # The test suite's clients speak PLAINTEXT; its secured tests start brokers of their own.
+        print(f"export KS_TEST_KAFKA_BOOTSTRAP={bootstrap()}")
     print(f"export KS_TEST_PG_SUPERUSER_DSN={superuser_dsn()}")
     print(f"export KS_TEST_SMTP=127.0.0.1:{PORTS.smtp}")
     print(f"export KS_TEST_SMTP_WEB=http://127.0.0.1:{PORTS.smtp_web}")
