@@ -180,7 +180,10 @@ async def _read(
     """The letters on `topic` (the first `limit` of them), and every topic's partitions."""
     topics = await _topic_partitions(bootstrap)
     if topic not in topics:
-        raise DeadLetterError(f"no topic {topic!r} on {as_connection(bootstrap).bootstrap}")
+        kafka = as_connection(bootstrap)
+        # A cluster with ACLs lists only the topics the principal may DESCRIBE.
+        unseen = f" (or {kafka.principal} may not DESCRIBE it)" if kafka.uses_sasl else ""
+        raise DeadLetterError(f"no topic {topic!r} on {kafka.bootstrap}{unseen}")
     partitions = [TopicPartition(topic, p) for p in topics[topic]]
     if limit == 0 or not partitions:
         return [], topics
