@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed
 STACK  := $(PY) deploy/local/stack.py
 
 .PHONY: up down status infra test test-unit lint contracts clean-state deploy-check
+.PHONY: up-secure infra-secure down-secure status-secure
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +28,22 @@ infra: $(STAMP)
 ## down: stop everything `up` or `infra` started
 down:
 	@if test -x $(PY); then $(STACK) down; fi
+
+## up-secure: the same, against a broker that requires SASL_SSL (SCRAM-SHA-512) and ACLs,
+## on ports and a state folder of its own; each service has its own user (docs/operations.md)
+up-secure: $(STAMP)
+	$(STACK) up --secure --demo
+
+## infra-secure: the secured broker (with each service's ACLs), PostgreSQL and the SMTP sink
+infra-secure: $(STAMP)
+	$(STACK) infra --secure
+
+## down-secure: stop everything `up-secure` or `infra-secure` started
+down-secure:
+	@if test -x $(PY); then $(STACK) down --secure; fi
+
+status-secure: $(STAMP)
+	$(STACK) status --secure
 
 ## status: what runs, and where
 status: $(STAMP)

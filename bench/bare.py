@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from shared.kafka_admin import ensure_topics
+from shared.kafka_client import Kafka, client_kwargs
 from shared.topics import TopicKind, TopicSpec
 
 BARE_SCHEMA = "bench_bare"
@@ -38,13 +39,13 @@ class Throughput:
         return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
-def _producer(bootstrap: str) -> AIOKafkaProducer:
+def _producer(bootstrap: Kafka) -> AIOKafkaProducer:
     # As the services' relay produces: idempotent, acks=all.
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=2)
+    return AIOKafkaProducer(**client_kwargs(bootstrap), enable_idempotence=True, linger_ms=2)
 
 
 async def fill(
-    bootstrap: str, topic: str, messages: Sequence[tuple[bytes, bytes, list[tuple[str, bytes]]]]
+    bootstrap: Kafka, topic: str, messages: Sequence[tuple[bytes, bytes, list[tuple[str, bytes]]]]
 ) -> None:
     """Put `messages` (key, value, headers) on `topic` before the clock starts."""
     producer = _producer(bootstrap)
@@ -77,7 +78,7 @@ INSERT = "INSERT INTO {table} (message_id, body) VALUES ($1, $2) ON CONFLICT DO 
 
 
 async def bare_chain(
-    bootstrap: str,
+    bootstrap: Kafka,
     dsn: str,
     prefix: str,
     messages: Sequence[tuple[bytes, bytes, list[tuple[str, bytes]]]],
@@ -99,7 +100,7 @@ async def bare_chain(
 
     consumer = AIOKafkaConsumer(
         source,
-        bootstrap_servers=bootstrap,
+        **client_kwargs(bootstrap),
         group_id=f"{prefix}.bare-{kind}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",

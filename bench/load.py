@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaProducer
 from services.registration.domain.reference import ReferenceData
 from shared.envelope import Envelope
 from shared.events.registration import RegisterInterest
+from shared.kafka_client import Kafka, client_kwargs
 
 PROGRAMME = {"Authorization": "Bearer local-programme"}  # the local stack's programme token
 LAST_ROUND = 2200  # registration takes programme years 2000-2200 as round ids
@@ -128,9 +129,9 @@ class Published:
         }
 
 
-def load_producer(bootstrap: str) -> AIOKafkaProducer:
+def load_producer(bootstrap: Kafka) -> AIOKafkaProducer:
     # Like a county system would publish: idempotent (acks=all), small linger for batching.
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5)
+    return AIOKafkaProducer(**client_kwargs(bootstrap), enable_idempotence=True, linger_ms=5)
 
 
 def prepare_commands(workload: Workload, run: str) -> list[tuple[bytes, Envelope]]:

@@ -16,6 +16,8 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.kafka_client import Kafka, client_kwargs
+
 
 def proc_status(pid: int, field_name: str) -> float | None:
     """A memory figure of /proc/<pid>/status (`VmRSS`, `VmHWM`) in MB; None once it is gone."""
@@ -66,7 +68,7 @@ SELECT
 
 @dataclass
 class Monitor:
-    bootstrap: str
+    bootstrap: Kafka  # a connection, or a PLAINTEXT bootstrap string
     database_dsn: str  # superuser, on the run's database: reads every schema
     groups: Sequence[Group]
     pids: Mapping[str, int]
@@ -80,9 +82,9 @@ class Monitor:
     _machine_at_start: tuple[float, float] = (0.0, 0.0)  # (monotonic, busy CPU seconds)
 
     async def __aenter__(self) -> Monitor:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        self._admin = AIOKafkaAdminClient(**client_kwargs(self.bootstrap))
         await self._admin.start()
-        self._offsets = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
+        self._offsets = AIOKafkaConsumer(**client_kwargs(self.bootstrap), group_id=None)
         await self._offsets.start()
         self._conn: asyncpg.Connection = await asyncpg.connect(self.database_dsn)
         self._lock = asyncio.Lock()  # one query at a time on the connection

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import asyncpg
+from pydantic_settings import SettingsConfigDict
 
 from bench.bare import bare_chain, bare_sender
 from bench.load import SOURCE, Workload, burst, load_producer, open_loop, prepare
@@ -33,6 +34,7 @@ from shared.catalog import names, topic_specs
 from shared.envelope import Envelope
 from shared.events.registration import contacts_topic
 from shared.kafka_admin import delete_topics_with_prefix, ensure_topics
+from shared.kafka_client import KafkaClientSettings, KafkaConnection
 from shared.testing.fixtures import (
     ROOT,
     Endpoints,
@@ -153,12 +155,17 @@ async def run_scenario(
 ) -> dict[str, Any]:
     say = options.log
     prefix = f"b{uuid.uuid4().hex[:10]}"
-    bootstrap = endpoints.kafka_bootstrap
+    bootstrap = bench_kafka(endpoints)
     database = await create_test_database(endpoints, names(SERVICES))
     dsn = _database_dsn(endpoints, database.name)
     await ensure_topics(bootstrap, topic_specs(SERVICES, prefix))
+    # The services log in with their own KS_<SERVICE>_KAFKA_* settings from the environment.
     service_endpoints = dataclasses.replace(
-        endpoints, smtp_host=sink.host, smtp_port=sink.port, _cleanup=[]
+        endpoints,
+        kafka_bootstrap=bootstrap.bootstrap,
+        smtp_host=sink.host,
+        smtp_port=sink.port,
+        _cleanup=[],
     )
     procs = ServiceProcesses(service_endpoints, database, prefix, logs, SERVICES)
     if scenario.mode == "stages":
@@ -403,8 +410,21 @@ def _alive(procs: ServiceProcesses, stopped: tuple[str, ...] = ()) -> None:
             raise RuntimeError(f"{name} exited with {proc.returncode}; see {procs.logs}/{name}.log")
 
 
+def bench_kafka(endpoints: Endpoints) -> KafkaConnection:
+    """`KS_BENCH_KAFKA_*` (a connection that may create topics and read offsets) when
+    `KS_BENCH_KAFKA_BOOTSTRAP` is set, else the endpoints' PLAINTEXT broker."""
+    settings = BenchKafkaSettings()
+    if "kafka_bootstrap" in settings.model_fields_set:
+        return settings.kafka
+    return KafkaConnection(bootstrap=endpoints.kafka_bootstrap)
+
+
+class BenchKafkaSettings(KafkaClientSettings):
+    model_config = SettingsConfigDict(env_prefix="KS_BENCH_")
+
+
 async def _yardsticks(
-    bootstrap: str,
+    bootstrap: KafkaConnection,
     dsn: str,
     prefix: str,
     sink: SmtpServer,

@@ -24,9 +24,14 @@ sys.path.insert(0, str(ROOT))
 
 from services.catalog import SERVICES  # noqa: E402
 from shared.catalog import LocalInfra, ServiceDeclaration  # noqa: E402
+from shared.kafka_client import KafkaClientSettings  # noqa: E402
 
 # The set-up job's own settings (deploy/setup.py).
-SETUP_SETTINGS = {"KS_SETUP_PG_SUPERUSER_DSN", "KS_SETUP_SERVICES", "KS_SETUP_TIMEOUT_S"}
+SETUP_SETTINGS = {"KS_SETUP_PG_SUPERUSER_DSN", "KS_SETUP_SERVICES", "KS_SETUP_TIMEOUT_S"} | {
+    # The administrator's Kafka connection (deploy/setup.py, SetupKafkaSettings).
+    f"KS_SETUP_{name.upper()}"
+    for name in KafkaClientSettings.model_fields
+}
 # Settings a deployment must give a service that declares them, besides those without a
 # default: without API tokens every HTTP command is refused.
 MUST_SET = {"api_tokens"}

@@ -3,6 +3,7 @@
     python deploy/setup.py                    # everything; safe to run again
     python deploy/setup.py --skip-provision   # roles and schemas are made by a DBA
     python deploy/setup.py --skip-topics      # topics are managed elsewhere
+    python deploy/setup.py --acls             # also each service's Kafka ACLs
 
 It does what the local stack runner does, but against endpoints from the environment, so a
 compose job or a Kubernetes Job can run it before the services start:
@@ -10,6 +11,14 @@ compose job or a Kubernetes Job can run it before the services start:
 - each service's own settings (`KS_<SERVICE>_DATABASE_URL`, `KS_<SERVICE>_KAFKA_BOOTSTRAP`,
   `KS_<SERVICE>_TOPIC_PREFIX`, `KS_<SERVICE>_DB_SCHEMA`), read the way the service reads
   them; the role and password in each DSN are the ones provisioned;
+- each service's Kafka connection (`KS_<SERVICE>_KAFKA_SECURITY_PROTOCOL`, `..._SASL_*`,
+  `..._SSL_*`, see docs/operations.md) and the replicas of the topics it owns
+  (`KS_<SERVICE>_KAFKA_REPLICATION_FACTOR`, `KS_<SERVICE>_KAFKA_MIN_INSYNC_REPLICAS`);
+- `KS_SETUP_KAFKA_BOOTSTRAP`, `KS_SETUP_KAFKA_SECURITY_PROTOCOL`, `KS_SETUP_KAFKA_SASL_*`, …:
+  the connection of an administrator (topics, configs, ACLs need more than a service may
+  do); used when `KS_SETUP_KAFKA_BOOTSTRAP` or `KS_SETUP_KAFKA_SASL_USERNAME` is set,
+  otherwise each service's own connection is;
+- `--acls`: each service's ACLs (`kulturskole kafka acls`) for `User:<its SASL user name>`;
 - `KS_SETUP_PG_SUPERUSER_DSN`: a superuser (or CREATEROLE/CREATEDB) connection, only for
   provisioning;
 - `KS_SETUP_SERVICES`: which services to prepare, comma-separated (default: every service
@@ -31,6 +40,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
+from pydantic_settings import SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -40,7 +50,9 @@ from shared.catalog import ServiceDeclaration, find, names, topic_specs  # noqa:
 from shared.db.migrations import migrate  # noqa: E402
 from shared.db.pool import connect  # noqa: E402
 from shared.db.provision import provision  # noqa: E402
+from shared.kafka_access import create_acls, service_acls  # noqa: E402
 from shared.kafka_admin import ensure_topics, wait_for_kafka  # noqa: E402
+from shared.kafka_client import KafkaClientSettings, KafkaConnection  # noqa: E402
 from shared.settings import ServiceSettings  # noqa: E402
 
 # aiokafka logs every refused connection while the broker boots; readiness is polled anyway.
@@ -96,15 +108,65 @@ async def wait_for_postgres(dsn: str, timeout: float) -> None:
         return
 
 
-async def set_up(targets: list[Target], *, topics: bool, roles: bool, timeout: float) -> None:
+class SetupKafkaSettings(KafkaClientSettings):
+    """The administrator's Kafka connection: `KS_SETUP_KAFKA_*`."""
+
+    model_config = SettingsConfigDict(env_prefix="KS_SETUP_", extra="ignore")
+
+
+def admin_connection(t: Target, setup: SetupKafkaSettings | None) -> KafkaConnection:
+    return setup.kafka if setup is not None else t.settings.kafka
+
+
+def setup_kafka(targets: list[Target]) -> SetupKafkaSettings | None:
+    """The administrator's settings, when `KS_SETUP_KAFKA_BOOTSTRAP` or
+    `KS_SETUP_KAFKA_SASL_USERNAME` is set (the bootstrap then defaults to the services')."""
+    if not (
+        os.environ.get("KS_SETUP_KAFKA_BOOTSTRAP") or os.environ.get("KS_SETUP_KAFKA_SASL_USERNAME")
+    ):
+        return None
+    if os.environ.get("KS_SETUP_KAFKA_BOOTSTRAP") or not targets:
+        return SetupKafkaSettings()
+    return SetupKafkaSettings(kafka_bootstrap=targets[0].settings.kafka_bootstrap)
+
+
+async def set_up(
+    targets: list[Target],
+    *,
+    topics: bool,
+    roles: bool,
+    timeout: float,
+    acls: bool = False,
+    admin: SetupKafkaSettings | None = None,
+) -> None:
+    if topics or acls:
+        for kafka in {
+            admin_connection(t, admin).bootstrap: admin_connection(t, admin) for t in targets
+        }.values():
+            await wait_for_kafka(kafka, timeout=timeout)
     if topics:
-        for bootstrap, prefix in sorted(
-            {(t.settings.kafka_bootstrap, t.settings.topic_prefix) for t in targets}
-        ):
-            await wait_for_kafka(bootstrap, timeout=timeout)
-            specs = topic_specs([t.declaration for t in targets], prefix)
-            await ensure_topics(bootstrap, specs)
-            log(f"{len(specs)} topics with prefix {prefix!r} in place on {bootstrap}")
+        for t in targets:
+            # Each service's own topics, with the replicas its settings ask for.
+            kafka = admin_connection(t, admin)
+            specs = topic_specs([t.declaration], t.settings.topic_prefix)
+            await ensure_topics(
+                kafka,
+                specs,
+                replication_factor=t.settings.kafka_replication_factor,
+                min_insync_replicas=t.settings.kafka_min_insync_replicas,
+            )
+            log(
+                f"{t.service}: {len(specs)} topics with prefix {t.settings.topic_prefix!r} in "
+                f"place on {kafka.bootstrap} (replication factor "
+                f"{t.settings.kafka_replication_factor}, min.insync.replicas "
+                f"{t.settings.kafka_min_insync_replicas})"
+            )
+    if acls:
+        for t in targets:
+            principal = f"User:{t.settings.kafka_sasl_username or t.service}"
+            rules = service_acls(t.declaration, t.settings.topic_prefix, principal=principal)
+            await create_acls(admin_connection(t, admin), rules)
+            log(f"{t.service}: {len(rules)} ACLs in place for {principal}")
 
     if roles:
         superuser = os.environ.get("KS_SETUP_PG_SUPERUSER_DSN", "")
@@ -141,12 +203,22 @@ def main() -> int:
     parser.add_argument(
         "--skip-provision", action="store_true", help="roles and schemas exist already"
     )
+    parser.add_argument(
+        "--acls", action="store_true", help="create each service's Kafka ACLs (as KS_SETUP_KAFKA_*)"
+    )
     args = parser.parse_args()
     timeout = float(os.environ.get("KS_SETUP_TIMEOUT_S", "180"))
     wanted = os.environ.get("KS_SETUP_SERVICES", "") or ",".join(names(SERVICES))
     targets = [target(find(SERVICES, name.strip())) for name in wanted.split(",") if name.strip()]
     asyncio.run(
-        set_up(targets, topics=not args.skip_topics, roles=not args.skip_provision, timeout=timeout)
+        set_up(
+            targets,
+            topics=not args.skip_topics,
+            roles=not args.skip_provision,
+            timeout=timeout,
+            acls=args.acls,
+            admin=setup_kafka(targets),
+        )
     )
     log("done")
     return 0

@@ -1,13 +1,20 @@
 """The `kulturskole` command line.
 
 kulturskole contracts generate|check [--root DIR] [--catalog MODULE]
-kulturskole dlq list TOPIC [--bootstrap B] [--limit N] [--json]
-kulturskole dlq redrive TOPIC (--all | --offset P:O ...) [--bootstrap B]
+kulturskole dlq list TOPIC [KAFKA OPTIONS] [--limit N] [--json]
+kulturskole dlq redrive TOPIC (--all | --offset P:O ...) [KAFKA OPTIONS]
 kulturskole outbox parked --schema S [--dsn DSN] [--json]
 kulturskole outbox retry --schema S [--dsn DSN] (--all | --id N ...)
 kulturskole outbox discard --schema S [--dsn DSN] --id N --reason TEXT
 kulturskole replay --schema S [--dsn DSN] --topic T [--since ISO] [--types TYPE ...]
-                   [--to TOPIC] [--bootstrap B] [--dry-run]
+                   [--to TOPIC] [KAFKA OPTIONS] [--dry-run]
+kulturskole kafka acls [--prefix P] [--principal 'User:{service}'] [--service NAME ...]
+                       [--apply] [KAFKA OPTIONS]
+
+KAFKA OPTIONS: --bootstrap, --security-protocol, --sasl-mechanism, --sasl-username,
+--sasl-password-file, --ssl-ca-file, --ssl-cert-file, --ssl-key-file; each defaults to its
+environment variable (KS_KAFKA_BOOTSTRAP, KS_KAFKA_SECURITY_PROTOCOL, …). A password is
+taken only from KS_KAFKA_SASL_PASSWORD or a file, never from the command line.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from shared.dead_letters import DeadLetter
+    from shared.kafka_client import KafkaConnection
     from shared.outbox import ParkedRow
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -40,12 +48,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(args.root, args.catalog)
     if args.command == "dlq":
         if args.action == "list":
-            return _dlq_list(args.topic, args.bootstrap, limit=args.limit, as_json=args.json)
-        return _dlq_redrive(args.topic, args.bootstrap, offsets=args.offset, all_=args.all)
+            kafka = _kafka(args)
+            if kafka is None:
+                return 2
+            return _dlq_list(args.topic, kafka, limit=args.limit, as_json=args.json)
+        kafka = _kafka(args)
+        if kafka is None:
+            return 2
+        return _dlq_redrive(args.topic, kafka, offsets=args.offset, all_=args.all)
     if args.command == "outbox":
         return _outbox(args)
     if args.command == "replay":
         return _replay(args)
+    if args.command == "kafka":
+        return _kafka_acls(args)
     raise AssertionError(f"unhandled command: {args.command}")  # argparse requires one
 
 
@@ -87,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_dlq_commands(commands)
     _add_outbox_commands(commands)
     _add_replay_command(commands)
+    _add_kafka_commands(commands)
     return parser
 
 
@@ -108,11 +125,7 @@ def _add_dlq_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
             metavar="TOPIC",
             help="the topic or its DLQ, e.g. kulturskole.registration.commands[.dlq]",
         )
-        sub.add_argument(
-            "--bootstrap",
-            default=os.environ.get("KS_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP),
-            help=f"Kafka bootstrap (default: $KS_KAFKA_BOOTSTRAP, else {DEFAULT_BOOTSTRAP})",
-        )
+        _add_kafka_options(sub)
     listing.add_argument(
         "--limit",
         type=_positive_int,
@@ -197,7 +210,7 @@ def _check(root: Path, catalog: str) -> int:
     return 0
 
 
-def _dlq_list(topic: str, bootstrap: str, *, limit: int, as_json: bool) -> int:
+def _dlq_list(topic: str, bootstrap: KafkaConnection, *, limit: int, as_json: bool) -> int:
     from shared.dead_letters import as_dlq_topic, list_dead_letters
 
     dlq = as_dlq_topic(topic)
@@ -225,7 +238,7 @@ def _dlq_list(topic: str, bootstrap: str, *, limit: int, as_json: bool) -> int:
 
 
 def _dlq_redrive(
-    topic: str, bootstrap: str, *, offsets: list[tuple[int, int]] | None, all_: bool
+    topic: str, bootstrap: KafkaConnection, *, offsets: list[tuple[int, int]] | None, all_: bool
 ) -> int:
     from shared.dead_letters import as_dlq_topic, redrive
 
@@ -356,12 +369,147 @@ def _add_replay_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "--types", nargs="+", metavar="TYPE", help="only these ce_types (default: every type)"
     )
     replay.add_argument("--to", metavar="TOPIC", help="publish here instead of to --topic")
-    replay.add_argument(
-        "--bootstrap",
-        default=os.environ.get("KS_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP),
-        help=f"Kafka bootstrap (default: $KS_KAFKA_BOOTSTRAP, else {DEFAULT_BOOTSTRAP})",
-    )
+    _add_kafka_options(replay)
     replay.add_argument("--dry-run", action="store_true", help="count the events, send nothing")
+
+
+def _add_kafka_options(sub: argparse.ArgumentParser) -> None:
+    """How to reach Kafka; each option defaults to its KS_KAFKA_* environment variable."""
+    group = sub.add_argument_group(
+        "Kafka connection (defaults: KS_KAFKA_BOOTSTRAP, KS_KAFKA_SECURITY_PROTOCOL, …)"
+    )
+    group.add_argument(
+        "--bootstrap",
+        help=f"bootstrap servers (default: $KS_KAFKA_BOOTSTRAP, else {DEFAULT_BOOTSTRAP})",
+    )
+    group.add_argument(
+        "--security-protocol", choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+    )
+    group.add_argument("--sasl-mechanism", choices=["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"])
+    group.add_argument("--sasl-username")
+    group.add_argument(
+        "--sasl-password-file",
+        type=Path,
+        help="file holding the password (or set KS_KAFKA_SASL_PASSWORD; never on the command line)",
+    )
+    # Named, so that argparse does not take it for an abbreviation of --sasl-password-file.
+    group.add_argument("--sasl-password", action=_Refused, nargs="?", help=argparse.SUPPRESS)
+    group.add_argument("--ssl-ca-file", type=Path, help="CA of the brokers' certificates (PEM)")
+    group.add_argument("--ssl-cert-file", type=Path, help="client certificate (mutual TLS)")
+    group.add_argument("--ssl-key-file", type=Path, help="client key (mutual TLS)")
+
+
+class _Refused(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any, **__: Any) -> None:
+        parser.error(
+            "a password is never given on the command line (others can read it there): "
+            "set KS_KAFKA_SASL_PASSWORD or give --sasl-password-file"
+        )
+
+
+def _kafka(args: argparse.Namespace) -> KafkaConnection | None:
+    """The connection the options and KS_KAFKA_* give; None (after saying why) if invalid."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsConfigDict
+
+    from shared.kafka_client import KafkaClientSettings
+
+    class CliKafkaSettings(KafkaClientSettings):
+        model_config = SettingsConfigDict(env_prefix="KS_")
+
+    given: dict[str, Any] = {
+        f"kafka_{name}": getattr(args, name)
+        for name in (
+            "bootstrap",
+            "security_protocol",
+            "sasl_mechanism",
+            "sasl_username",
+            "sasl_password_file",
+            "ssl_ca_file",
+            "ssl_cert_file",
+            "ssl_key_file",
+        )
+        if getattr(args, name, None) is not None
+    }
+    if "kafka_sasl_password_file" in given:
+        given["kafka_sasl_password"] = None  # the file given here wins over the environment
+    try:
+        return CliKafkaSettings(**given).kafka
+    except ValidationError as error:
+        for problem in error.errors():
+            reason = problem.get("ctx", {}).get("error", problem["msg"])
+            print(f"{args.command}: Kafka settings: {reason}", file=sys.stderr)
+        return None
+
+
+def _add_kafka_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    kafka = commands.add_parser("kafka", help="the cluster's side: each service's ACLs")
+    actions = kafka.add_subparsers(dest="action", required=True, metavar="ACTION")
+    acls = actions.add_parser(
+        "acls",
+        help="the ACLs each service's principal needs, from the service catalog; --apply creates them",
+        description=(
+            "Each service's principal may READ, WRITE and DESCRIBE the topics it owns, WRITE what"
+            " it publishes to, READ the topics it follows and WRITE their .dlq topics, READ its"
+            " consumer group (prefixed) and IDEMPOTENT_WRITE on the cluster. Printed one per"
+            " line; with --apply they are created (as a principal with ALTER on the cluster)."
+        ),
+    )
+    acls.add_argument(
+        "--prefix",
+        default=os.environ.get("KS_TOPIC_PREFIX", "kulturskole"),
+        help="topic prefix (default: $KS_TOPIC_PREFIX, else %(default)s)",
+    )
+    acls.add_argument(
+        "--principal",
+        default="User:{service}",
+        help="each service's principal; {service} is its name (default: %(default)s)",
+    )
+    acls.add_argument(
+        "--service", action="append", metavar="NAME", help="only this service; repeatable"
+    )
+    acls.add_argument(
+        "--catalog",
+        default=DEFAULT_CATALOG,
+        metavar="MODULE",
+        help="module whose SERVICES lists the services (default: %(default)s)",
+    )
+    acls.add_argument("--apply", action="store_true", help="create them on the cluster")
+    _add_kafka_options(acls)
+
+
+def _kafka_acls(args: argparse.Namespace) -> int:
+    from aiokafka.errors import KafkaError
+
+    from shared.catalog import find, load
+    from shared.kafka_access import AclError, catalog_acls, create_acls
+
+    services = load(args.catalog)
+    try:
+        chosen = [find(services, name) for name in args.service] if args.service else services
+    except LookupError as error:
+        print(f"kafka: {error}", file=sys.stderr)
+        return 2
+    if "{service}" not in args.principal and len(chosen) > 1:
+        print(
+            "kafka: --principal must contain {service} (one principal per service)", file=sys.stderr
+        )
+        return 2
+    acls = catalog_acls(chosen, args.prefix, principal=args.principal)
+    for acl in acls:
+        print(acl)
+    if not args.apply:
+        return 0
+    kafka = _kafka(args)
+    if kafka is None:
+        return 2
+    try:
+        asyncio.run(create_acls(kafka, acls))
+    except (AclError, KafkaError, OSError, TimeoutError) as error:
+        print(f"kafka: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    print(f"kafka: {len(acls)} ACLs in place on {kafka.bootstrap}", file=sys.stderr)
+    return 0
 
 
 def _timestamp(text: str) -> datetime:
@@ -384,6 +532,9 @@ def _replay(args: argparse.Namespace) -> int:
     if not args.dsn:
         print("replay: give --dsn (or set KS_DATABASE_URL)", file=sys.stderr)
         return 2
+    kafka = _kafka(args)
+    if kafka is None:
+        return 2
     target = args.to or args.topic
 
     async def run() -> replay.Replayed:
@@ -395,7 +546,7 @@ def _replay(args: argparse.Namespace) -> int:
                 )
             return await replay.replay_to_kafka(
                 conn,
-                args.bootstrap,
+                kafka,
                 topic=args.topic,
                 to=target,
                 since=args.since,

@@ -21,6 +21,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.kafka_client import Kafka, as_connection, client_kwargs
 from shared.messaging import NULL_VALUE_HEADER, OMITTED_HEADER
 from shared.outbox import kafka_producer
 from shared.topics import dlq_topic as dlq_topic_of
@@ -88,7 +89,7 @@ def as_dlq_topic(topic: str) -> str:
 
 
 async def list_dead_letters(
-    bootstrap: str, dlq_topic: str, *, limit: int = 100, timeout: float = 30.0
+    bootstrap: Kafka, dlq_topic: str, *, limit: int = 100, timeout: float = 30.0
 ) -> list[DeadLetter]:
     """The first `limit` dead letters on `dlq_topic`, in (partition, offset) order.
 
@@ -103,7 +104,7 @@ async def list_dead_letters(
 
 
 async def redrive(
-    bootstrap: str,
+    bootstrap: Kafka,
     dlq_topic: str,
     *,
     offsets: set[tuple[int, int]] | None = None,
@@ -174,17 +175,20 @@ def _header(letter: DeadLetter, name: str) -> bytes | None:
 
 
 async def _read(
-    bootstrap: str, topic: str, *, limit: int | None, timeout: float
+    bootstrap: Kafka, topic: str, *, limit: int | None, timeout: float
 ) -> tuple[list[DeadLetter], dict[str, list[int]]]:
     """The letters on `topic` (the first `limit` of them), and every topic's partitions."""
     topics = await _topic_partitions(bootstrap)
     if topic not in topics:
-        raise DeadLetterError(f"no topic {topic!r} on {bootstrap}")
+        kafka = as_connection(bootstrap)
+        # A cluster with ACLs lists only the topics the principal may DESCRIBE.
+        unseen = f" (or {kafka.principal} may not DESCRIBE it)" if kafka.uses_sasl else ""
+        raise DeadLetterError(f"no topic {topic!r} on {kafka.bootstrap}{unseen}")
     partitions = [TopicPartition(topic, p) for p in topics[topic]]
     if limit == 0 or not partitions:
         return [], topics
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **client_kwargs(bootstrap),
         group_id=None,  # no group: nothing committed, nobody's offsets moved
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -224,12 +228,12 @@ async def _read(
     return (letters if limit is None else letters[:limit]), topics
 
 
-async def _topic_partitions(bootstrap: str) -> dict[str, list[int]]:
+async def _topic_partitions(bootstrap: Kafka) -> dict[str, list[int]]:
     """Every topic with its partition numbers, from one all-topics metadata request.
 
     Asking for one topic by name would create it where the broker auto-creates topics.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
     await admin.start()
     try:
         described: Sequence[dict[str, Any]] = await admin.describe_topics()

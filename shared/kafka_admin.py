@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -18,17 +19,20 @@ from aiokafka.errors import (
     for_code,
 )
 
+from shared.kafka_client import Kafka, as_connection
 from shared.topics import DEFAULT_PREFIX, TopicSpec, unique
 
 log = logging.getLogger(__name__)
 
 
-async def wait_for_kafka(bootstrap: str, timeout: float = 60.0) -> None:
-    """Ask the broker for its metadata until it answers; no blind sleeping."""
+async def wait_for_kafka(bootstrap: Kafka, timeout: float = 60.0) -> None:
+    """Ask the broker for its metadata until it answers; no blind sleeping. A refused login
+    raises `KafkaAccessError` at once."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
+    kafka = as_connection(bootstrap)
     while time.monotonic() < deadline:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        admin = AIOKafkaAdminClient(**kafka.client_kwargs(), request_timeout_ms=3000)
         try:
             await admin.start()
             await admin.list_topics()
@@ -37,13 +41,21 @@ async def wait_for_kafka(bootstrap: str, timeout: float = 60.0) -> None:
             last_error = error
         finally:
             await admin.close()
+        if kafka.uses_sasl or kafka.uses_tls:
+            # The client only says it could not bootstrap; a refused login or certificate
+            # is no reason to wait: check_login raises KafkaAccessError saying which.
+            from shared.kafka_access import check_login
+
+            with contextlib.suppress(KafkaError, OSError):
+                await check_login(kafka, timeout_ms=3000)
         await asyncio.sleep(0.5)
-    raise TimeoutError(f"Kafka at {bootstrap} did not answer within {timeout}s: {last_error!r}")
+    raise TimeoutError(f"Kafka at {kafka} did not answer within {timeout}s: {last_error!r}")
 
 
 @asynccontextmanager
-async def _admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def admin_client(bootstrap: Kafka) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client for the block, closed afterwards."""
+    admin = AIOKafkaAdminClient(**as_connection(bootstrap).client_kwargs())
     await admin.start()
     try:
         yield admin
@@ -57,7 +69,7 @@ def _raise_for(error_code: int, what: str, message: str | None = None) -> None:
 
 
 async def ensure_topics(
-    bootstrap: str,
+    bootstrap: Kafka,
     specs: Iterable[TopicSpec],
     *,
     replication_factor: int = 1,
@@ -81,7 +93,7 @@ async def ensure_topics(
         )
     extra = {} if min_insync_replicas is None else {"min.insync.replicas": str(min_insync_replicas)}
     wanted = {spec.name: (spec, {**spec.configs, **extra}) for spec in unique(specs)}
-    async with _admin(bootstrap) as admin:
+    async with admin_client(bootstrap) as admin:
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if missing:
@@ -148,9 +160,9 @@ async def _until_configured(
         await asyncio.sleep(0.1)  # metadata propagation poll, bounded by the deadline
 
 
-async def topic_configs(bootstrap: str, topics: Iterable[str]) -> dict[str, dict[str, str]]:
+async def topic_configs(bootstrap: Kafka, topics: Iterable[str]) -> dict[str, dict[str, str]]:
     """The effective configs of `topics` (the broker's defaults filled in), by topic."""
-    async with _admin(bootstrap) as admin:
+    async with admin_client(bootstrap) as admin:
         return await _describe(admin, list(topics))
 
 
@@ -168,13 +180,13 @@ async def _describe(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, 
     return found
 
 
-async def topics_with_prefix(bootstrap: str, prefix: str) -> list[str]:
+async def topics_with_prefix(bootstrap: Kafka, prefix: str) -> list[str]:
     """Every topic whose name starts with `prefix.` (its DLQs and auto-created ones too)."""
-    async with _admin(bootstrap) as admin:
+    async with admin_client(bootstrap) as admin:
         return sorted(t for t in await admin.list_topics() if t.startswith(f"{prefix}."))
 
 
-async def delete_topics_with_prefix(bootstrap: str, prefix: str) -> list[str]:
+async def delete_topics_with_prefix(bootstrap: Kafka, prefix: str) -> list[str]:
     """Delete every topic named `prefix.…`; returns the names. For test and demo prefixes."""
     if not prefix or "." in prefix or prefix == DEFAULT_PREFIX:
         # The production prefix, or `a.b`, would reach far beyond one run's own topics.
@@ -182,7 +194,7 @@ async def delete_topics_with_prefix(bootstrap: str, prefix: str) -> list[str]:
     topics = await topics_with_prefix(bootstrap, prefix)
     if not topics:
         return []
-    async with _admin(bootstrap) as admin:
+    async with admin_client(bootstrap) as admin:
         response = await admin.delete_topics(topics)
         for entry in response.topic_error_codes:  # (topic, error code[, message])
             topic, code = entry[0], entry[1]

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import Gauge
 
+from shared.kafka_client import Kafka, client_kwargs
 from shared.retry import backoff_delay, describe
 
 if TYPE_CHECKING:
@@ -39,13 +40,13 @@ INTERVAL_S = 5.0
 class LagProbe:
     """Reads the lag of `group` on `topics`; one admin client and one offsets consumer."""
 
-    def __init__(self, bootstrap: str, group: str, topics: Sequence[str]) -> None:
+    def __init__(self, bootstrap: Kafka, group: str, topics: Sequence[str]) -> None:
         self.group = group
         self.topics = list(topics)
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        self._admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
         # No group: it only asks for offsets, never consumes or commits.
         self._offsets = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+            **client_kwargs(bootstrap), group_id=None, enable_auto_commit=False
         )
         self._partitions: list[TopicPartition] = []
 
@@ -102,7 +103,7 @@ def consumer_lag_worker(topics: Sequence[str], *, interval: float = INTERVAL_S) 
         service = runtime.bus.service
         attempt = 0
         while True:
-            probe = LagProbe(runtime.settings.kafka_bootstrap, runtime.settings.group_id, topics)
+            probe = LagProbe(runtime.settings.kafka, runtime.settings.group_id, topics)
             try:
                 await probe.start()
                 while True:

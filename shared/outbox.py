@@ -37,6 +37,7 @@ from prometheus_client import Counter, Gauge
 
 from shared.db.pool import connect
 from shared.envelope import Envelope
+from shared.kafka_client import Kafka, client_kwargs
 from shared.redact import redact
 from shared.retry import backoff_delay, describe, is_transient
 from shared.wakeups import OUTBOX, OUTBOX_SUFFIX, listening_here, wake
@@ -196,10 +197,10 @@ async def add_rows_to_outbox(conn: asyncpg.Connection, rows: Sequence[OutboxRow]
     await wake(conn, OUTBOX)
 
 
-def kafka_producer(bootstrap: str) -> AIOKafkaProducer:
+def kafka_producer(bootstrap: Kafka) -> AIOKafkaProducer:
     # enable_idempotence gives acks=all and no duplicates from the producer's own retries.
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **client_kwargs(bootstrap),
         enable_idempotence=True,
         acks="all",
         linger_ms=2,
@@ -392,7 +393,7 @@ class OutboxRelay:
         *,
         dsn: str,
         schema: str,
-        bootstrap: str,
+        bootstrap: Kafka,
         service: str | None = None,
         batch_size: int = 500,
         poll_interval: float = 1.0,

@@ -20,6 +20,7 @@ from datetime import datetime
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from shared.kafka_client import Kafka
 from shared.outbox import kafka_producer
 
 BATCH = 500
@@ -83,7 +84,7 @@ async def replay(
 
 async def replay_to_kafka(
     conn: asyncpg.Connection,
-    bootstrap: str,
+    bootstrap: Kafka,
     *,
     topic: str,
     to: str | None = None,

@@ -35,6 +35,7 @@ from shared.db.pool import connect, create_pool
 from shared.envelope import Envelope
 from shared.events.base import Contract
 from shared.housekeeping import housekeeping_worker
+from shared.kafka_access import KafkaAccessError, check_access
 from shared.lag import consumer_lag_worker
 from shared.logs import configure_logging
 from shared.messaging import (
@@ -48,6 +49,7 @@ from shared.messaging import (
 )
 from shared.outbox import OutboxRelay, kafka_producer, outbox_counts
 from shared.settings import ServiceSettings
+from shared.topics import dlq_topic
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +115,16 @@ def build_broker(spec: ServiceSpec, processor_ref: dict[str, KafkaMessageProcess
     settings = spec.settings
     # On shutdown the broker waits this long for the batch in hand to be handled and
     # committed (FastStream's default, said here because shutdown relies on it).
+    kafka = settings.kafka
     broker = KafkaBroker(
-        settings.kafka_bootstrap, client_id=f"{spec.name}", logger=log, graceful_timeout=15.0
+        kafka.bootstrap,
+        security=kafka.faststream_security(),
+        # Topics are the set-up job's (with their retention and replicas); a service's
+        # principal has no CREATE, and a typo in a topic name must not make a new one.
+        allow_auto_create_topics=False,
+        client_id=f"{spec.name}",
+        logger=log,
+        graceful_timeout=15.0,
     )
     escapes: Escapes = {}
 
@@ -167,6 +177,18 @@ async def _raw_body(message: StreamMessage[Any]) -> bytes:
     return message.body
 
 
+async def check_service_access(spec: ServiceSpec) -> None:
+    """What the service reads, writes and consumes as, checked against its principal's rights:
+    `KafkaAccessError` names each topic (or the group) it may not use as it needs to."""
+    settings = spec.settings
+    await check_access(
+        settings.kafka,
+        reads=spec.subscribe_to,
+        writes=[*spec.publishes, *(dlq_topic(topic) for topic in spec.subscribe_to)],
+        group=settings.group_id if spec.subscribe_to else None,
+    )
+
+
 def asyncapi_for(spec: ServiceSpec) -> dict[str, Any]:
     """The service's AsyncAPI document, as committed under contracts/ (for its own prefix).
 
@@ -182,6 +204,13 @@ def build_app(spec: ServiceSpec) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A principal without the ACLs it needs (or a refused login) stops the start here,
+        # naming what is missing, instead of retrying what no retry will change.
+        try:
+            await _retrying(f"{spec.name}: kafka access", lambda: check_service_access(spec))
+        except KafkaAccessError as error:
+            log.error("cannot start: %s", error, extra={"kafka": settings.kafka.describe()})
+            raise
         conn = await connect(settings.database_url, settings.schema, name=f"{spec.name}-migrate")
         try:
             applied = await migrate(conn, settings.schema, spec.migrations)
@@ -193,12 +222,12 @@ def build_app(spec: ServiceSpec) -> FastAPI:
         )
         processor_ref: dict[str, KafkaMessageProcessor] = {}
         broker = build_broker(spec, processor_ref)
-        producer = kafka_producer(settings.kafka_bootstrap)
+        producer = kafka_producer(settings.kafka)
         bus = MessageBus(pool, spec.handlers, service=spec.name, lanes=settings.consume_lanes)
         relay = OutboxRelay(
             dsn=settings.database_url,
             schema=settings.schema,
-            bootstrap=settings.kafka_bootstrap,
+            bootstrap=settings.kafka,
             service=spec.name,  # the relay keeps the ks_outbox_* gauges under this label
             poll_interval=settings.relay_poll_interval_s,
         )
@@ -305,6 +334,8 @@ async def _retrying(what: str, start: Callable[[], Awaitable[Any]], timeout: flo
         try:
             await start()
             return
+        except KafkaAccessError:
+            raise
         except Exception as error:
             if time.monotonic() > deadline:
                 raise

@@ -1,6 +1,7 @@
 """Settings of a service, from environment variables with one prefix per service.
 
-For example `KS_<SERVICE>_DATABASE_URL`, `KS_<SERVICE>_HTTP_PORT`.
+For example `KS_<SERVICE>_DATABASE_URL`, `KS_<SERVICE>_HTTP_PORT`,
+`KS_<SERVICE>_KAFKA_SECURITY_PROTOCOL`.
 """
 
 from __future__ import annotations
@@ -8,17 +9,25 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from shared.kafka_client import KafkaClientSettings
 from shared.topics import DEFAULT_PREFIX
 
 
-class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore")
+class ServiceSettings(KafkaClientSettings):
+    """The Kafka connection (`kafka_*`, see `KafkaClientSettings`; `.kafka` is the connection)
+    and everything else a service process needs."""
+
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
 
     SERVICE: ClassVar[str]
 
-    kafka_bootstrap: str = "127.0.0.1:19092"
+    # The topics this service owns get this many replicas, and writes to them wait for
+    # `kafka_min_insync_replicas` copies (with acks=all); see docs/operations.md. One and one
+    # suit a single local broker; a production cluster wants 3 and 2.
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_min_insync_replicas: int = Field(default=1, ge=1)
     # No default: a service that falls back to some other role's DSN would start against the
     # wrong schema's rights; the deployment (or the local stack) always says which role it is.
     database_url: str = Field(description="DSN of the service's own login role")

@@ -6,6 +6,13 @@
     python deploy/local/stack.py status    # what runs, and where
     python deploy/local/stack.py env       # shell exports for reaching the stack
 
+With `--secure` (`up --secure`, `infra --secure`, `down --secure`, …) the same commands run a
+broker that takes clients only on SASL_SSL with SCRAM-SHA-512 and enforces ACLs, on ports
+(KS_KAFKA_SECURE_PORT, KS_KAFKA_SECURE_CONTROLLER_PORT) and in a state folder of its own
+(`<state>-secure`): a CA and broker certificate are made there, a password per service and
+for `admin`, and each service's ACLs are created with `kulturskole kafka acls --apply`; the
+services then connect with their own user and the CA file.
+
 Every step is idempotent: a running piece is left alone, a missing one is installed or started.
 State (data folders, logs, pid files) lives in one folder, `KS_STACK_DIR` or a folder under
 /var/tmp named after this checkout, so two checkouts never share a broker by accident.
@@ -35,7 +42,10 @@ sys.path.insert(0, str(ROOT))
 
 from shared.catalog import Catalog, LocalInfra, ServiceDeclaration, find, names, topic_specs  # noqa: E402
 from shared.db.provision import provision  # noqa: E402
+from shared.devtools import kafka_broker as broker_config  # noqa: E402
 from shared.kafka_admin import ensure_topics, wait_for_kafka  # noqa: E402
+from shared.kafka_client import KafkaConnection  # noqa: E402
+from shared.topics import DEFAULT_PREFIX  # noqa: E402
 
 KAFKA_DIR = ROOT / "deploy" / "local" / "kafka"
 PYTHON = sys.executable
@@ -52,6 +62,8 @@ def _default_state_dir() -> Path:
 class Ports:
     kafka: int = int(os.environ.get("KS_KAFKA_PORT", "19092"))
     kafka_controller: int = int(os.environ.get("KS_KAFKA_CONTROLLER_PORT", "19093"))
+    kafka_secure: int = int(os.environ.get("KS_KAFKA_SECURE_PORT", "19094"))
+    kafka_secure_controller: int = int(os.environ.get("KS_KAFKA_SECURE_CONTROLLER_PORT", "19095"))
     postgres: int = int(os.environ.get("KS_PG_PORT", "15432"))
     smtp: int = int(os.environ.get("KS_SMTP_PORT", "2525"))
     smtp_web: int = int(os.environ.get("KS_SMTP_WEB_PORT", "8025"))
@@ -65,6 +77,27 @@ class Ports:
 
 PORTS = Ports()
 STATE = _default_state_dir()
+# Set by `--secure`: the SASL_SSL broker with ACLs, its own ports and state folder.
+SECURE = False
+# Replicas of the topics the stack creates: one broker here, so 1 and 1 unless told.
+REPLICATION_FACTOR = int(os.environ.get("KS_KAFKA_REPLICATION_FACTOR", "1"))
+MIN_INSYNC_REPLICAS = int(os.environ.get("KS_KAFKA_MIN_INSYNC_REPLICAS", "1"))
+
+
+def use_secure_broker() -> None:
+    global SECURE, STATE
+    SECURE = True
+    STATE = STATE.with_name(STATE.name + "-secure")
+
+
+def kafka_port() -> int:
+    return PORTS.kafka_secure if SECURE else PORTS.kafka
+
+
+def kafka_controller_port() -> int:
+    return PORTS.kafka_secure_controller if SECURE else PORTS.kafka_controller
+
+
 PG_SUPERUSER_PASSWORD = "kulturskole-local"
 DATABASE = "kulturskole"
 
@@ -282,43 +315,52 @@ def kafka_classpath() -> Path:
     return lib
 
 
+def secured() -> broker_config.Secured | None:
+    """The TLS material and SCRAM users of the secure broker (made on first use)."""
+    if not SECURE:
+        return None
+    folder = STATE / "secure"
+    return broker_config.Secured(
+        tls=broker_config.make_tls(folder / "tls"),
+        users=broker_config.make_users(folder / "users", names(catalog())),
+    )
+
+
+def kafka_connection(user: str = broker_config.ADMIN) -> KafkaConnection:
+    """How `user` (a service's name, or the admin) reaches the stack's broker."""
+    security = secured()
+    if security is None:
+        return KafkaConnection(bootstrap=bootstrap())
+    return KafkaConnection(
+        bootstrap=bootstrap(),
+        security_protocol="SASL_SSL",
+        sasl_mechanism=broker_config.SCRAM_MECHANISM,
+        sasl_username=user,
+        sasl_password_file=security.users[user],
+        ssl_ca_file=security.tls.ca_file,
+    )
+
+
 def start_kafka() -> None:
-    if port_open(PORTS.kafka):
-        log(f"kafka already answers on 127.0.0.1:{PORTS.kafka}")
+    if port_open(kafka_port()):
+        log(f"kafka already answers on 127.0.0.1:{kafka_port()}")
         return
     lib = kafka_classpath()
     data = STATE / "kafka"
     data.mkdir(parents=True, exist_ok=True)
     props = STATE / "kafka-server.properties"
+    security = secured()
     props.write_text(
-        "\n".join(
-            [
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.bootstrap.servers=127.0.0.1:{PORTS.kafka_controller}",
-                f"listeners=PLAINTEXT://127.0.0.1:{PORTS.kafka},"
-                f"CONTROLLER://127.0.0.1:{PORTS.kafka_controller}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{PORTS.kafka}",
-                "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                f"log.dirs={data}",
-                "num.partitions=3",
-                "offsets.topic.replication.factor=1",
-                "offsets.topic.num.partitions=10",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
-                "group.initial.rebalance.delay.ms=0",
-                # Topics are created on purpose, each with the retention its kind needs
-                # (`ensure_topics`); a typo in a topic name must fail, not make a new one.
-                "auto.create.topics.enable=false",
-                "log.retention.hours=168",
-                "",
-            ]
+        broker_config.properties(
+            port=kafka_port(),
+            controller_port=kafka_controller_port(),
+            data=data,
+            offsets_partitions=10,
+            secured=security,
+            extra=["log.retention.hours=168"],
         )
     )
+    props.chmod(0o600)  # the secure broker's holds its own password
     java = [
         "java",
         "-Xms256m",
@@ -338,27 +380,25 @@ def start_kafka() -> None:
             .stdout.strip()
             .splitlines()[-1]
         )
-        subprocess.run(
-            [
-                *java,
-                "kafka.tools.StorageTool",
-                "format",
-                "--standalone",
-                "-t",
-                cluster_id,
-                "-c",
-                str(props),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
+        # Formats the storage, and adds the SCRAM users from a file: no password in argv.
+        argfile = broker_config.format_argfile(
+            STATE / "kafka-format.args",
+            cluster_id=cluster_id,
+            properties_file=props,
+            secured=security,
         )
+        try:
+            subprocess.run([*java, f"@{argfile}"], check=True, stdout=subprocess.DEVNULL)
+        finally:
+            argfile.unlink(missing_ok=True)
     spawn("kafka", [*java, "kafka.Kafka", str(props)])
-    asyncio.run(wait_for_kafka(bootstrap(), timeout=180))
-    log(f"kafka started on 127.0.0.1:{PORTS.kafka} (KRaft, data in {data})")
+    asyncio.run(wait_for_kafka(kafka_connection(), timeout=180))
+    kind = "SASL_SSL, SCRAM-SHA-512, ACLs" if SECURE else "PLAINTEXT"
+    log(f"kafka started on 127.0.0.1:{kafka_port()} ({kind}; KRaft, data in {data})")
 
 
 def bootstrap() -> str:
-    return f"127.0.0.1:{PORTS.kafka}"
+    return f"127.0.0.1:{kafka_port()}"
 
 
 # --- SMTP sink ----------------------------------------------------------------------------
@@ -393,8 +433,8 @@ def service_env() -> dict[str, str]:
     infra = LocalInfra(smtp_host="127.0.0.1", smtp_port=PORTS.smtp)
     env: dict[str, str] = {}
     for service in catalog():
+        env |= kafka_connection(service.name).as_env(service.env_prefix.upper())
         env |= service.env(
-            kafka_bootstrap=bootstrap(),
             database_url=(
                 f"postgresql://{service.name}:{service.name}-local"
                 f"@127.0.0.1:{PORTS.postgres}/{DATABASE}"
@@ -448,14 +488,36 @@ def infra() -> None:
     start_postgres()
     start_kafka()
     start_smtp_sink()
-    asyncio.run(ensure_topics(bootstrap(), topic_specs(catalog())))
+    asyncio.run(
+        ensure_topics(
+            kafka_connection(),
+            topic_specs(catalog()),
+            replication_factor=REPLICATION_FACTOR,
+            min_insync_replicas=MIN_INSYNC_REPLICAS,
+        )
+    )
+    if SECURE:
+        # Each service's ACLs, as an operator would create them.
+        subprocess.run(
+            [PYTHON, "-m", "shared.cli", "kafka", "acls", "--apply", "--prefix", DEFAULT_PREFIX],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            env={**os.environ, **kafka_connection().as_env("KS_")},
+            cwd=ROOT,
+        )
     passwords = {name: f"{name}-local" for name in names(catalog())}
     asyncio.run(provision(superuser_dsn(), DATABASE, passwords=passwords))
     log("topics, database roles and schemas are in place")
 
 
 def print_env() -> None:
-    print(f"export KS_TEST_KAFKA_BOOTSTRAP={bootstrap()}")
+    if SECURE:
+        # The admin's connection, for `kulturskole` (dlq, replay, kafka acls).
+        for name, value in kafka_connection().as_env("KS_").items():
+            print(f"export {name}={value}")
+    else:
+        # The test suite's clients speak PLAINTEXT; its secured tests start brokers of their own.
+        print(f"export KS_TEST_KAFKA_BOOTSTRAP={bootstrap()}")
     print(f"export KS_TEST_PG_SUPERUSER_DSN={superuser_dsn()}")
     print(f"export KS_TEST_SMTP=127.0.0.1:{PORTS.smtp}")
     print(f"export KS_TEST_SMTP_WEB=http://127.0.0.1:{PORTS.smtp_web}")
@@ -464,7 +526,11 @@ def print_env() -> None:
 def status(*, services: bool = True) -> int:
     """Print what runs; exit 0 when what was asked for (infra, or infra and services) is up."""
     rows = [
-        ("kafka", f"127.0.0.1:{PORTS.kafka}", port_open(PORTS.kafka)),
+        (
+            "kafka",
+            f"127.0.0.1:{kafka_port()}" + (" (SASL_SSL, ACLs)" if SECURE else ""),
+            port_open(kafka_port()),
+        ),
         ("postgres", f"127.0.0.1:{PORTS.postgres}", port_open(PORTS.postgres)),
         (
             "smtp sink",
@@ -498,7 +564,12 @@ def main() -> int:
     )
     parser.add_argument("command", choices=["up", "infra", "down", "status", "env"])
     parser.add_argument("--demo", action="store_true", help="with up: load demo data")
+    parser.add_argument(
+        "--secure", action="store_true", help="the SASL_SSL broker with ACLs (own ports, state)"
+    )
     args = parser.parse_args()
+    if args.secure:
+        use_secure_broker()
     if args.command == "env":
         print_env()
         return 0

@@ -6,6 +6,11 @@ away needs one of its own: the same Apache Kafka jars the local stack runs
 folder of its own. `stop()` ends it the way an operator or a crash would (SIGTERM, SIGKILL
 after a deadline); `start()` again comes back on the same ports with the same data, so
 committed records and producer state survive as they do on a restarted broker.
+
+`PrivateKafka(workdir, secure=True, users=[...])` starts it as a secured cluster is run:
+SASL_SSL with SCRAM-SHA-512 only, ACLs enforced, a CA of its own (see
+shared/devtools/kafka_broker.py, whose properties the local stack uses too). `admin` and
+`connection(user)` are the `KafkaConnection`s of the super user and of each user.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ import shutil
 import signal
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+from shared.devtools import kafka_broker as config
 from shared.kafka_admin import wait_for_kafka
+from shared.kafka_client import KafkaConnection
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_DIR = ROOT / "deploy" / "local" / "kafka"
@@ -58,7 +65,7 @@ def _cluster_id() -> str:
 class PrivateKafka:
     """One KRaft broker+controller on 127.0.0.1, its state under `workdir`."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, secure: bool = False, users: Sequence[str] = ()) -> None:
         self.workdir = workdir
         self.port = _free_port()
         self.controller_port = _free_port()
@@ -66,10 +73,38 @@ class PrivateKafka:
         self.properties = workdir / "server.properties"
         self.logfile = workdir / "kafka.log"
         self._proc: asyncio.subprocess.Process | None = None
+        self.secured: config.Secured | None = None
+        if secure:
+            self.secured = config.Secured(
+                tls=config.make_tls(workdir / "tls"),
+                users=config.make_users(workdir / "users", users),
+            )
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> Path | None:
+        return self.secured.tls.ca_file if self.secured else None
+
+    def connection(self, user: str = config.ADMIN) -> KafkaConnection:
+        """How `user` connects (a plain broker: PLAINTEXT, whoever asks)."""
+        if self.secured is None:
+            return KafkaConnection(bootstrap=self.bootstrap)
+        return KafkaConnection(
+            bootstrap=self.bootstrap,
+            security_protocol="SASL_SSL",
+            sasl_mechanism=config.SCRAM_MECHANISM,
+            sasl_username=user,
+            sasl_password_file=self.secured.users[user],
+            ssl_ca_file=self.secured.tls.ca_file,
+        )
+
+    @property
+    def admin(self) -> KafkaConnection:
+        """The super user's connection (topic set-up, ACLs)."""
+        return self.connection(config.ADMIN)
 
     @property
     def running(self) -> bool:
@@ -88,48 +123,33 @@ class PrivateKafka:
 
     def _write_properties(self) -> None:
         self.properties.write_text(
-            "\n".join(
-                [
-                    "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
-                    f"CONTROLLER://127.0.0.1:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-                    "controller.listener.names=CONTROLLER",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                    f"log.dirs={self.data}",
-                    "num.partitions=3",
-                    "offsets.topic.replication.factor=1",
-                    "offsets.topic.num.partitions=3",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
-                    "group.initial.rebalance.delay.ms=0",
-                    # Topics are created by the tests, as they are by the services' deployers.
-                    "auto.create.topics.enable=false",
-                    "",
-                ]
+            config.properties(
+                port=self.port,
+                controller_port=self.controller_port,
+                data=self.data,
+                secured=self.secured,
             )
         )
+        self.properties.chmod(0o600)  # a secured broker's holds its own passwords
 
     async def _format(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
-        proc = await asyncio.create_subprocess_exec(
-            *self._java(),
-            "kafka.tools.StorageTool",
-            "format",
-            "--standalone",
-            "-t",
-            _cluster_id(),
-            "-c",
-            str(self.properties),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+        argfile = config.format_argfile(
+            self.workdir / "format.args",
+            cluster_id=_cluster_id(),
+            properties_file=self.properties,
+            secured=self.secured,
         )
-        output, _ = await proc.communicate()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self._java(),
+                f"@{argfile}",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            output, _ = await proc.communicate()
+        finally:
+            argfile.unlink(missing_ok=True)
         if proc.returncode != 0:
             raise RuntimeError(f"formatting Kafka storage failed: {output.decode()[-2000:]}")
 
@@ -159,7 +179,7 @@ class PrivateKafka:
         finally:
             os.close(log)  # the broker holds its own copy
         try:
-            await wait_for_kafka(self.bootstrap, timeout=timeout)
+            await wait_for_kafka(self.admin, timeout=timeout)
         except TimeoutError as error:
             await self.stop()
             raise TimeoutError(f"{error}; broker log: {self.logfile}") from error
@@ -187,9 +207,11 @@ class PrivateKafka:
 
 
 @contextlib.asynccontextmanager
-async def private_broker(workdir: Path) -> AsyncIterator[PrivateKafka]:
+async def private_broker(
+    workdir: Path, *, secure: bool = False, users: Sequence[str] = ()
+) -> AsyncIterator[PrivateKafka]:
     """A started private broker for the block; stopped (and its port freed) afterwards."""
-    broker = PrivateKafka(workdir)
+    broker = PrivateKafka(workdir, secure=secure, users=users)
     await broker.start()
     try:
         yield broker

@@ -2,6 +2,15 @@
 municipalities per round and region, one JSON line each time the counts change.
 
     admissions-by-region --bootstrap 127.0.0.1:19092 --schemas ../../contracts/jsonschema
+
+Against a secured cluster, say how to log in (each flag also reads its environment variable):
+
+    ADMISSIONS_KAFKA_SASL_PASSWORD_FILE=/run/secrets/kafka-password admissions-by-region \
+        --bootstrap kafka-0.example:9093 --security-protocol SASL_SSL \
+        --sasl-mechanism SCRAM-SHA-512 --sasl-username admissions --ssl-ca-file ca.pem
+
+The password comes from ADMISSIONS_KAFKA_SASL_PASSWORD or a file
+(--sasl-password-file, ADMISSIONS_KAFKA_SASL_PASSWORD_FILE), never from the command line.
 """
 
 from __future__ import annotations
@@ -10,10 +19,13 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.helpers import create_ssl_context
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
 from cloudevents.core.formats.json import JSONFormat
 
@@ -27,7 +39,35 @@ DEFAULT_SCHEMAS = Path(__file__).resolve().parents[3] / "contracts" / "jsonschem
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="admissions-by-region", description=__doc__)
-    parser.add_argument("--bootstrap", default="127.0.0.1:19092", help="Kafka bootstrap servers")
+    env = os.environ.get
+    parser.add_argument(
+        "--bootstrap",
+        default=env("ADMISSIONS_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
+        help="Kafka bootstrap servers (default: $ADMISSIONS_KAFKA_BOOTSTRAP, else %(default)s)",
+    )
+    security = parser.add_argument_group("security (each defaults to ADMISSIONS_KAFKA_<NAME>)")
+    security.add_argument(
+        "--security-protocol",
+        choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
+        default=env("ADMISSIONS_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
+    )
+    security.add_argument(
+        "--sasl-mechanism",
+        choices=["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"],
+        default=env("ADMISSIONS_KAFKA_SASL_MECHANISM"),
+    )
+    security.add_argument("--sasl-username", default=env("ADMISSIONS_KAFKA_SASL_USERNAME"))
+    security.add_argument(
+        "--sasl-password-file",
+        type=Path,
+        default=env("ADMISSIONS_KAFKA_SASL_PASSWORD_FILE"),
+        help="file holding the password (or set ADMISSIONS_KAFKA_SASL_PASSWORD)",
+    )
+    security.add_argument("--ssl-ca-file", type=Path, default=env("ADMISSIONS_KAFKA_SSL_CA_FILE"))
+    security.add_argument(
+        "--ssl-cert-file", type=Path, default=env("ADMISSIONS_KAFKA_SSL_CERT_FILE")
+    )
+    security.add_argument("--ssl-key-file", type=Path, default=env("ADMISSIONS_KAFKA_SSL_KEY_FILE"))
     parser.add_argument(
         "--topic",
         default="kulturskole.registration.events",
@@ -39,7 +79,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_SCHEMAS,
         help="directory of the published JSON Schemas, <ce_type>.json (default: %(default)s)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.security_protocol.startswith("SASL_"):
+        if not (args.sasl_mechanism and args.sasl_username):
+            parser.error(f"{args.security_protocol} needs --sasl-mechanism and --sasl-username")
+        if not (args.sasl_password_file or os.environ.get("ADMISSIONS_KAFKA_SASL_PASSWORD")):
+            parser.error(
+                f"{args.security_protocol} needs a password: --sasl-password-file or "
+                "ADMISSIONS_KAFKA_SASL_PASSWORD (never on the command line)"
+            )
+    return args
+
+
+def security(args: argparse.Namespace) -> dict[str, Any]:
+    """The aiokafka keyword arguments of the security options (the password read now)."""
+    kwargs: dict[str, Any] = {"security_protocol": args.security_protocol}
+    if args.security_protocol in ("SSL", "SASL_SSL"):
+        kwargs["ssl_context"] = create_ssl_context(
+            cafile=args.ssl_ca_file, certfile=args.ssl_cert_file, keyfile=args.ssl_key_file
+        )
+    if args.security_protocol.startswith("SASL_"):
+        password = os.environ.get("ADMISSIONS_KAFKA_SASL_PASSWORD")
+        if args.sasl_password_file:
+            password = args.sasl_password_file.read_text().removesuffix("\n")
+        kwargs |= {
+            "sasl_mechanism": args.sasl_mechanism,
+            "sasl_plain_username": args.sasl_username,
+            "sasl_plain_password": password,
+        }
+    return kwargs
 
 
 def handle(record: ConsumerRecord, schemas: Schemas, admissions: AdmissionsByRegion) -> bool:
@@ -71,6 +139,7 @@ async def run(args: argparse.Namespace) -> None:
     consumer = AIOKafkaConsumer(
         args.topic,
         bootstrap_servers=args.bootstrap,
+        **security(args),
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,

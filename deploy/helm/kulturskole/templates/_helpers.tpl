@@ -60,6 +60,9 @@ KS_SETUP_SERVICES: {{ include "kulturskole.enabledServices" . | quote }}
 {{- if $svc.enabled }}
 {{- $p := printf "KS_%s_" (upper $name) }}
 {{ $p }}KAFKA_BOOTSTRAP: {{ $.Values.kafka.bootstrap | quote }}
+{{- include "kulturskole.kafkaSecurity" (dict "root" $ "prefix" $p "kafka" (default dict $svc.kafka) "key" $name) }}
+{{ $p }}KAFKA_REPLICATION_FACTOR: {{ $.Values.kafka.replicationFactor | quote }}
+{{ $p }}KAFKA_MIN_INSYNC_REPLICAS: {{ $.Values.kafka.minInsyncReplicas | quote }}
 {{ $p }}TOPIC_PREFIX: {{ $.Values.kafka.topicPrefix | quote }}
 {{ $p }}HTTP_HOST: "0.0.0.0"
 {{ $p }}HTTP_PORT: {{ $svc.port | quote }}
@@ -69,12 +72,80 @@ KS_SETUP_SERVICES: {{ include "kulturskole.enabledServices" . | quote }}
 {{- end }}
 {{- end }}
 {{- end }}
+{{- if .Values.setup.kafkaUsername }}
+KS_SETUP_KAFKA_BOOTSTRAP: {{ .Values.kafka.bootstrap | quote }}
+{{- include "kulturskole.kafkaSecurity" (dict "root" $ "prefix" "KS_SETUP_" "kafka" (dict "username" .Values.setup.kafkaUsername) "key" "setup") }}
+{{- end }}
 {{- if .Values.services.notification.enabled }}
 KS_NOTIFICATION_SMTP_HOST: {{ .Values.smtp.host | quote }}
 KS_NOTIFICATION_SMTP_PORT: {{ .Values.smtp.port | quote }}
 KS_NOTIFICATION_MAIL_FROM: {{ .Values.notification.mailFrom | quote }}
 KS_NOTIFICATION_PROGRAMME_MAILBOX: {{ .Values.notification.programmeMailbox | quote }}
 {{- end }}
+{{- end -}}
+
+{{/*
+How one client logs in, as <prefix>KAFKA_* settings (no secret: passwords and keys are files
+from kafka.existingSecret). Pass (dict "root" $ "prefix" "KS_X_" "kafka" overrides "key" k).
+*/}}
+{{- define "kulturskole.kafkaSecurity" -}}
+{{- $k := .root.Values.kafka -}}
+{{- $protocol := default $k.securityProtocol .kafka.securityProtocol -}}
+{{- $dir := "/etc/kulturskole/kafka" }}
+{{ .prefix }}KAFKA_SECURITY_PROTOCOL: {{ $protocol | quote }}
+{{- if hasPrefix "SASL_" $protocol }}
+{{- if not $k.existingSecret }}{{ fail "kafka.existingSecret is required with a SASL security protocol (it holds the passwords)" }}{{ end }}
+{{ .prefix }}KAFKA_SASL_MECHANISM: {{ default $k.saslMechanism .kafka.saslMechanism | quote }}
+{{ .prefix }}KAFKA_SASL_USERNAME: {{ required "each service needs services.<name>.kafka.username with SASL" .kafka.username | quote }}
+{{ .prefix }}KAFKA_SASL_PASSWORD_FILE: {{ printf "%s/%s.password" $dir .key | quote }}
+{{- end }}
+{{- if has $protocol (list "SSL" "SASL_SSL") }}
+{{- if and $k.caKey $k.existingSecret }}
+{{ .prefix }}KAFKA_SSL_CA_FILE: {{ printf "%s/ca.crt" $dir | quote }}
+{{- end }}
+{{- if $k.mutualTls }}
+{{ .prefix }}KAFKA_SSL_CERT_FILE: {{ printf "%s/%s.crt" $dir .key | quote }}
+{{ .prefix }}KAFKA_SSL_KEY_FILE: {{ printf "%s/%s.key" $dir .key | quote }}
+{{- end }}
+{{ .prefix }}KAFKA_SSL_CHECK_HOSTNAME: {{ $k.sslCheckHostname | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The Kafka Secret as a volume with only the keys of the clients named (their passwords,
+the CA, their certificates): pass (dict "root" $ "keys" (list ...)). Empty without
+kafka.existingSecret.
+*/}}
+{{- define "kulturskole.kafkaVolume" -}}
+{{- $k := .root.Values.kafka -}}
+{{- if $k.existingSecret }}
+- name: kafka-credentials
+  secret:
+    secretName: {{ $k.existingSecret }}
+    defaultMode: 0400
+    items:
+      {{- range $key := .keys }}
+      {{- if hasPrefix "SASL_" $k.securityProtocol }}
+      - {key: {{ printf "%s.password" $key }}, path: {{ printf "%s.password" $key }}}
+      {{- end }}
+      {{- if $k.mutualTls }}
+      - {key: {{ printf "%s.crt" $key }}, path: {{ printf "%s.crt" $key }}}
+      - {key: {{ printf "%s.key" $key }}, path: {{ printf "%s.key" $key }}}
+      {{- end }}
+      {{- end }}
+      {{- if and $k.caKey (has $k.securityProtocol (list "SSL" "SASL_SSL")) }}
+      - {key: {{ $k.caKey }}, path: ca.crt}
+      {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The keys of the Kafka Secret the set-up Job reads: its own, or every service's. */}}
+{{- define "kulturskole.setupKafkaKeys" -}}
+{{- if .Values.setup.kafkaUsername -}}
+setup
+{{- else -}}
+{{ include "kulturskole.enabledServices" . }}
+{{- end -}}
 {{- end -}}
 
 {{/* Secret settings: one DSN per service role, the API tokens, the set-up's superuser DSN. */}}
