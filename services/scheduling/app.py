@@ -28,6 +28,7 @@ from services.scheduling.handlers.gatherings import (
 )
 from services.scheduling.handlers.meetings import (
     book_supervision,
+    propose_dialogue_meeting,
     request_dialogue_meeting,
     schedule_dialogue_meeting,
 )
@@ -38,15 +39,19 @@ from shared.catalog import LocalInfra, ServiceDeclaration
 from shared.commands import CommandEntry, CommandRegistry, Route
 from shared.events.base import REGISTRY, Event
 from shared.events.scheduling import (
+    CONTACTS,
     BookSupervision,
     CancelGathering,
+    GuestContact,
     PlanSemester,
+    ProposeDialogueMeeting,
     RecordAttendance,
     RecordRsvp,
     RequestDialogueMeeting,
     RescheduleGathering,
     ScheduleDialogueMeeting,
     ScheduleGathering,
+    guest_contacts_topic,
 )
 from shared.messaging import Handler, Rejected
 from shared.service import Runtime, ServiceSpec, build_app
@@ -107,6 +112,17 @@ COMMANDS = CommandRegistry[Context](
             Route(
                 "/dialogue-meetings",
                 "Schedule the dialogue meeting a board asked for",
+                "dialogue",
+                201,
+            ),
+        ),
+        CommandEntry(
+            ProposeDialogueMeeting,
+            propose_dialogue_meeting,
+            programme,
+            Route(
+                "/dialogue-proposals",
+                "Programme management proposes a dialogue meeting itself, without a request",
                 "dialogue",
                 201,
             ),
@@ -191,7 +207,10 @@ def service_spec(
         settings=settings,
         handlers=make_handlers(ctx),
         subscribe_to=[commands_topic("scheduling", prefix), events_topic("registration", prefix)],
-        publishes={events_topic("scheduling", prefix): published},
+        publishes={
+            events_topic("scheduling", prefix): published,
+            guest_contacts_topic(prefix): [GuestContact],
+        },
         router=router(),
         migrations=Path(__file__).parent / "migrations",
         on_startup=on_startup,
@@ -203,7 +222,8 @@ def create_app(settings: SchedulingSettings | None = None) -> FastAPI:
 
 
 def topics(prefix: str) -> list[TopicSpec]:
-    return service_topics("scheduling", prefix)
+    """Its events, its commands, the compacted contacts topic of invited guests, their DLQs."""
+    return service_topics("scheduling", prefix, compacted=[CONTACTS])
 
 
 def local_tokens() -> dict[str, dict[str, Any]]:

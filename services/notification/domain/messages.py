@@ -359,6 +359,30 @@ INVITATION_TEMPLATES = {
     "veiledning": "supervision_booked",
     "dialogmote": "dialogue_meeting_scheduled",
 }
+GUEST_ROLE = "guest"  # another actor invited to a dialogmøte by name
+
+
+def invitation_template(kind: str, role: str, *, proposed_by_programme: bool) -> str:
+    """A dialogmøte a board asked for says so to the board; one programme management proposed
+    itself, or an invitation to a guest, is an invitation of programme management's."""
+    if kind == "dialogmote" and (role == GUEST_ROLE or proposed_by_programme):
+        return "dialogue_meeting_invitation"
+    return INVITATION_TEMPLATES.get(kind, "gathering_invitation")
+
+
+def mails_for_dialogue_requested(
+    event: Mapping[str, Any], *, programme_mailbox: str, places: Places
+) -> list[PlannedMail]:
+    """Programme management is told of each board's request for a dialogmøte."""
+    context = {
+        "round_id": event["round_id"],
+        "region_name": places.branch_name(event["region"]),
+        "topic": event["topic"],
+        "wished_dates": list(event.get("wished_dates") or []),
+        "requested_at": event["requested_at"],
+        "request_id": str(event["request_id"]),
+    }
+    return [mailbox(programme_mailbox, "dialogue_requested", context)]
 
 
 @dataclass(frozen=True)

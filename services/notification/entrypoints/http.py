@@ -96,6 +96,11 @@ SAMPLE: dict[str, Any] = {
     "digital_link": "",
     "on_behalf_of": "",
     "days_before": 7,
+    "topic": "Hvordan kommunene i regionen kan dele erfaringer",
+    "wished_dates": ["2025-10-07", "2025-10-09"],
+    "requested_at": _NOW.isoformat(),
+    "request_id": "00000000-0000-4000-8000-000000000003",
+    "guest": False,
 }
 
 

@@ -85,6 +85,7 @@ def invitees(
     *,
     municipality: str | None = None,
     also_invite: Iterable[str] = (),
+    guests: Iterable[UUID] = (),
 ) -> dict[str, Invitee]:
     """Whom a gathering of `kind` invites now.
 
@@ -95,7 +96,7 @@ def invitees(
     - dialogmøte: the region's boards;
     - veiledning: the kommunegruppe of its one municipality.
     A municipality named in `also_invite` comes with its kommunegruppe once admitted, or as a
-    municipality before that.
+    municipality before that. `guests` are other actors a dialogmøte invites by name.
     """
     found: list[Invitee] = []
     if kind is GatheringKind.PRESAMLING:
@@ -114,6 +115,7 @@ def invitees(
         found += _group(state, municipality)
     for number in also_invite:
         found += _group(state, number) or [Invitee.municipality(number)]
+    found += [Invitee.person(p, InviteeRole.GUEST) for p in guests]
     return {invitee.key: invitee for invitee in found}
 
 

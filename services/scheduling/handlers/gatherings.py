@@ -107,6 +107,8 @@ async def create_gathering(
     municipality_number: str | None = None,
     supervisor_id: str | None = None,
     request_id: UUID | None = None,
+    guests: list[UUID] | None = None,
+    proposed: bool = False,
 ) -> tuple[asyncpg.Record, GatheringScheduled]:
     """Store a new gathering, invite whom its kind invites, emit GatheringScheduled."""
     if slot.starts_at <= ctx.clock():
@@ -132,9 +134,16 @@ async def create_gathering(
     )
     if not stored:
         raise Conflict(f"a gathering {new_id} exists already")
+    if guests:
+        await repo.add_gathering_guests(uow.conn, new_id, guests)
     row = await repo.get_gathering(uow.conn, new_id)
     assert row is not None
-    event = GatheringScheduled(**facts(row), semester=semester, supervisor_id=supervisor_id)
+    event = GatheringScheduled(
+        **facts(row),
+        semester=semester,
+        supervisor_id=supervisor_id,
+        proposed_by_programme=proposed,
+    )
     await uow.emit(ctx.events, event)
     await refresh(uow, ctx, row, reason="scheduled")
     return row, event
