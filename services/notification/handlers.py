@@ -119,6 +119,9 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         if not kept:
             log.info("contact details of an erased guest ignored", extra={"person": contact.key()})
 
+    async def on_guest_erased(event: sched.GuestErased, uow: UnitOfWork) -> None:
+        await repo.erase_recipient(uow.conn, event.person_id)
+
     async def on_person_erased(event: reg.PersonErased, uow: UnitOfWork) -> None:
         await repo.erase_recipient(uow.conn, event.person_id)
 
@@ -506,6 +509,7 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         sched.SupervisionBooked.TYPE: on_supervision_booked,
         sched.DialogueMeetingRequested.TYPE: on_dialogue_requested,
         sched.GuestContact.TYPE: on_guest_contact,
+        sched.GuestErased.TYPE: on_guest_erased,
     }
     if ctx.guest_contacts_topic:
         table[tombstone_handler(ctx.guest_contacts_topic)] = on_contact_tombstone

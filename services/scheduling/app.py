@@ -28,6 +28,7 @@ from services.scheduling.handlers.gatherings import (
 )
 from services.scheduling.handlers.meetings import (
     book_supervision,
+    erase_guest,
     propose_dialogue_meeting,
     request_dialogue_meeting,
     schedule_dialogue_meeting,
@@ -42,6 +43,7 @@ from shared.events.scheduling import (
     CONTACTS,
     BookSupervision,
     CancelGathering,
+    EraseGuest,
     GuestContact,
     PlanSemester,
     ProposeDialogueMeeting,
@@ -125,6 +127,16 @@ COMMANDS = CommandRegistry[Context](
                 "Programme management proposes a dialogue meeting itself, without a request",
                 "dialogue",
                 201,
+            ),
+        ),
+        CommandEntry(
+            EraseGuest,
+            erase_guest,
+            programme,
+            Route(
+                "/guest-erasures",
+                "Erase a guest's name and address; their invitations ahead are withdrawn",
+                "dialogue",
             ),
         ),
         CommandEntry(

@@ -270,6 +270,18 @@ class ProposeDialogueMeeting(Command, _Times):
     KEY: ClassVar[str | None] = "region"
 
 
+class EraseGuest(Command):
+    """Programme management erases another actor's name and address (a guest's): their
+    invitations still ahead are withdrawn, downstream is told by a tombstone and an event."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.erase-guest.v1"
+    SERVICE: ClassVar[str] = "scheduling"
+
+    person_id: UUID
+
+    KEY: ClassVar[str | None] = "person_id"
+
+
 class BookSupervision(Command, _Times):
     """Programme management books a supervisor (veiledning) for one admitted municipality."""
 
@@ -504,6 +516,19 @@ class DialogueMeetingScheduled(Event):
     )
 
     KEY: ClassVar[str | None] = "request_id"
+
+
+class GuestErased(Event):
+    """A guest's contact data is erased: forget everything held for the person id. Kept on the
+    events topic, so a consumer away longer than the tombstone's day learns of it too."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.guest-erased.v1"
+    SERVICE: ClassVar[str] = "scheduling"
+
+    person_id: UUID
+    erased_at: AwareDatetime
+
+    KEY: ClassVar[str | None] = "person_id"
 
 
 class GuestContact(Contract):

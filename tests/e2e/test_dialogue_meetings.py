@@ -8,18 +8,27 @@ through scheduling's restricted contacts topic, never through a public topic."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
 from shared.events.scheduling import guest_contacts_topic
-from shared.testing.fixtures import Endpoints, ServiceProcesses, SinkClient, eventually
+from shared.testing.fixtures import (
+    Endpoints,
+    ServiceProcesses,
+    SinkClient,
+    TestDatabase,
+    eventually,
+)
 from shared.topics import events_topic
 from tests.e2e.conftest import PROGRAMME
+from tests.personal_data import connect_as_superuser, where_found
 
 pytestmark = pytest.mark.e2e
 
@@ -68,8 +77,20 @@ async def mails_to(sink: SinkClient, address: str, containing: str) -> list[dict
     return [m for m in await sink.messages(containing=containing) if address in m["envelope_to"]]
 
 
+@pytest.fixture
+async def db(endpoints: Endpoints, database: TestDatabase) -> AsyncIterator[asyncpg.Connection]:
+    """The test database as the superuser, who sees every schema."""
+    conn = await connect_as_superuser(endpoints.pg_superuser_dsn, database.name)
+    yield conn
+    await conn.close()
+
+
 async def test_dialogue_meetings_both_ways_with_other_actors(
-    services: ServiceProcesses, sink: SinkClient, endpoints: Endpoints, topic_prefix: str
+    services: ServiceProcesses,
+    sink: SinkClient,
+    endpoints: Endpoints,
+    topic_prefix: str,
+    db: asyncpg.Connection,
 ) -> None:
     token = uuid.uuid4().hex[:10]
     board = f"kari-{token}@example.no"
@@ -186,6 +207,9 @@ async def test_dialogue_meetings_both_ways_with_other_actors(
         gathering = await client.get(f"/gatherings/{proposed['gathering_id']}", headers=PROGRAMME)
         roles = sorted(i["role"] for i in gathering.json()["invitations"])
         assert roles == ["county_board", "guest"]
+        guro_id = next(
+            i["person_id"] for i in gathering.json()["invitations"] if i["role"] == "guest"
+        )
 
     # The guests are written to by name, in their language, with the calendar.
     guest_mail = await eventually(
@@ -217,3 +241,29 @@ async def test_dialogue_meetings_both_ways_with_other_actors(
         assert "Guro Gjest" not in value and "Per Partner" not in value
     contacts = await everything_on(endpoints.kafka_bootstrap, guest_contacts_topic(topic_prefix))
     assert any(guro in (r.value or b"").decode() for r in contacts)
+
+    # Programme management erases a guest: invitations ahead withdrawn, a tombstone and an
+    # event tell downstream, and notification forgets the address.
+    # Before: kept where it is needed (so the search below can fail).
+    found = {hit.split(":")[0] for hit in await where_found(db, [guro])}
+    assert {"scheduling.guests", "notification.recipients"} <= found, found
+    async with httpx.AsyncClient(base_url=services.url("scheduling"), timeout=30) as client:
+        response = await client.post(
+            "/guest-erasures", json={"person_id": guro_id}, headers=PROGRAMME
+        )
+        assert response.status_code == 200, response.text
+        again = await client.post("/guest-erasures", json={"person_id": guro_id}, headers=PROGRAMME)
+        assert again.status_code == 404
+        gathering = await client.get(f"/gatherings/{proposed['gathering_id']}", headers=PROGRAMME)
+        assert [i["role"] for i in gathering.json()["invitations"]] == ["county_board"]
+
+    async def tombstone() -> bool:
+        found = await everything_on(endpoints.kafka_bootstrap, guest_contacts_topic(topic_prefix))
+        return any(r.key == guro_id.encode() and r.value is None for r in found)
+
+    await eventually(tombstone, timeout=30, what="a tombstone for the erased guest")
+
+    async def nowhere() -> bool:
+        return await where_found(db, [guro, "Guro Gjest"]) == []
+
+    await eventually(nowhere, timeout=30, what="nothing of the erased guest in any schema")

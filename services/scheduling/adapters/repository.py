@@ -483,10 +483,16 @@ async def gathering_guests(conn: asyncpg.Connection, gathering_id: UUID) -> list
     ]
 
 
-async def erase_guest(conn: asyncpg.Connection, person_id: UUID) -> bool:
-    """Forget a guest's name and address (their invitations keep the id only)."""
+async def erase_guest(conn: asyncpg.Connection, person_id: UUID, contacts_topic: str) -> bool:
+    """Forget a guest's name and address (their invitations keep the id only), also the
+    contact records of theirs the outbox still keeps after publishing them."""
     erased = await conn.fetchval(
         "DELETE FROM guests WHERE person_id = $1 RETURNING true", person_id
+    )
+    await conn.execute(
+        "DELETE FROM outbox WHERE topic = $1 AND key = $2 AND published_at IS NOT NULL",
+        contacts_topic,
+        str(person_id),
     )
     return bool(erased)
 

@@ -39,6 +39,11 @@ from shared.events.scheduling import (
 from shared.messaging import UnitOfWork
 
 
+def invitation_facts(row: asyncpg.Record, invitation: asyncpg.Record) -> dict[str, object]:
+    """An invitation of a gathering as its events state it."""
+    return _facts(row, invitation)
+
+
 def _facts(row: asyncpg.Record, invitation: asyncpg.Record) -> dict[str, object]:
     return {
         "invitation_id": invitation["id"],

@@ -12,14 +12,18 @@ from services.scheduling.domain.calendar import OSLO, Slot
 from services.scheduling.domain.errors import Conflict, DomainError, NotFound
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.gatherings import check_supervisor_free, create_gathering
+from services.scheduling.handlers.invitations import invitation_facts
 from shared.commands import acting
 from shared.events.scheduling import (
     BookSupervision,
     DialogueMeetingRequested,
     DialogueMeetingScheduled,
+    EraseGuest,
     GatheringKind,
     Guest,
     GuestContact,
+    GuestErased,
+    InvitationWithdrawn,
     ProposeDialogueMeeting,
     RequestDialogueMeeting,
     ScheduleDialogueMeeting,
@@ -27,6 +31,7 @@ from shared.events.scheduling import (
     Venue,
 )
 from shared.messaging import UnitOfWork
+from shared.outbox import add_to_outbox
 
 
 def _requested_by() -> str | None:
@@ -88,6 +93,34 @@ async def invite_guests(uow: UnitOfWork, ctx: Context, guests: Sequence[Guest]) 
         )
         person_ids.append(person_id)
     return person_ids
+
+
+async def erase_guest(cmd: EraseGuest, uow: UnitOfWork, ctx: Context) -> GuestErased:
+    """Their invitations ahead withdrawn, their name and address gone, downstream told."""
+    now = ctx.clock()
+    ahead = await repo.gatherings_ahead_of_person(uow.conn, cmd.person_id, now)
+    if not await repo.erase_guest(uow.conn, cmd.person_id, ctx.contacts):
+        raise NotFound(f"no guest {cmd.person_id}")
+    reason = "personal data erased"
+    for gathering in ahead:
+        withdrawn = await repo.withdraw_invitation(
+            uow.conn, gathering["id"], f"person:{cmd.person_id}", reason
+        )
+        if withdrawn is not None:
+            await uow.emit(
+                ctx.events,
+                InvitationWithdrawn(**invitation_facts(gathering, withdrawn), reason=reason),
+            )
+    await add_to_outbox(
+        uow.conn,
+        topic=ctx.contacts,
+        key=str(cmd.person_id),
+        envelope=None,
+        tombstone_id=f"tombstone:{cmd.person_id}:{now.isoformat()}",
+    )
+    event = GuestErased(person_id=cmd.person_id, erased_at=now)
+    await uow.emit(ctx.events, event)
+    return event
 
 
 async def _meet(
