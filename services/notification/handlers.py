@@ -352,6 +352,17 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         await gathering_reminders(uow.conn, gathering)
         if event.proposed_by_programme:
             await repo.save_initiative(uow.conn, event.gathering_id, proposed_by_programme=True)
+        if event.arranged_by_branch:
+            mails = rules.mails_for_delingsarena_arranged(
+                gathering, programme_mailbox=ctx.programme_mailbox, places=places
+            )
+            await _plan(uow, mails)
+
+    async def on_delingsarena_proposed(event: sched.DelingsarenaProposed, uow: UnitOfWork) -> None:
+        mails = rules.mails_for_delingsarena_proposed(
+            _data(event), programme_mailbox=ctx.programme_mailbox, places=places
+        )
+        await _plan(uow, mails)
 
     async def on_dialogue_requested(event: sched.DialogueMeetingRequested, uow: UnitOfWork) -> None:
         mails = rules.mails_for_dialogue_requested(
@@ -510,6 +521,7 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         sched.DialogueMeetingRequested.TYPE: on_dialogue_requested,
         sched.GuestContact.TYPE: on_guest_contact,
         sched.GuestErased.TYPE: on_guest_erased,
+        sched.DelingsarenaProposed.TYPE: on_delingsarena_proposed,
     }
     if ctx.guest_contacts_topic:
         table[tombstone_handler(ctx.guest_contacts_topic)] = on_contact_tombstone

@@ -17,7 +17,7 @@ from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.regions import REFERENCE_DIR, Regions
 from services.scheduling.domain.suggestions import HolidayWeeks
 from services.scheduling.entrypoints import http
-from services.scheduling.entrypoints.auth import programme, region_board, tokens
+from services.scheduling.entrypoints.auth import gathering_rule, programme, region_board, tokens
 from services.scheduling.handlers.attendance import record_attendance, record_rsvp
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.gatherings import (
@@ -33,6 +33,7 @@ from services.scheduling.handlers.meetings import (
     request_dialogue_meeting,
     schedule_dialogue_meeting,
 )
+from services.scheduling.handlers.proposals import propose_delingsarena
 from services.scheduling.handlers.registration_events import FOLLOWS
 from services.scheduling.settings import SchedulingSettings
 from shared.auth import TOKENS
@@ -46,6 +47,7 @@ from shared.events.scheduling import (
     EraseGuest,
     GuestContact,
     PlanSemester,
+    ProposeDelingsarena,
     ProposeDialogueMeeting,
     RecordAttendance,
     RecordRsvp,
@@ -82,9 +84,24 @@ COMMANDS = CommandRegistry[Context](
         CommandEntry(
             ScheduleGathering,
             schedule_gathering,
-            programme,
+            gathering_rule,
             Route(
-                "/gatherings", "Schedule a presamling, samling or delingsarena", "gatherings", 201
+                "/gatherings",
+                "Schedule a presamling, samling or delingsarena (a board: a delingsarena in its "
+                "region)",
+                "gatherings",
+                201,
+            ),
+        ),
+        CommandEntry(
+            ProposeDelingsarena,
+            propose_delingsarena,
+            region_board,
+            Route(
+                "/delingsarena-proposals",
+                "A county board proposes a delingsarena in its region",
+                "gatherings",
+                201,
             ),
         ),
         CommandEntry(

@@ -270,6 +270,26 @@ class ProposeDialogueMeeting(Command, _Times):
     KEY: ClassVar[str | None] = "region"
 
 
+class ProposeDelingsarena(Command):
+    """A county board proposes a delingsarena in its own region, for programme management to
+    take up: what it is about, when and where it could be."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.propose-delingsarena.v1"
+    SERVICE: ClassVar[str] = "scheduling"
+
+    proposal_id: UUID | None = Field(
+        default=None, description="Chosen by the caller to make retries safe; else assigned"
+    )
+    round_id: RoundId
+    region: RegionId
+    title: Text
+    description: Annotated[str, StringConstraints(max_length=4000)] = ""
+    wished_dates: list[date] = Field(default_factory=list, max_length=10)
+    venue: Venue | None = Field(default=None, description="Where it could be held, if known")
+
+    KEY: ClassVar[str | None] = "region"
+
+
 class EraseGuest(Command):
     """Programme management erases another actor's name and address (a guest's): their
     invitations still ahead are withdrawn, downstream is told by a tombstone and an event."""
@@ -378,6 +398,10 @@ class GatheringScheduled(_GatheringFacts):
     proposed_by_programme: bool = Field(
         default=False,
         description="A dialogmøte programme management proposed itself, without a board's request",
+    )
+    arranged_by_branch: str | None = Field(
+        default=None,
+        description="A delingsarena a county board scheduled itself: the board's branch id",
     )
 
 
@@ -516,6 +540,24 @@ class DialogueMeetingScheduled(Event):
     )
 
     KEY: ClassVar[str | None] = "request_id"
+
+
+class DelingsarenaProposed(Event):
+    """A county board proposed a delingsarena in its region (ids and facts, no contact data)."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.delingsarena-proposed.v1"
+    SERVICE: ClassVar[str] = "scheduling"
+
+    proposal_id: UUID
+    round_id: str
+    region: str
+    title: str
+    description: str
+    wished_dates: list[date]
+    venue: VenueInfo | None = None
+    proposed_at: AwareDatetime
+
+    KEY: ClassVar[str | None] = "proposal_id"
 
 
 class GuestErased(Event):

@@ -370,6 +370,33 @@ def invitation_template(kind: str, role: str, *, proposed_by_programme: bool) ->
     return INVITATION_TEMPLATES.get(kind, "gathering_invitation")
 
 
+def mails_for_delingsarena_proposed(
+    event: Mapping[str, Any], *, programme_mailbox: str, places: Places
+) -> list[PlannedMail]:
+    """Programme management is told of each delingsarena a county board proposes."""
+    venue = event.get("venue") or {}
+    context = {
+        "round_id": event["round_id"],
+        "region_name": places.branch_name(event["region"]),
+        "title": event["title"],
+        "description": event.get("description") or "",
+        "wished_dates": list(event.get("wished_dates") or []),
+        "venue_name": venue.get("name") or "",
+        "venue_address": venue.get("address") or "",
+        "digital_link": venue.get("digital_link") or "",
+        "proposed_at": event["proposed_at"],
+        "proposal_id": str(event["proposal_id"]),
+    }
+    return [mailbox(programme_mailbox, "delingsarena_proposed", context)]
+
+
+def mails_for_delingsarena_arranged(
+    gathering: Gathering, *, programme_mailbox: str, places: Places
+) -> list[PlannedMail]:
+    """Programme management is told of a delingsarena a county board scheduled itself."""
+    return [mailbox(programme_mailbox, "delingsarena_arranged", gathering.context(places))]
+
+
 def mails_for_dialogue_requested(
     event: Mapping[str, Any], *, programme_mailbox: str, places: Places
 ) -> list[PlannedMail]:

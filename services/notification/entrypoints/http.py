@@ -101,6 +101,9 @@ SAMPLE: dict[str, Any] = {
     "requested_at": _NOW.isoformat(),
     "request_id": "00000000-0000-4000-8000-000000000003",
     "guest": False,
+    "description": "Kulturskolene i Nordhordland viser fram arbeidet med medvirkning.",
+    "proposed_at": _NOW.isoformat(),
+    "proposal_id": "00000000-0000-4000-8000-000000000004",
 }
 
 

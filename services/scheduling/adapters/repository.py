@@ -433,6 +433,38 @@ async def insert_request(conn: asyncpg.Connection, **row: Any) -> bool:
     return bool(inserted)
 
 
+# --- delingsarena proposals of the county boards ---------------------------------------------
+
+
+async def insert_delingsarena_proposal(conn: asyncpg.Connection, **row: Any) -> bool:
+    inserted = await conn.fetchval(
+        "INSERT INTO delingsarena_proposals (id, round_id, region, title, description,"
+        " wished_dates, venue, proposed_at, proposed_by)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING RETURNING true",
+        row["id"],
+        row["round_id"],
+        row["region"],
+        row["title"],
+        row["description"],
+        row["wished_dates"],
+        json.dumps(row["venue"]) if row["venue"] is not None else None,
+        row["proposed_at"],
+        row["proposed_by"],
+    )
+    return bool(inserted)
+
+
+async def delingsarena_proposals(db: Db, round_id: str, region: str | None) -> list[asyncpg.Record]:
+    return list(
+        await db.fetch(
+            "SELECT * FROM delingsarena_proposals WHERE round_id = $1"
+            " AND ($2::text IS NULL OR region = $2) ORDER BY proposed_at, id",
+            round_id,
+            region,
+        )
+    )
+
+
 # --- guests: other actors invited by name and address ------------------------------------------
 
 

@@ -5,6 +5,7 @@ The command routes come from the command registry (`app.py`)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import date
 from typing import Annotated, Any
@@ -55,6 +56,7 @@ def _gathering(row: Any, invitations: list[Any] | None = None) -> dict[str, Any]
         "sequence": row["sequence"],
         "municipality_number": row["municipality_number"],
         "supervisor_id": row["supervisor_id"],
+        "arranged_by": row.get("arranged_by"),  # a delingsarena a county board scheduled
     }
     if invitations is not None:
         found["confirmed"] = sum(1 for i in invitations if i["rsvp"] == "yes")
@@ -208,6 +210,26 @@ async def dialogue_requests(
 ) -> list[dict[str, Any]]:
     where = _region(request, region) if region else None
     return [dict(r) for r in await repo.dialogue_requests(runtime.pool, round_id, where)]
+
+
+@router.get("/rounds/{round_id}/delingsarena-proposals", tags=["gatherings"])
+async def delingsarena_proposals(
+    round_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    region: str | None = None,
+) -> list[dict[str, Any]]:
+    """Delingsarenaer the county boards proposed, oldest first, for programme management to
+    take up (it schedules one with POST /gatherings)."""
+    where = _region(request, region) if region else None
+    return [
+        {
+            **dict(r),
+            "venue": json.loads(r["venue"]) if isinstance(r["venue"], str) else r["venue"],
+        }
+        for r in await repo.delingsarena_proposals(runtime.pool, round_id, where)
+    ]
 
 
 # --- feeds ------------------------------------------------------------------------------------------

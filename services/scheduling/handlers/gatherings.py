@@ -13,6 +13,8 @@ from services.scheduling.domain.calendar import OSLO, Gathering, Slot, clashes
 from services.scheduling.domain.errors import Conflict, DomainError, NotFound
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.invitations import refresh
+from shared.auth import Role
+from shared.commands import acting
 from shared.events.scheduling import (
     CancelGathering,
     GatheringCancelled,
@@ -109,6 +111,7 @@ async def create_gathering(
     request_id: UUID | None = None,
     guests: list[UUID] | None = None,
     proposed: bool = False,
+    arranged_by: str | None = None,
 ) -> tuple[asyncpg.Record, GatheringScheduled]:
     """Store a new gathering, invite whom its kind invites, emit GatheringScheduled."""
     if slot.starts_at <= ctx.clock():
@@ -131,6 +134,7 @@ async def create_gathering(
         municipality_number=municipality_number,
         supervisor_id=supervisor_id,
         request_id=request_id,
+        arranged_by=arranged_by,
     )
     if not stored:
         raise Conflict(f"a gathering {new_id} exists already")
@@ -143,6 +147,7 @@ async def create_gathering(
         semester=semester,
         supervisor_id=supervisor_id,
         proposed_by_programme=proposed,
+        arranged_by_branch=arranged_by,
     )
     await uow.emit(ctx.events, event)
     await refresh(uow, ctx, row, reason="scheduled")
@@ -184,8 +189,17 @@ async def schedule_gathering(
         capacity=cmd.capacity,
         semester=cmd.semester,
         also_invite=cmd.also_invite,
+        arranged_by=_arranging_board(),
     )
     return event
+
+
+def _arranging_board() -> str | None:
+    """The branch of the county board that schedules (a delingsarena it arranges), if one."""
+    principal = acting()
+    if principal is not None and principal.role is Role.COUNTY_BOARD:
+        return principal.branch_id
+    return None
 
 
 async def reschedule_gathering(
