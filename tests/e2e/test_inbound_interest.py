@@ -6,12 +6,13 @@ registration with its receipt. A mail that names no branch is listed, never drop
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import aiosmtplib
+import asyncpg
 import httpx
 import pytest
 
@@ -25,6 +26,7 @@ from shared.testing.fixtures import (
     free_port,
 )
 from tests.e2e.conftest import PROGRAMME, prepare
+from tests.personal_data import connect_as_superuser, where_found
 
 pytestmark = pytest.mark.e2e
 
@@ -85,8 +87,16 @@ async def listed(base: str, sender: str) -> dict[str, Any] | None:
     return next((m for m in response.json() if m["sender_email"] == sender), None)
 
 
+@pytest.fixture
+async def db(endpoints: Endpoints, database: TestDatabase) -> AsyncIterator[asyncpg.Connection]:
+    """The test database as the superuser, who sees every schema."""
+    conn = await connect_as_superuser(endpoints.pg_superuser_dsn, database.name)
+    yield conn
+    await conn.close()
+
+
 async def test_a_mailed_interest_waits_for_confirmation_and_becomes_a_registration(
-    mail_in: tuple[ServiceProcesses, int], sink: SinkClient
+    mail_in: tuple[ServiceProcesses, int], sink: SinkClient, db: asyncpg.Connection
 ) -> None:
     procs, port = mail_in
     base = procs.url("registration")
@@ -176,3 +186,16 @@ async def test_a_mailed_interest_waits_for_confirmation_and_becomes_a_registrati
     mails = await eventually(receipt, what="the interest receipt to the sender")
     assert "Vestland" in mails[0]["subject"]
     assert "Hei Kari Nordmann" in mails[0]["text"]
+
+    # Erasing the contact erases the mail they sent too (the row stays, empty).
+    assert "registration.inbound_interest" in {
+        h.split(":")[0] for h in await where_found(db, [kari])
+    }
+    async with httpx.AsyncClient(base_url=base, headers=PROGRAMME, timeout=30) as client:
+        erased = await client.post(
+            "/erasures", json={"person_id": registration["contact"]["person_id"]}
+        )
+        assert erased.status_code == 200, erased.text
+        kept = await client.get(f"/inbound-interest/{vestland['id']}")
+        assert kept.json()["status"] == "confirmed" and kept.json()["sender_email"] == ""
+    assert [h for h in await where_found(db, [kari]) if h.startswith("registration.")] == []
