@@ -5,8 +5,10 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 import pytest
+from aiosmtpd.smtp import Envelope
 
 from services.registration.domain.inbound import read_mail, recognise_branch
+from services.registration.entrypoints.inbound import InboundInterestHandler
 from shared.reference import ReferenceData
 
 pytestmark = pytest.mark.unit
@@ -59,3 +61,17 @@ def test_a_broken_mail_is_kept_as_its_text() -> None:
     mail = read_mail(REFERENCE, "someone@example.no", b"\xff\xfe not a mail at all: Nordland")
     assert mail.sender_email == "someone@example.no"
     assert mail.recognition.branch is not None and mail.recognition.branch.id == "nordland"
+
+
+class _DatabaseDown:
+    async def fetchval(self, *args: object) -> object:
+        raise OSError("connection refused")
+
+
+async def test_a_mail_that_cannot_be_kept_is_refused_for_now_not_taken() -> None:
+    handler = InboundInterestHandler(_DatabaseDown(), REFERENCE)  # type: ignore[arg-type]
+    envelope = Envelope()
+    envelope.mail_from = "kari@example.no"
+    envelope.original_content = b"Subject: Fremtidens kulturskole\r\n\r\nStyret i Agder"
+    answer = await handler.handle_DATA(None, None, envelope)  # type: ignore[arg-type]
+    assert answer.startswith("451 ")  # the sending server tries again later

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -81,11 +82,13 @@ async def inbound_mail(runtime: Runtime) -> None:
         return
     ctx: Context = runtime.extras["context"]
     handler = InboundInterestHandler(runtime.pool, ctx.reference)
+    # Once, off the loop: aiosmtpd would look the name up again for every connection.
+    hostname = settings.inbound_smtp_hostname or await asyncio.to_thread(socket.getfqdn)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(
             handler,
-            hostname=settings.inbound_smtp_hostname or None,
+            hostname=hostname,
             data_size_limit=MAX_MAIL_BYTES,
             enable_SMTPUTF8=True,
             ident="kulturskole registration",
