@@ -182,6 +182,11 @@ class ScheduleGathering(Command, _Times):
     also_invite: list[MunicipalityNumber] = Field(
         default_factory=list, max_length=100, description="Municipalities invited as well"
     )
+    proposal_id: UUID | None = Field(
+        default=None,
+        description="A delingsarena: the county board's proposal it takes up (same round and "
+        "region, not taken up before)",
+    )
 
     KEY: ClassVar[str | None] = "region"
 

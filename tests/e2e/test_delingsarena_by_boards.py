@@ -106,12 +106,24 @@ async def test_a_board_proposes_and_schedules_a_delingsarena_in_its_own_region(
         assert other_kind.headers["content-type"].startswith(PROBLEM)
         assert (await client.post("/gatherings", json=arena, headers=ROGALAND)).status_code == 403
 
-        response = await client.post("/gatherings", json=arena, headers=VESTLAND)
+        # The board takes up its own proposal.
+        response = await client.post(
+            "/gatherings", json={**arena, "proposal_id": proposal_id}, headers=VESTLAND
+        )
         assert response.status_code == 201, response.text
         scheduled = response.json()["result"]
         assert scheduled["arranged_by_branch"] == "vestland"
         shown = await client.get(f"/gatherings/{scheduled['gathering_id']}", headers=PROGRAMME)
         assert shown.json()["arranged_by"] == "vestland"
+        listed = await client.get(f"/rounds/{ROUND}/delingsarena-proposals", headers=PROGRAMME)
+        mine = next(p for p in listed.json() if str(p["id"]) == proposal_id)
+        assert str(mine["gathering_id"]) == scheduled["gathering_id"]
+        twice = await client.post(
+            "/gatherings",
+            json={**arena, "proposal_id": proposal_id, "title": "Igjen"},
+            headers=PROGRAMME,
+        )
+        assert twice.status_code == 409, twice.text
 
     # Programme management is told; the board gets its invitation as for any delingsarena.
     async def arranged() -> list[dict[str, Any]]:

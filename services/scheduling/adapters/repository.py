@@ -454,6 +454,22 @@ async def insert_delingsarena_proposal(conn: asyncpg.Connection, **row: Any) -> 
     return bool(inserted)
 
 
+async def get_delingsarena_proposal(
+    conn: asyncpg.Connection, proposal_id: UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM delingsarena_proposals WHERE id = $1 FOR UPDATE", proposal_id
+    )
+
+
+async def take_up_proposal(conn: asyncpg.Connection, proposal_id: UUID, gathering_id: UUID) -> None:
+    await conn.execute(
+        "UPDATE delingsarena_proposals SET gathering_id = $2 WHERE id = $1",
+        proposal_id,
+        gathering_id,
+    )
+
+
 async def delingsarena_proposals(db: Db, round_id: str, region: str | None) -> list[asyncpg.Record]:
     return list(
         await db.fetch(

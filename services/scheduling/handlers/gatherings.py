@@ -176,7 +176,8 @@ async def schedule_gathering(
                 f"{slot.local_start:%Y-%m-%d} is outside semester {cmd.semester} "
                 f"({semester['starts_on']} to {semester['ends_on']})"
             )
-    _, event = await create_gathering(
+    proposal = await _proposal_taken_up(uow, cmd)
+    row, event = await create_gathering(
         uow,
         ctx,
         gathering_id=cmd.gathering_id,
@@ -191,7 +192,30 @@ async def schedule_gathering(
         also_invite=cmd.also_invite,
         arranged_by=_arranging_board(),
     )
+    if proposal is not None:
+        await repo.take_up_proposal(uow.conn, proposal, row["id"])
     return event
+
+
+async def _proposal_taken_up(uow: UnitOfWork, cmd: ScheduleGathering) -> UUID | None:
+    """The board's delingsarena proposal the command takes up, if it names one that fits."""
+    if cmd.proposal_id is None:
+        return None
+    found = await repo.get_delingsarena_proposal(uow.conn, cmd.proposal_id)
+    if found is None:
+        raise NotFound(f"no delingsarena proposal {cmd.proposal_id}")
+    if cmd.kind is not GatheringKind.DELINGSARENA or (found["round_id"], found["region"]) != (
+        cmd.round_id,
+        cmd.region,
+    ):
+        raise DomainError(
+            f"proposal {cmd.proposal_id} is for a delingsarena in {found['region']}, round "
+            f"{found['round_id']}"
+        )
+    if found["gathering_id"] is not None:
+        raise Conflict(f"the proposal is taken up already: gathering {found['gathering_id']}")
+    proposal: UUID = found["id"]
+    return proposal
 
 
 def _arranging_board() -> str | None:

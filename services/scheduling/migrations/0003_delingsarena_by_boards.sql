@@ -11,6 +11,7 @@ CREATE TABLE delingsarena_proposals (
     wished_dates  date[] NOT NULL DEFAULT '{}',
     venue         jsonb,
     proposed_at   timestamptz NOT NULL,
-    proposed_by   text
+    proposed_by   text,
+    gathering_id  uuid REFERENCES gatherings (id)  -- the delingsarena that took it up
 );
 CREATE INDEX delingsarena_proposals_round ON delingsarena_proposals (round_id, region, proposed_at);
