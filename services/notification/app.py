@@ -18,6 +18,7 @@ from shared.auth import TOKENS, parse_tokens
 from shared.catalog import LocalInfra, ServiceDeclaration
 from shared.events.notification import NotificationFailed, NotificationSent
 from shared.events.registration import contacts_topic
+from shared.events.scheduling import guest_contacts_topic
 from shared.reference import REFERENCE_DIR, ReferenceData
 from shared.service import Runtime, ServiceSpec, build_app
 from shared.topics import TopicSpec, commands_topic, events_topic, service_topics
@@ -34,6 +35,7 @@ def make_context(settings: NotificationSettings) -> Context:
     return Context(
         programme_mailbox=settings.programme_mailbox,
         contacts_topic=contacts_topic(settings.topic_prefix),
+        guest_contacts_topic=guest_contacts_topic(settings.topic_prefix),
         places=Places(ReferenceData.load(branches_csv=branches)),
         gathering_reminder_days=tuple(settings.reminder_days_before_gathering),
         deadline_reminder_days=tuple(settings.reminder_days_before_deadline),
@@ -69,6 +71,7 @@ def service_spec(
         handlers=make_handlers(ctx),
         subscribe_to=[
             contacts_topic(prefix),
+            guest_contacts_topic(prefix),
             events_topic("registration", prefix),
             events_topic("scheduling", prefix),
             commands_topic("notification", prefix),

@@ -39,6 +39,8 @@ class Context:
     # The restricted, compacted topic of contact details: a tombstone there erases the person.
     contacts_topic: str
     places: Places
+    # Scheduling's restricted, compacted topic of invited guests' contact details.
+    guest_contacts_topic: str = ""
     gathering_reminder_days: tuple[int, ...] = (7, 1)
     deadline_reminder_days: tuple[int, ...] = (7, 1)
     clock: Callable[[], datetime] = field(default=_now)
@@ -106,6 +108,20 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
                 name=contact.name, address=str(contact.email), language=contact.language.value
             )
             await repo.plan_deliveries(uow.conn, event_id=handover.key, mails=mails)
+
+    async def on_guest_contact(contact: sched.GuestContact, uow: UnitOfWork) -> None:
+        kept = await repo.upsert_recipient(
+            uow.conn,
+            person_id=contact.person_id,
+            name=contact.name,
+            email=str(contact.email),
+            language=contact.language.value,
+        )
+        if not kept:
+            log.info("contact details of an erased guest ignored", extra={"person": contact.key()})
+
+    async def on_guest_erased(event: sched.GuestErased, uow: UnitOfWork) -> None:
+        await repo.erase_recipient(uow.conn, event.person_id)
 
     async def on_person_erased(event: reg.PersonErased, uow: UnitOfWork) -> None:
         await repo.erase_recipient(uow.conn, event.person_id)
@@ -335,6 +351,25 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         gathering = gathering_of(event)
         await repo.save_gathering(uow.conn, gathering)
         await gathering_reminders(uow.conn, gathering)
+        if event.proposed_by_programme:
+            await repo.save_initiative(uow.conn, event.gathering_id, proposed_by_programme=True)
+        if event.arranged_by_branch:
+            mails = rules.mails_for_delingsarena_arranged(
+                gathering, programme_mailbox=ctx.programme_mailbox, places=places
+            )
+            await _plan(uow, mails)
+
+    async def on_delingsarena_proposed(event: sched.DelingsarenaProposed, uow: UnitOfWork) -> None:
+        mails = rules.mails_for_delingsarena_proposed(
+            _data(event), programme_mailbox=ctx.programme_mailbox, places=places
+        )
+        await _plan(uow, mails)
+
+    async def on_dialogue_requested(event: sched.DialogueMeetingRequested, uow: UnitOfWork) -> None:
+        mails = rules.mails_for_dialogue_requested(
+            _data(event), programme_mailbox=ctx.programme_mailbox, places=places
+        )
+        await _plan(uow, mails)
 
     async def on_invitation_issued(event: sched.InvitationIssued, uow: UnitOfWork) -> None:
         await repo.save_invitation(
@@ -367,8 +402,12 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
             event.role.value,
         )
         boards = await _boards_for(uow.conn, [(target, event.branch_id)])
-        template = rules.INVITATION_TEMPLATES.get(gathering.kind, "gathering_invitation")
-        facts: dict[str, Any] = {}
+        role = event.role.value
+        proposed = gathering.kind == "dialogmote" and await repo.proposed_by_programme(
+            uow.conn, event.gathering_id
+        )
+        template = rules.invitation_template(gathering.kind, role, proposed_by_programme=proposed)
+        facts: dict[str, Any] = {"guest": role == rules.GUEST_ROLE}
         if event.municipality_number:
             facts["municipality_name"] = places.municipality(event.municipality_number)
         mails = rules.mails_for_gathering(
@@ -522,7 +561,13 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         sched.InvitationIssued.TYPE: on_invitation_issued,
         sched.InvitationWithdrawn.TYPE: on_invitation_withdrawn,
         sched.SupervisionBooked.TYPE: on_supervision_booked,
+        sched.DialogueMeetingRequested.TYPE: on_dialogue_requested,
+        sched.GuestContact.TYPE: on_guest_contact,
+        sched.GuestErased.TYPE: on_guest_erased,
+        sched.DelingsarenaProposed.TYPE: on_delingsarena_proposed,
     }
+    if ctx.guest_contacts_topic:
+        table[tombstone_handler(ctx.guest_contacts_topic)] = on_contact_tombstone
     table[reg.AdmissionRevoked.TYPE] = on_revoked
     table[reg.RoundClosed.TYPE] = on_round_closed
     return table

@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from services.registration.domain.errors import DomainError
 from services.registration.domain.reference import REFERENCE_DIR, ReferenceData
-from services.registration.entrypoints import http
+from services.registration.entrypoints import http, inbound
 from services.registration.entrypoints.auth import (
     by_branch,
     by_municipality,
@@ -341,6 +341,7 @@ def router() -> APIRouter:
     combined = APIRouter()
     combined.include_router(COMMANDS.router(context=context_of))
     combined.include_router(http.router)
+    combined.include_router(inbound.router)
     return combined
 
 
@@ -372,7 +373,7 @@ def service_spec(
         },
         router=router(),
         migrations=Path(__file__).parent / "migrations",
-        workers=[forget_erased],
+        workers=[forget_erased, inbound.inbound_mail],
         on_startup=on_startup,
     )
 

@@ -17,6 +17,11 @@ class RegistrationSettings(ServiceSettings):
     # "county_board" | "observer", "branch": "<branch name or id, for a county board>"}}.
     # Empty: every HTTP command is refused (401); Kafka commands are trusted system input.
     api_tokens: str = ""
+    # Interest by e-mail: an SMTP endpoint the programme mailbox forwards to. Off unless a host
+    # is set (e.g. 127.0.0.1, or 0.0.0.0 behind the organisation's mail relay).
+    inbound_smtp_host: str = ""
+    inbound_smtp_port: int = 2526
+    inbound_smtp_hostname: str = ""  # the name it greets with; default: the machine's
 
 
 # Tokens the local stack and the tests use; never for a real deployment.

@@ -17,7 +17,7 @@ from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.regions import REFERENCE_DIR, Regions
 from services.scheduling.domain.suggestions import HolidayWeeks
 from services.scheduling.entrypoints import http
-from services.scheduling.entrypoints.auth import programme, region_board, tokens
+from services.scheduling.entrypoints.auth import gathering_rule, programme, region_board, tokens
 from services.scheduling.handlers.attendance import record_attendance, record_rsvp
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.gatherings import (
@@ -28,9 +28,12 @@ from services.scheduling.handlers.gatherings import (
 )
 from services.scheduling.handlers.meetings import (
     book_supervision,
+    erase_guest,
+    propose_dialogue_meeting,
     request_dialogue_meeting,
     schedule_dialogue_meeting,
 )
+from services.scheduling.handlers.proposals import propose_delingsarena
 from services.scheduling.handlers.registration_events import FOLLOWS
 from services.scheduling.settings import SchedulingSettings
 from shared.auth import TOKENS
@@ -38,15 +41,21 @@ from shared.catalog import LocalInfra, ServiceDeclaration
 from shared.commands import CommandEntry, CommandRegistry, Route
 from shared.events.base import REGISTRY, Event
 from shared.events.scheduling import (
+    CONTACTS,
     BookSupervision,
     CancelGathering,
+    EraseGuest,
+    GuestContact,
     PlanSemester,
+    ProposeDelingsarena,
+    ProposeDialogueMeeting,
     RecordAttendance,
     RecordRsvp,
     RequestDialogueMeeting,
     RescheduleGathering,
     ScheduleDialogueMeeting,
     ScheduleGathering,
+    guest_contacts_topic,
 )
 from shared.messaging import Handler, Rejected
 from shared.problems import Problem, texts
@@ -84,9 +93,24 @@ COMMANDS = CommandRegistry[Context](
         CommandEntry(
             ScheduleGathering,
             schedule_gathering,
-            programme,
+            gathering_rule,
             Route(
-                "/gatherings", "Schedule a presamling, samling or delingsarena", "gatherings", 201
+                "/gatherings",
+                "Schedule a presamling, samling or delingsarena (a board: a delingsarena in its "
+                "region)",
+                "gatherings",
+                201,
+            ),
+        ),
+        CommandEntry(
+            ProposeDelingsarena,
+            propose_delingsarena,
+            region_board,
+            Route(
+                "/delingsarena-proposals",
+                "A county board proposes a delingsarena in its region",
+                "gatherings",
+                201,
             ),
         ),
         CommandEntry(
@@ -118,6 +142,27 @@ COMMANDS = CommandRegistry[Context](
                 "Schedule the dialogue meeting a board asked for",
                 "dialogue",
                 201,
+            ),
+        ),
+        CommandEntry(
+            ProposeDialogueMeeting,
+            propose_dialogue_meeting,
+            programme,
+            Route(
+                "/dialogue-proposals",
+                "Programme management proposes a dialogue meeting itself, without a request",
+                "dialogue",
+                201,
+            ),
+        ),
+        CommandEntry(
+            EraseGuest,
+            erase_guest,
+            programme,
+            Route(
+                "/guest-erasures",
+                "Erase a guest's name and address; their invitations ahead are withdrawn",
+                "dialogue",
             ),
         ),
         CommandEntry(
@@ -206,7 +251,10 @@ def service_spec(
         settings=settings,
         handlers=make_handlers(ctx),
         subscribe_to=[commands_topic("scheduling", prefix), events_topic("registration", prefix)],
-        publishes={events_topic("scheduling", prefix): published},
+        publishes={
+            events_topic("scheduling", prefix): published,
+            guest_contacts_topic(prefix): [GuestContact],
+        },
         router=router(),
         migrations=Path(__file__).parent / "migrations",
         on_startup=on_startup,
@@ -218,7 +266,8 @@ def create_app(settings: SchedulingSettings | None = None) -> FastAPI:
 
 
 def topics(prefix: str) -> list[TopicSpec]:
-    return service_topics("scheduling", prefix)
+    """Its events, its commands, the compacted contacts topic of invited guests, their DLQs."""
+    return service_topics("scheduling", prefix, compacted=[CONTACTS])
 
 
 def local_tokens() -> dict[str, dict[str, Any]]:

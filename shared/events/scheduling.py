@@ -18,14 +18,25 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    EmailStr,
     Field,
     StringConstraints,
     model_validator,
 )
 
-from shared.events.base import TYPE_PREFIX, Command, Event
+from shared.events.base import TOLERANT, TYPE_PREFIX, Command, Contract, Event
+from shared.events.registration import Language
+from shared.topics import DEFAULT_PREFIX, topic_name
 
 PREFIX = f"{TYPE_PREFIX}.scheduling"
+CONTACTS = "contacts"  # the compacted topic `<prefix>.scheduling.contacts`
+
+
+def guest_contacts_topic(prefix: str = DEFAULT_PREFIX) -> str:
+    """The restricted, compacted topic of `GuestContact`, keyed by person; only the
+    notification service reads it. Erasure is a tombstone there."""
+    return topic_name("scheduling", CONTACTS, prefix)
+
 
 MunicipalityNumber = Annotated[str, StringConstraints(pattern=r"^\d{4}$")]
 RoundId = Annotated[str, StringConstraints(pattern=r"^\d{4}$")]
@@ -56,6 +67,9 @@ class InviteeRole(StrEnum):
     OTHER = "annen"
     COUNTY_BOARD = "county_board"  # the branch's contact person
     MUNICIPALITY = "municipality"  # the municipality, before it has a kommunegruppe
+    # Another actor programme management invites to a dialogmøte by name and address; the
+    # person id's contact details are on scheduling's restricted contacts topic.
+    GUEST = "guest"
 
 
 class CancellationCause(StrEnum):
@@ -109,6 +123,16 @@ class Invitee(_Tolerant):
     municipality_number: str | None = None
     branch_id: str | None = None
     role: InviteeRole
+
+
+class Guest(_Strict):
+    """Another actor invited to a dialogmøte (a partner, a municipality's officer, ...): the
+    name and address travel on scheduling's restricted contacts topic only, never on events."""
+
+    name: Text
+    email: EmailStr
+    language: Language = Language.BOKMAAL
+    organisation: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
 class _Times(_Strict):
@@ -172,6 +196,11 @@ class ScheduleGathering(Command, _Times):
             "six samlinger over three semesters) is set aside this time; recorded in the event",
         )
     )
+    proposal_id: UUID | None = Field(
+        default=None,
+        description="A delingsarena: the county board's proposal it takes up (same round and "
+        "region, not taken up before)",
+    )
 
     KEY: ClassVar[str | None] = "region"
 
@@ -231,8 +260,68 @@ class ScheduleDialogueMeeting(Command, _Times):
     venue: Venue
     capacity: int | None = Field(default=None, ge=1)
     also_invite: list[MunicipalityNumber] = Field(default_factory=list, max_length=100)
+    guests: list[Guest] = Field(
+        default_factory=list, max_length=20, description="Other actors invited, by name and address"
+    )
 
     KEY: ClassVar[str | None] = "request_id"
+
+
+class ProposeDialogueMeeting(Command, _Times):
+    """Programme management proposes a dialogmøte with a county itself, without a request:
+    the region's board, the municipalities and the other actors it names are invited."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.propose-dialogue-meeting.v1"
+    SERVICE: ClassVar[str] = "scheduling"
+
+    request_id: UUID | None = Field(
+        default=None, description="Chosen by the caller to make retries safe; else assigned"
+    )
+    gathering_id: UUID | None = None
+    round_id: RoundId
+    region: RegionId
+    topic: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    title: Text | None = None
+    venue: Venue
+    capacity: int | None = Field(default=None, ge=1)
+    also_invite: list[MunicipalityNumber] = Field(default_factory=list, max_length=100)
+    guests: list[Guest] = Field(
+        default_factory=list, max_length=20, description="Other actors invited, by name and address"
+    )
+
+    KEY: ClassVar[str | None] = "region"
+
+
+class ProposeDelingsarena(Command):
+    """A county board proposes a delingsarena in its own region, for programme management to
+    take up: what it is about, when and where it could be."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.propose-delingsarena.v1"
+    SERVICE: ClassVar[str] = "scheduling"
+
+    proposal_id: UUID | None = Field(
+        default=None, description="Chosen by the caller to make retries safe; else assigned"
+    )
+    round_id: RoundId
+    region: RegionId
+    title: Text
+    description: Annotated[str, StringConstraints(max_length=4000)] = ""
+    wished_dates: list[date] = Field(default_factory=list, max_length=10)
+    venue: Venue | None = Field(default=None, description="Where it could be held, if known")
+
+    KEY: ClassVar[str | None] = "region"
+
+
+class EraseGuest(Command):
+    """Programme management erases another actor's name and address (a guest's): their
+    invitations still ahead are withdrawn, downstream is told by a tombstone and an event."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.erase-guest.v1"
+    SERVICE: ClassVar[str] = "scheduling"
+
+    person_id: UUID
+
+    KEY: ClassVar[str | None] = "person_id"
 
 
 class BookSupervision(Command, _Times):
@@ -332,6 +421,14 @@ class GatheringScheduled(_GatheringFacts):
         default_factory=list, description="The shape rules set aside (problem type slugs)"
     )
     override_reason: str | None = None
+    proposed_by_programme: bool = Field(
+        default=False,
+        description="A dialogmøte programme management proposed itself, without a board's request",
+    )
+    arranged_by_branch: str | None = Field(
+        default=None,
+        description="A delingsarena a county board scheduled itself: the board's branch id",
+    )
 
 
 class GatheringRescheduled(_GatheringFacts):
@@ -472,5 +569,63 @@ class DialogueMeetingScheduled(Event):
     region: str
     starts_at: AwareDatetime
     ends_at: AwareDatetime
+    proposed_by_programme: bool = Field(
+        default=False,
+        description="Programme management proposed it without a board's request (the request "
+        "id is then one it made for the proposal)",
+    )
 
     KEY: ClassVar[str | None] = "request_id"
+
+
+class DelingsarenaProposed(Event):
+    """A county board proposed a delingsarena in its region (ids and facts, no contact data)."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.delingsarena-proposed.v1"
+    SERVICE: ClassVar[str] = "scheduling"
+
+    proposal_id: UUID
+    round_id: str
+    region: str
+    title: str
+    description: str
+    wished_dates: list[date]
+    venue: VenueInfo | None = None
+    proposed_at: AwareDatetime
+
+    KEY: ClassVar[str | None] = "proposal_id"
+
+
+class GuestErased(Event):
+    """A guest's contact data is erased: forget everything held for the person id. Kept on the
+    events topic, so a consumer away longer than the tombstone's day learns of it too."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.guest-erased.v1"
+    SERVICE: ClassVar[str] = "scheduling"
+
+    person_id: UUID
+    erased_at: AwareDatetime
+
+    KEY: ClassVar[str | None] = "person_id"
+
+
+class GuestContact(Contract):
+    """An invited actor's contact data, on scheduling's restricted compacted contacts topic only.
+
+    Keyed by person id (the id invitations name with the role `guest`); erasure is a tombstone
+    under the same key. Read tolerantly, like an event."""
+
+    model_config = TOLERANT
+
+    TYPE: ClassVar[str] = f"{PREFIX}.guest-contact.v1"
+    SERVICE: ClassVar[str] = "scheduling"
+    KIND: ClassVar[str] = "contact"
+    TOPIC: ClassVar[str] = CONTACTS
+
+    person_id: UUID
+    name: str
+    email: EmailStr
+    language: Language = Language.BOKMAAL
+    organisation: str | None = None
+
+    KEY: ClassVar[str | None] = "person_id"

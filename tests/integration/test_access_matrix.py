@@ -25,6 +25,9 @@ from services.notification.app import create_app as notification_app
 from services.notification.app import local_tokens as notification_tokens
 from services.notification.settings import NotificationSettings
 from services.notification.templates import Templates
+from services.registration.adapters import inbound
+from services.registration.domain.inbound import read_mail
+from services.registration.domain.reference import ReferenceData
 from services.scheduling.settings import SchedulingSettings
 from shared.db.pool import connect
 from shared.lag import LagProbe
@@ -79,6 +82,8 @@ class World:
     agder_member: str = ""  # a person in Kristiansand's group
     gatherings: dict[str, str] = field(default_factory=dict)
     request_id: str = ""
+    inbound: dict[str, str] = field(default_factory=dict)  # mails to the programme mailbox
+    guest: str = ""  # another actor invited to a dialogmøte by name
 
     def member(self, branch: str, role: str) -> dict[str, Any]:
         tag = self.tags[branch]
@@ -310,6 +315,42 @@ PROBES: dict[str, Probe] = {
     "POST /cancellations": lambda w, r: Call(
         "/cancellations", {"gathering_id": w.gatherings["cancelled"], "reason": "Avlyst"}
     ),
+    "GET /inbound-interest": lambda w, r: Call("/inbound-interest"),
+    "GET /inbound-interest/{mail_id}": lambda w, r: Call(f"/inbound-interest/{w.inbound['read']}"),
+    "POST /inbound-interest/{mail_id}/confirmation": lambda w, r: Call(
+        f"/inbound-interest/{w.inbound['confirm']}/confirmation",
+        {"round_id": ROUND, "message": "Styret vil delta."},
+    ),
+    "POST /inbound-interest/{mail_id}/rejection": lambda w, r: Call(
+        f"/inbound-interest/{w.inbound['reject']}/rejection", {"reason": "Ikke en interessemelding"}
+    ),
+    "POST /dialogue-proposals": lambda w, r: Call(
+        "/dialogue-proposals",
+        {
+            "round_id": ROUND,
+            "region": "vestland",
+            "topic": f"Forslag {w.tags['vestland']}",
+            "venue": venue(),
+            "starts_at": oslo("2029-10-23", 13),
+            "ends_at": oslo("2029-10-23", 15),
+        },
+    ),
+    "POST /guest-erasures": lambda w, r: Call("/guest-erasures", {"person_id": w.guest}),
+    "POST /delingsarena-proposals": lambda w, r: Call(
+        "/delingsarena-proposals",
+        {
+            "round_id": ROUND,
+            "region": "vestland",
+            "title": "Delingsarena i Bergen",
+            "description": f"Forslag {w.tags['vestland']}",
+        },
+    ),
+    "GET /rounds/{round_id}/delingsarena-proposals": lambda w, r: Call(
+        f"/rounds/{ROUND}/delingsarena-proposals"
+    ),
+    "GET /rounds/{round_id}/delingsarena-proposals?region=vestland": lambda w, r: Call(
+        f"/rounds/{ROUND}/delingsarena-proposals", params={"region": "vestland"}
+    ),
     "POST /dialogue-requests": lambda w, r: Call(
         "/dialogue-requests",
         {"round_id": ROUND, "region": "vestland", "topic": f"Tema {w.tags['vestland']}"},
@@ -458,6 +499,20 @@ async def prepare_registration(w: World) -> None:
     w.erasable = askoy[1]["person_id"]
     kristiansand = (await app.get(f"/rounds/{ROUND}/applications/4204", PROGRAMME))["group"]
     w.agder_member = kristiansand[1]["person_id"]
+    reference = ReferenceData.load()
+    for name, branch in (("read", "Vestland"), ("confirm", "Rogaland"), ("reject", "Agder")):
+        text = f"Styret i {branch} melder interesse. Hilsen Kontakt {w.tags['vestland']}"
+        mail = read_mail(
+            reference,
+            f"post.{name}@example.no",
+            (
+                f"From: Kontakt <post.{name}@example.no>\r\nTo: post@kulturskoleradet.no\r\n"
+                f"Subject: Fremtidens kulturskole, Regionale program\r\n"
+                f"Message-ID: <{uuid.uuid4()}@example.no>\r\n\r\n{text}\r\n"
+            ).encode(),
+        )
+        kept = await inbound.keep(app.db, mail_id=uuid.uuid4(), mail=mail, at=app.clock())
+        w.inbound[name] = str(kept)
 
 
 async def prepare_scheduling(w: World) -> None:
@@ -488,6 +543,31 @@ async def prepare_scheduling(w: World) -> None:
         )
         if branch == "vestland":
             w.request_id = asked["request_id"]
+        await s.accepted(
+            "/delingsarena-proposals",
+            {
+                "round_id": ROUND,
+                "region": branch,
+                "title": f"Delingsarena {branch}",
+                "description": f"Forslag {w.tags[branch]}",
+            },
+            who,
+            status=201,
+        )
+    await s.accepted(
+        "/dialogue-proposals",
+        {
+            "round_id": ROUND,
+            "region": "vestland",
+            "topic": "Samarbeid med fylkeskommunen",
+            "venue": venue(),
+            "starts_at": oslo("2029-10-24", 13),
+            "ends_at": oslo("2029-10-24", 15),
+            "guests": [{"name": "Gjest Gjestesen", "email": "gjest@example.no"}],
+        },
+        status=201,
+    )
+    w.guest = str(await s.db.fetchval("SELECT person_id FROM guests"))
 
     async def bergen_invited() -> bool:
         return "municipality:4601" in await s.invited(w.gatherings["presamling"])

@@ -236,6 +236,33 @@ def test_invitation_templates_follow_the_kind() -> None:
     assert "samling" not in rules.INVITATION_TEMPLATES  # the general invitation
 
 
+def test_a_dialogmote_of_programme_managements_initiative_is_its_invitation() -> None:
+    def template(kind: str, role: str, proposed: bool) -> str:
+        return rules.invitation_template(kind, role, proposed_by_programme=proposed)
+
+    assert template("dialogmote", "county_board", False) == "dialogue_meeting_scheduled"
+    assert template("dialogmote", "county_board", True) == "dialogue_meeting_invitation"
+    assert template("dialogmote", "guest", False) == "dialogue_meeting_invitation"
+    assert template("samling", "kulturskole", False) == "gathering_invitation"
+
+
+def test_a_dialogue_request_is_told_to_the_programme_mailbox() -> None:
+    event = {
+        "request_id": "00000000-0000-4000-8000-000000000003",
+        "round_id": "2027",
+        "region": "vestland",
+        "topic": "Kobling av kommuner",
+        "wished_dates": ["2026-10-07"],
+        "requested_at": "2026-09-01T10:00:00+02:00",
+    }
+    [mail] = rules.mails_for_dialogue_requested(
+        event, programme_mailbox="post@example.no", places=PLACES
+    )
+    assert (mail.address, mail.template) == ("post@example.no", "dialogue_requested")
+    assert mail.context["region_name"] == "Vestland"
+    assert mail.context["topic"] == "Kobling av kommuner"
+
+
 def test_calendar_invitation_parses_back_in_oslo_time() -> None:
     spec = GATHERING.calendar("CANCEL")
     raw = invitation(

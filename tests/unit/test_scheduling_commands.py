@@ -107,6 +107,31 @@ def test_a_board_asks_for_dialogue_and_records_attendance_in_its_own_region_only
         COMMANDS.authorize(OBSERVER, ask("vestland"), CTX)
 
 
+def test_a_board_schedules_a_delingsarena_in_its_own_region_and_nothing_else() -> None:
+    def gathering(kind: str, region: str = "vestland") -> ScheduleGathering:
+        return ScheduleGathering.model_validate(
+            {
+                "round_id": "2027",
+                "region": region,
+                "kind": kind,
+                "title": "Delingsarena",
+                "venue": venue(),
+                "starts_at": "2027-03-02T10:00:00+01:00",
+                "ends_at": "2027-03-02T15:00:00+01:00",
+            }
+        )
+
+    COMMANDS.authorize(VESTLAND, gathering("delingsarena"), CTX)
+    for kind in ("delingsarena", "samling", "presamling"):
+        COMMANDS.authorize(PROGRAMME, gathering(kind), CTX)
+    with pytest.raises(Forbidden, match="may not act for the branch vestland"):
+        COMMANDS.authorize(AGDER, gathering("delingsarena"), CTX)
+    with pytest.raises(Forbidden, match="programme management only"):
+        COMMANDS.authorize(VESTLAND, gathering("samling"), CTX)
+    with pytest.raises(Forbidden):
+        COMMANDS.authorize(OBSERVER, gathering("delingsarena"), CTX)
+
+
 def test_an_unknown_region_is_a_refusal_with_the_known_ones() -> None:
     with pytest.raises(DomainError, match=r"unknown region 'atlantis'.*vestland"):
         COMMANDS.authorize(PROGRAMME, ask("atlantis"), CTX)

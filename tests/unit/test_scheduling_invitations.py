@@ -78,6 +78,16 @@ def test_a_named_municipality_that_left_the_programme_is_invited_no_more() -> No
     assert set(found) == {f"person:{BOARD}", f"person:{SIV}"}
 
 
+def test_a_dialogmote_invites_its_guests_by_person_id_and_keeps_them_on_refresh() -> None:
+    guest = uuid.uuid4()
+    found = invitees(GatheringKind.DIALOGMOTE, STATE, guests=[guest])
+    assert set(found) == {f"person:{BOARD}", f"person:{guest}"}
+    assert found[f"person:{guest}"].role is InviteeRole.GUEST
+    assert found[f"person:{guest}"].municipality_number is None
+    # Refreshed after a registration event, the guest stays invited.
+    assert not reconcile(found, found)
+
+
 def test_veiledning_invites_only_its_municipalitys_group() -> None:
     found = invitees(GatheringKind.VEILEDNING, STATE, municipality="4601")
     assert set(found) == {f"person:{KARI}", f"person:{OLA}"}

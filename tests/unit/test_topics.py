@@ -7,6 +7,7 @@ import pytest
 from services.catalog import SERVICES
 from shared.catalog import names, topic_specs
 from shared.events.registration import contacts_topic
+from shared.events.scheduling import guest_contacts_topic
 from shared.topics import (
     DEFAULT_PREFIX,
     TopicKind,
@@ -88,9 +89,12 @@ def test_the_platform_topics_events_commands_contacts_and_a_dlq_each() -> None:
     main = {name for name in by_name if not name.endswith(".dlq")}
     assert main == {events_topic(s) for s in names(SERVICES)} | {
         commands_topic(s) for s in names(SERVICES)
-    } | {contacts_topic()}
+    } | {contacts_topic(), guest_contacts_topic()}
     assert {name for name in by_name if name.endswith(".dlq")} == {dlq_topic(t) for t in main}
-    assert [name for name, spec in by_name.items() if spec.compacted] == [contacts_topic()]
+    assert [name for name, spec in by_name.items() if spec.compacted] == [
+        contacts_topic(),
+        guest_contacts_topic(),
+    ]
     assert {by_name[dlq_topic(t)].kind for t in main} == {TopicKind.DLQ}
 
 

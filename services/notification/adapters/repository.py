@@ -335,6 +335,25 @@ async def save_gathering(conn: asyncpg.Connection, gathering: Gathering) -> None
     )
 
 
+async def save_initiative(
+    conn: asyncpg.Connection, gathering_id: uuid.UUID, *, proposed_by_programme: bool
+) -> None:
+    await conn.execute(
+        "INSERT INTO gathering_initiative (gathering_id, proposed_by_programme) VALUES ($1, $2)"
+        " ON CONFLICT (gathering_id) DO UPDATE SET proposed_by_programme = $2",
+        gathering_id,
+        proposed_by_programme,
+    )
+
+
+async def proposed_by_programme(conn: asyncpg.Connection, gathering_id: uuid.UUID) -> bool:
+    found = await conn.fetchval(
+        "SELECT proposed_by_programme FROM gathering_initiative WHERE gathering_id = $1",
+        gathering_id,
+    )
+    return bool(found)
+
+
 async def cancel_gathering(conn: asyncpg.Connection, gathering_id: uuid.UUID) -> None:
     await conn.execute(
         "UPDATE gatherings SET cancelled = true WHERE gathering_id = $1", gathering_id

@@ -359,6 +359,57 @@ INVITATION_TEMPLATES = {
     "veiledning": "supervision_booked",
     "dialogmote": "dialogue_meeting_scheduled",
 }
+GUEST_ROLE = "guest"  # another actor invited to a dialogmøte by name
+
+
+def invitation_template(kind: str, role: str, *, proposed_by_programme: bool) -> str:
+    """A dialogmøte a board asked for says so to the board; one programme management proposed
+    itself, or an invitation to a guest, is an invitation of programme management's."""
+    if kind == "dialogmote" and (role == GUEST_ROLE or proposed_by_programme):
+        return "dialogue_meeting_invitation"
+    return INVITATION_TEMPLATES.get(kind, "gathering_invitation")
+
+
+def mails_for_delingsarena_proposed(
+    event: Mapping[str, Any], *, programme_mailbox: str, places: Places
+) -> list[PlannedMail]:
+    """Programme management is told of each delingsarena a county board proposes."""
+    venue = event.get("venue") or {}
+    context = {
+        "round_id": event["round_id"],
+        "region_name": places.branch_name(event["region"]),
+        "title": event["title"],
+        "description": event.get("description") or "",
+        "wished_dates": list(event.get("wished_dates") or []),
+        "venue_name": venue.get("name") or "",
+        "venue_address": venue.get("address") or "",
+        "digital_link": venue.get("digital_link") or "",
+        "proposed_at": event["proposed_at"],
+        "proposal_id": str(event["proposal_id"]),
+    }
+    return [mailbox(programme_mailbox, "delingsarena_proposed", context)]
+
+
+def mails_for_delingsarena_arranged(
+    gathering: Gathering, *, programme_mailbox: str, places: Places
+) -> list[PlannedMail]:
+    """Programme management is told of a delingsarena a county board scheduled itself."""
+    return [mailbox(programme_mailbox, "delingsarena_arranged", gathering.context(places))]
+
+
+def mails_for_dialogue_requested(
+    event: Mapping[str, Any], *, programme_mailbox: str, places: Places
+) -> list[PlannedMail]:
+    """Programme management is told of each board's request for a dialogmøte."""
+    context = {
+        "round_id": event["round_id"],
+        "region_name": places.branch_name(event["region"]),
+        "topic": event["topic"],
+        "wished_dates": list(event.get("wished_dates") or []),
+        "requested_at": event["requested_at"],
+        "request_id": str(event["request_id"]),
+    }
+    return [mailbox(programme_mailbox, "dialogue_requested", context)]
 
 
 @dataclass(frozen=True)

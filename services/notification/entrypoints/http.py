@@ -96,6 +96,14 @@ SAMPLE: dict[str, Any] = {
     "digital_link": "",
     "on_behalf_of": "",
     "days_before": 7,
+    "topic": "Hvordan kommunene i regionen kan dele erfaringer",
+    "wished_dates": ["2025-10-07", "2025-10-09"],
+    "requested_at": _NOW.isoformat(),
+    "request_id": "00000000-0000-4000-8000-000000000003",
+    "guest": False,
+    "description": "Kulturskolene i Nordhordland viser fram arbeidet med medvirkning.",
+    "proposed_at": _NOW.isoformat(),
+    "proposal_id": "00000000-0000-4000-8000-000000000004",
 }
 
 

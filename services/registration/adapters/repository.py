@@ -55,8 +55,9 @@ async def erase_person(
 
     The id stays, so that history keeps its shape. Gone are: the data on the person, every
     contact-details message of theirs in the outbox (published or not: the tombstone that
-    follows is what the topic keeps), and their entries in unsubmitted drafts' groups (matched
-    by e-mail address, as drafts hold no person ids yet).
+    follows is what the topic keeps), their entries in unsubmitted drafts' groups (matched
+    by e-mail address, as drafts hold no person ids yet), and the mails they sent to the
+    programme mailbox (by address; the rows stay, empty, with what became of them).
     """
     email = await conn.fetchval(
         "SELECT email FROM persons WHERE id = $1 AND erased_at IS NULL FOR UPDATE", person_id
@@ -81,6 +82,12 @@ async def erase_person(
         "  WHERE lower(m ->> 'email') IS DISTINCT FROM lower($1))"
         " WHERE status = 'draft' AND EXISTS (SELECT 1 FROM jsonb_array_elements(draft_group) m"
         "  WHERE lower(m ->> 'email') = lower($1))",
+        email,
+    )
+    await conn.execute(
+        "UPDATE inbound_interest SET sender_name = '', sender_email = '', mail_from = '',"
+        " subject = '', body = '', message_id = NULL"
+        " WHERE lower(sender_email) = lower($1) OR lower(mail_from) = lower($1)",
         email,
     )
     return True

@@ -495,16 +495,131 @@ async def region_state(conn: asyncpg.Connection, round_id: str, region: str) -> 
 
 async def insert_request(conn: asyncpg.Connection, **row: Any) -> bool:
     inserted = await conn.fetchval(
-        "INSERT INTO dialogue_requests (id, round_id, region, topic, wished_dates, requested_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING true",
+        "INSERT INTO dialogue_requests (id, round_id, region, topic, wished_dates, requested_at,"
+        " origin, requested_by)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING true",
         row["id"],
         row["round_id"],
         row["region"],
         row["topic"],
         row["wished_dates"],
         row["requested_at"],
+        row.get("origin", "board"),
+        row.get("requested_by"),
     )
     return bool(inserted)
+
+
+# --- delingsarena proposals of the county boards ---------------------------------------------
+
+
+async def insert_delingsarena_proposal(conn: asyncpg.Connection, **row: Any) -> bool:
+    inserted = await conn.fetchval(
+        "INSERT INTO delingsarena_proposals (id, round_id, region, title, description,"
+        " wished_dates, venue, proposed_at, proposed_by)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING RETURNING true",
+        row["id"],
+        row["round_id"],
+        row["region"],
+        row["title"],
+        row["description"],
+        row["wished_dates"],
+        json.dumps(row["venue"]) if row["venue"] is not None else None,
+        row["proposed_at"],
+        row["proposed_by"],
+    )
+    return bool(inserted)
+
+
+async def get_delingsarena_proposal(
+    conn: asyncpg.Connection, proposal_id: UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM delingsarena_proposals WHERE id = $1 FOR UPDATE", proposal_id
+    )
+
+
+async def take_up_proposal(conn: asyncpg.Connection, proposal_id: UUID, gathering_id: UUID) -> None:
+    await conn.execute(
+        "UPDATE delingsarena_proposals SET gathering_id = $2 WHERE id = $1",
+        proposal_id,
+        gathering_id,
+    )
+
+
+async def delingsarena_proposals(db: Db, round_id: str, region: str | None) -> list[asyncpg.Record]:
+    return list(
+        await db.fetch(
+            "SELECT * FROM delingsarena_proposals WHERE round_id = $1"
+            " AND ($2::text IS NULL OR region = $2) ORDER BY proposed_at, id",
+            round_id,
+            region,
+        )
+    )
+
+
+# --- guests: other actors invited by name and address ------------------------------------------
+
+
+async def save_guest(
+    conn: asyncpg.Connection,
+    *,
+    person_id: UUID,
+    name: str,
+    email: str,
+    language: str,
+    organisation: str | None,
+) -> UUID:
+    """The guest's person id: the one this address has already, else `person_id`; the name,
+    language and organisation as given now."""
+    found: UUID = await conn.fetchval(
+        "INSERT INTO guests (person_id, name, email, language, organisation)"
+        " VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT ((lower(email))) DO UPDATE SET name = $2, language = $4,"
+        " organisation = coalesce($5, guests.organisation)"
+        " RETURNING person_id",
+        person_id,
+        name,
+        email,
+        language,
+        organisation,
+    )
+    return found
+
+
+async def add_gathering_guests(
+    conn: asyncpg.Connection, gathering_id: UUID, person_ids: list[UUID]
+) -> None:
+    await conn.execute(
+        "INSERT INTO gathering_guests (gathering_id, person_id)"
+        " SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
+        gathering_id,
+        person_ids,
+    )
+
+
+async def gathering_guests(conn: asyncpg.Connection, gathering_id: UUID) -> list[UUID]:
+    return [
+        r["person_id"]
+        for r in await conn.fetch(
+            "SELECT person_id FROM gathering_guests WHERE gathering_id = $1 ORDER BY person_id",
+            gathering_id,
+        )
+    ]
+
+
+async def erase_guest(conn: asyncpg.Connection, person_id: UUID, contacts_topic: str) -> bool:
+    """Forget a guest's name and address (their invitations keep the id only), also the
+    contact records of theirs the outbox still keeps after publishing them."""
+    erased = await conn.fetchval(
+        "DELETE FROM guests WHERE person_id = $1 RETURNING true", person_id
+    )
+    await conn.execute(
+        "DELETE FROM outbox WHERE topic = $1 AND key = $2 AND published_at IS NOT NULL",
+        contacts_topic,
+        str(person_id),
+    )
+    return bool(erased)
 
 
 async def get_request(

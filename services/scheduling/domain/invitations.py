@@ -87,6 +87,7 @@ def invitees(
     *,
     municipality: str | None = None,
     also_invite: Iterable[str] = (),
+    guests: Iterable[UUID] = (),
 ) -> dict[str, Invitee]:
     """Whom a gathering of `kind` invites now.
 
@@ -97,7 +98,8 @@ def invitees(
     - dialogmøte: the region's boards;
     - veiledning: the kommunegruppe of its one municipality.
     A municipality named in `also_invite` comes with its kommunegruppe once admitted, or as a
-    municipality before that; not at all once it has left the programme.
+    municipality before that; not at all once it has left the programme. `guests` are other
+    actors a dialogmøte invites by name.
     """
     found: list[Invitee] = []
     if kind is GatheringKind.PRESAMLING:
@@ -118,6 +120,7 @@ def invitees(
         if number in state.left:
             continue
         found += _group(state, number) or [Invitee.municipality(number)]
+    found += [Invitee.person(p, InviteeRole.GUEST) for p in guests]
     return {invitee.key: invitee for invitee in found}
 
 

@@ -1,12 +1,14 @@
 """Who may send which command: programme management plans; a county board asks for dialogue
-meetings and records RSVPs and attendance in its own region; observers only read."""
+meetings, proposes and schedules delingsarenaer, and records RSVPs and attendance in its own
+region; observers only read."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from services.scheduling.handlers.context import Context
-from shared.auth import Principal, parse_tokens, require_branch, require_programme
+from shared.auth import Principal, Role, parse_tokens, require_branch, require_programme
+from shared.events.scheduling import GatheringKind
 
 
 def tokens(raw: str, ctx: Context) -> dict[str, Principal]:
@@ -26,3 +28,12 @@ def programme(principal: Principal, command: Any, ctx: Context) -> None:
 def region_board(principal: Principal, command: Any, ctx: Context) -> None:
     """Programme management, or the board of the command's region."""
     require_branch(principal, ctx.region(command.region).id)
+
+
+def gathering_rule(principal: Principal, command: Any, ctx: Context) -> None:
+    """Programme management schedules every kind; a county board, which helps arrange
+    delingsarenaer, schedules a delingsarena in its own region."""
+    if principal.role is Role.COUNTY_BOARD and command.kind is GatheringKind.DELINGSARENA:
+        require_branch(principal, ctx.region(command.region).id)
+        return
+    require_programme(principal)

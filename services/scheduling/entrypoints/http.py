@@ -6,6 +6,7 @@ The command routes come from the command registry (`app.py`)."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
@@ -67,6 +68,7 @@ def _gathering(row: Any, invitations: list[Any] | None = None) -> dict[str, Any]
         "sequence": row["sequence"],
         "municipality_number": row["municipality_number"],
         "supervisor_id": row["supervisor_id"],
+        "arranged_by": row.get("arranged_by"),  # a delingsarena a county board scheduled
     }
     if invitations is not None:
         found["confirmed"] = sum(1 for i in invitations if i["rsvp"] == "yes")
@@ -271,17 +273,19 @@ async def attendance(
     }
 
 
-def _requests_of(principal: Principal, region: str | None) -> str | None:
-    """Whose dialogue requests the principal may list: all (None) or one region's for
-    programme management, its own region's for a board; an observer none (a request's topic
-    is the board's own words to programme management)."""
+def _requests_of(
+    principal: Principal, region: str | None, what: str = "dialogue requests"
+) -> str | None:
+    """Whose requests or proposals the principal may list: all (None) or one region's for
+    programme management, its own region's for a board; an observer none (their text is the
+    board's own words to programme management)."""
     if principal.role is Role.PROGRAMME:
         return region
     own = principal.branch_id if principal.role is Role.COUNTY_BOARD else None
     if own and region in (None, own):
         return own
     raise Forbidden(
-        f"{principal.name} may not read these dialogue requests: programme management, "
+        f"{principal.name} may not read these {what}: programme management, "
         "or a county board its own region's"
     )
 
@@ -298,6 +302,29 @@ async def dialogue_requests(
     scheduled). Programme management: all; a county board: its own region's."""
     where = _requests_of(principal, _region(request, region) if region else None)
     return [dict(r) for r in await repo.dialogue_requests(runtime.pool, round_id, where)]
+
+
+@router.get("/rounds/{round_id}/delingsarena-proposals", tags=["gatherings"])
+async def delingsarena_proposals(
+    round_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    region: str | None = None,
+) -> list[dict[str, Any]]:
+    """Delingsarenaer the county boards proposed, oldest first, for programme management to
+    take up (it schedules one with POST /gatherings). Programme management: all; a county
+    board: its own region's."""
+    where = _requests_of(
+        principal, _region(request, region) if region else None, "delingsarena proposals"
+    )
+    return [
+        {
+            **dict(r),
+            "venue": json.loads(r["venue"]) if isinstance(r["venue"], str) else r["venue"],
+        }
+        for r in await repo.delingsarena_proposals(runtime.pool, round_id, where)
+    ]
 
 
 # --- feeds ------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from services.scheduling.domain.calendar import OSLO
 from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.regions import Region, Regions
 from services.scheduling.domain.suggestions import HolidayWeeks
+from shared.events.scheduling import guest_contacts_topic
 from shared.topics import events_topic
 
 
@@ -36,6 +37,11 @@ class Context:
     @property
     def events(self) -> str:
         return events_topic("scheduling", self.topic_prefix)
+
+    @property
+    def contacts(self) -> str:
+        """The restricted, compacted topic of invited guests' contact data."""
+        return guest_contacts_topic(self.topic_prefix)
 
     def region(self, region_id: str) -> Region:
         found = self.regions.by_id.get(region_id)

@@ -15,6 +15,8 @@ from services.scheduling.domain.programme import shape_breaches
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.invitations import refresh
 from services.scheduling.handlers.rounds import require_round
+from shared.auth import Role
+from shared.commands import acting
 from shared.events.scheduling import (
     CancelGathering,
     GatheringCancelled,
@@ -117,6 +119,9 @@ async def create_gathering(
     request_id: UUID | None = None,
     overridden: list[str] | None = None,
     override_reason: str | None = None,
+    guests: list[UUID] | None = None,
+    proposed: bool = False,
+    arranged_by: str | None = None,
 ) -> tuple[asyncpg.Record, GatheringScheduled]:
     """Store a new gathering, invite whom its kind invites, emit GatheringScheduled."""
     await require_round(uow, round_id)
@@ -146,6 +151,7 @@ async def create_gathering(
         municipality_number=municipality_number,
         supervisor_id=supervisor_id,
         request_id=request_id,
+        arranged_by=arranged_by,
     )
     if not stored:
         raise Conflict(
@@ -155,6 +161,8 @@ async def create_gathering(
             field="gathering_id",
             slug="already-exists",
         )
+    if guests:
+        await repo.add_gathering_guests(uow.conn, new_id, guests)
     row = await repo.get_gathering(uow.conn, new_id)
     assert row is not None
     event = GatheringScheduled(
@@ -163,6 +171,8 @@ async def create_gathering(
         supervisor_id=supervisor_id,
         overridden=overridden or [],
         override_reason=override_reason,
+        proposed_by_programme=proposed,
+        arranged_by_branch=arranged_by,
     )
     await uow.emit(ctx.events, event)
     await refresh(uow, ctx, row, reason="scheduled")
@@ -219,7 +229,8 @@ async def schedule_gathering(
         planned=await repo.planned(uow.conn, cmd.round_id, cmd.region),
     )
     overridden = allow(breaches, cmd.override_reason)
-    _, event = await create_gathering(
+    proposal = await _proposal_taken_up(uow, cmd)
+    row, event = await create_gathering(
         uow,
         ctx,
         gathering_id=cmd.gathering_id,
@@ -234,7 +245,10 @@ async def schedule_gathering(
         also_invite=cmd.also_invite,
         overridden=overridden,
         override_reason=cmd.override_reason,
+        arranged_by=_arranging_board(),
     )
+    if proposal is not None:
+        await repo.take_up_proposal(uow.conn, proposal, row["id"])
     return event
 
 
@@ -251,6 +265,35 @@ def allow(breaches: list[DomainError], override_reason: str | None) -> list[str]
             slug=first.slug,
         )
     return [b.slug for b in breaches]
+
+
+async def _proposal_taken_up(uow: UnitOfWork, cmd: ScheduleGathering) -> UUID | None:
+    """The board's delingsarena proposal the command takes up, if it names one that fits."""
+    if cmd.proposal_id is None:
+        return None
+    found = await repo.get_delingsarena_proposal(uow.conn, cmd.proposal_id)
+    if found is None:
+        raise NotFound(f"no delingsarena proposal {cmd.proposal_id}")
+    if cmd.kind is not GatheringKind.DELINGSARENA or (found["round_id"], found["region"]) != (
+        cmd.round_id,
+        cmd.region,
+    ):
+        raise DomainError(
+            f"proposal {cmd.proposal_id} is for a delingsarena in {found['region']}, round "
+            f"{found['round_id']}"
+        )
+    if found["gathering_id"] is not None:
+        raise Conflict(f"the proposal is taken up already: gathering {found['gathering_id']}")
+    proposal: UUID = found["id"]
+    return proposal
+
+
+def _arranging_board() -> str | None:
+    """The branch of the county board that schedules (a delingsarena it arranges), if one."""
+    principal = acting()
+    if principal is not None and principal.role is Role.COUNTY_BOARD:
+        return principal.branch_id
+    return None
 
 
 async def reschedule_gathering(

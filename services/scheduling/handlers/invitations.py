@@ -43,6 +43,11 @@ from shared.events.scheduling import (
 from shared.messaging import UnitOfWork
 
 
+def invitation_facts(row: asyncpg.Record, invitation: asyncpg.Record) -> dict[str, object]:
+    """An invitation of a gathering as its events state it."""
+    return _facts(row, invitation)
+
+
 def _facts(row: asyncpg.Record, invitation: asyncpg.Record) -> dict[str, object]:
     return {
         "invitation_id": invitation["id"],
@@ -69,11 +74,19 @@ async def refresh(
     """Invite exactly whom the gathering should invite now; emit each change."""
     if state is None:
         state = await repo.region_state(uow.conn, gathering["round_id"], gathering["region"])
+    kind = GatheringKind(gathering["kind"])
+    # Only a dialogmøte invites guests by name: other kinds save the read.
+    guests = (
+        await repo.gathering_guests(uow.conn, gathering["id"])
+        if kind is GatheringKind.DIALOGMOTE
+        else []
+    )
     desired = invitees(
-        GatheringKind(gathering["kind"]),
+        kind,
         state,
         municipality=gathering["municipality_number"],
         also_invite=gathering["also_invite"],
+        guests=guests,
     )
     active = [r["invitee_key"] for r in await repo.invitations(uow.conn, gathering["id"])]
     changes = reconcile(desired, active)

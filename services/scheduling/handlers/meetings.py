@@ -3,23 +3,41 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
 
 from services.scheduling.adapters import repository as repo
 from services.scheduling.domain.calendar import OSLO, Slot
 from services.scheduling.domain.errors import Conflict, DomainError, NotFound
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.gatherings import check_supervisor_free, create_gathering
+from services.scheduling.handlers.invitations import invitation_facts
 from services.scheduling.handlers.rounds import require_round
+from shared.commands import acting
 from shared.events.scheduling import (
     BookSupervision,
     DialogueMeetingRequested,
     DialogueMeetingScheduled,
+    EraseGuest,
     GatheringKind,
+    Guest,
+    GuestContact,
+    GuestErased,
+    InvitationWithdrawn,
+    ProposeDialogueMeeting,
     RequestDialogueMeeting,
     ScheduleDialogueMeeting,
     SupervisionBooked,
+    Venue,
 )
 from shared.messaging import UnitOfWork
+from shared.outbox import add_to_outbox
+
+
+def _requested_by() -> str | None:
+    principal = acting()
+    return principal.name if principal is not None else None
 
 
 async def request_dialogue_meeting(
@@ -37,6 +55,7 @@ async def request_dialogue_meeting(
         topic=cmd.topic,
         wished_dates=cmd.wished_dates,
         requested_at=now,
+        requested_by=_requested_by(),
     ):
         raise Conflict(
             f"a dialogue meeting request {request_id} exists already",
@@ -52,6 +71,105 @@ async def request_dialogue_meeting(
         topic=cmd.topic,
         wished_dates=cmd.wished_dates,
         requested_at=now,
+    )
+    await uow.emit(ctx.events, event)
+    return event
+
+
+async def invite_guests(uow: UnitOfWork, ctx: Context, guests: Sequence[Guest]) -> list[UUID]:
+    """Keep each guest (one person id per address) and tell notification their contact data
+    on the restricted contacts topic; the events name them by id only."""
+    person_ids = []
+    for guest in guests:
+        person_id = await repo.save_guest(
+            uow.conn,
+            person_id=uuid.uuid4(),
+            name=guest.name,
+            email=str(guest.email),
+            language=guest.language.value,
+            organisation=guest.organisation,
+        )
+        await uow.emit(
+            ctx.contacts,
+            GuestContact(
+                person_id=person_id,
+                name=guest.name,
+                email=guest.email,
+                language=guest.language,
+                organisation=guest.organisation,
+            ),
+        )
+        person_ids.append(person_id)
+    return person_ids
+
+
+async def erase_guest(cmd: EraseGuest, uow: UnitOfWork, ctx: Context) -> GuestErased:
+    """Their invitations ahead withdrawn, their name and address gone, downstream told."""
+    now = ctx.clock()
+    ahead = await repo.gatherings_ahead_of_person(uow.conn, cmd.person_id, now)
+    if not await repo.erase_guest(uow.conn, cmd.person_id, ctx.contacts):
+        raise NotFound(f"no guest {cmd.person_id}")
+    reason = "personal data erased"
+    for gathering in ahead:
+        withdrawn = await repo.withdraw_invitation(
+            uow.conn, gathering["id"], f"person:{cmd.person_id}", reason
+        )
+        if withdrawn is not None:
+            await uow.emit(
+                ctx.events,
+                InvitationWithdrawn(**invitation_facts(gathering, withdrawn), reason=reason),
+            )
+    await add_to_outbox(
+        uow.conn,
+        topic=ctx.contacts,
+        key=str(cmd.person_id),
+        envelope=None,
+        tombstone_id=f"tombstone:{cmd.person_id}:{now.isoformat()}",
+    )
+    event = GuestErased(person_id=cmd.person_id, erased_at=now)
+    await uow.emit(ctx.events, event)
+    return event
+
+
+async def _meet(
+    uow: UnitOfWork,
+    ctx: Context,
+    *,
+    request: Any,
+    gathering_id: UUID | None,
+    title: str | None,
+    venue: Venue,
+    slot: Slot,
+    capacity: int | None,
+    also_invite: list[str],
+    guests: Sequence[Guest],
+    proposed: bool,
+) -> DialogueMeetingScheduled:
+    """The dialogmøte that answers `request` (a board's, or the one made for a proposal)."""
+    row, _ = await create_gathering(
+        uow,
+        ctx,
+        gathering_id=gathering_id,
+        round_id=request["round_id"],
+        region=request["region"],
+        kind=GatheringKind.DIALOGMOTE,
+        title=title or f"Dialogmøte: {request['topic']}"[:200],
+        venue=venue,
+        slot=slot,
+        capacity=capacity,
+        also_invite=also_invite,
+        request_id=request["id"],
+        guests=await invite_guests(uow, ctx, guests),
+        proposed=proposed,
+    )
+    await repo.answer_request(uow.conn, request["id"], row["id"])
+    event = DialogueMeetingScheduled(
+        request_id=request["id"],
+        gathering_id=row["id"],
+        region=row["region"],
+        starts_at=row["starts_at"].astimezone(OSLO),
+        ends_at=row["ends_at"].astimezone(OSLO),
+        proposed_by_programme=proposed,
     )
     await uow.emit(ctx.events, event)
     return event
@@ -76,30 +194,55 @@ async def schedule_dialogue_meeting(
             field="request_id",
             slug="already-answered",
         )
-    row, _ = await create_gathering(
+    return await _meet(
         uow,
         ctx,
+        request=request,
         gathering_id=cmd.gathering_id,
-        round_id=request["round_id"],
-        region=request["region"],
-        kind=GatheringKind.DIALOGMOTE,
-        title=cmd.title or f"Dialogmøte: {request['topic']}"[:200],
+        title=cmd.title,
         venue=cmd.venue,
         slot=Slot.of(cmd.starts_at, cmd.ends_at),
         capacity=cmd.capacity,
         also_invite=cmd.also_invite,
-        request_id=cmd.request_id,
+        guests=cmd.guests,
+        proposed=False,
     )
-    await repo.answer_request(uow.conn, cmd.request_id, row["id"])
-    event = DialogueMeetingScheduled(
-        request_id=cmd.request_id,
-        gathering_id=row["id"],
-        region=row["region"],
-        starts_at=row["starts_at"].astimezone(OSLO),
-        ends_at=row["ends_at"].astimezone(OSLO),
+
+
+async def propose_dialogue_meeting(
+    cmd: ProposeDialogueMeeting, uow: UnitOfWork, ctx: Context
+) -> DialogueMeetingScheduled:
+    """Programme management's own initiative: a request of its own, answered at once (so a
+    dialogmøte always has a request, and the list shows who took the initiative)."""
+    ctx.region(cmd.region)
+    request_id = cmd.request_id or uuid.uuid4()
+    slot = Slot.of(cmd.starts_at, cmd.ends_at)
+    if not await repo.insert_request(
+        uow.conn,
+        id=request_id,
+        round_id=cmd.round_id,
+        region=cmd.region,
+        topic=cmd.topic,
+        wished_dates=[slot.local_start.date()],
+        requested_at=ctx.clock(),
+        origin="programme",
+        requested_by=_requested_by(),
+    ):
+        raise Conflict(f"a dialogue meeting request {request_id} exists already")
+    request = await repo.get_request(uow.conn, request_id, lock=True)
+    return await _meet(
+        uow,
+        ctx,
+        request=request,
+        gathering_id=cmd.gathering_id,
+        title=cmd.title,
+        venue=cmd.venue,
+        slot=slot,
+        capacity=cmd.capacity,
+        also_invite=cmd.also_invite,
+        guests=cmd.guests,
+        proposed=True,
     )
-    await uow.emit(ctx.events, event)
-    return event
 
 
 async def book_supervision(
