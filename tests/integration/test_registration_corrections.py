@@ -80,7 +80,7 @@ async def test_rounds_refuse_past_deadlines_unless_stated_and_can_be_corrected(
         {"round_id": ROUND, "capacity_per_branch": {"Vestland": 0}},
         PROGRAMME,
         409,
-        "region vestland has 1 admitted already",
+        "region Vestland has 1 admitted already",
     )
     await app.refused(
         "/capacity-changes",
@@ -193,7 +193,7 @@ async def test_a_withdrawn_municipality_applies_again_while_the_window_is_open(
     first = await app.submit("4601", complete_group())
     withdrawn = await app.accepted("/withdrawals", of("4601", reason="Feil gruppe"), VESTLAND)
     assert (withdrawn["withdrawn_by"], withdrawn["previous_status"]) == (
-        "Styret i vestland",
+        "Styret i Vestland",
         "submitted",
     )
     row = await app.db.fetchrow(
