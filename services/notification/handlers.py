@@ -173,6 +173,24 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
             event.interest_closes_at,
             event.interest_deadline,
         )
+        if event.interest_closes_at <= ctx.clock():
+            return  # opened after its deadline (on purpose): no invitation to meet it
+        boards = await repo.all_boards(uow.conn)
+        await _plan(
+            uow,
+            rules.mails_for_round_opened(
+                _data(event), boards=boards, programme_mailbox=ctx.programme_mailbox
+            ),
+        )
+
+    async def on_branch_contact_set(event: reg.BranchContactSet, uow: UnitOfWork) -> None:
+        await repo.save_board(
+            uow.conn,
+            branch_id=event.branch_id,
+            branch_name=event.branch_name,
+            county_numbers=event.county_numbers,
+            person_id=event.contact_person_id,
+        )
 
     async def on_round_closed(event: reg.RoundClosed, uow: UnitOfWork) -> None:
         """Closed or cancelled: no more interest or applications, so no deadline reminders."""
@@ -464,6 +482,7 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         reg.InterestRegistered.TYPE: on_interest,
         reg.InterestUpdated.TYPE: on_interest,
         reg.RoundOpened.TYPE: on_round_opened,
+        reg.BranchContactSet.TYPE: on_branch_contact_set,
         reg.ApplicationWindowOpened.TYPE: on_window_opened,
         reg.DeadlineExtended.TYPE: on_deadline_extended,
         reg.ApplicationSubmitted.TYPE: on_application_submitted,

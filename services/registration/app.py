@@ -23,6 +23,7 @@ from services.registration.handlers.applications import (
     save_application_draft,
     submit_application,
 )
+from services.registration.handlers.branches import set_branch_contact
 from services.registration.handlers.context import Context
 from services.registration.handlers.decisions import (
     decide_application,
@@ -85,6 +86,7 @@ from shared.events.registration import (
     RoundClosed,
     RoundOpened,
     SaveApplicationDraft,
+    SetBranchContact,
     SubmitApplication,
     WithdrawMunicipality,
     contacts_topic,
@@ -300,6 +302,8 @@ COMMANDS = CommandRegistry[Context](
                 result=GroupMemberAdded,
             ),
         ),
+        # Over HTTP as `PUT /branches/{branch}/contact` (entrypoints/http.py).
+        CommandEntry(SetBranchContact, set_branch_contact, programme),
         CommandEntry(
             ErasePerson,
             erase_person,

@@ -122,6 +122,44 @@ class ContactHandover(BaseModel):
     new_contact_person_id: UUID
 
 
+# --- county branches ----------------------------------------------------------------------
+
+
+class SetBranchContact(Command):
+    """Programme management sets a county branch's board contact (reference data): the person
+    told when a round opens and reminded before its interest deadline. The contact's data goes
+    on the restricted contacts topic only; the event names them by id."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.set-branch-contact.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    branch: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="The county branch by name or id, e.g. 'Vestland' or 'more-og-romsdal'"
+    )
+    contact: ContactPerson
+
+    KEY: ClassVar[str | None] = "branch"
+
+
+class BranchContactSet(Event):
+    """A county branch's board contact is set. Carries ids, not contact details."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.branch-contact-set.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    branch_id: str
+    branch_name: str
+    county_numbers: list[CountyNumber]
+    contact_person_id: UUID
+    previous_contact_person_id: UUID | None = Field(
+        default=None, description="The contact it replaces, when it is another person"
+    )
+    set_at: AwareDatetime
+    set_by: str | None = None
+
+    KEY: ClassVar[str | None] = "branch_id"
+
+
 # --- programme rounds, windows and deadlines ---------------------------------------------
 
 # A region by its branch id or name ("vestland", "Oslo og Viken"); stored by id.

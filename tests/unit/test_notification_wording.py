@@ -86,6 +86,11 @@ def planned() -> list[PlannedMail]:
         *rules.Handover("r1", "2028", "Møre og Romsdal", "old", "board-person").mails(
             name="Kari Nordmann", address="kari@example.no", language="nb"
         ),
+        *rules.mails_for_round_opened(
+            {"round_id": "2028", "interest_deadline": DEADLINE, "interest_closes_at": CLOSES_AT},
+            boards=[BOARD],
+            programme_mailbox=MAILBOX,
+        ),
         *rules.mails_for_window_opened(
             {
                 "round_id": "2028",
@@ -228,7 +233,10 @@ def test_every_letter_reads_right(language: str) -> None:
             wrong.append(f"{where}: one with a plural")
         if "kl. 00:00" in whole or re.search(r"\d\d\.\d\d\.\d{4} \((innen|innan|by)", whole):
             wrong.append(f"{where}: a deadline said twice")
-        if "deadline" in mail.template or mail.template == "application_window_opened":
+        if "deadline" in mail.template or mail.template in (
+            "application_window_opened",
+            "round_opened",
+        ):
             if SAID_BY[language] not in found.text:
                 wrong.append(f"{where}: no {SAID_BY[language]!r} in {found.text!r}")
     assert not wrong, "\n".join(wrong)

@@ -166,6 +166,26 @@ async def save_board_and_interest(
     )
 
 
+async def save_board(
+    conn: asyncpg.Connection,
+    *,
+    branch_id: str,
+    branch_name: str,
+    county_numbers: Sequence[str],
+    person_id: uuid.UUID,
+) -> None:
+    """The branch's board contact as programme management set it."""
+    await conn.execute(
+        "INSERT INTO branch_contacts (branch_id, branch_name, county_numbers, contact_person_id)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (branch_id) DO UPDATE SET branch_name = $2,"
+        " county_numbers = $3, contact_person_id = $4, updated_at = now()",
+        branch_id,
+        branch_name,
+        list(county_numbers),
+        person_id,
+    )
+
+
 def _board(row: asyncpg.Record | None) -> Board | None:
     if row is None:
         return None

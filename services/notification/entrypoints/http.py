@@ -96,6 +96,8 @@ SAMPLE: dict[str, Any] = {
     "digital_link": "",
     "on_behalf_of": "",
     "days_before": 7,
+    "programme_mailbox": "post@kulturskoleradet.no",
+    "programme_subject": "Fremtidens kulturskole, Regionale program",
 }
 
 

@@ -37,6 +37,7 @@ class FakeStore:
     applications: dict[UUID, dict[str, Any]] = field(default_factory=dict)
     group: list[dict[str, Any]] = field(default_factory=list)
     tombstones: list[tuple[str, str]] = field(default_factory=list)
+    branch_contacts: dict[str, UUID] = field(default_factory=dict)
     _waitlist_order: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # --- persons ---------------------------------------------------------------------------
@@ -66,9 +67,27 @@ class FakeStore:
         return True
 
     async def person_in_use(self, person_id: UUID) -> bool:
-        return any(i["contact_person_id"] == person_id for i in self.interests.values()) or any(
-            g["person_id"] == person_id for g in self.group
+        return (
+            any(i["contact_person_id"] == person_id for i in self.interests.values())
+            or any(g["person_id"] == person_id for g in self.group)
+            or person_id in self.branch_contacts.values()
         )
+
+    async def branch_contact(self, branch_id: str) -> tuple[UUID, str | None] | None:
+        found = self.branch_contacts.get(branch_id)
+        return (found, self.persons[found]["email"]) if found is not None else None
+
+    async def set_branch_contact(
+        self,
+        *,
+        branch_id: str,
+        person_id: UUID,
+        contact: ContactPerson,
+        at: datetime,
+        by: str | None,
+    ) -> None:
+        await self.add_person(person_id=person_id, contact=contact)
+        self.branch_contacts[branch_id] = person_id
 
     # --- membership ------------------------------------------------------------------------
 

@@ -91,10 +91,58 @@ async def person_in_use(conn: asyncpg.Connection, person_id: UUID) -> bool:
     return bool(
         await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM interest_registrations WHERE contact_person_id = $1)"
-            " OR EXISTS (SELECT 1 FROM group_members WHERE person_id = $1)",
+            " OR EXISTS (SELECT 1 FROM group_members WHERE person_id = $1)"
+            " OR EXISTS (SELECT 1 FROM branch_contacts WHERE person_id = $1)",
             person_id,
         )
     )
+
+
+async def branch_contact(
+    conn: asyncpg.Connection, branch_id: str
+) -> tuple[UUID, str | None] | None:
+    """The branch's board contact: their id and e-mail address (None once erased)."""
+    row = await conn.fetchrow(
+        "SELECT b.person_id, p.email FROM branch_contacts b JOIN persons p ON p.id = b.person_id"
+        " WHERE b.branch_id = $1 FOR UPDATE OF b",
+        branch_id,
+    )
+    return (row["person_id"], row["email"]) if row is not None else None
+
+
+async def set_branch_contact(
+    conn: asyncpg.Connection,
+    *,
+    branch_id: str,
+    person_id: UUID,
+    contact: ContactPerson,
+    at: datetime,
+    by: str | None,
+) -> None:
+    """The person (added, or updated under the same id) and the branch's contact, at once."""
+    await conn.execute(
+        "WITH person AS ("
+        "  INSERT INTO persons (id, name, email, phone, language) VALUES ($1, $2, $3, $4, $5)"
+        "  ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,"
+        "  phone = EXCLUDED.phone, language = EXCLUDED.language)"
+        " INSERT INTO branch_contacts (branch_id, person_id, set_at, set_by)"
+        " VALUES ($6, $1, $7, $8) ON CONFLICT (branch_id) DO UPDATE"
+        " SET person_id = $1, set_at = $7, set_by = $8",
+        person_id,
+        contact.name,
+        str(contact.email),
+        contact.phone,
+        contact.language.value,
+        branch_id,
+        at,
+        by,
+    )
+
+
+async def branch_contact_ids(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, UUID]:
+    """Every branch with a board contact set, and the contact's id."""
+    rows = await conn.fetch("SELECT branch_id, person_id FROM branch_contacts")
+    return {r["branch_id"]: r["person_id"] for r in rows}
 
 
 # --- membership -------------------------------------------------------------------------------

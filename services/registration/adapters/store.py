@@ -82,6 +82,18 @@ class Store(Protocol):
 
     async def person_in_use(self, person_id: UUID) -> bool: ...
 
+    async def branch_contact(self, branch_id: str) -> tuple[UUID, str | None] | None: ...
+
+    async def set_branch_contact(
+        self,
+        *,
+        branch_id: str,
+        person_id: UUID,
+        contact: ContactPerson,
+        at: datetime,
+        by: str | None,
+    ) -> None: ...
+
     async def members(self) -> set[str]: ...
 
     async def members_among(self, numbers: list[str]) -> set[str]: ...
@@ -216,6 +228,22 @@ class SqlStore:
 
     async def person_in_use(self, person_id: UUID) -> bool:
         return await repo.person_in_use(self.conn, person_id)
+
+    async def branch_contact(self, branch_id: str) -> tuple[UUID, str | None] | None:
+        return await repo.branch_contact(self.conn, branch_id)
+
+    async def set_branch_contact(
+        self,
+        *,
+        branch_id: str,
+        person_id: UUID,
+        contact: ContactPerson,
+        at: datetime,
+        by: str | None,
+    ) -> None:
+        await repo.set_branch_contact(
+            self.conn, branch_id=branch_id, person_id=person_id, contact=contact, at=at, by=by
+        )
 
     async def members(self) -> set[str]:
         return await repo.members(

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from services.registration.adapters import repository
@@ -24,8 +24,14 @@ from services.registration.domain.reference import Branch, ReferenceData
 from services.registration.entrypoints.auth import PrincipalDep, may_read_branch
 from services.registration.handlers.context import Context
 from shared.commands import REFUSALS, REPLAYED, Accepted, IdempotencyKey, accepted_model
-from shared.events.registration import ImportMembers, MembershipChanged
-from shared.problems import Problem, texts
+from shared.events.registration import (
+    BranchContactSet,
+    ContactPerson,
+    ImportMembers,
+    MembershipChanged,
+    SetBranchContact,
+)
+from shared.problems import Problem, require_json, texts
 from shared.service import Runtime, RuntimeDep
 
 router = APIRouter()
@@ -172,6 +178,41 @@ async def import_members_csv(
         context_of(runtime),
         key=idempotency_key,
         route="POST /members/csv",
+    )
+
+
+# --- county branches ---------------------------------------------------------------------------
+
+
+@router.put(
+    "/branches/{branch}/contact",
+    tags=["branches"],
+    summary="Set a county branch's board contact (told when a round opens, reminded before "
+    "its interest deadline)",
+    responses={200: REPLAYED, **REFUSALS},
+    response_model=accepted_model(SetBranchContact, BranchContactSet),
+    dependencies=[Depends(require_json)],
+)
+async def set_branch_contact(
+    branch: Annotated[
+        str, Path(min_length=1, max_length=100, description="The branch's id or name")
+    ],
+    contact: ContactPerson,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Programme management keeps each branch's board contact. The contact's details travel
+    on the restricted contacts topic only; the `branch-contact-set` event names them by id."""
+    from services.registration.app import COMMANDS, context_of
+
+    return await COMMANDS.run(
+        runtime,
+        principal,
+        SetBranchContact(branch=branch, contact=contact),
+        context_of(runtime),
+        key=idempotency_key,
+        route="PUT /branches/{branch}/contact",
     )
 
 
