@@ -23,7 +23,7 @@ from services.registration.handlers.applications import (
     save_application_draft,
     submit_application,
 )
-from services.registration.handlers.branches import set_branch_contact
+from services.registration.handlers.branches import set_branch_contact, set_development_areas
 from services.registration.handlers.context import Context
 from services.registration.handlers.decisions import (
     decide_application,
@@ -87,6 +87,7 @@ from shared.events.registration import (
     RoundOpened,
     SaveApplicationDraft,
     SetBranchContact,
+    SetDevelopmentAreas,
     SubmitApplication,
     WithdrawMunicipality,
     contacts_topic,
@@ -304,6 +305,8 @@ COMMANDS = CommandRegistry[Context](
         ),
         # Over HTTP as `PUT /branches/{branch}/contact` (entrypoints/http.py).
         CommandEntry(SetBranchContact, set_branch_contact, programme),
+        # `PUT /rounds/{round}/branches/{branch}/development-areas` (entrypoints/http.py).
+        CommandEntry(SetDevelopmentAreas, set_development_areas, by_branch),
         CommandEntry(
             ErasePerson,
             erase_person,

@@ -41,7 +41,7 @@ SAID_BY = {
 def application(**more: Any) -> dict[str, Any]:
     return {
         "round_id": "2028",
-        "municipality_number": "1507",  # Ålesund
+        "municipality_number": "1508",  # Ålesund
         "county_number": "15",
         "branch_id": "more-og-romsdal",
         "decided_at": NOW,
@@ -57,7 +57,7 @@ def planned() -> list[PlannedMail]:
         "branch_id": "more-og-romsdal",
         "branch_name": "Møre og Romsdal",
         "county_numbers": ["15"],
-        "municipality_numbers": ["1507", "1506"],
+        "municipality_numbers": ["1508", "1506"],
         "contact_person_id": "board-person",
         "message": "Styret vil delta.",
         "registered_at": NOW,
@@ -76,8 +76,8 @@ def planned() -> list[PlannedMail]:
         0,
         {"name": "Parken kulturhus", "address": "Kongens gate 12, Ålesund"},
     )
-    board_of = {"1507": BOARD}
-    targets = [InvitationTarget("kari"), InvitationTarget(None, "1507", "municipality")]
+    board_of = {"1508": BOARD}
+    targets = [InvitationTarget("kari"), InvitationTarget(None, "1508", "municipality")]
     mails: list[PlannedMail] = [
         *rules.mails_for_interest_registered(interest, programme_mailbox=MAILBOX, places=PLACES),
         *rules.mails_for_interest_registered(
@@ -115,7 +115,12 @@ def planned() -> list[PlannedMail]:
             places=PLACES,
         ),
         *rules.mails_for_application_submitted(
-            application(development_areas=["Samskaping"], submitted_at=NOW),
+            application(
+                development_areas=["Samskaping"],
+                own_development_areas=["Lokal kulturarv"],
+                themes=["medvirkning", "bærekraft"],
+                submitted_at=NOW,
+            ),
             board=BOARD,
             group=GROUP,
             programme_mailbox=MAILBOX,
@@ -150,7 +155,7 @@ def planned() -> list[PlannedMail]:
     mails += rules.mails_for_member_added(
         {
             "round_id": "2028",
-            "municipality_number": "1507",
+            "municipality_number": "1508",
             "county_number": "15",
             "person_id": "ny",
             "role": "barnehage",
@@ -170,7 +175,7 @@ def planned() -> list[PlannedMail]:
             template, gathering, targets, board_of=board_of, method=method, places=PLACES, **facts
         )
     mails += rules.mails_for_supervisor(
-        gathering, {"municipality_number": "1507", "supervisor_id": "s1"}, PLACES
+        gathering, {"municipality_number": "1508", "supervisor_id": "s1"}, PLACES
     )
     # The reminder worker's contexts (services/notification/reminders.py).
     mails += [
@@ -229,6 +234,8 @@ def test_every_letter_reads_right(language: str) -> None:
         for branch_id in BRANCH_IDS:
             if re.search(rf"(?<![\w-]){re.escape(branch_id)}(?![\w-])", whole):
                 wrong.append(f"{where}: the branch id {branch_id!r}")
+        if re.search(r"\b\d{4} kommune|municipality of \d{4}", whole):
+            wrong.append(f"{where}: a municipality by its number")
         if re.search(r"\b1 (plassene|plassane|places|kommunene|kommunane|municipalities)\b", whole):
             wrong.append(f"{where}: one with a plural")
         if "kl. 00:00" in whole or re.search(r"\d\d\.\d\d\.\d{4} \((innen|innan|by)", whole):

@@ -27,6 +27,7 @@ from shared.events.registration import (
     ErasePerson,
     RegisterInterest,
     SetBranchContact,
+    SetDevelopmentAreas,
     WithdrawMunicipality,
 )
 from shared.messaging import Rejected
@@ -148,13 +149,18 @@ def test_the_openapi_document_says_what_each_command_answers() -> None:
     refs = {r.get("$ref", "").rsplit("/", 1)[-1] for r in result["anyOf"]}
     assert {"InterestRegistered", "InterestUpdated"} <= refs
     assert "/revocations" in paths and "/capacity-changes" in paths and "/round-closures" in paths
-    # Every command is reachable over HTTP, once: a branch's contact by its own PUT route.
+    # Every command is reachable over HTTP, once: a branch's contact and areas by PUT routes.
     posted = [e for e in COMMANDS.entries.values() if e.route is not None]
     assert len([p for p in paths.values() if "post" in p]) == len(posted)
-    assert [e.contract for e in COMMANDS.entries.values() if e.route is None] == [SetBranchContact]
+    assert [e.contract for e in COMMANDS.entries.values() if e.route is None] == [
+        SetBranchContact,
+        SetDevelopmentAreas,
+    ]
     app = FastAPI()
     app.include_router(http.router)
-    assert "put" in app.openapi()["paths"]["/branches/{branch}/contact"]
+    put = app.openapi()["paths"]
+    assert "put" in put["/branches/{branch}/contact"]
+    assert "put" in put["/rounds/{round_id}/branches/{branch}/development-areas"]
 
 
 def test_the_membership_csv_takes_excel_exports() -> None:

@@ -284,6 +284,9 @@ def mails_for_application_submitted(
     context = {
         **_application_context(event, board, places),
         "development_areas": list(event.get("development_areas") or []),
+        # Newer events carry them; older ones do not (tolerant reader).
+        "own_development_areas": list(event.get("own_development_areas") or []),
+        "themes": list(event.get("themes") or []),
         "group_size": len(group),
         "submitted_at": event["submitted_at"],
     }

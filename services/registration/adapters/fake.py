@@ -38,6 +38,7 @@ class FakeStore:
     group: list[dict[str, Any]] = field(default_factory=list)
     tombstones: list[tuple[str, str]] = field(default_factory=list)
     branch_contacts: dict[str, UUID] = field(default_factory=dict)
+    adopted_areas: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     _waitlist_order: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # --- persons ---------------------------------------------------------------------------
@@ -248,6 +249,8 @@ class FakeStore:
         development_areas: list[str],
         co_creation_plan: str,
         draft_group: list[dict[str, object]],
+        own_development_areas: list[str],
+        themes: list[str],
     ) -> None:
         found = self.applications.setdefault(
             application_id,
@@ -278,7 +281,17 @@ class FakeStore:
             development_areas=list(development_areas),
             co_creation_plan=co_creation_plan,
             draft_group=list(draft_group),
+            own_development_areas=list(own_development_areas),
+            themes=list(themes),
         )
+
+    async def development_areas(self, round_id: str, branch_id: str) -> list[str] | None:
+        return self.adopted_areas.get((round_id, branch_id))
+
+    async def set_development_areas(
+        self, *, round_id: str, branch_id: str, areas: list[str], at: datetime, by: str | None
+    ) -> None:
+        self.adopted_areas[(round_id, branch_id)] = list(areas)
 
     async def reopen_as_draft(self, application_id: UUID) -> None:
         for member in self.group:

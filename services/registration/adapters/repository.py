@@ -359,7 +359,8 @@ APPLICATION_COLUMNS = (
     "id, round_id, municipality_number, county_number, branch_id, status, motivation,"
     " development_areas, co_creation_plan, draft_group, submitted_at, decided_at, decision_reason,"
     " waitlist_sequence, decided_by, early_reason, promoted_from_waitlist, withdrawn_at,"
-    " withdrawn_by, withdrawal_reason, revoked_at, revoked_by, revocation_reason"
+    " withdrawn_by, withdrawal_reason, revoked_at, revoked_by, revocation_reason,"
+    " own_development_areas, themes"
 )
 
 
@@ -386,13 +387,16 @@ async def save_draft(
     development_areas: list[str],
     co_creation_plan: str,
     draft_group: list[dict[str, object]],
+    own_development_areas: list[str],
+    themes: list[str],
 ) -> None:
     await conn.execute(
         "INSERT INTO applications (id, round_id, municipality_number, county_number, branch_id, status,"
-        " motivation, development_areas, co_creation_plan, draft_group)"
-        " VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8, $9)"
+        " motivation, development_areas, co_creation_plan, draft_group, own_development_areas,"
+        " themes) VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8, $9, $10, $11)"
         " ON CONFLICT (round_id, municipality_number) DO UPDATE SET motivation = $6,"
-        " development_areas = $7, co_creation_plan = $8, draft_group = $9",
+        " development_areas = $7, co_creation_plan = $8, draft_group = $9,"
+        " own_development_areas = $10, themes = $11",
         application_id,
         round_id,
         municipality,
@@ -402,7 +406,62 @@ async def save_draft(
         development_areas,
         co_creation_plan,
         draft_group,
+        own_development_areas,
+        themes,
     )
+
+
+async def development_areas_of(
+    conn: asyncpg.Connection, round_id: str, branch_id: str
+) -> list[str] | None:
+    """The branch's adopted development areas for the round; None if it has set none."""
+    found: list[str] | None = await conn.fetchval(
+        "SELECT areas FROM development_areas WHERE round_id = $1 AND branch_id = $2",
+        round_id,
+        branch_id,
+    )
+    return found
+
+
+async def set_development_areas(
+    conn: asyncpg.Connection,
+    *,
+    round_id: str,
+    branch_id: str,
+    areas: list[str],
+    at: datetime,
+    by: str | None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO development_areas (round_id, branch_id, areas, set_at, set_by)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (round_id, branch_id)"
+        " DO UPDATE SET areas = $3, set_at = $4, set_by = $5",
+        round_id,
+        branch_id,
+        areas,
+        at,
+        by,
+    )
+
+
+async def round_development_areas(conn: Reader, round_id: str) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT branch_id, areas, set_at, set_by FROM development_areas WHERE round_id = $1"
+        " ORDER BY branch_id",
+        round_id,
+    )
+    return rows
+
+
+async def development_report(conn: Reader, round_id: str) -> list[asyncpg.Record]:
+    """Every application past its draft, with its areas and themes, for the report."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT branch_id, county_number, municipality_number, status, development_areas,"
+        " own_development_areas, themes FROM applications"
+        " WHERE round_id = $1 AND status <> 'draft' ORDER BY branch_id, municipality_number",
+        round_id,
+    )
+    return rows
 
 
 async def reopen_as_draft(conn: asyncpg.Connection, application_id: UUID) -> None:

@@ -157,6 +157,14 @@ class Store(Protocol):
         development_areas: list[str],
         co_creation_plan: str,
         draft_group: list[dict[str, object]],
+        own_development_areas: list[str],
+        themes: list[str],
+    ) -> None: ...
+
+    async def development_areas(self, round_id: str, branch_id: str) -> list[str] | None: ...
+
+    async def set_development_areas(
+        self, *, round_id: str, branch_id: str, areas: list[str], at: datetime, by: str | None
     ) -> None: ...
 
     async def reopen_as_draft(self, application_id: UUID) -> None: ...
@@ -360,6 +368,8 @@ class SqlStore:
         development_areas: list[str],
         co_creation_plan: str,
         draft_group: list[dict[str, object]],
+        own_development_areas: list[str],
+        themes: list[str],
     ) -> None:
         return await repo.save_draft(
             self.conn,
@@ -372,6 +382,18 @@ class SqlStore:
             development_areas=development_areas,
             co_creation_plan=co_creation_plan,
             draft_group=draft_group,
+            own_development_areas=own_development_areas,
+            themes=themes,
+        )
+
+    async def development_areas(self, round_id: str, branch_id: str) -> list[str] | None:
+        return await repo.development_areas_of(self.conn, round_id, branch_id)
+
+    async def set_development_areas(
+        self, *, round_id: str, branch_id: str, areas: list[str], at: datetime, by: str | None
+    ) -> None:
+        await repo.set_development_areas(
+            self.conn, round_id=round_id, branch_id=branch_id, areas=areas, at=at, by=by
         )
 
     async def reopen_as_draft(self, application_id: UUID) -> None:

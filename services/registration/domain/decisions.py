@@ -148,6 +148,8 @@ class Application:
     development_areas: tuple[str, ...] = ()
     co_creation_plan: str = ""
     draft_group: tuple[Mapping[str, Any], ...] = ()
+    own_development_areas: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> Application:
@@ -162,6 +164,8 @@ class Application:
             development_areas=tuple(row.get("development_areas") or ()),
             co_creation_plan=row.get("co_creation_plan") or "",
             draft_group=tuple(row.get("draft_group") or ()),
+            own_development_areas=tuple(row.get("own_development_areas") or ()),
+            themes=tuple(row.get("themes") or ()),
         )
 
 

@@ -1,12 +1,19 @@
-"""County branches as programme management keeps them: each board's contact person."""
+"""County branches: each board's contact person (kept by programme management) and the
+development areas each has adopted for a round."""
 
 from __future__ import annotations
 
 import uuid
 
-from services.registration.handlers.context import Context, actor, publish_contact
+from services.registration.domain import areas
+from services.registration.handlers.context import Context, actor, load_round, publish_contact
 from services.registration.handlers.persons import erase
-from shared.events.registration import BranchContactSet, SetBranchContact
+from shared.events.registration import (
+    BranchContactSet,
+    DevelopmentAreasSet,
+    SetBranchContact,
+    SetDevelopmentAreas,
+)
 from shared.messaging import UnitOfWork
 
 
@@ -40,6 +47,29 @@ async def set_branch_contact(
         county_numbers=list(branch.county_numbers),
         contact_person_id=person_id,
         previous_contact_person_id=previous,
+        set_at=now,
+        set_by=by,
+    )
+    await uow.emit(ctx.events, event)
+    return event
+
+
+async def set_development_areas(
+    cmd: SetDevelopmentAreas, uow: UnitOfWork, ctx: Context
+) -> DevelopmentAreasSet:
+    """The branch's adopted development areas for the round, the whole list at once."""
+    await load_round(uow, ctx, cmd.round_id)
+    branch = ctx.branch(cmd.branch)
+    adopted = areas.tidy(cmd.areas)
+    now, by = ctx.clock(), actor()
+    await ctx.store(uow).set_development_areas(
+        round_id=cmd.round_id, branch_id=branch.id, areas=adopted, at=now, by=by
+    )
+    event = DevelopmentAreasSet(
+        round_id=cmd.round_id,
+        branch_id=branch.id,
+        branch_name=branch.name,
+        areas=adopted,
         set_at=now,
         set_by=by,
     )
