@@ -329,3 +329,60 @@ async def test_a_board_known_only_by_its_contact_hears_of_the_round_and_is_remin
     assert "(Agder)" in letter["text"]
     [reminder] = [m for m in mails if m["subject"].startswith("Reminder: interest deadline")]
     assert "from Agder" in reminder["text"]
+
+
+async def test_a_board_contact_set_after_the_round_opened_still_hears_of_it_once(
+    harness_factory: Any, sink_process: Any
+) -> None:
+    """The contact's event and the round's may be read in either order (other keys, other
+    partitions): a board set after the round opened gets its letter, once; a closed round
+    invites nobody."""
+    harness: Harness = await harness_factory(sink_process, programme_mailbox=MAILBOX)
+    t = token()
+    base = 2040 + int(t[:4], 16) % 40
+    rounds = [str(base), str(base + 1)]
+    closes = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+    for round_id in rounds:
+        await harness.publish(
+            reg.RoundOpened(
+                round_id=round_id,
+                interest_deadline=closes.date(),
+                interest_closes_at=closes,
+                capacity_per_branch={},
+            )
+        )
+    await harness.publish(
+        reg.RoundClosed(
+            round_id=rounds[1],
+            state=reg.RoundState.CANCELLED,
+            reason="Åpnet ved en feil",
+            closed_at=datetime.now(UTC),
+        )
+    )
+
+    async def closed() -> bool:
+        found = await harness.db.fetchval(
+            "SELECT count(*) FROM closed_rounds WHERE round_id = $1", rounds[1]
+        )
+        return bool(found == 1)
+
+    await eventually(closed, what="the cancelled round seen")
+    rogaland = await harness.person(f"Rogaland {t}", f"rogaland-{t}@example.no")
+    for _ in range(2):  # set twice: still one letter
+        await harness.publish(
+            reg.BranchContactSet(
+                branch_id="rogaland",
+                branch_name="Rogaland",
+                county_numbers=["11"],
+                contact_person_id=rogaland,
+                set_at=datetime.now(UTC),
+            )
+        )
+    [letter] = await harness.mails_to(f"rogaland-{t}@example.no", 1, timeout=40)
+    assert letter["subject"] == (
+        f"Fremtidens kulturskole, regionale program {rounds[0]}: "
+        f"meld interesse innen {long_day(closes.date(), 'nb')}"
+    )
+    assert "(Rogaland)" in letter["text"]
+    deliveries = await harness.deliveries(template="round_opened")
+    assert [d["event_id"] for d in deliveries] == [f"round-opened:{rounds[0]}"]

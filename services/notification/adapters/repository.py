@@ -245,6 +245,25 @@ async def save_deadline(
     )
 
 
+async def close_round(conn: asyncpg.Connection, round_id: str) -> None:
+    await conn.execute(
+        "INSERT INTO closed_rounds (round_id) VALUES ($1) ON CONFLICT DO NOTHING", round_id
+    )
+
+
+async def rounds_taking_interest(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.Record]:
+    """Rounds whose interest deadline is still ahead and that are neither closed nor
+    cancelled: their round_id and interest deadline."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT round_id, deadline, closes_at FROM deadlines d WHERE kind = 'interest'"
+        " AND closes_at > $1"
+        " AND NOT EXISTS (SELECT 1 FROM closed_rounds c WHERE c.round_id = d.round_id)"
+        " ORDER BY round_id",
+        now,
+    )
+    return rows
+
+
 async def deadline_of(
     conn: asyncpg.Connection, round_id: str, kind: str, county_number: str | None
 ) -> asyncpg.Record | None:
