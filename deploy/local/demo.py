@@ -1,5 +1,8 @@
-"""Demo data: a few county branches register interest, as their boards would; Bergen is
-admitted; Vestland's calendar gets its presamlinger and first semester.
+"""Demo data on the programme's own calendar (the invitation's): the next round whose
+interest deadline, 15 September, is still ahead; every county board's contact set, so each
+hears of the round; a few branches register interest, as their boards would; presamlinger in
+October and November; the counties' application windows after their annual meetings, with
+Bergen's application drafted for Vestland's; the programme starting in January.
 
 Safe to run again: each registration carries an Idempotency-Key, so a rerun changes nothing.
 """
@@ -12,7 +15,8 @@ import os
 import sys
 import time
 import uuid
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
 from datetime import time as clock_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -59,8 +63,61 @@ DEMO = [
 ]
 
 
-ROUND = "2027"
 BOARDS = ["vestland", "trondelag", "nordland", "agder"]
+# Every county branch's board contact, as programme management keeps them (ASCII addresses).
+BRANCH_CONTACTS = {
+    "oslo-og-viken": ("Nora Berg", "nb"),
+    "innlandet": ("Eirik Lien", "nb"),
+    "vestfold-og-telemark": ("Mona Dahl", "nb"),
+    "agder": ("Sam Smith", "en"),
+    "rogaland": ("Siri Eide", "nb"),
+    "vestland": ("Kari Nordmann", "nn"),
+    "more-og-romsdal": ("Arne Vik", "nn"),
+    "trondelag": ("Ola Nordmann", "nb"),
+    "nordland": ("Ingrid Hansen", "nb"),
+    "troms-finnmark-og-svalbard": ("Aslak Sara", "nb"),
+}
+# Vestland's adopted development areas, which Bergen's application picks from.
+VESTLAND_AREAS = ["Kulturskolen som ressurssenter", "Inkludering", "Samskaping i oppvekstfeltet"]
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The programme's year as the invitation lays it out, for the round a demo run can
+    still take part in: interest by 15 September; presamlinger in October and November; the
+    counties' annual meetings, then their application windows (to 1 December); decisions in
+    December; the programme (semester 1) from January."""
+
+    round_id: str
+    interest_deadline: date
+    presamlinger: tuple[tuple[date, date], ...]  # the month each falls in, first..last day
+    pre_round: tuple[date, date]  # semester 0, around the presamlinger
+    window_opens: date
+    window_deadline: date
+    semester_1: tuple[date, date]
+
+    @classmethod
+    def of(cls, today: date) -> Calendar:
+        """The first round whose interest deadline is still ahead on `today` (or is today)."""
+        start = today.year + 1 if today <= date(today.year, 9, 15) else today.year + 2
+        autumn = start - 1
+        return cls(
+            round_id=str(start),
+            interest_deadline=date(autumn, 9, 15),
+            presamlinger=(
+                (date(autumn, 10, 1), date(autumn, 10, 31)),
+                (date(autumn, 11, 1), date(autumn, 11, 30)),
+            ),
+            pre_round=(date(autumn, 10, 1), date(autumn, 11, 30)),
+            window_opens=date(autumn, 11, 1),  # the annual meetings are held by then
+            window_deadline=date(autumn, 12, 1),
+            semester_1=(date(start, 1, 6), date(start, 6, 19)),
+        )
+
+
+CALENDAR = Calendar.of(datetime.now(ZoneInfo("Europe/Oslo")).date())
+ROUND = CALENDAR.round_id
+WINDOW_COUNTIES = ("46", "50")  # Vestland, Trøndelag
 REFERENCE = REFERENCE_DIR / "kommuner-2024.csv"
 REGISTRATION_PORT = find(SERVICES, "registration").default("http_port")
 SCHEDULING_PORT = int(
@@ -77,9 +134,10 @@ def members_csv() -> str:
 
 
 def application_flow(client: httpx.Client, programme: dict[str, str]) -> None:
-    """Vestland's window opens; the board applies for Bergen; programme management admits it."""
+    """Vestland's and Trøndelag's application windows, after their annual meetings; Vestland's
+    board adopts its development areas and drafts Bergen's application (a draft may be saved
+    before the window opens; it is submitted in the window)."""
     board = {"Authorization": "Bearer local-board-vestland"}
-    today = datetime.now(ZoneInfo("Europe/Oslo")).date()
     group = [
         {
             "name": "Liv Kulturskole",
@@ -104,68 +162,58 @@ def application_flow(client: httpx.Client, programme: dict[str, str]) -> None:
             "commits_to_gatherings": True,
         },
     ]
-    steps = [
+    steps: list[tuple[str, str, str, dict[str, str], dict[str, object]]] = [
         (
-            "application window for Vestland",
+            f"application window for county {county}",
+            "POST",
             "/application-windows",
             programme,
             {
                 "round_id": ROUND,
-                "county_number": "46",
-                "opens_on": today.isoformat(),
-                "deadline": (today + timedelta(days=60)).isoformat(),
+                "county_number": county,
+                "opens_on": CALENDAR.window_opens.isoformat(),
+                "deadline": CALENDAR.window_deadline.isoformat(),
             },
+        )
+        for county in WINDOW_COUNTIES
+    ]
+    steps += [
+        (
+            "Vestland's development areas",
+            "PUT",
+            f"/rounds/{ROUND}/branches/vestland/development-areas",
+            board,
+            {"areas": VESTLAND_AREAS},
         ),
         (
             "Bergen's draft",
+            "POST",
             "/application-drafts",
             board,
             {
                 "round_id": ROUND,
                 "municipality_number": "4601",
                 "motivation": "Kulturskolen skal vere ein utviklingsaktør i oppvekstfeltet.",
-                "development_areas": ["medvirkning", "samskaping"],
+                "development_areas": ["Inkludering", "Samskaping i oppvekstfeltet"],
+                "own_development_areas": ["Kulturarv i nærmiljøet"],
+                "themes": ["medvirkning", "samskaping"],
                 "co_creation_plan": "Felles plan med barnehage og grunnskule for mellomarbeidet.",
                 "group": group,
             },
         ),
-        (
-            "Bergen's application",
-            "/application-submissions",
-            board,
-            {"round_id": ROUND, "municipality_number": "4601"},
-        ),
-        (
-            "Bergen admitted",
-            "/decisions",
-            programme,
-            {
-                "round_id": ROUND,
-                "municipality_number": "4601",
-                "decision": "admit",
-                # The demo does not wait 60 days for Vestland's window to close.
-                "early_reason": "Demo: decided before the window closes",
-            },
-        ),
     ]
-    for what, path, headers, body in steps:
-        response = client.post(path, json=body, headers=headers)
+    for what, method, path, headers, body in steps:
+        response = client.request(method, path, json=body, headers=headers)
         print(f"[demo] {what}: {response.status_code}")
         if response.status_code not in (200, 201, 409):  # 409: done by an earlier run
             raise SystemExit(f"[demo] {what} refused: {response.text}")
 
 
 def schedule_round(scheduling: str, programme: dict[str, str]) -> None:
-    """Vestland's calendar: the pre-round with two presamlinger, the first semester with its
-    two samlinger, on dates the service suggests (clear of holidays), and veiledning for
-    Bergen. The pre-round runs from next week, so the demo's gatherings lie ahead whenever
-    it runs (in a real round: October and November before the start)."""
-    today = datetime.now(OSLO).date()
-    pre_start = today + timedelta(days=7)
-    semesters = {
-        0: (pre_start, pre_start + timedelta(days=63)),
-        1: (pre_start + timedelta(days=64), pre_start + timedelta(days=64 + 150)),
-    }
+    """Vestland's calendar: the pre-round with a presamling in October and one in November,
+    the first semester (from January) with two samlinger, on dates the service suggests
+    (clear of holidays)."""
+    semesters = {0: CALENDAR.pre_round, 1: CALENDAR.semester_1}
     with httpx.Client(base_url=scheduling, timeout=10, headers=programme) as client:
         try:
             client.get("/healthz")
@@ -187,11 +235,19 @@ def schedule_round(scheduling: str, programme: dict[str, str]) -> None:
             response = client.post("/semesters", json=body)
             print(f"[demo] Vestland semester {number}: {response.status_code}")
             response.raise_for_status()
-        kinds = {0: ("presamling", "Presamling"), 1: ("samling", "Samling")}
-        for number, (kind, title) in kinds.items():
+        # One presamling a month (October, November); two samlinger spread over semester 1.
+        wanted = [
+            (0, "presamling", "Presamling", {"first": first, "last": last, "count": 1})
+            for first, last in CALENDAR.presamlinger
+        ] + [(1, "samling", "Samling", {"semester": 1, "count": 2})]
+        numbered: dict[str, int] = {}
+        for semester, kind, title, where in wanted:
+            params = {
+                **{k: v.isoformat() if isinstance(v, date) else v for k, v in where.items()},
+                "weekdays": "tuesday,wednesday,thursday",
+            }
             suggested = client.get(
-                f"/rounds/{ROUND}/regions/vestland/date-suggestions",
-                params={"semester": number, "count": 2, "weekdays": "tuesday,wednesday,thursday"},
+                f"/rounds/{ROUND}/regions/vestland/date-suggestions", params=params
             )
             suggested.raise_for_status()
             found = suggested.json()
@@ -199,7 +255,8 @@ def schedule_round(scheduling: str, programme: dict[str, str]) -> None:
                 f"[demo] suggested {kind} dates {found['dates']}; "
                 f"{len(found['passed_over'])} days passed over for holidays"
             )
-            for index, day in enumerate(found["dates"], start=1):
+            for day in found["dates"]:
+                index = numbered[kind] = numbered.get(kind, 0) + 1
                 gathering_id = uuid.uuid5(DEMO_NAMESPACE, f"{ROUND}:vestland:{kind}:{index}")
                 the_day = date.fromisoformat(day)
                 response = client.post(
@@ -217,39 +274,32 @@ def schedule_round(scheduling: str, programme: dict[str, str]) -> None:
                         "starts_at": datetime.combine(the_day, clock_time(10), OSLO).isoformat(),
                         "ends_at": datetime.combine(the_day, clock_time(15), OSLO).isoformat(),
                         "capacity": 60,
-                        "semester": number,
-                        # The demo's pre-round runs from next week, whatever the month.
-                        **(
-                            {"override_reason": "Demo: the pre-round starts next week"}
-                            if kind == "presamling"
-                            else {}
-                        ),
+                        "semester": semester,
                     },
                 )
                 print(f"[demo] {title} {index} on {day}: {response.status_code}")
                 if response.status_code not in (201, 409):  # 409: scheduled by an earlier run
                     raise SystemExit(f"[demo] scheduling refused: {response.text}")
-        # Veiledning once scheduling has read Bergen's admission from registration's events.
-        first_day = semesters[1][0] + timedelta(days=14)
-        booking = {
-            "gathering_id": str(uuid.uuid5(DEMO_NAMESPACE, f"{ROUND}:4601:veiledning:1")),
-            "round_id": ROUND,
-            "municipality_number": "4601",
-            "supervisor_id": "veileder-1",
-            "venue": {"name": "Teams", "digital_link": "https://teams.example/veiledning-bergen"},
-            "starts_at": datetime.combine(first_day, clock_time(13), OSLO).isoformat(),
-            "ends_at": datetime.combine(first_day, clock_time(14, 30), OSLO).isoformat(),
-        }
-        deadline = time.monotonic() + 30
-        while True:
-            response = client.post("/supervisions", json=booking)
-            if response.status_code != 422 or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)  # waiting for the admission to arrive, bounded by the deadline
-        print(f"[demo] veiledning for Bergen: {response.status_code}")
         print(
             f"[demo] Vestland's calendar: {scheduling}/feeds/regions/vestland.ics?token=local-observer"
         )
+
+
+def set_branch_contacts(client: httpx.Client, programme: dict[str, str]) -> None:
+    """Every county board's contact, before the round opens, so that each hears of it."""
+    for branch, (name, language) in BRANCH_CONTACTS.items():
+        response = client.put(
+            f"/branches/{branch}/contact",
+            headers=programme,
+            json={
+                "name": name,
+                "email": f"leder.{branch.split('-')[0]}@example.no",
+                "language": language,
+            },
+        )
+        print(f"[demo] {branch}'s board contact: {response.status_code}")
+        if response.status_code != 200:
+            raise SystemExit(f"[demo] could not set a board contact: {response.text}")
 
 
 def mail_count(mail: str, needle: str) -> int:
@@ -280,12 +330,13 @@ def main() -> None:
             content=members_csv(),
         )
         print(f"[demo] membership list: {members.status_code}")
+        set_branch_contacts(client, programme)
         opened = client.post(
             "/rounds",
-            headers=programme | {"Idempotency-Key": "demo-round-2027"},
+            headers=programme | {"Idempotency-Key": f"demo-round-{ROUND}"},
             json={
                 "round_id": ROUND,
-                "interest_deadline": "2027-01-15",
+                "interest_deadline": CALENDAR.interest_deadline.isoformat(),
                 "capacity_per_branch": {"vestland": 2, "trondelag": 2},
             },
         )

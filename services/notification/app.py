@@ -100,12 +100,12 @@ def local_tokens() -> dict[str, dict[str, Any]]:
         "local-programme": {"name": "Programledelsen", "role": "programme"},
         "local-observer": {"name": "Observatør", "role": "observer"},
         **{
-            f"local-board-{branch}": {
-                "name": f"Styret i {branch}",
+            f"local-board-{branch.id}": {
+                "name": f"Styret i {branch.name}",
                 "role": "county_board",
-                "branch": branch,
+                "branch": branch.id,
             }
-            for branch in ReferenceData.load().branches
+            for branch in ReferenceData.load().branches.values()
         },
     }
 

@@ -190,10 +190,39 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
             event.interest_closes_at,
             event.interest_deadline,
         )
+        if event.interest_closes_at <= ctx.clock():
+            return  # opened after its deadline (on purpose): no invitation to meet it
+        boards = await repo.all_boards(uow.conn)
+        await round_letters(uow.conn, event.round_id, event.interest_deadline, boards)
+
+    async def round_letters(
+        conn: asyncpg.Connection, round_id: str, deadline: Any, boards: list[Board]
+    ) -> None:
+        """The round's letter to boards, once per round and person: under the round's own
+        key, so the round's event and a board contact set around it (another partition, so
+        in either order) never write it twice, nor miss a board."""
+        facts = {"round_id": round_id, "interest_deadline": str(deadline)}
+        mails = rules.mails_for_round_opened(
+            facts, boards=boards, programme_mailbox=ctx.programme_mailbox
+        )
+        await repo.plan_deliveries(conn, event_id=f"round-opened:{round_id}", mails=mails)
+
+    async def on_branch_contact_set(event: reg.BranchContactSet, uow: UnitOfWork) -> None:
+        await repo.save_board(
+            uow.conn,
+            branch_id=event.branch_id,
+            branch_name=event.branch_name,
+            county_numbers=event.county_numbers,
+            person_id=event.contact_person_id,
+        )
+        board = Board(event.branch_id, event.branch_name, str(event.contact_person_id))
+        for found in await repo.rounds_taking_interest(uow.conn, ctx.clock()):
+            await round_letters(uow.conn, found["round_id"], found["deadline"], [board])
 
     async def on_round_closed(event: reg.RoundClosed, uow: UnitOfWork) -> None:
         """Closed or cancelled: no more interest or applications, so no deadline reminders."""
         await repo.drop_round_reminders(uow.conn, event.round_id)
+        await repo.close_round(uow.conn, event.round_id)
 
     async def on_window_opened(event: reg.ApplicationWindowOpened, uow: UnitOfWork) -> None:
         await repo.save_deadline(
@@ -546,6 +575,7 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         reg.InterestRegistered.TYPE: on_interest,
         reg.InterestUpdated.TYPE: on_interest,
         reg.RoundOpened.TYPE: on_round_opened,
+        reg.BranchContactSet.TYPE: on_branch_contact_set,
         reg.ApplicationWindowOpened.TYPE: on_window_opened,
         reg.DeadlineExtended.TYPE: on_deadline_extended,
         reg.ApplicationSubmitted.TYPE: on_application_submitted,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +42,28 @@ def day(value: str | date | datetime) -> str:
     if isinstance(value, datetime):
         value = value.astimezone(OSLO).date()
     return value.strftime("%d.%m.%Y")
+
+
+MONTHS = {
+    "nb": "januar februar mars april mai juni juli august september oktober november desember",
+    "en": "January February March April May June July August September October November December",
+}
+MONTHS["nn"] = MONTHS["nb"]  # the same names in nynorsk
+
+
+def long_day(value: str | date | datetime, language: str = DEFAULT_LANGUAGE) -> str:
+    """A deadline as a letter says it: '1. desember 2027' (nb, nn), '1 December 2027' (en).
+
+    A deadline is its last day (Europe/Oslo): a date is written as it is; an instant is the
+    moment it closes (midnight after the last day), so the day that ends there."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        value = (value.astimezone(OSLO) - timedelta(microseconds=1)).date()
+    month = MONTHS.get(language, MONTHS[DEFAULT_LANGUAGE]).split()[value.month - 1]
+    if language == "en":
+        return f"{value.day} {month} {value.year}"
+    return f"{value.day}. {month} {value.year}"
 
 
 def span(starts: str | datetime, ends: str | datetime) -> str:
@@ -143,6 +165,7 @@ class Templates:
                 oslo_time=oslo_time,
                 oslo_clock=oslo_clock,
                 day=day,
+                long_day=long_day,
                 span=span,
                 listing=listing,
                 kind_name=kind_name,

@@ -23,6 +23,7 @@ from services.registration.handlers.applications import (
     save_application_draft,
     submit_application,
 )
+from services.registration.handlers.branches import set_branch_contact, set_development_areas
 from services.registration.handlers.context import Context
 from services.registration.handlers.decisions import (
     decide_application,
@@ -85,6 +86,8 @@ from shared.events.registration import (
     RoundClosed,
     RoundOpened,
     SaveApplicationDraft,
+    SetBranchContact,
+    SetDevelopmentAreas,
     SubmitApplication,
     WithdrawMunicipality,
     contacts_topic,
@@ -300,6 +303,10 @@ COMMANDS = CommandRegistry[Context](
                 result=GroupMemberAdded,
             ),
         ),
+        # Over HTTP as `PUT /branches/{branch}/contact` (entrypoints/http.py).
+        CommandEntry(SetBranchContact, set_branch_contact, programme),
+        # `PUT /rounds/{round}/branches/{branch}/development-areas` (entrypoints/http.py).
+        CommandEntry(SetDevelopmentAreas, set_development_areas, by_branch),
         CommandEntry(
             ErasePerson,
             erase_person,

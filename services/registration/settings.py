@@ -4,6 +4,7 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
+from shared.reference import ReferenceData
 from shared.settings import ServiceSettings
 
 
@@ -28,23 +29,14 @@ class RegistrationSettings(ServiceSettings):
 LOCAL_API_TOKENS = {
     "local-programme": {"name": "Programledelsen", "role": "programme"},
     "local-observer": {"name": "Observatør", "role": "observer"},
+    # A board is named as people name it ("Styret i Møre og Romsdal"): the name shows in
+    # what it decides (`withdrawn_by`, ...) and so in letters.
     **{
-        f"local-board-{branch_id}": {
-            "name": f"Styret i {branch_id}",
+        f"local-board-{branch.id}": {
+            "name": f"Styret i {branch.name}",
             "role": "county_board",
-            "branch": branch_id,
+            "branch": branch.id,
         }
-        for branch_id in (
-            "oslo-og-viken",
-            "innlandet",
-            "vestfold-og-telemark",
-            "agder",
-            "rogaland",
-            "vestland",
-            "more-og-romsdal",
-            "trondelag",
-            "nordland",
-            "troms-finnmark-og-svalbard",
-        )
+        for branch in ReferenceData.load().branches.values()
     },
 }

@@ -277,12 +277,12 @@ def local_tokens() -> dict[str, dict[str, Any]]:
         "local-programme": {"name": "Programledelsen", "role": "programme"},
         "local-observer": {"name": "Observatør", "role": "observer"},
         **{
-            f"local-board-{region}": {
-                "name": f"Styret i {region}",
+            f"local-board-{region.id}": {
+                "name": f"Styret i {region.name}",
                 "role": "county_board",
-                "branch": region,
+                "branch": region.id,
             }
-            for region in Regions.load().by_id
+            for region in Regions.load().by_id.values()
         },
     }
 

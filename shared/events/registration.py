@@ -122,6 +122,44 @@ class ContactHandover(BaseModel):
     new_contact_person_id: UUID
 
 
+# --- county branches ----------------------------------------------------------------------
+
+
+class SetBranchContact(Command):
+    """Programme management sets a county branch's board contact (reference data): the person
+    told when a round opens and reminded before its interest deadline. The contact's data goes
+    on the restricted contacts topic only; the event names them by id."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.set-branch-contact.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    branch: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="The county branch by name or id, e.g. 'Vestland' or 'more-og-romsdal'"
+    )
+    contact: ContactPerson
+
+    KEY: ClassVar[str | None] = "branch"
+
+
+class BranchContactSet(Event):
+    """A county branch's board contact is set. Carries ids, not contact details."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.branch-contact-set.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    branch_id: str
+    branch_name: str
+    county_numbers: list[CountyNumber]
+    contact_person_id: UUID
+    previous_contact_person_id: UUID | None = Field(
+        default=None, description="The contact it replaces, when it is another person"
+    )
+    set_at: AwareDatetime
+    set_by: str | None = None
+
+    KEY: ClassVar[str | None] = "branch_id"
+
+
 # --- programme rounds, windows and deadlines ---------------------------------------------
 
 # A region by its branch id or name ("vestland", "Oslo og Viken"); stored by id.
@@ -380,6 +418,48 @@ class GroupMember(BaseModel):
 DevelopmentArea = Annotated[str, StringConstraints(min_length=2, max_length=100)]
 
 
+class Theme(StrEnum):
+    """The programme's themes (the invitation: medvirkning, bærekraft, innovasjon og
+    samskaping), which an application may be tagged with."""
+
+    MEDVIRKNING = "medvirkning"
+    BAEREKRAFT = "bærekraft"
+    INNOVASJON = "innovasjon"
+    SAMSKAPING = "samskaping"
+
+
+class SetDevelopmentAreas(Command):
+    """The development areas a county branch has adopted (utviklingsområder), for a round:
+    its municipalities' applications pick from them. Replaces the branch's list."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.set-development-areas.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    branch: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="The county branch by name or id"
+    )
+    areas: list[DevelopmentArea] = Field(max_length=30, description="In the board's words")
+
+    KEY: ClassVar[str | None] = "branch"
+
+
+class DevelopmentAreasSet(Event):
+    """A branch's adopted development areas for a round (the whole list now)."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.development-areas-set.v1"
+    SERVICE: ClassVar[str] = "registration"
+
+    round_id: RoundId
+    branch_id: str
+    branch_name: str
+    areas: list[str]
+    set_at: AwareDatetime
+    set_by: str | None = None
+
+    KEY: ClassVar[str | None] = "branch_id"
+
+
 class SaveApplicationDraft(Command):
     """The county board drafts an application on behalf of a member municipality."""
 
@@ -389,7 +469,18 @@ class SaveApplicationDraft(Command):
     round_id: RoundId
     municipality_number: MunicipalityNumber
     motivation: Annotated[str, StringConstraints(max_length=8000)] = ""
-    development_areas: list[DevelopmentArea] = Field(default_factory=list, max_length=10)
+    development_areas: list[DevelopmentArea] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Picked from the branch's adopted development areas for the round (any, "
+        "while it has adopted none)",
+    )
+    own_development_areas: list[DevelopmentArea] = Field(
+        default_factory=list, max_length=10, description="The municipality's own, beside them"
+    )
+    themes: list[Theme] = Field(
+        default_factory=list, max_length=4, description="The programme's themes it works with"
+    )
     co_creation_plan: Annotated[str, StringConstraints(max_length=8000)] = ""
     group: list[GroupMember] = Field(default_factory=list, max_length=30)
 
@@ -429,6 +520,12 @@ class ApplicationSubmitted(Event):
     development_areas: list[str]
     group: list[GroupMemberRef]
     submitted_at: AwareDatetime
+    own_development_areas: list[str] | None = Field(
+        default=None, description="The municipality's own development areas, beside the branch's"
+    )
+    themes: list[str] | None = Field(
+        default=None, description="The programme's themes the application is tagged with"
+    )
 
     KEY: ClassVar[str | None] = "municipality_number"
 

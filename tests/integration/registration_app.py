@@ -11,6 +11,8 @@ Import the fixture into a test module with
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
 from collections import Counter
@@ -33,7 +35,7 @@ from services.registration.settings import LOCAL_API_TOKENS, RegistrationSetting
 from shared.db.pool import connect
 from shared.events.base import TYPE_PREFIX
 from shared.events.registration import contacts_topic
-from shared.service import build_app
+from shared.service import Runtime, build_app
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
 from shared.topics import commands_topic, dlq_topic, events_topic
 from tests.integration.support import headers_of, read_to_end
@@ -137,6 +139,7 @@ class Registration:
     bootstrap: str
     prefix: str
     db: asyncpg.Connection
+    runtime: Runtime
 
     @property
     def events(self) -> str:
@@ -242,6 +245,22 @@ class Registration:
             for table, query in TABLES.items()
         }
 
+    @contextlib.asynccontextmanager
+    async def relay_held(self) -> AsyncIterator[None]:
+        """Nothing leaves the outbox inside the block (the relay stops, and starts again after
+        it): for what happens to rows written while the broker is slow or away."""
+        [task] = [t for t in self.runtime.tasks if t.get_name() == "outbox-relay"]
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        try:
+            yield
+        finally:
+            self.runtime.tasks.remove(task)
+            self.runtime.tasks.append(
+                asyncio.create_task(self.runtime.relay.run(), name="outbox-relay")
+            )
+
     async def published(self, topic: str) -> list[ConsumerRecord]:
         """Every record on `topic`, once the relay has published every outbox row."""
 
@@ -282,7 +301,9 @@ async def registration_fixture(
     ):
         db = await connect(database.dsns["registration"], "registration", name="test-reader")
         try:
-            yield Registration(client, clock, endpoints.kafka_bootstrap, topic_prefix, db)
+            yield Registration(
+                client, clock, endpoints.kafka_bootstrap, topic_prefix, db, app.state.runtime
+            )
         finally:
             await db.close()
 

@@ -315,6 +315,24 @@ PROBES: dict[str, Probe] = {
     "POST /cancellations": lambda w, r: Call(
         "/cancellations", {"gathering_id": w.gatherings["cancelled"], "reason": "Avlyst"}
     ),
+    "PUT /branches/{branch}/contact": lambda w, r: Call(
+        "/branches/vestland/contact",
+        {"name": f"Leder {w.tags['vestland']}", "email": f"leder.{w.tags['vestland']}@example.no"},
+    ),
+    "PUT /rounds/{round_id}/branches/{branch}/development-areas": lambda w, r: Call(
+        f"/rounds/{ROUND}/branches/vestland/development-areas",
+        {"areas": ["Samskaping", "Medvirkning i kulturskolen"]},
+    ),
+    "GET /rounds/{round_id}/development-areas": lambda w, r: Call(
+        f"/rounds/{ROUND}/development-areas"
+    ),
+    "GET /themes": lambda w, r: Call("/themes"),
+    "GET /rounds/{round_id}/development-report": lambda w, r: Call(
+        f"/rounds/{ROUND}/development-report"
+    ),
+    "GET /rounds/{round_id}/development-report.csv": lambda w, r: Call(
+        f"/rounds/{ROUND}/development-report.csv"
+    ),
     "GET /inbound-interest": lambda w, r: Call("/inbound-interest"),
     "GET /inbound-interest/{mail_id}": lambda w, r: Call(f"/inbound-interest/{w.inbound['read']}"),
     "POST /inbound-interest/{mail_id}/confirmation": lambda w, r: Call(

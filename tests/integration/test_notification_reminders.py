@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from services.notification.domain.messages import PROGRAMME_SUBJECT
 from services.notification.reminders import CONTEXT, send_due_reminders
+from services.notification.templates import long_day
 from shared.events import registration as reg
 from shared.events import scheduling as sched
 from shared.testing.fixtures import eventually
@@ -27,6 +29,7 @@ from tests.integration.test_notification_mail import (  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.integration
 DASH = "\u2013"
+MAILBOX = "post@kulturskoleradet.no"
 
 
 async def invite(
@@ -238,9 +241,11 @@ async def test_deadline_reminders_go_to_whom_they_concern(
             capacity_per_branch={},
         )
     )
-    reminder = (await harness.mails_to(f"rogaland-{t}@example.no", 2, timeout=40))[-1]
-    assert reminder["subject"].startswith("Påminning: frist for å melde interesse")
+    # Told of the round, then reminded: Rogaland, which has not answered; Vestland has.
+    rogaland_mails = await harness.mails_to(f"rogaland-{t}@example.no", 3, timeout=40)
+    [reminder] = [m for m in rogaland_mails if m["subject"].startswith("Påminning: frist")]
     assert "Vi har enno ikkje fått interessemelding frå Rogaland" in reminder["text"]
+    assert any(f"{round_id}: meld interesse innan" in m["subject"] for m in rogaland_mails)
 
     # Voss has applied, Bergen not: the board's reminder names Bergen.
     await harness.publish(
@@ -265,10 +270,119 @@ async def test_deadline_reminders_go_to_whom_they_concern(
             closes_at=window_closes,
         )
     )
-    # Application received, window opened, then the reminder.
-    mails = await harness.mails_to(f"vestland-{t}@example.no", 5, timeout=40)
+    # The round's letter, application received, window opened, then the reminder.
+    mails = await harness.mails_to(f"vestland-{t}@example.no", 6, timeout=40)
     subjects = [m["subject"] for m in mails]
     assert any(s.startswith("Søknadsfrist for kommunene i Vestland") for s in subjects)
     [board_reminder] = [m for m in mails if m["subject"].startswith("Påminnelse: søknadsfrist")]
     assert "- Bergen" in board_reminder["text"] and "Voss" not in board_reminder["text"]
     assert "<li>Bergen</li>" in board_reminder["html"]
+
+
+async def test_a_board_known_only_by_its_contact_hears_of_the_round_and_is_reminded(
+    harness_factory: Any, sink_process: Any
+) -> None:
+    """Agder has never registered interest: programme management set its board's contact.
+    Opening the round tells it what to send where, by when; the reminder follows."""
+    harness: Harness = await harness_factory(sink_process, programme_mailbox=MAILBOX)
+    t = token()
+    agder = await harness.person(f"Agder {t}", f"agder-{t}@example.no", "en")
+    await harness.publish(
+        reg.BranchContactSet(
+            branch_id="agder",
+            branch_name="Agder",
+            county_numbers=["42"],
+            contact_person_id=agder,
+            set_at=datetime.now(UTC),
+            set_by="Programledelsen",
+        )
+    )
+
+    async def projected() -> bool:
+        found = await harness.db.fetchval(
+            "SELECT contact_person_id FROM branch_contacts WHERE branch_id = 'agder'"
+        )
+        return bool(found == agder)
+
+    await eventually(projected, what="Agder's board contact projected")
+    round_id = str(2040 + int(t[:4], 16) % 50)
+    closes = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1, seconds=4)
+    await harness.publish(
+        reg.RoundOpened(
+            round_id=round_id,
+            interest_deadline=closes.date(),
+            interest_closes_at=closes,
+            capacity_per_branch={},
+        )
+    )
+    mails = await harness.mails_to(f"agder-{t}@example.no", 2, timeout=40)
+    last_day = long_day(closes.date(), "en")
+    [letter] = [m for m in mails if "register interest by" in m["subject"]]
+    assert letter["subject"] == (
+        f"Fremtidens kulturskole regional programme {round_id}: register interest by {last_day}"
+    )
+    assert f"Dear Agder {t}," in letter["text"]
+    assert f"Deadline: by {last_day}." in letter["text"]
+    assert f'Send your interest to {MAILBOX} with the subject "{PROGRAMME_SUBJECT}"' in (
+        " ".join(letter["text"].split())
+    )
+    assert "(Agder)" in letter["text"]
+    [reminder] = [m for m in mails if m["subject"].startswith("Reminder: interest deadline")]
+    assert "from Agder" in reminder["text"]
+
+
+async def test_a_board_contact_set_after_the_round_opened_still_hears_of_it_once(
+    harness_factory: Any, sink_process: Any
+) -> None:
+    """The contact's event and the round's may be read in either order (other keys, other
+    partitions): a board set after the round opened gets its letter, once; a closed round
+    invites nobody."""
+    harness: Harness = await harness_factory(sink_process, programme_mailbox=MAILBOX)
+    t = token()
+    base = 2040 + int(t[:4], 16) % 40
+    rounds = [str(base), str(base + 1)]
+    closes = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+    for round_id in rounds:
+        await harness.publish(
+            reg.RoundOpened(
+                round_id=round_id,
+                interest_deadline=closes.date(),
+                interest_closes_at=closes,
+                capacity_per_branch={},
+            )
+        )
+    await harness.publish(
+        reg.RoundClosed(
+            round_id=rounds[1],
+            state=reg.RoundState.CANCELLED,
+            reason="Åpnet ved en feil",
+            closed_at=datetime.now(UTC),
+        )
+    )
+
+    async def closed() -> bool:
+        found = await harness.db.fetchval(
+            "SELECT count(*) FROM closed_rounds WHERE round_id = $1", rounds[1]
+        )
+        return bool(found == 1)
+
+    await eventually(closed, what="the cancelled round seen")
+    rogaland = await harness.person(f"Rogaland {t}", f"rogaland-{t}@example.no")
+    for _ in range(2):  # set twice: still one letter
+        await harness.publish(
+            reg.BranchContactSet(
+                branch_id="rogaland",
+                branch_name="Rogaland",
+                county_numbers=["11"],
+                contact_person_id=rogaland,
+                set_at=datetime.now(UTC),
+            )
+        )
+    [letter] = await harness.mails_to(f"rogaland-{t}@example.no", 1, timeout=40)
+    assert letter["subject"] == (
+        f"Fremtidens kulturskole, regionale program {rounds[0]}: "
+        f"meld interesse innen {long_day(closes.date(), 'nb')}"
+    )
+    assert "(Rogaland)" in letter["text"]
+    deliveries = await harness.deliveries(template="round_opened")
+    assert [d["event_id"] for d in deliveries] == [f"round-opened:{rounds[0]}"]

@@ -80,7 +80,7 @@ async def test_rounds_refuse_past_deadlines_unless_stated_and_can_be_corrected(
         {"round_id": ROUND, "capacity_per_branch": {"Vestland": 0}},
         PROGRAMME,
         409,
-        "region vestland has 1 admitted already",
+        "region Vestland has 1 admitted already",
     )
     await app.refused(
         "/capacity-changes",
@@ -193,7 +193,7 @@ async def test_a_withdrawn_municipality_applies_again_while_the_window_is_open(
     first = await app.submit("4601", complete_group())
     withdrawn = await app.accepted("/withdrawals", of("4601", reason="Feil gruppe"), VESTLAND)
     assert (withdrawn["withdrawn_by"], withdrawn["previous_status"]) == (
-        "Styret i vestland",
+        "Styret i Vestland",
         "submitted",
     )
     row = await app.db.fetchrow(
@@ -234,6 +234,9 @@ async def test_registering_again_tells_what_changed_and_who_holds_the_contact(
         "message": "Vi vil.",
     }
     first = await app.accepted("/interest-registrations", body, VESTLAND, status=201)
+    # Out before the update: an erasure withdraws contact details not yet published (see
+    # the test below), and this one follows Kari's record from the start.
+    await app.published(app.contacts)
     app.clock.now = datetime(2029, 9, 3, 10, 0, tzinfo=OSLO)
     updated = await app.accepted(
         "/interest-registrations",
@@ -270,3 +273,34 @@ async def test_registering_again_tells_what_changed_and_who_holds_the_contact(
     assert [(e["person_id"], e["erased_by"]) for e in erased] == [
         (first["contact_person_id"], None)
     ]
+
+
+async def test_a_contact_replaced_before_their_record_went_out_is_told_all_the_same(
+    registration: Registration,
+) -> None:
+    """The relay is behind: Kari's first record is still in the outbox when Per takes over.
+    The erasure withdraws it (nothing of an erased person goes out that need not), but the
+    notice to her and the tombstone go out, in that order."""
+    app = registration
+    await app.open_round()
+    body = {
+        "round_id": ROUND,
+        "branch": "vestland",
+        "municipality_numbers": ["4601"],
+        "contact": {"name": "Kari Kontakt", "email": "kari@example.no"},
+        "message": "Vi vil.",
+    }
+    async with app.relay_held():
+        first = await app.accepted("/interest-registrations", body, VESTLAND, status=201)
+        updated = await app.accepted(
+            "/interest-registrations",
+            {**body, "contact": {"name": "Per Ny", "email": "per@example.no"}},
+            VESTLAND,
+        )
+    former = [
+        r for r in await app.published(app.contacts) if r.key == first["contact_person_id"].encode()
+    ]
+    assert [r.value is None for r in former] == [False, True]  # the notice, then a tombstone
+    notice = data_of(former[0])
+    assert (notice["email"], notice["name"]) == ("kari@example.no", "Kari Kontakt")
+    assert notice["handed_over"]["new_contact_person_id"] == updated["contact_person_id"]

@@ -80,7 +80,7 @@ async def test_two_applications_for_one_place_and_a_promotion_from_the_waitlist(
         {**_of("4640"), "decision": "admit"},
         PROGRAMME,
         409,
-        "region vestland has all its 1 places taken",
+        "region Vestland has its one place taken",
         "wait-list",
     )
     assert (await app.status_of("4640"))["status"] == "submitted"

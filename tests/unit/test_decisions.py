@@ -97,6 +97,39 @@ def test_zero_capacity_is_full_at_once() -> None:
         require_place(0, 0, "agder")
 
 
+@pytest.mark.parametrize(
+    ("capacity", "en", "nb", "nn"),
+    [
+        (
+            1,
+            "region Rogaland has its one place taken",
+            "Den ene plassen i regionen Rogaland er tatt",
+            "Den eine plassen i regionen Rogaland er teken",
+        ),
+        (
+            2,
+            "region Rogaland has all its 2 places taken",
+            "Alle 2 plassene i regionen Rogaland er tatt",
+            "Alle 2 plassane i regionen Rogaland er tekne",
+        ),
+        (
+            0,
+            "region Rogaland has no places",
+            "Regionen Rogaland har ingen plasser",
+            "Regionen Rogaland har ingen plassar",
+        ),
+    ],
+)
+def test_a_full_region_is_named_and_its_places_counted_right(
+    capacity: int, en: str, nb: str, nn: str
+) -> None:
+    with pytest.raises(CapacityFull) as raised:
+        require_place(capacity, capacity, "Rogaland")
+    said = raised.value
+    assert en in str(said)
+    assert (nb in said.nb, nn in said.nn) == (True, True), (said.nb, said.nn)
+
+
 # --- wait-list -------------------------------------------------------------------------------
 
 

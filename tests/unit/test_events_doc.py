@@ -44,10 +44,11 @@ def test_every_type_is_in_the_table_with_its_topic_and_key() -> None:
     tables = events_doc_tables()
     for model in registered_contracts():
         assert f"[`{model.TYPE}`]" in tables
-    # Both interest events of one branch are in order with each other.
+    # A branch's interest events (its contact, its areas) are in order with each other.
     assert (
         f"| `kulturskole.registration.events` | `{InterestRegistered.KEY}` "
-        "| `registration.interest-registered.v1`, `registration.interest-updated.v1` |"
+        "| `registration.branch-contact-set.v1`, `registration.development-areas-set.v1`, "
+        "`registration.interest-registered.v1`, `registration.interest-updated.v1` |"
     ) in tables
     assert f'`"{MembershipChanged.FIXED_KEY}"` (always)' in tables
 

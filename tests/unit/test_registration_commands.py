@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from services.registration.app import COMMANDS
 from services.registration.domain.reference import ReferenceData
+from services.registration.entrypoints import http
 from services.registration.entrypoints.http import parse_membership_csv, participants_csv
 from services.registration.handlers import Context
 from shared.auth import Principal, Role
@@ -25,6 +26,8 @@ from shared.events.registration import (
     Decision,
     ErasePerson,
     RegisterInterest,
+    SetBranchContact,
+    SetDevelopmentAreas,
     WithdrawMunicipality,
 )
 from shared.messaging import Rejected
@@ -146,8 +149,18 @@ def test_the_openapi_document_says_what_each_command_answers() -> None:
     refs = {r.get("$ref", "").rsplit("/", 1)[-1] for r in result["anyOf"]}
     assert {"InterestRegistered", "InterestUpdated"} <= refs
     assert "/revocations" in paths and "/capacity-changes" in paths and "/round-closures" in paths
-    # Every command is reachable over HTTP, once.
-    assert len([p for p in paths.values() if "post" in p]) == len(COMMANDS.entries)
+    # Every command is reachable over HTTP, once: a branch's contact and areas by PUT routes.
+    posted = [e for e in COMMANDS.entries.values() if e.route is not None]
+    assert len([p for p in paths.values() if "post" in p]) == len(posted)
+    assert [e.contract for e in COMMANDS.entries.values() if e.route is None] == [
+        SetBranchContact,
+        SetDevelopmentAreas,
+    ]
+    app = FastAPI()
+    app.include_router(http.router)
+    put = app.openapi()["paths"]
+    assert "put" in put["/branches/{branch}/contact"]
+    assert "put" in put["/rounds/{round_id}/branches/{branch}/development-areas"]
 
 
 def test_the_membership_csv_takes_excel_exports() -> None:

@@ -166,6 +166,26 @@ async def save_board_and_interest(
     )
 
 
+async def save_board(
+    conn: asyncpg.Connection,
+    *,
+    branch_id: str,
+    branch_name: str,
+    county_numbers: Sequence[str],
+    person_id: uuid.UUID,
+) -> None:
+    """The branch's board contact as programme management set it."""
+    await conn.execute(
+        "INSERT INTO branch_contacts (branch_id, branch_name, county_numbers, contact_person_id)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (branch_id) DO UPDATE SET branch_name = $2,"
+        " county_numbers = $3, contact_person_id = $4, updated_at = now()",
+        branch_id,
+        branch_name,
+        list(county_numbers),
+        person_id,
+    )
+
+
 def _board(row: asyncpg.Record | None) -> Board | None:
     if row is None:
         return None
@@ -223,6 +243,25 @@ async def save_deadline(
         deadline,
         closes_at,
     )
+
+
+async def close_round(conn: asyncpg.Connection, round_id: str) -> None:
+    await conn.execute(
+        "INSERT INTO closed_rounds (round_id) VALUES ($1) ON CONFLICT DO NOTHING", round_id
+    )
+
+
+async def rounds_taking_interest(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.Record]:
+    """Rounds whose interest deadline is still ahead and that are neither closed nor
+    cancelled: their round_id and interest deadline."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT round_id, deadline, closes_at FROM deadlines d WHERE kind = 'interest'"
+        " AND closes_at > $1"
+        " AND NOT EXISTS (SELECT 1 FROM closed_rounds c WHERE c.round_id = d.round_id)"
+        " ORDER BY round_id",
+        now,
+    )
+    return rows
 
 
 async def deadline_of(

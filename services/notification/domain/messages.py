@@ -190,6 +190,28 @@ def _first(event: Mapping[str, Any], *names: str) -> Any:
 # --- rounds, windows, deadlines ----------------------------------------------------------------
 
 
+def mails_for_round_opened(
+    event: Mapping[str, Any], *, boards: Sequence[Board], programme_mailbox: str
+) -> list[PlannedMail]:
+    """Every county board hears of the new round: the interest deadline, and what to send
+    where (the invitation's address and subject, the branch's name and its interest)."""
+    mails = [
+        person(
+            board.person_id,
+            "round_opened",
+            {
+                "round_id": event["round_id"],
+                "branch_name": board.branch_name,
+                "deadline": event["interest_deadline"],
+                "programme_mailbox": programme_mailbox,
+                "programme_subject": PROGRAMME_SUBJECT,
+            },
+        )
+        for board in boards
+    ]
+    return _unique(mails)
+
+
 def mails_for_window_opened(
     event: Mapping[str, Any], *, board: Board | None, places: Places
 ) -> list[PlannedMail]:
@@ -262,6 +284,9 @@ def mails_for_application_submitted(
     context = {
         **_application_context(event, board, places),
         "development_areas": list(event.get("development_areas") or []),
+        # Newer events carry them; older ones do not (tolerant reader).
+        "own_development_areas": list(event.get("own_development_areas") or []),
+        "themes": list(event.get("themes") or []),
         "group_size": len(group),
         "submitted_at": event["submitted_at"],
     }

@@ -77,7 +77,9 @@ SAMPLE: dict[str, Any] = {
     "new_deadline": "2025-11-15",
     "municipality_number": "4601",
     "municipality_name": "Bergen",
-    "development_areas": ["Medvirkning", "Samskaping"],
+    "development_areas": ["Inkludering", "Samskaping"],
+    "own_development_areas": ["Lokal kulturarv"],
+    "themes": ["medvirkning", "bærekraft"],
     "group_size": 4,
     "submitted_at": _NOW.isoformat(),
     "decided_at": _NOW.isoformat(),
@@ -104,6 +106,8 @@ SAMPLE: dict[str, Any] = {
     "description": "Kulturskolene i Nordhordland viser fram arbeidet med medvirkning.",
     "proposed_at": _NOW.isoformat(),
     "proposal_id": "00000000-0000-4000-8000-000000000004",
+    "programme_mailbox": "post@kulturskoleradet.no",
+    "programme_subject": "Fremtidens kulturskole, Regionale program",
 }
 
 

@@ -37,6 +37,8 @@ class FakeStore:
     applications: dict[UUID, dict[str, Any]] = field(default_factory=dict)
     group: list[dict[str, Any]] = field(default_factory=list)
     tombstones: list[tuple[str, str]] = field(default_factory=list)
+    branch_contacts: dict[str, UUID] = field(default_factory=dict)
+    adopted_areas: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     _waitlist_order: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # --- persons ---------------------------------------------------------------------------
@@ -66,9 +68,27 @@ class FakeStore:
         return True
 
     async def person_in_use(self, person_id: UUID) -> bool:
-        return any(i["contact_person_id"] == person_id for i in self.interests.values()) or any(
-            g["person_id"] == person_id for g in self.group
+        return (
+            any(i["contact_person_id"] == person_id for i in self.interests.values())
+            or any(g["person_id"] == person_id for g in self.group)
+            or person_id in self.branch_contacts.values()
         )
+
+    async def branch_contact(self, branch_id: str) -> tuple[UUID, str | None] | None:
+        found = self.branch_contacts.get(branch_id)
+        return (found, self.persons[found]["email"]) if found is not None else None
+
+    async def set_branch_contact(
+        self,
+        *,
+        branch_id: str,
+        person_id: UUID,
+        contact: ContactPerson,
+        at: datetime,
+        by: str | None,
+    ) -> None:
+        await self.add_person(person_id=person_id, contact=contact)
+        self.branch_contacts[branch_id] = person_id
 
     # --- membership ------------------------------------------------------------------------
 
@@ -229,6 +249,8 @@ class FakeStore:
         development_areas: list[str],
         co_creation_plan: str,
         draft_group: list[dict[str, object]],
+        own_development_areas: list[str],
+        themes: list[str],
     ) -> None:
         found = self.applications.setdefault(
             application_id,
@@ -259,7 +281,17 @@ class FakeStore:
             development_areas=list(development_areas),
             co_creation_plan=co_creation_plan,
             draft_group=list(draft_group),
+            own_development_areas=list(own_development_areas),
+            themes=list(themes),
         )
+
+    async def development_areas(self, round_id: str, branch_id: str) -> list[str] | None:
+        return self.adopted_areas.get((round_id, branch_id))
+
+    async def set_development_areas(
+        self, *, round_id: str, branch_id: str, areas: list[str], at: datetime, by: str | None
+    ) -> None:
+        self.adopted_areas[(round_id, branch_id)] = list(areas)
 
     async def reopen_as_draft(self, application_id: UUID) -> None:
         for member in self.group:

@@ -98,10 +98,58 @@ async def person_in_use(conn: asyncpg.Connection, person_id: UUID) -> bool:
     return bool(
         await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM interest_registrations WHERE contact_person_id = $1)"
-            " OR EXISTS (SELECT 1 FROM group_members WHERE person_id = $1)",
+            " OR EXISTS (SELECT 1 FROM group_members WHERE person_id = $1)"
+            " OR EXISTS (SELECT 1 FROM branch_contacts WHERE person_id = $1)",
             person_id,
         )
     )
+
+
+async def branch_contact(
+    conn: asyncpg.Connection, branch_id: str
+) -> tuple[UUID, str | None] | None:
+    """The branch's board contact: their id and e-mail address (None once erased)."""
+    row = await conn.fetchrow(
+        "SELECT b.person_id, p.email FROM branch_contacts b JOIN persons p ON p.id = b.person_id"
+        " WHERE b.branch_id = $1 FOR UPDATE OF b",
+        branch_id,
+    )
+    return (row["person_id"], row["email"]) if row is not None else None
+
+
+async def set_branch_contact(
+    conn: asyncpg.Connection,
+    *,
+    branch_id: str,
+    person_id: UUID,
+    contact: ContactPerson,
+    at: datetime,
+    by: str | None,
+) -> None:
+    """The person (added, or updated under the same id) and the branch's contact, at once."""
+    await conn.execute(
+        "WITH person AS ("
+        "  INSERT INTO persons (id, name, email, phone, language) VALUES ($1, $2, $3, $4, $5)"
+        "  ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,"
+        "  phone = EXCLUDED.phone, language = EXCLUDED.language)"
+        " INSERT INTO branch_contacts (branch_id, person_id, set_at, set_by)"
+        " VALUES ($6, $1, $7, $8) ON CONFLICT (branch_id) DO UPDATE"
+        " SET person_id = $1, set_at = $7, set_by = $8",
+        person_id,
+        contact.name,
+        str(contact.email),
+        contact.phone,
+        contact.language.value,
+        branch_id,
+        at,
+        by,
+    )
+
+
+async def branch_contact_ids(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, UUID]:
+    """Every branch with a board contact set, and the contact's id."""
+    rows = await conn.fetch("SELECT branch_id, person_id FROM branch_contacts")
+    return {r["branch_id"]: r["person_id"] for r in rows}
 
 
 # --- membership -------------------------------------------------------------------------------
@@ -318,7 +366,8 @@ APPLICATION_COLUMNS = (
     "id, round_id, municipality_number, county_number, branch_id, status, motivation,"
     " development_areas, co_creation_plan, draft_group, submitted_at, decided_at, decision_reason,"
     " waitlist_sequence, decided_by, early_reason, promoted_from_waitlist, withdrawn_at,"
-    " withdrawn_by, withdrawal_reason, revoked_at, revoked_by, revocation_reason"
+    " withdrawn_by, withdrawal_reason, revoked_at, revoked_by, revocation_reason,"
+    " own_development_areas, themes"
 )
 
 
@@ -345,13 +394,16 @@ async def save_draft(
     development_areas: list[str],
     co_creation_plan: str,
     draft_group: list[dict[str, object]],
+    own_development_areas: list[str],
+    themes: list[str],
 ) -> None:
     await conn.execute(
         "INSERT INTO applications (id, round_id, municipality_number, county_number, branch_id, status,"
-        " motivation, development_areas, co_creation_plan, draft_group)"
-        " VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8, $9)"
+        " motivation, development_areas, co_creation_plan, draft_group, own_development_areas,"
+        " themes) VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8, $9, $10, $11)"
         " ON CONFLICT (round_id, municipality_number) DO UPDATE SET motivation = $6,"
-        " development_areas = $7, co_creation_plan = $8, draft_group = $9",
+        " development_areas = $7, co_creation_plan = $8, draft_group = $9,"
+        " own_development_areas = $10, themes = $11",
         application_id,
         round_id,
         municipality,
@@ -361,7 +413,62 @@ async def save_draft(
         development_areas,
         co_creation_plan,
         draft_group,
+        own_development_areas,
+        themes,
     )
+
+
+async def development_areas_of(
+    conn: asyncpg.Connection, round_id: str, branch_id: str
+) -> list[str] | None:
+    """The branch's adopted development areas for the round; None if it has set none."""
+    found: list[str] | None = await conn.fetchval(
+        "SELECT areas FROM development_areas WHERE round_id = $1 AND branch_id = $2",
+        round_id,
+        branch_id,
+    )
+    return found
+
+
+async def set_development_areas(
+    conn: asyncpg.Connection,
+    *,
+    round_id: str,
+    branch_id: str,
+    areas: list[str],
+    at: datetime,
+    by: str | None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO development_areas (round_id, branch_id, areas, set_at, set_by)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (round_id, branch_id)"
+        " DO UPDATE SET areas = $3, set_at = $4, set_by = $5",
+        round_id,
+        branch_id,
+        areas,
+        at,
+        by,
+    )
+
+
+async def round_development_areas(conn: Reader, round_id: str) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT branch_id, areas, set_at, set_by FROM development_areas WHERE round_id = $1"
+        " ORDER BY branch_id",
+        round_id,
+    )
+    return rows
+
+
+async def development_report(conn: Reader, round_id: str) -> list[asyncpg.Record]:
+    """Every application past its draft, with its areas and themes, for the report."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT branch_id, county_number, municipality_number, status, development_areas,"
+        " own_development_areas, themes FROM applications"
+        " WHERE round_id = $1 AND status <> 'draft' ORDER BY branch_id, municipality_number",
+        round_id,
+    )
+    return rows
 
 
 async def reopen_as_draft(conn: asyncpg.Connection, application_id: UUID) -> None:

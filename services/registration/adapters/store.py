@@ -82,6 +82,18 @@ class Store(Protocol):
 
     async def person_in_use(self, person_id: UUID) -> bool: ...
 
+    async def branch_contact(self, branch_id: str) -> tuple[UUID, str | None] | None: ...
+
+    async def set_branch_contact(
+        self,
+        *,
+        branch_id: str,
+        person_id: UUID,
+        contact: ContactPerson,
+        at: datetime,
+        by: str | None,
+    ) -> None: ...
+
     async def members(self) -> set[str]: ...
 
     async def members_among(self, numbers: list[str]) -> set[str]: ...
@@ -145,6 +157,14 @@ class Store(Protocol):
         development_areas: list[str],
         co_creation_plan: str,
         draft_group: list[dict[str, object]],
+        own_development_areas: list[str],
+        themes: list[str],
+    ) -> None: ...
+
+    async def development_areas(self, round_id: str, branch_id: str) -> list[str] | None: ...
+
+    async def set_development_areas(
+        self, *, round_id: str, branch_id: str, areas: list[str], at: datetime, by: str | None
     ) -> None: ...
 
     async def reopen_as_draft(self, application_id: UUID) -> None: ...
@@ -216,6 +236,22 @@ class SqlStore:
 
     async def person_in_use(self, person_id: UUID) -> bool:
         return await repo.person_in_use(self.conn, person_id)
+
+    async def branch_contact(self, branch_id: str) -> tuple[UUID, str | None] | None:
+        return await repo.branch_contact(self.conn, branch_id)
+
+    async def set_branch_contact(
+        self,
+        *,
+        branch_id: str,
+        person_id: UUID,
+        contact: ContactPerson,
+        at: datetime,
+        by: str | None,
+    ) -> None:
+        await repo.set_branch_contact(
+            self.conn, branch_id=branch_id, person_id=person_id, contact=contact, at=at, by=by
+        )
 
     async def members(self) -> set[str]:
         return await repo.members(
@@ -332,6 +368,8 @@ class SqlStore:
         development_areas: list[str],
         co_creation_plan: str,
         draft_group: list[dict[str, object]],
+        own_development_areas: list[str],
+        themes: list[str],
     ) -> None:
         return await repo.save_draft(
             self.conn,
@@ -344,6 +382,18 @@ class SqlStore:
             development_areas=development_areas,
             co_creation_plan=co_creation_plan,
             draft_group=draft_group,
+            own_development_areas=own_development_areas,
+            themes=themes,
+        )
+
+    async def development_areas(self, round_id: str, branch_id: str) -> list[str] | None:
+        return await repo.development_areas_of(self.conn, round_id, branch_id)
+
+    async def set_development_areas(
+        self, *, round_id: str, branch_id: str, areas: list[str], at: datetime, by: str | None
+    ) -> None:
+        await repo.set_development_areas(
+            self.conn, round_id=round_id, branch_id=branch_id, areas=areas, at=at, by=by
         )
 
     async def reopen_as_draft(self, application_id: UUID) -> None:

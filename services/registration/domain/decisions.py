@@ -79,12 +79,35 @@ def require_transition(current: Status | str, target: Status, municipality: str)
 
 
 def require_place(capacity: int | None, admitted: int, region: str) -> None:
+    """`region` by its name, as the reason is read by people."""
     if capacity is not None and admitted >= capacity:
+        en, nb, nn = _places_taken(capacity, region)
         raise CapacityFull(
-            f"region {region} has all its {capacity} places taken; wait-list the application instead",
-            nb=f"Alle {capacity} plassene i regionen {region} er tatt; sett søknaden på venteliste.",
-            nn=f"Alle {capacity} plassane i regionen {region} er tekne; set søknaden på venteliste.",
+            f"{en}; wait-list the application instead",
+            nb=f"{nb}; sett søknaden på venteliste.",
+            nn=f"{nn}; set søknaden på venteliste.",
         )
+
+
+def _places_taken(capacity: int, region: str) -> tuple[str, str, str]:
+    """That a region's places are taken, in en, nb and nn, with the number said right."""
+    if capacity == 0:
+        return (
+            f"region {region} has no places",
+            f"Regionen {region} har ingen plasser",
+            f"Regionen {region} har ingen plassar",
+        )
+    if capacity == 1:
+        return (
+            f"region {region} has its one place taken",
+            f"Den ene plassen i regionen {region} er tatt",
+            f"Den eine plassen i regionen {region} er teken",
+        )
+    return (
+        f"region {region} has all its {capacity} places taken",
+        f"Alle {capacity} plassene i regionen {region} er tatt",
+        f"Alle {capacity} plassane i regionen {region} er tekne",
+    )
 
 
 def require_capacity_holds(capacity: int, admitted: int, region: str) -> None:
@@ -125,6 +148,8 @@ class Application:
     development_areas: tuple[str, ...] = ()
     co_creation_plan: str = ""
     draft_group: tuple[Mapping[str, Any], ...] = ()
+    own_development_areas: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> Application:
@@ -139,6 +164,8 @@ class Application:
             development_areas=tuple(row.get("development_areas") or ()),
             co_creation_plan=row.get("co_creation_plan") or "",
             draft_group=tuple(row.get("draft_group") or ()),
+            own_development_areas=tuple(row.get("own_development_areas") or ()),
+            themes=tuple(row.get("themes") or ()),
         )
 
 

@@ -14,8 +14,8 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.registration.adapters import repository
 from services.registration.domain.access import Principal, Role
@@ -24,8 +24,18 @@ from services.registration.domain.reference import Branch, ReferenceData
 from services.registration.entrypoints.auth import PrincipalDep, may_read_branch
 from services.registration.handlers.context import Context
 from shared.commands import REFUSALS, REPLAYED, Accepted, IdempotencyKey, accepted_model
-from shared.events.registration import ImportMembers, MembershipChanged
-from shared.problems import Problem, texts
+from shared.events.registration import (
+    BranchContactSet,
+    ContactPerson,
+    DevelopmentArea,
+    DevelopmentAreasSet,
+    ImportMembers,
+    MembershipChanged,
+    SetBranchContact,
+    SetDevelopmentAreas,
+    Theme,
+)
+from shared.problems import Problem, require_json, texts
 from shared.service import Runtime, RuntimeDep
 
 router = APIRouter()
@@ -173,6 +183,113 @@ async def import_members_csv(
         key=idempotency_key,
         route="POST /members/csv",
     )
+
+
+# --- county branches ---------------------------------------------------------------------------
+
+
+@router.put(
+    "/branches/{branch}/contact",
+    tags=["branches"],
+    summary="Set a county branch's board contact (told when a round opens, reminded before "
+    "its interest deadline)",
+    responses={200: REPLAYED, **REFUSALS},
+    response_model=accepted_model(SetBranchContact, BranchContactSet),
+    dependencies=[Depends(require_json)],
+)
+async def set_branch_contact(
+    branch: Annotated[
+        str, Path(min_length=1, max_length=100, description="The branch's id or name")
+    ],
+    contact: ContactPerson,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Programme management keeps each branch's board contact. The contact's details travel
+    on the restricted contacts topic only; the `branch-contact-set` event names them by id."""
+    from services.registration.app import COMMANDS, context_of
+
+    return await COMMANDS.run(
+        runtime,
+        principal,
+        SetBranchContact(branch=branch, contact=contact),
+        context_of(runtime),
+        key=idempotency_key,
+        route="PUT /branches/{branch}/contact",
+    )
+
+
+class AdoptedAreas(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    areas: list[DevelopmentArea] = Field(max_length=30, description="In the board's words")
+
+
+@router.put(
+    "/rounds/{round_id}/branches/{branch}/development-areas",
+    tags=["branches"],
+    summary="Set the development areas a county branch has adopted for a round",
+    responses={200: REPLAYED, **REFUSALS},
+    response_model=accepted_model(SetDevelopmentAreas, DevelopmentAreasSet),
+    dependencies=[Depends(require_json)],
+)
+async def set_development_areas(
+    round_id: RoundPath,
+    branch: Annotated[
+        str, Path(min_length=1, max_length=100, description="The branch's id or name")
+    ],
+    body: AdoptedAreas,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """The whole list at once (it replaces the one before); applications from the branch's
+    municipalities pick from it, beside areas of their own."""
+    from services.registration.app import COMMANDS, context_of
+
+    return await COMMANDS.run(
+        runtime,
+        principal,
+        SetDevelopmentAreas(round_id=round_id, branch=branch, areas=body.areas),
+        context_of(runtime),
+        key=idempotency_key,
+        route="PUT /rounds/{round_id}/branches/{branch}/development-areas",
+    )
+
+
+class BranchAreas(BaseModel):
+    branch_id: str
+    branch_name: str
+    areas: list[str]
+    set_at: datetime | None
+
+
+@router.get("/rounds/{round_id}/development-areas", tags=["branches"], responses=READ_REFUSALS)
+async def list_development_areas(
+    round_id: RoundPath, runtime: RuntimeDep, principal: PrincipalDep
+) -> list[BranchAreas]:
+    """Each branch's adopted development areas for the round (none yet: an empty list), and
+    the programme's themes an application may be tagged with: in `GET /themes`."""
+    await _round(runtime, round_id)
+    reference = _context(runtime).reference
+    found = {
+        r["branch_id"]: r for r in await repository.round_development_areas(runtime.pool, round_id)
+    }
+    return [
+        BranchAreas(
+            branch_id=b.id,
+            branch_name=b.name,
+            areas=list(found[b.id]["areas"]) if b.id in found else [],
+            set_at=found[b.id]["set_at"] if b.id in found else None,
+        )
+        for b in reference.branches.values()
+    ]
+
+
+@router.get("/themes", tags=["branches"], responses=READ_REFUSALS)
+async def list_themes(principal: PrincipalDep) -> list[str]:
+    """The programme's themes (medvirkning, bærekraft, innovasjon, samskaping)."""
+    return [t.value for t in Theme]
 
 
 @router.get("/members", tags=["members"], responses=READ_REFUSALS)
@@ -373,7 +490,9 @@ class ApplicationView(BaseModel):
     branch_name: str
     status: str
     motivation: str
-    development_areas: list[str]
+    development_areas: list[str] = Field(description="Picked from the branch's adopted areas")
+    own_development_areas: list[str] = Field(description="The municipality's own areas")
+    themes: list[str] = Field(description="The programme's themes it is tagged with")
     co_creation_plan: str
     group_size: int
     group: list[GroupMemberView]
@@ -434,6 +553,8 @@ async def _application_view(runtime: Runtime, row: Any) -> ApplicationView:
         status=row["status"],
         motivation=row["motivation"],
         development_areas=list(row["development_areas"]),
+        own_development_areas=list(row.get("own_development_areas") or []),
+        themes=list(row.get("themes") or []),
         co_creation_plan=row["co_creation_plan"],
         group_size=len(group),
         group=group,
@@ -781,6 +902,189 @@ async def export_participants(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+# --- development areas and themes: the report ---------------------------------------------------
+
+
+class Tally(BaseModel):
+    name: str
+    applications: int = Field(description="Applications (submitted, not withdrawn) naming it")
+    admitted: int
+    by_region: dict[str, int] = Field(description="Applications per region (branch name)")
+
+
+class RegionTally(BaseModel):
+    branch_id: str
+    branch_name: str
+    applications: int
+    admitted: int
+    development_areas: dict[str, int]
+    own_development_areas: dict[str, int]
+    themes: dict[str, int]
+
+
+class DevelopmentReport(BaseModel):
+    round_id: str
+    applications: int = Field(description="Submitted and not withdrawn")
+    development_areas: list[Tally] = Field(description="The branches' adopted areas picked")
+    own_development_areas: list[Tally] = Field(description="Municipalities' own areas")
+    themes: list[Tally] = Field(description="Every theme of the programme, also at 0")
+    regions: list[RegionTally]
+
+
+REPORT_KINDS = (
+    ("development_areas", "utviklingsområde"),
+    ("own_development_areas", "eget utviklingsområde"),
+    ("themes", "tema"),
+)
+
+
+async def _report_rows(runtime: Runtime, round_id: str) -> list[dict[str, Any]]:
+    await _round(runtime, round_id)
+    reference = _context(runtime).reference
+    rows = []
+    for r in await repository.development_report(runtime.pool, round_id):
+        branch = reference.branches.get(r["branch_id"])
+        municipality = reference.municipalities.get(r["municipality_number"])
+        rows.append(
+            {
+                **dict(r),
+                "branch_name": branch.name if branch else r["branch_id"],
+                "county_name": reference.counties.get(r["county_number"], ""),
+                "municipality_name": municipality.name if municipality else "",
+            }
+        )
+    return rows
+
+
+def development_report(round_id: str, rows: list[dict[str, Any]]) -> DevelopmentReport:
+    """Counts by area, theme and region of the applications still in (not withdrawn)."""
+    active = [r for r in rows if r["status"] != "withdrawn"]
+    tallies: dict[str, dict[str, Tally]] = {kind: {} for kind, _ in REPORT_KINDS}
+    for theme in Theme:
+        tallies["themes"][theme.value] = Tally(
+            name=theme.value, applications=0, admitted=0, by_region={}
+        )
+    regions: dict[str, RegionTally] = {}
+    for row in active:
+        admitted = int(row["status"] == "admitted")
+        region = regions.setdefault(
+            row["branch_id"],
+            RegionTally(
+                branch_id=row["branch_id"],
+                branch_name=row["branch_name"],
+                applications=0,
+                admitted=0,
+                development_areas={},
+                own_development_areas={},
+                themes={},
+            ),
+        )
+        region.applications += 1
+        region.admitted += admitted
+        for kind, _ in REPORT_KINDS:
+            for value in row[kind] or []:
+                # Own areas are free text: the same words in another case are one area.
+                tally = tallies[kind].setdefault(
+                    value.casefold() if kind == "own_development_areas" else value,
+                    Tally(name=value, applications=0, admitted=0, by_region={}),
+                )
+                tally.applications += 1
+                tally.admitted += admitted
+                name = row["branch_name"]
+                tally.by_region[name] = tally.by_region.get(name, 0) + 1
+                per_region: dict[str, int] = getattr(region, kind)
+                per_region[tally.name] = per_region.get(tally.name, 0) + 1
+
+    def ranked(kind: str) -> list[Tally]:
+        return sorted(tallies[kind].values(), key=lambda t: (-t.applications, t.name))
+
+    return DevelopmentReport(
+        round_id=round_id,
+        applications=len(active),
+        development_areas=ranked("development_areas"),
+        own_development_areas=ranked("own_development_areas"),
+        themes=ranked("themes"),
+        regions=sorted(regions.values(), key=lambda r: r.branch_name),
+    )
+
+
+@router.get("/rounds/{round_id}/development-report", tags=["export"], responses=READ_REFUSALS)
+async def report_development(
+    round_id: RoundPath, runtime: RuntimeDep, principal: PrincipalDep
+) -> DevelopmentReport:
+    """Applications by development area (the branches' adopted and the municipalities' own),
+    by the programme's themes and by region (programme management)."""
+    require_programme_reader(principal)
+    return development_report(round_id, await _report_rows(runtime, round_id))
+
+
+REPORT_COLUMNS = (
+    ("region", "branch_name"),
+    ("fylke", "county_name"),
+    ("kommunenummer", "municipality_number"),
+    ("kommune", "municipality_name"),
+    ("status", "status"),
+    ("type", "kind"),
+    ("verdi", "value"),
+)
+
+
+def development_csv(rows: list[dict[str, Any]], *, delimiter: str) -> bytes:
+    """One line per application and area or theme, as the participants export writes CSV."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow([name for name, _ in REPORT_COLUMNS])
+    for row in rows:
+        for kind, label in REPORT_KINDS:
+            for value in row[kind] or []:
+                line = {**row, "kind": label, "value": value}
+                writer.writerow([_cell(line.get(key)) for _, key in REPORT_COLUMNS])
+    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+
+
+@router.get(
+    "/rounds/{round_id}/development-report.csv",
+    tags=["export"],
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"},
+        **READ_REFUSALS,
+    },
+    response_class=Response,
+)
+async def export_development(
+    round_id: RoundPath,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    delimiter: Annotated[
+        Literal["comma", "semicolon"],
+        Query(description="`semicolon` for Excel with a Norwegian locale"),
+    ] = "comma",
+) -> Response:
+    """Every submitted application's development areas and themes, one per line, with its
+    region, municipality and status (programme management)."""
+    require_programme_reader(principal)
+    rows = await _report_rows(runtime, round_id)
+    body = development_csv(rows, delimiter=";" if delimiter == "semicolon" else ",")
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="utviklingsomrader-{round_id}.csv"'},
+    )
+
+
+def require_programme_reader(principal: Principal) -> None:
+    if principal.role is not Role.PROGRAMME:
+        raise Problem(
+            "forbidden",
+            texts(
+                "Bare programledelsen har tilgang til denne rapporten.",
+                "Berre programleiinga har tilgang til denne rapporten.",
+                "Programme management only.",
+            ),
+            status=403,
+        )
 
 
 __all__ = ["Accepted", "parse_membership_csv", "participants_csv", "router"]

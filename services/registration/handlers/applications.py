@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from services.registration.domain import areas
 from services.registration.domain import decisions as rules
 from services.registration.domain.deadlines import require_before, require_open
 from services.registration.domain.decisions import Application
@@ -109,6 +110,8 @@ async def save_application_draft(
         # A withdrawn municipality may apply again, while its county's window is open.
         await require_window_open(uow, ctx, cmd.round_id, county)
         await ctx.store(uow).reopen_as_draft(existing.id)
+    adopted = await ctx.store(uow).development_areas(cmd.round_id, branch_id)
+    picked = areas.pick(cmd.development_areas, adopted, ctx.branch(branch_id).name)
     application_id = existing.id if existing is not None else uuid.uuid4()
     await ctx.store(uow).save_draft(
         application_id=application_id,
@@ -117,9 +120,11 @@ async def save_application_draft(
         county=county,
         branch_id=branch_id,
         motivation=cmd.motivation,
-        development_areas=cmd.development_areas,
+        development_areas=picked,
         co_creation_plan=cmd.co_creation_plan,
         draft_group=[m.model_dump(mode="json") for m in cmd.group],
+        own_development_areas=areas.tidy(cmd.own_development_areas),
+        themes=list(dict.fromkeys(t.value for t in cmd.themes)),
     )
     return DraftSaved(
         id=application_id,
@@ -162,7 +167,7 @@ def require_complete(draft: Application) -> list[GroupMember]:
                 "development areas",
                 "utviklingsområder",
                 "development_areas",
-                draft.development_areas,
+                draft.development_areas + draft.own_development_areas,
             ),
             (
                 "a local co-creation plan",
@@ -217,6 +222,8 @@ async def submit_application(
         development_areas=list(draft.development_areas),
         group=refs,
         submitted_at=now,
+        own_development_areas=list(draft.own_development_areas),
+        themes=list(draft.themes),
     )
     await uow.emit(ctx.events, event)
     return event

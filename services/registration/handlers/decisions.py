@@ -62,7 +62,7 @@ async def _admit(
     early_reason: str | None = None,
 ) -> MunicipalityAdmitted:
     admitted = await ctx.store(uow).count_status(app.round_id, app.branch_id, rules.ADMITTED)
-    rules.require_place(capacity, admitted, app.branch_id)
+    rules.require_place(capacity, admitted, ctx.branch(app.branch_id).name)
     now = ctx.clock()
     by = None if promoted else actor()  # a move up the wait-list is nobody's decision
     await ctx.store(uow).set_status(

@@ -82,7 +82,7 @@ async def change_capacity(
         # Serialised with decisions in the region, so that the count stays true.
         await ctx.store(uow).lock_region(cmd.round_id, branch_id)
         admitted = await ctx.store(uow).count_status(cmd.round_id, branch_id, rules.ADMITTED)
-        rules.require_capacity_holds(places, admitted, branch_id)
+        rules.require_capacity_holds(places, admitted, ctx.branch(branch_id).name)
     capacity = {**found.capacity_per_branch, **changes}
     await ctx.store(uow).set_capacity(cmd.round_id, capacity)
     event = RoundCapacityChanged(
