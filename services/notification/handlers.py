@@ -21,6 +21,7 @@ from services.notification.adapters import repository as repo
 from services.notification.domain import messages as rules
 from services.notification.domain.messages import Board, Gathering, InvitationTarget, Member, Places
 from services.notification.domain.reminders import ReminderKind, plan
+from shared import answer_links
 from shared.events import registration as reg
 from shared.events import scheduling as sched
 from shared.messaging import Handler, Rejected, Tombstone, UnitOfWork, tombstone_handler
@@ -41,6 +42,17 @@ class Context:
     gathering_reminder_days: tuple[int, ...] = (7, 1)
     deadline_reminder_days: tuple[int, ...] = (7, 1)
     clock: Callable[[], datetime] = field(default=_now)
+    # Answer links in invitations (shared.answer_links); either empty: none.
+    answer_secret: str = field(default="", repr=False)
+    answer_base_url: str = ""
+
+    def answer_links(self, invitation_id: uuid.UUID, expires_at: datetime) -> dict[str, str]:
+        """yes/no/maybe -> the signed link to scheduling's answer form, valid until the end."""
+        if not (self.answer_secret and self.answer_base_url):
+            return {}
+        token = answer_links.sign(invitation_id, expires_at, self.answer_secret)
+        url = f"{self.answer_base_url}/answers/{token}"
+        return {r.value: f"{url}?response={r.value}" for r in sched.Rsvp}
 
 
 async def _plan(uow: UnitOfWork, mails: list[rules.PlannedMail]) -> None:
@@ -367,6 +379,9 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         facts: dict[str, Any] = {}
         if event.municipality_number:
             facts["municipality_name"] = places.municipality(event.municipality_number)
+        links = ctx.answer_links(event.invitation_id, event.ends_at)
+        if links:
+            facts["answer_links"] = links
         mails = rules.mails_for_gathering(
             template, gathering, [target], board_of=boards, method="REQUEST", places=places, **facts
         )

@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI
 from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.regions import REFERENCE_DIR, Regions
 from services.scheduling.domain.suggestions import HolidayWeeks
-from services.scheduling.entrypoints import http
+from services.scheduling.entrypoints import answers, http
 from services.scheduling.entrypoints.auth import programme, region_board, tokens
 from services.scheduling.handlers.attendance import record_attendance, record_rsvp
 from services.scheduling.handlers.context import Context
@@ -157,13 +157,19 @@ def make_context(settings: SchedulingSettings) -> Context:
         if settings.school_holidays_csv
         else REFERENCE_DIR / "skoleferie-uker.csv"
     )
-    return Context(regions=regions, holiday_weeks=weeks, topic_prefix=settings.topic_prefix)
+    return Context(
+        regions=regions,
+        holiday_weeks=weeks,
+        topic_prefix=settings.topic_prefix,
+        answer_secret=settings.answer_secret.get_secret_value(),
+    )
 
 
 def router() -> APIRouter:
     combined = APIRouter()
     combined.include_router(COMMANDS.router(context=context_of))
     combined.include_router(http.router)
+    combined.include_router(answers.router)
     return combined
 
 
@@ -223,8 +229,12 @@ def local_tokens() -> dict[str, dict[str, Any]]:
     }
 
 
+# The local stack's answer-link secret (notification signs with the same); never elsewhere.
+LOCAL_ANSWER_SECRET = "local-answer-secret"
+
+
 def local_env(_: LocalInfra) -> dict[str, str]:
-    return SERVICE.env(api_tokens=json.dumps(local_tokens()))
+    return SERVICE.env(api_tokens=json.dumps(local_tokens()), answer_secret=LOCAL_ANSWER_SECRET)
 
 
 SERVICE = ServiceDeclaration(

@@ -25,7 +25,10 @@ from services.notification.app import create_app as notification_app
 from services.notification.app import local_tokens as notification_tokens
 from services.notification.settings import NotificationSettings
 from services.notification.templates import Templates
+from services.scheduling.app import LOCAL_ANSWER_SECRET
+from services.scheduling.domain.invitations import invitation_id
 from services.scheduling.settings import SchedulingSettings
+from shared import answer_links
 from shared.db.pool import connect
 from shared.lag import LagProbe
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
@@ -154,6 +157,17 @@ def _replacement(w: World, role: str) -> Call:
             "person_id": w.removable[-1 if role == "programme" else -2],
             "member": w.member("vestland", "barnehage"),
         },
+    )
+
+
+def _answer_token(w: World) -> str:
+    """The link in the mail to Kristiansand's invitation (as a municipality) to Agder's
+    presamling, still ahead when the rows run (Vestland's has begun by then)."""
+    gathering = uuid.UUID(str(w.gatherings["agder"]))
+    return answer_links.sign(
+        invitation_id(gathering, "municipality:4204"),
+        datetime(2100, 1, 1, tzinfo=OSLO),
+        LOCAL_ANSWER_SECRET,
     )
 
 
@@ -344,6 +358,13 @@ PROBES: dict[str, Probe] = {
         },
     ),
     "POST /attendance": _attendance,
+    # The signed link is the credential: whatever bearer token comes with it is not looked at.
+    "GET /answers/{token}": lambda w, r: Call(f"/answers/{_answer_token(w)}"),
+    "POST /answers/{token}": lambda w, r: Call(
+        f"/answers/{_answer_token(w)}",
+        content="response=maybe",
+        content_type="application/x-www-form-urlencoded",
+    ),
     # notification
     "GET /deliveries": lambda w, r: Call("/deliveries"),
     "GET /previews": lambda w, r: Call("/previews"),

@@ -96,6 +96,10 @@ SAMPLE: dict[str, Any] = {
     "digital_link": "",
     "on_behalf_of": "",
     "days_before": 7,
+    "answer_links": {
+        r: f"https://planlegging.example.no/answers/eksempel?response={r}"
+        for r in ("yes", "no", "maybe")
+    },
 }
 
 

@@ -23,6 +23,8 @@ class Context:
     holiday_weeks: HolidayWeeks
     topic_prefix: str
     clock: Callable[[], datetime] = field(default=oslo_now)
+    # Shared with notification, which signs the answer links in invitations; empty: no links.
+    answer_secret: str = field(default="", repr=False)
 
     @property
     def events(self) -> str:

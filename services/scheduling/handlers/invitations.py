@@ -123,6 +123,17 @@ async def interest_registered(
         contact_person_id=event.contact_person_id,
         municipality_numbers=event.municipality_numbers,
     )
+    named = event.municipality_contacts or []  # absent in events from before contacts
+    await repo.save_municipality_contacts(
+        uow.conn,
+        round_id=event.round_id,
+        branch_id=event.branch_id,
+        contacts={
+            c.municipality_number: c.person_id
+            for c in named
+            if c.municipality_number in event.municipality_numbers
+        },
+    )
     await refresh_region(
         uow, ctx, event.round_id, event.branch_id, reason="the region's interest changed"
     )
