@@ -379,6 +379,9 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         facts: dict[str, Any] = {}
         if event.municipality_number:
             facts["municipality_name"] = places.municipality(event.municipality_number)
+        due = getattr(event, "interim_work_due", None)  # newer invitations of a samling
+        if due:
+            facts["interim_work_due"] = [d.model_dump(mode="json") for d in due]
         links = ctx.answer_links(event.invitation_id, event.ends_at)
         if links:
             facts["answer_links"] = links
@@ -472,6 +475,9 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         mails = rules.mails_for_supervisor(repo.gathering_of(row), _data(event), places)
         await _plan(uow, mails)
 
+    async def on_interim_work_set(event: sched.InterimWorkSet, uow: UnitOfWork) -> None:
+        await _plan(uow, rules.mails_for_interim_work(_data(event), places=places))
+
     table: dict[str, Handler] = {
         reg.ContactDetails.TYPE: on_contact_details,
         reg.PersonErased.TYPE: on_person_erased,
@@ -494,6 +500,7 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         sched.InvitationIssued.TYPE: on_invitation_issued,
         sched.InvitationWithdrawn.TYPE: on_invitation_withdrawn,
         sched.SupervisionBooked.TYPE: on_supervision_booked,
+        sched.InterimWorkSet.TYPE: on_interim_work_set,
     }
     table[reg.AdmissionRevoked.TYPE] = on_revoked
     table[reg.RoundClosed.TYPE] = on_round_closed

@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI
 from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.regions import REFERENCE_DIR, Regions
 from services.scheduling.domain.suggestions import HolidayWeeks
-from services.scheduling.entrypoints import answers, http
+from services.scheduling.entrypoints import answers, http, interim_work
 from services.scheduling.entrypoints.auth import programme, region_board, tokens
 from services.scheduling.handlers.attendance import record_attendance, record_rsvp
 from services.scheduling.handlers.context import Context
@@ -26,6 +26,7 @@ from services.scheduling.handlers.gatherings import (
     reschedule_gathering,
     schedule_gathering,
 )
+from services.scheduling.handlers.interim_work import report_interim_work, set_interim_work
 from services.scheduling.handlers.meetings import (
     book_supervision,
     request_dialogue_meeting,
@@ -43,10 +44,12 @@ from shared.events.scheduling import (
     PlanSemester,
     RecordAttendance,
     RecordRsvp,
+    ReportInterimWork,
     RequestDialogueMeeting,
     RescheduleGathering,
     ScheduleDialogueMeeting,
     ScheduleGathering,
+    SetInterimWork,
 )
 from shared.messaging import Handler, Rejected
 from shared.service import Runtime, ServiceSpec, build_app
@@ -134,6 +137,27 @@ COMMANDS = CommandRegistry[Context](
             region_board,
             Route("/attendance", "Record who came to a gathering", "attendance"),
         ),
+        CommandEntry(
+            SetInterimWork,
+            set_interim_work,
+            programme,
+            Route(
+                "/interim-work",
+                "Set the mellomarbeid after a samling; the kommunegrupper are told",
+                "interim work",
+                201,
+            ),
+        ),
+        CommandEntry(
+            ReportInterimWork,
+            report_interim_work,
+            region_board,
+            Route(
+                "/interim-work-reports",
+                "Mark a municipality's mellomarbeid done, with a short report",
+                "interim work",
+            ),
+        ),
     ],
     refusal=refusal,
 )
@@ -170,6 +194,7 @@ def router() -> APIRouter:
     combined.include_router(COMMANDS.router(context=context_of))
     combined.include_router(http.router)
     combined.include_router(answers.router)
+    combined.include_router(interim_work.router)
     return combined
 
 

@@ -160,6 +160,9 @@ def _replacement(w: World, role: str) -> Call:
     )
 
 
+INTERIM_WORK = "6f1d2c3b-0a4e-4f5a-9b8c-7d6e5f4a3b2c"
+
+
 def _answer_token(w: World) -> str:
     """The link in the mail to Kristiansand's invitation (as a municipality) to Agder's
     presamling, still ahead when the rows run (Vestland's has begun by then)."""
@@ -358,6 +361,27 @@ PROBES: dict[str, Probe] = {
         },
     ),
     "POST /attendance": _attendance,
+    "GET /rounds/{round_id}/regions/{region}/interim-work": lambda w, r: Call(
+        f"/rounds/{ROUND}/regions/vestland/interim-work"
+    ),
+    "POST /interim-work": lambda w, r: Call(
+        "/interim-work",
+        {
+            "interim_work_id": INTERIM_WORK,
+            "after_gathering_id": w.gatherings["moved"],
+            "title": "Kartlegging av samarbeidsparter",
+            "due_on": "2029-12-01",
+        },
+    ),
+    "POST /interim-work-reports": lambda w, r: Call(
+        "/interim-work-reports",
+        {
+            "interim_work_id": INTERIM_WORK,
+            "region": "vestland",
+            "municipality_number": "4601",
+            "report": "Kartlagt sammen med skolene.",
+        },
+    ),
     # The signed link is the credential: whatever bearer token comes with it is not looked at.
     "GET /answers/{token}": lambda w, r: Call(f"/answers/{_answer_token(w)}"),
     "POST /answers/{token}": lambda w, r: Call(

@@ -96,6 +96,14 @@ SAMPLE: dict[str, Any] = {
     "digital_link": "",
     "on_behalf_of": "",
     "days_before": 7,
+    "description": "Kartlegg hvem kulturskolen samarbeider med i dag, og del det på samlingen.",
+    "due_on": (_NOW + timedelta(days=28)).date().isoformat(),
+    "interim_work_due": [
+        {
+            "title": "Kartlegging av samarbeidsparter",
+            "due_on": (_NOW + timedelta(days=28)).date().isoformat(),
+        }
+    ],
     "answer_links": {
         r: f"https://planlegging.example.no/answers/eksempel?response={r}"
         for r in ("yes", "no", "maybe")

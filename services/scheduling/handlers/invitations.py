@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import asyncpg
 
+from services.scheduling.adapters import interim_work
 from services.scheduling.adapters import repository as repo
 from services.scheduling.domain.calendar import OSLO
 from services.scheduling.domain.invitations import (
@@ -32,6 +33,7 @@ from shared.events.registration import (
 )
 from shared.events.scheduling import (
     GatheringKind,
+    InterimWorkDue,
     InvitationIssued,
     InvitationWithdrawn,
     InviteeRole,
@@ -73,6 +75,7 @@ async def refresh(
     )
     active = [r["invitee_key"] for r in await repo.invitations(uow.conn, gathering["id"])]
     changes = reconcile(desired, active)
+    due = await _interim_work_due(uow, gathering) if changes.issue else None
     for invitee in changes.issue:
         the_id = invitation_id(gathering["id"], invitee.key)
         if await repo.issue_invitation(uow.conn, the_id, gathering["id"], invitee):
@@ -84,6 +87,7 @@ async def refresh(
                     **_facts(gathering, invitation),
                     starts_at=gathering["starts_at"].astimezone(OSLO),
                     ends_at=gathering["ends_at"].astimezone(OSLO),
+                    interim_work_due=due,
                 ),
             )
     for key in changes.withdraw:
@@ -93,6 +97,18 @@ async def refresh(
                 ctx.events,
                 InvitationWithdrawn(**_facts(gathering, withdrawn), reason=reason),
             )
+
+
+async def _interim_work_due(
+    uow: UnitOfWork, gathering: asyncpg.Record
+) -> list[InterimWorkDue] | None:
+    """A samling's invitations list the mellomarbeid set after the samling before it."""
+    if gathering["kind"] != GatheringKind.SAMLING:
+        return None
+    found = await interim_work.due_before(
+        uow.conn, gathering["round_id"], gathering["region"], gathering["starts_at"]
+    )
+    return [InterimWorkDue(interim_work_id=i, title=t, due_on=d) for i, t, d in found]
 
 
 async def refresh_region(
