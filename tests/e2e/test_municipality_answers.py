@@ -97,6 +97,12 @@ async def test_each_named_municipality_contact_is_invited_and_answers_from_the_m
         assert set(named) == {"4601", "4640"}
         # Personal data stays off the public event: ids only.
         assert bergen not in response.text
+        # The board reads back whom it named.
+        registration_id = response.json()["result"]["registration_id"]
+        read = await client.get(f"/interest-registrations/{registration_id}", headers=VESTLAND)
+        assert read.status_code == 200, read.text
+        contacts = read.json()["municipality_contacts"]
+        assert {n: c["email"] for n, c in contacts.items()} == {"4601": bergen, "4640": sogndal}
 
     day = date.today() + timedelta(days=40)
     async with httpx.AsyncClient(base_url=procs.url("scheduling"), timeout=30) as client:

@@ -318,6 +318,19 @@ async def municipality_contacts(
     return {r["municipality_number"]: (r["person_id"], r["email"]) for r in rows}
 
 
+async def municipality_contact_details(
+    db: asyncpg.Connection | asyncpg.Pool, registration_id: UUID
+) -> list[asyncpg.Record]:
+    """The named municipality contacts with their data, for the registration's readers."""
+    rows: list[asyncpg.Record] = await db.fetch(
+        "SELECT c.municipality_number, c.person_id, p.name, p.email, p.phone, p.language"
+        " FROM interest_municipality_contacts c JOIN persons p ON p.id = c.person_id"
+        " WHERE c.registration_id = $1 ORDER BY c.municipality_number",
+        registration_id,
+    )
+    return rows
+
+
 async def save_municipality_contact(
     conn: asyncpg.Connection,
     *,
