@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ def make_context(settings: NotificationSettings) -> Context:
         places=Places(ReferenceData.load(branches_csv=branches)),
         gathering_reminder_days=tuple(settings.reminder_days_before_gathering),
         deadline_reminder_days=tuple(settings.reminder_days_before_deadline),
+        answer_secret=settings.answer_secret.get_secret_value(),
+        answer_base_url=settings.answer_base_url.rstrip("/"),
     )
 
 
@@ -117,6 +120,9 @@ def local_env(infra: LocalInfra) -> dict[str, str]:
         smtp_port=infra.smtp_port,
         mail_poll_interval_s=0.5,
         api_tokens=json.dumps(local_tokens()),
+        # The same secret as scheduling's local one; its address on the local stack.
+        answer_secret="local-answer-secret",
+        answer_base_url=f"http://127.0.0.1:{os.environ.get('KS_SCHEDULING_PORT', '8002')}",
     )
 
 

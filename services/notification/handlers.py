@@ -22,6 +22,7 @@ from services.notification.adapters import repository as repo
 from services.notification.domain import messages as rules
 from services.notification.domain.messages import Board, Gathering, InvitationTarget, Member, Places
 from services.notification.domain.reminders import ReminderKind, plan
+from shared import answer_links
 from shared.events import registration as reg
 from shared.events import scheduling as sched
 from shared.messaging import Handler, Rejected, Tombstone, UnitOfWork, tombstone_handler
@@ -44,6 +45,17 @@ class Context:
     gathering_reminder_days: tuple[int, ...] = (7, 1)
     deadline_reminder_days: tuple[int, ...] = (7, 1)
     clock: Callable[[], datetime] = field(default=_now)
+    # Answer links in invitations (shared.answer_links); either empty: none.
+    answer_secret: str = field(default="", repr=False)
+    answer_base_url: str = ""
+
+    def answer_links(self, invitation_id: uuid.UUID, expires_at: datetime) -> dict[str, str]:
+        """yes/no/maybe -> the signed link to scheduling's answer form, valid until the end."""
+        if not (self.answer_secret and self.answer_base_url):
+            return {}
+        token = answer_links.sign(invitation_id, expires_at, self.answer_secret)
+        url = f"{self.answer_base_url}/answers/{token}"
+        return {r.value: f"{url}?response={r.value}" for r in sched.Rsvp}
 
 
 async def _plan(uow: UnitOfWork, mails: list[rules.PlannedMail]) -> None:
@@ -439,6 +451,12 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         facts: dict[str, Any] = {"guest": role == rules.GUEST_ROLE}
         if event.municipality_number:
             facts["municipality_name"] = places.municipality(event.municipality_number)
+        due = getattr(event, "interim_work_due", None)  # newer invitations of a samling
+        if due:
+            facts["interim_work_due"] = [d.model_dump(mode="json") for d in due]
+        links = ctx.answer_links(event.invitation_id, event.ends_at)
+        if links:
+            facts["answer_links"] = links
         mails = rules.mails_for_gathering(
             template, gathering, [target], board_of=boards, method="REQUEST", places=places, **facts
         )
@@ -568,6 +586,9 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         mails = rules.mails_for_supervisor(repo.gathering_of(row), _data(event), places)
         await _plan(uow, mails)
 
+    async def on_interim_work_set(event: sched.InterimWorkSet, uow: UnitOfWork) -> None:
+        await _plan(uow, rules.mails_for_interim_work(_data(event), places=places))
+
     table: dict[str, Handler] = {
         reg.ContactDetails.TYPE: on_contact_details,
         reg.PersonErased.TYPE: on_person_erased,
@@ -595,6 +616,7 @@ def make_handlers(ctx: Context) -> dict[str, Handler]:
         sched.GuestContact.TYPE: on_guest_contact,
         sched.GuestErased.TYPE: on_guest_erased,
         sched.DelingsarenaProposed.TYPE: on_delingsarena_proposed,
+        sched.InterimWorkSet.TYPE: on_interim_work_set,
     }
     if ctx.guest_contacts_topic:
         table[tombstone_handler(ctx.guest_contacts_topic)] = on_contact_tombstone

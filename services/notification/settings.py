@@ -50,6 +50,12 @@ class NotificationSettings(ServiceSettings):
     # this long for their contact details, then goes without.
     reply_to_wait_s: float = Field(default=300, ge=0)
 
+    # Answer links in invitations: signed with this secret (scheduling's
+    # KS_SCHEDULING_ANSWER_SECRET) and pointing at scheduling's public address. Either empty:
+    # invitations go without them.
+    answer_secret: SecretStr = SecretStr("")
+    answer_base_url: str = ""
+
     reminder_days_before_gathering: list[int] = Field(default_factory=lambda: [7, 1])
     reminder_days_before_deadline: list[int] = Field(default_factory=lambda: [7, 1])
     reminder_poll_interval_s: float = Field(default=30, gt=0)

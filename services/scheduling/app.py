@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI
 from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.regions import REFERENCE_DIR, Regions
 from services.scheduling.domain.suggestions import HolidayWeeks
-from services.scheduling.entrypoints import http
+from services.scheduling.entrypoints import answers, http, interim_work
 from services.scheduling.entrypoints.auth import gathering_rule, programme, region_board, tokens
 from services.scheduling.handlers.attendance import record_attendance, record_rsvp
 from services.scheduling.handlers.context import Context
@@ -26,6 +26,7 @@ from services.scheduling.handlers.gatherings import (
     reschedule_gathering,
     schedule_gathering,
 )
+from services.scheduling.handlers.interim_work import report_interim_work, set_interim_work
 from services.scheduling.handlers.meetings import (
     book_supervision,
     erase_guest,
@@ -51,10 +52,12 @@ from shared.events.scheduling import (
     ProposeDialogueMeeting,
     RecordAttendance,
     RecordRsvp,
+    ReportInterimWork,
     RequestDialogueMeeting,
     RescheduleGathering,
     ScheduleDialogueMeeting,
     ScheduleGathering,
+    SetInterimWork,
     guest_contacts_topic,
 )
 from shared.messaging import Handler, Rejected
@@ -188,6 +191,27 @@ COMMANDS = CommandRegistry[Context](
             region_board,
             Route("/attendance", "Record who came to a gathering", "attendance"),
         ),
+        CommandEntry(
+            SetInterimWork,
+            set_interim_work,
+            programme,
+            Route(
+                "/interim-work",
+                "Set the mellomarbeid after a samling; the kommunegrupper are told",
+                "interim work",
+                201,
+            ),
+        ),
+        CommandEntry(
+            ReportInterimWork,
+            report_interim_work,
+            region_board,
+            Route(
+                "/interim-work-reports",
+                "Mark a municipality's mellomarbeid done, with a short report",
+                "interim work",
+            ),
+        ),
     ],
     refusal=refusal,
 )
@@ -217,6 +241,7 @@ def make_context(settings: SchedulingSettings) -> Context:
         holiday_weeks=weeks,
         topic_prefix=settings.topic_prefix,
         municipality_names=names,
+        answer_secret=settings.answer_secret.get_secret_value(),
     )
 
 
@@ -224,6 +249,8 @@ def router() -> APIRouter:
     combined = APIRouter()
     combined.include_router(COMMANDS.router(context=context_of))
     combined.include_router(http.router)
+    combined.include_router(answers.router)
+    combined.include_router(interim_work.router)
     return combined
 
 
@@ -287,8 +314,12 @@ def local_tokens() -> dict[str, dict[str, Any]]:
     }
 
 
+# The local stack's answer-link secret (notification signs with the same); never elsewhere.
+LOCAL_ANSWER_SECRET = "local-answer-secret"
+
+
 def local_env(_: LocalInfra) -> dict[str, str]:
-    return SERVICE.env(api_tokens=json.dumps(local_tokens()))
+    return SERVICE.env(api_tokens=json.dumps(local_tokens()), answer_secret=LOCAL_ANSWER_SECRET)
 
 
 SERVICE = ServiceDeclaration(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -22,6 +23,9 @@ class SchedulingSettings(ServiceSettings):
         ""  # columns fylkesnummer, fylkesnavn, hostferie_uke, vinterferie_uke
     )
     regions_csv: str = ""  # columns region_id, avdeling, fylkesnummer
+    # The HMAC secret of the answer links in invitation mails (the same as notification's
+    # KS_NOTIFICATION_ANSWER_SECRET); empty: every answer link is refused.
+    answer_secret: SecretStr = SecretStr("")
 
     @property
     def group_id(self) -> str:

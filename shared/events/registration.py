@@ -42,6 +42,25 @@ class ContactPerson(BaseModel):
     language: Language = Language.BOKMAAL
 
 
+class MunicipalityContact(BaseModel):
+    """Whom the board names to speak for one interested municipality: the presamlinger are
+    for the municipalities, so this person is invited and answers for it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    municipality_number: MunicipalityNumber
+    contact: ContactPerson
+
+
+class MunicipalityContactRef(BaseModel):
+    """A municipality's contact person as public events carry it: by id, no contact data."""
+
+    model_config = TOLERANT
+
+    municipality_number: str
+    person_id: UUID
+
+
 class RegisterInterest(Command):
     """A county branch board registers interest for its county and member municipalities."""
 
@@ -59,6 +78,12 @@ class RegisterInterest(Command):
     )
     contact: ContactPerson
     message: Annotated[str, StringConstraints(max_length=4000)] = ""
+    municipality_contacts: list[MunicipalityContact] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Optional: a contact person per interested municipality, who is then "
+        "invited to the presamlinger in its name (instead of the board's contact)",
+    )
 
     KEY: ClassVar[str | None] = "branch"
 
@@ -78,6 +103,11 @@ class InterestRegistered(Event):
     contact_person_id: UUID
     message: str
     registered_at: AwareDatetime
+    municipality_contacts: list[MunicipalityContactRef] | None = Field(
+        default=None,
+        description="The contact person named for each municipality that has one, by id "
+        "(their contact data is on the restricted contacts topic)",
+    )
 
     KEY: ClassVar[str | None] = "branch_id"
 
@@ -383,6 +413,11 @@ class InterestUpdated(Event):
     previous_contact_person_id: UUID | None = Field(
         default=None,
         description="Set when the contact person changed: the one who held it until now",
+    )
+    municipality_contacts: list[MunicipalityContactRef] | None = Field(
+        default=None,
+        description="The contact person named for each municipality that has one, by id "
+        "(their contact data is on the restricted contacts topic)",
     )
 
     KEY: ClassVar[str | None] = "branch_id"

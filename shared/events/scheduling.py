@@ -379,6 +379,38 @@ class RecordAttendance(Command):
     KEY: ClassVar[str | None] = "gathering_id"
 
 
+class SetInterimWork(Command):
+    """Programme management sets the mellomarbeid every kommunegruppe of the region does
+    after a samling and before the next."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.set-interim-work.v1"
+    SERVICE: ClassVar[str] = "scheduling"
+
+    interim_work_id: UUID | None = Field(
+        default=None, description="Chosen by the caller to make retries safe; else assigned"
+    )
+    after_gathering_id: UUID = Field(description="The samling the work follows")
+    title: Text
+    description: Annotated[str, StringConstraints(max_length=4000)] = ""
+    due_on: date = Field(description="Done by the end of this day (Europe/Oslo)")
+
+    KEY: ClassVar[str | None] = "after_gathering_id"
+
+
+class ReportInterimWork(Command):
+    """A municipality's county board marks its mellomarbeid done, with a short report."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.report-interim-work.v1"
+    SERVICE: ClassVar[str] = "scheduling"
+
+    interim_work_id: UUID
+    region: RegionId
+    municipality_number: MunicipalityNumber
+    report: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+    KEY: ClassVar[str | None] = "interim_work_id"
+
+
 # --- events ----------------------------------------------------------------------------------------
 
 
@@ -488,12 +520,24 @@ class _InvitationFacts(Event):
     KEY: ClassVar[str | None] = "gathering_id"
 
 
+class InterimWorkDue(_Tolerant):
+    """Mellomarbeid due before a samling, as its invitations list it."""
+
+    interim_work_id: UUID
+    title: str
+    due_on: date
+
+
 class InvitationIssued(_InvitationFacts):
     TYPE: ClassVar[str] = f"{PREFIX}.invitation-issued.v1"
     SERVICE: ClassVar[str] = "scheduling"
 
     starts_at: AwareDatetime
     ends_at: AwareDatetime
+    interim_work_due: list[InterimWorkDue] | None = Field(
+        default=None,
+        description="A samling's invitation: the mellomarbeid set after the samling before it",
+    )
 
 
 class InvitationWithdrawn(_InvitationFacts):
@@ -629,3 +673,49 @@ class GuestContact(Contract):
     organisation: str | None = None
 
     KEY: ClassVar[str | None] = "person_id"
+
+
+class GroupRecipient(_Tolerant):
+    """A kommunegruppe member who is to be told, by id and role."""
+
+    person_id: UUID
+    municipality_number: str
+    role: InviteeRole
+
+
+class InterimWorkSet(Event):
+    """Mellomarbeid for the region's kommunegrupper until `due_on`; the members are named
+    (ids and roles) so that each can be told."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.interim-work-set.v1"
+    SERVICE: ClassVar[str] = "scheduling"
+
+    interim_work_id: UUID
+    round_id: str
+    region: str
+    after_gathering_id: UUID
+    title: str
+    description: str
+    due_on: date
+    set_at: AwareDatetime
+    municipality_numbers: list[str] = Field(description="The admitted municipalities it is for")
+    recipients: list[GroupRecipient]
+
+    KEY: ClassVar[str | None] = "interim_work_id"
+
+
+class InterimWorkReported(Event):
+    """A municipality's mellomarbeid marked done, with its report."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.interim-work-reported.v1"
+    SERVICE: ClassVar[str] = "scheduling"
+
+    interim_work_id: UUID
+    round_id: str
+    region: str
+    municipality_number: str
+    report: str
+    reported_at: AwareDatetime
+    late: bool = Field(description="Reported after the end of the due day (Europe/Oslo)")
+
+    KEY: ClassVar[str | None] = "interim_work_id"

@@ -22,7 +22,7 @@ import httpx
 from aiokafka import ConsumerRecord
 from fastapi import FastAPI
 
-from services.scheduling.app import local_tokens, make_context, service_spec
+from services.scheduling.app import LOCAL_ANSWER_SECRET, local_tokens, make_context, service_spec
 from services.scheduling.settings import SchedulingSettings
 from shared.db.pool import connect
 from shared.events.base import TYPE_PREFIX
@@ -200,6 +200,7 @@ async def started_scheduling(
         topic_prefix=topic_prefix,
         relay_poll_interval_s=0.3,
         api_tokens=json.dumps(local_tokens()),
+        answer_secret=LOCAL_ANSWER_SECRET,
     )
     clock = Clock(now)
     app = scheduling_app(settings, clock)

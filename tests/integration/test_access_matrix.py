@@ -28,7 +28,10 @@ from services.notification.templates import Templates
 from services.registration.adapters import inbound
 from services.registration.domain.inbound import read_mail
 from services.registration.domain.reference import ReferenceData
+from services.scheduling.app import LOCAL_ANSWER_SECRET
+from services.scheduling.domain.invitations import invitation_id
 from services.scheduling.settings import SchedulingSettings
+from shared import answer_links
 from shared.db.pool import connect
 from shared.lag import LagProbe
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
@@ -159,6 +162,20 @@ def _replacement(w: World, role: str) -> Call:
             "person_id": w.removable[-1 if role == "programme" else -2],
             "member": w.member("vestland", "barnehage"),
         },
+    )
+
+
+INTERIM_WORK = "6f1d2c3b-0a4e-4f5a-9b8c-7d6e5f4a3b2c"
+
+
+def _answer_token(w: World) -> str:
+    """The link in the mail to Kristiansand's invitation (as a municipality) to Agder's
+    presamling, still ahead when the rows run (Vestland's has begun by then)."""
+    gathering = uuid.UUID(str(w.gatherings["agder"]))
+    return answer_links.sign(
+        invitation_id(gathering, "municipality:4204"),
+        datetime(2100, 1, 1, tzinfo=OSLO),
+        LOCAL_ANSWER_SECRET,
     )
 
 
@@ -403,6 +420,34 @@ PROBES: dict[str, Probe] = {
         },
     ),
     "POST /attendance": _attendance,
+    "GET /rounds/{round_id}/regions/{region}/interim-work": lambda w, r: Call(
+        f"/rounds/{ROUND}/regions/vestland/interim-work"
+    ),
+    "POST /interim-work": lambda w, r: Call(
+        "/interim-work",
+        {
+            "interim_work_id": INTERIM_WORK,
+            "after_gathering_id": w.gatherings["moved"],
+            "title": "Kartlegging av samarbeidsparter",
+            "due_on": "2029-12-01",
+        },
+    ),
+    "POST /interim-work-reports": lambda w, r: Call(
+        "/interim-work-reports",
+        {
+            "interim_work_id": INTERIM_WORK,
+            "region": "vestland",
+            "municipality_number": "4601",
+            "report": "Kartlagt sammen med skolene.",
+        },
+    ),
+    # The signed link is the credential: whatever bearer token comes with it is not looked at.
+    "GET /answers/{token}": lambda w, r: Call(f"/answers/{_answer_token(w)}"),
+    "POST /answers/{token}": lambda w, r: Call(
+        f"/answers/{_answer_token(w)}",
+        content="response=maybe",
+        content_type="application/x-www-form-urlencoded",
+    ),
     # notification
     "GET /deliveries": lambda w, r: Call("/deliveries"),
     "GET /previews": lambda w, r: Call("/previews"),

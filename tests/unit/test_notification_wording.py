@@ -210,6 +210,17 @@ def planned() -> list[PlannedMail]:
     mails += rules.mails_for_delingsarena_arranged(
         gathering, programme_mailbox=MAILBOX, places=PLACES
     )
+    mails += rules.mails_for_interim_work(
+        {
+            "round_id": "2028",
+            "region": "more-og-romsdal",
+            "title": "Kartlegging av samarbeidsparter",
+            "description": "Kartlegg hvem kulturskolen samarbeider med.",
+            "due_on": "2028-03-01",
+            "recipients": [{"person_id": "kari", "municipality_number": "1508"}],
+        },
+        places=PLACES,
+    )
     # The reminder worker's contexts (services/notification/reminders.py).
     mails += [
         rules.person(

@@ -367,6 +367,49 @@ async def test_registering_again_says_what_changed_and_hands_the_contact_over() 
     ]
 
 
+async def test_a_contact_named_per_municipality_goes_on_the_contacts_topic_events_name_ids() -> (
+    None
+):
+    h = Harness()
+    await h.set_up()
+
+    def interest(contacts: dict[str, str]) -> RegisterInterest:
+        return RegisterInterest.model_validate(
+            {
+                "round_id": ROUND,
+                "branch": "Vestland",
+                "municipality_numbers": ["4601", "4640"],
+                "contact": {"name": "Styret", "email": "styret@example.no"},
+                "municipality_contacts": [
+                    {"municipality_number": n, "contact": {"name": e, "email": e}}
+                    for n, e in contacts.items()
+                ],
+            }
+        )
+
+    first = await h.run(register_interest, interest({"4601": "kari@bergen.example.no"}))
+    (bergen,) = first.municipality_contacts
+    assert bergen.municipality_number == "4601"
+    assert "kari@bergen.example.no" not in first.model_dump_json()  # ids on the public event
+    assert [str(c.email) for c in h.contacts() if c.person_id == bergen.person_id] == [
+        "kari@bergen.example.no"
+    ]
+    # The same address keeps its id; a contact no longer named is erased here and downstream.
+    again = await h.run(
+        register_interest,
+        interest({"4601": "KARI@bergen.example.no", "4640": "nils@sogndal.example.no"}),
+    )
+    assert {c.municipality_number: c.person_id for c in again.municipality_contacts}[
+        "4601"
+    ] == bergen.person_id
+    dropped = await h.run(register_interest, interest({"4640": "nils@sogndal.example.no"}))
+    assert [c.municipality_number for c in dropped.municipality_contacts] == ["4640"]
+    erased = [c.person_id for _, c in h.emitted if isinstance(c, PersonErased)]
+    assert erased == [bergen.person_id]
+    with pytest.raises(DomainError, match="4627"):
+        await h.run(register_interest, interest({"4627": "ask@askoy.example.no"}))
+
+
 @pytest.mark.parametrize(
     "who",
     [

@@ -525,3 +525,24 @@ def still_invited(
         if found is not None and found[0] == person_id:
             return True
     return False
+
+
+def mails_for_interim_work(event: Mapping[str, Any], *, places: Places) -> list[PlannedMail]:
+    """Mellomarbeid set: every member of each kommunegruppe named is told, in their language."""
+    facts = {
+        "round_id": event["round_id"],
+        "region_name": places.branch_name(event["region"]),
+        "title": event["title"],
+        "description": event["description"],
+        "due_on": event["due_on"],
+    }
+    return _unique(
+        [
+            person(
+                r["person_id"],
+                "interim_work_set",
+                {**facts, "municipality_name": places.municipality(r["municipality_number"])},
+            )
+            for r in event["recipients"]
+        ]
+    )

@@ -108,6 +108,17 @@ SAMPLE: dict[str, Any] = {
     "proposal_id": "00000000-0000-4000-8000-000000000004",
     "programme_mailbox": "post@kulturskoleradet.no",
     "programme_subject": "Fremtidens kulturskole, Regionale program",
+    "due_on": (_NOW + timedelta(days=28)).date().isoformat(),
+    "interim_work_due": [
+        {
+            "title": "Kartlegging av samarbeidsparter",
+            "due_on": (_NOW + timedelta(days=28)).date().isoformat(),
+        }
+    ],
+    "answer_links": {
+        r: f"https://planlegging.example.no/answers/eksempel?response={r}"
+        for r in ("yes", "no", "maybe")
+    },
 }
 
 

@@ -36,6 +36,8 @@ class FakeStore:
     history: list[dict[str, Any]] = field(default_factory=list)
     applications: dict[UUID, dict[str, Any]] = field(default_factory=dict)
     group: list[dict[str, Any]] = field(default_factory=list)
+    # (registration id, municipality number) -> person id
+    municipality_persons: dict[tuple[UUID, str], UUID] = field(default_factory=dict)
     tombstones: list[tuple[str, str]] = field(default_factory=list)
     branch_contacts: dict[str, UUID] = field(default_factory=dict)
     adopted_areas: dict[tuple[str, str], list[str]] = field(default_factory=dict)
@@ -72,7 +74,32 @@ class FakeStore:
             any(i["contact_person_id"] == person_id for i in self.interests.values())
             or any(g["person_id"] == person_id for g in self.group)
             or person_id in self.branch_contacts.values()
+            or person_id in self.municipality_persons.values()
         )
+
+    async def municipality_contacts(
+        self, registration_id: UUID
+    ) -> dict[str, tuple[UUID, str | None]]:
+        return {
+            number: (person, self.persons[person]["email"])
+            for (registration, number), person in self.municipality_persons.items()
+            if registration == registration_id
+        }
+
+    async def save_municipality_contact(
+        self,
+        *,
+        registration_id: UUID,
+        municipality_number: str,
+        person_id: UUID,
+        contact: ContactPerson,
+    ) -> None:
+        await self.add_person(person_id=person_id, contact=contact)
+        self.municipality_persons[(registration_id, municipality_number)] = person_id
+
+    async def drop_municipality_contacts(self, registration_id: UUID, numbers: list[str]) -> None:
+        for number in numbers:
+            self.municipality_persons.pop((registration_id, number), None)
 
     async def branch_contact(self, branch_id: str) -> tuple[UUID, str | None] | None:
         found = self.branch_contacts.get(branch_id)

@@ -100,6 +100,7 @@ async def person_in_use(conn: asyncpg.Connection, person_id: UUID) -> bool:
             "SELECT EXISTS (SELECT 1 FROM interest_registrations WHERE contact_person_id = $1)"
             " OR EXISTS (SELECT 1 FROM group_members WHERE person_id = $1)"
             " OR EXISTS (SELECT 1 FROM branch_contacts WHERE person_id = $1)",
+            " OR EXISTS (SELECT 1 FROM interest_municipality_contacts WHERE person_id = $1)",
             person_id,
         )
     )
@@ -357,6 +358,69 @@ async def save_interest(
         added,
         removed,
         contact_changed,
+    )
+
+
+async def municipality_contacts(
+    conn: asyncpg.Connection, registration_id: UUID
+) -> dict[str, tuple[UUID, str | None]]:
+    """Each named municipality's contact: (person id, e-mail address; None once erased)."""
+    rows = await conn.fetch(
+        "SELECT c.municipality_number, c.person_id, p.email FROM interest_municipality_contacts c"
+        " JOIN persons p ON p.id = c.person_id WHERE c.registration_id = $1",
+        registration_id,
+    )
+    return {r["municipality_number"]: (r["person_id"], r["email"]) for r in rows}
+
+
+async def municipality_contact_details(
+    db: asyncpg.Connection | asyncpg.Pool, registration_id: UUID
+) -> list[asyncpg.Record]:
+    """The named municipality contacts with their data, for the registration's readers."""
+    rows: list[asyncpg.Record] = await db.fetch(
+        "SELECT c.municipality_number, c.person_id, p.name, p.email, p.phone, p.language"
+        " FROM interest_municipality_contacts c JOIN persons p ON p.id = c.person_id"
+        " WHERE c.registration_id = $1 ORDER BY c.municipality_number",
+        registration_id,
+    )
+    return rows
+
+
+async def save_municipality_contact(
+    conn: asyncpg.Connection,
+    *,
+    registration_id: UUID,
+    municipality_number: str,
+    person_id: UUID,
+    contact: ContactPerson,
+) -> None:
+    """The person (added, or updated under the same id) and whom they speak for."""
+    await conn.execute(
+        "WITH person AS ("
+        "  INSERT INTO persons (id, name, email, phone, language) VALUES ($1, $2, $3, $4, $5)"
+        "  ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,"
+        "  phone = EXCLUDED.phone, language = EXCLUDED.language"
+        ") INSERT INTO interest_municipality_contacts (registration_id, municipality_number,"
+        " person_id) VALUES ($6, $7, $1) ON CONFLICT (registration_id, municipality_number)"
+        " DO UPDATE SET person_id = EXCLUDED.person_id",
+        person_id,
+        contact.name,
+        str(contact.email),
+        contact.phone,
+        contact.language.value,
+        registration_id,
+        municipality_number,
+    )
+
+
+async def drop_municipality_contacts(
+    conn: asyncpg.Connection, registration_id: UUID, numbers: list[str]
+) -> None:
+    await conn.execute(
+        "DELETE FROM interest_municipality_contacts"
+        " WHERE registration_id = $1 AND municipality_number = ANY($2::text[])",
+        registration_id,
+        numbers,
     )
 
 

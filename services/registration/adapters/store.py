@@ -143,6 +143,23 @@ class Store(Protocol):
         contact_changed: bool,
     ) -> None: ...
 
+    async def municipality_contacts(
+        self, registration_id: UUID
+    ) -> dict[str, tuple[UUID, str | None]]: ...
+
+    async def save_municipality_contact(
+        self,
+        *,
+        registration_id: UUID,
+        municipality_number: str,
+        person_id: UUID,
+        contact: ContactPerson,
+    ) -> None: ...
+
+    async def drop_municipality_contacts(
+        self, registration_id: UUID, numbers: list[str]
+    ) -> None: ...
+
     async def get_application(self, round_id: str, municipality: str) -> Application | None: ...
 
     async def save_draft(
@@ -351,6 +368,30 @@ class SqlStore:
             removed=removed,
             contact_changed=contact_changed,
         )
+
+    async def municipality_contacts(
+        self, registration_id: UUID
+    ) -> dict[str, tuple[UUID, str | None]]:
+        return await repo.municipality_contacts(self.conn, registration_id)
+
+    async def save_municipality_contact(
+        self,
+        *,
+        registration_id: UUID,
+        municipality_number: str,
+        person_id: UUID,
+        contact: ContactPerson,
+    ) -> None:
+        await repo.save_municipality_contact(
+            self.conn,
+            registration_id=registration_id,
+            municipality_number=municipality_number,
+            person_id=person_id,
+            contact=contact,
+        )
+
+    async def drop_municipality_contacts(self, registration_id: UUID, numbers: list[str]) -> None:
+        await repo.drop_municipality_contacts(self.conn, registration_id, numbers)
 
     async def get_application(self, round_id: str, municipality: str) -> Application | None:
         found = await repo.get_application(self.conn, round_id, municipality)

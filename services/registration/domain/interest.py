@@ -133,3 +133,30 @@ def scope_of_interest(
     if members is not None:
         require_members(reference, members, municipality_numbers)
     return InterestScope(found, tuple(sorted(set(municipality_numbers))))
+
+
+class ContactForUninterested(DomainError):
+    slug = "contact-without-interest"
+
+
+def check_municipality_contacts(named: list[str], interested: list[str]) -> None:
+    """A contact is named only for a municipality on the list, and once."""
+    outside = sorted(set(named) - set(interested))
+    twice = sorted({n for n in named if named.count(n) > 1})
+    if outside:
+        raise ContactForUninterested(
+            f"a contact is named for {', '.join(outside)}, which is not among the interested "
+            "municipalities",
+            nb=f"Kontaktperson er oppgitt for {', '.join(outside)}, som ikke er blant "
+            "kommunene det meldes interesse for.",
+            nn=f"Kontaktperson er oppgitt for {', '.join(outside)}, som ikkje er blant "
+            "kommunane det blir meldt interesse for.",
+            field="municipality_contacts",
+        )
+    if twice:
+        raise ContactForUninterested(
+            f"more than one contact is named for {', '.join(twice)}",
+            nb=f"Mer enn én kontaktperson er oppgitt for {', '.join(twice)}.",
+            nn=f"Meir enn éin kontaktperson er oppgitt for {', '.join(twice)}.",
+            field="municipality_contacts",
+        )

@@ -405,12 +405,17 @@ class InterestView(BaseModel):
     registered_at: datetime
     updated_at: datetime | None
     history: list[InterestChange] = Field(description="The first registration and each update")
+    municipality_contacts: dict[str, Contact] = Field(
+        default_factory=dict,
+        description="The contact person named for a municipality, by municipality number",
+    )
 
 
 async def _interest_view(runtime: Runtime, row: Any) -> InterestView:
     reference = _context(runtime).reference
     branch = reference.branches.get(row["branch_id"])
     history = await repository.interest_history(runtime.pool, row["id"])
+    named = await repository.municipality_contact_details(runtime.pool, row["id"])
     return InterestView(
         id=row["id"],
         round_id=row["round_id"],
@@ -430,6 +435,16 @@ async def _interest_view(runtime: Runtime, row: Any) -> InterestView:
         registered_at=row["registered_at"],
         updated_at=row["updated_at"],
         history=[InterestChange(**dict(h)) for h in history],
+        municipality_contacts={
+            n["municipality_number"]: Contact(
+                person_id=n["person_id"],
+                name=n["name"],
+                email=n["email"],
+                phone=n["phone"],
+                language=n["language"],
+            )
+            for n in named
+        },
     )
 
 

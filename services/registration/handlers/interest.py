@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from services.registration.domain.deadlines import require_before
-from services.registration.domain.interest import scope_of_interest
+from services.registration.domain.interest import check_municipality_contacts, scope_of_interest
 from services.registration.handlers.context import Context, publish_contact, require_round
 from services.registration.handlers.persons import erase
 from shared.events.registration import (
@@ -15,6 +15,7 @@ from shared.events.registration import (
     ContactHandover,
     InterestRegistered,
     InterestUpdated,
+    MunicipalityContactRef,
     RegisterInterest,
 )
 from shared.messaging import UnitOfWork
@@ -43,6 +44,9 @@ async def register_interest(
     )
     existing = intake.existing
     municipalities = list(scope.municipality_numbers)
+    check_municipality_contacts(
+        [c.municipality_number for c in cmd.municipality_contacts], municipalities
+    )
     replaced: UUID | None = None
     added: list[str]
     removed: list[str]
@@ -74,6 +78,7 @@ async def register_interest(
     if replaced is not None:
         await _hand_over(uow, ctx, replaced, registration_id, cmd.round_id, scope, person_id)
     await publish_contact(uow, ctx, person_id, cmd.contact)
+    named = await _municipality_contacts(uow, ctx, registration_id, cmd, new=existing is None)
     fields: dict[str, Any] = {
         "registration_id": registration_id,
         "round_id": cmd.round_id,
@@ -83,6 +88,7 @@ async def register_interest(
         "municipality_numbers": municipalities,
         "contact_person_id": person_id,
         "message": cmd.message,
+        "municipality_contacts": named,
     }
     event: InterestRegistered | InterestUpdated = (
         InterestRegistered(**fields, registered_at=now)
@@ -97,6 +103,37 @@ async def register_interest(
     )
     await uow.emit(ctx.events, event)
     return event
+
+
+async def _municipality_contacts(
+    uow: UnitOfWork, ctx: Context, registration_id: UUID, cmd: RegisterInterest, *, new: bool
+) -> list[MunicipalityContactRef]:
+    """The contact named for each municipality: kept under the same id while the address is
+    the same; one no longer named is forgotten here (and downstream) unless still in use."""
+    store = ctx.store(uow)
+    before = {} if new else await store.municipality_contacts(registration_id)
+    named: list[MunicipalityContactRef] = []
+    for item in sorted(cmd.municipality_contacts, key=lambda c: c.municipality_number):
+        number, contact = item.municipality_number, item.contact
+        previous = before.get(number)
+        same = previous is not None and (previous[1] or "").lower() == str(contact.email).lower()
+        person_id = previous[0] if same and previous is not None else uuid.uuid4()
+        await store.save_municipality_contact(
+            registration_id=registration_id,
+            municipality_number=number,
+            person_id=person_id,
+            contact=contact,
+        )
+        await publish_contact(uow, ctx, person_id, contact)
+        named.append(MunicipalityContactRef(municipality_number=number, person_id=person_id))
+    kept = {ref.person_id for ref in named}
+    gone = sorted(n for n in before if n not in {ref.municipality_number for ref in named})
+    if gone:
+        await store.drop_municipality_contacts(registration_id, gone)
+    for person_id, _ in sorted(before.values()):
+        if person_id not in kept and not await store.person_in_use(person_id):
+            await erase(uow, ctx, person_id, by=None)
+    return named
 
 
 async def _hand_over(

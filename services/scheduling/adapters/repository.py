@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, TypeAlias
 from uuid import UUID
@@ -312,6 +312,12 @@ async def find_invitation(
     )
 
 
+async def invitation_by_id(
+    conn: asyncpg.Connection | asyncpg.Pool, invitation_id: UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM invitations WHERE id = $1", invitation_id)
+
+
 async def set_rsvp(conn: asyncpg.Connection, invitation_id: UUID, response: str) -> None:
     await conn.execute("UPDATE invitations SET rsvp = $2 WHERE id = $1", invitation_id, response)
 
@@ -349,6 +355,22 @@ async def save_interest(
         branch_id,
         contact_person_id,
         list(municipality_numbers),
+    )
+
+
+async def save_municipality_contacts(
+    conn: asyncpg.Connection, *, round_id: str, branch_id: str, contacts: Mapping[str, UUID]
+) -> None:
+    """The branch's named municipality contacts now, replacing what it named before."""
+    await conn.execute(
+        "DELETE FROM interest_municipality_contacts WHERE round_id = $1 AND branch_id = $2",
+        round_id,
+        branch_id,
+    )
+    await conn.executemany(
+        "INSERT INTO interest_municipality_contacts (round_id, branch_id, municipality_number,"
+        " person_id) VALUES ($1, $2, $3, $4)",
+        [(round_id, branch_id, n, p) for n, p in sorted(contacts.items())],
     )
 
 
@@ -441,6 +463,13 @@ async def erase_person(conn: asyncpg.Connection, person_id: UUID) -> list[str]:
             person_id,
         )
     }
+    rounds |= {
+        r["round_id"]
+        for r in await conn.fetch(
+            "DELETE FROM interest_municipality_contacts WHERE person_id = $1 RETURNING round_id",
+            person_id,
+        )
+    }
     return sorted(rounds)
 
 
@@ -456,6 +485,12 @@ async def forget_person_in_invitations(conn: asyncpg.Connection, person_id: UUID
 async def region_state(conn: asyncpg.Connection, round_id: str, region: str) -> RegionState:
     interests = await conn.fetch(
         "SELECT contact_person_id, municipality_numbers FROM interests"
+        " WHERE round_id = $1 AND branch_id = $2",
+        round_id,
+        region,
+    )
+    contacts = await conn.fetch(
+        "SELECT municipality_number, person_id FROM interest_municipality_contacts"
         " WHERE round_id = $1 AND branch_id = $2",
         round_id,
         region,
@@ -487,6 +522,7 @@ async def region_state(conn: asyncpg.Connection, round_id: str, region: str) -> 
         ),
         groups=groups,
         left=frozenset(r["municipality_number"] for r in gone),
+        municipality_contacts={r["municipality_number"]: r["person_id"] for r in contacts},
     )
 
 

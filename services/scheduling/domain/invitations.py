@@ -65,6 +65,8 @@ class RegionState:
     groups: Mapping[str, Sequence[Member]] = field(default_factory=dict)
     # Municipalities that withdrew or lost their admission: invited to nothing more.
     left: frozenset[str] = frozenset()
+    # The contact person the board named for an interested municipality, if it named one.
+    municipality_contacts: Mapping[str, UUID] = field(default_factory=dict)
 
 
 def _group(state: RegionState, municipality: str) -> list[Invitee]:
@@ -81,6 +83,17 @@ def _boards(state: RegionState) -> list[Invitee]:
     ]
 
 
+def _interested(state: RegionState, number: str) -> Invitee:
+    """An interested municipality: its named contact person, else the municipality as such
+    (whose mail then goes to the board that registered it)."""
+    person_id = state.municipality_contacts.get(number)
+    if person_id is None:
+        return Invitee.municipality(number, state.region)
+    return Invitee.person(
+        person_id, InviteeRole.MUNICIPALITY, municipality_number=number, branch_id=state.region
+    )
+
+
 def invitees(
     kind: GatheringKind,
     state: RegionState,
@@ -92,7 +105,8 @@ def invitees(
     """Whom a gathering of `kind` invites now.
 
     - presamling: the boards that registered interest in the region and each interested
-      municipality (it has no kommunegruppe yet);
+      municipality (it has no kommunegruppe yet): its named contact person when the board
+      named one;
     - samling: every member of every admitted kommunegruppe of the region;
     - delingsarena: those, and the region's boards, who help arrange it;
     - dialogmøte: the region's boards;
@@ -104,7 +118,7 @@ def invitees(
     found: list[Invitee] = []
     if kind is GatheringKind.PRESAMLING:
         found += _boards(state)
-        found += [Invitee.municipality(n, state.region) for n in sorted(state.interested)]
+        found += [_interested(state, n) for n in sorted(state.interested)]
     elif kind is GatheringKind.SAMLING:
         for number in sorted(state.groups):
             found += _group(state, number)

@@ -34,6 +34,9 @@ class Context:
         found = self.regions.by_id.get(region_id)
         return found.name if found else region_id
 
+    # Shared with notification, which signs the answer links in invitations; empty: no links.
+    answer_secret: str = field(default="", repr=False)
+
     @property
     def events(self) -> str:
         return events_topic("scheduling", self.topic_prefix)

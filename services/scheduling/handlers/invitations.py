@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import asyncpg
 
+from services.scheduling.adapters import interim_work
 from services.scheduling.adapters import repository as repo
 from services.scheduling.domain.calendar import OSLO
 from services.scheduling.domain.invitations import (
@@ -35,6 +36,7 @@ from shared.events.scheduling import (
     CancellationCause,
     GatheringCancelled,
     GatheringKind,
+    InterimWorkDue,
     InvitationIssued,
     InvitationWithdrawn,
     Invitee,
@@ -94,6 +96,7 @@ async def refresh(
         # Whoever is no longer invited gets a calendar CANCEL, which a calendar program only
         # takes with a SEQUENCE above the one it holds: the gathering's goes up.
         gathering = await repo.raise_sequence(uow.conn, gathering["id"])
+    due = await _interim_work_due(uow, gathering) if changes.issue else None
     for invitee in changes.issue:
         the_id = invitation_id(gathering["id"], invitee.key)
         if await repo.issue_invitation(uow.conn, the_id, gathering["id"], invitee):
@@ -105,6 +108,7 @@ async def refresh(
                     **_facts(gathering, invitation),
                     starts_at=gathering["starts_at"].astimezone(OSLO),
                     ends_at=gathering["ends_at"].astimezone(OSLO),
+                    interim_work_due=due,
                 ),
             )
     for key in changes.withdraw:
@@ -114,6 +118,18 @@ async def refresh(
                 ctx.events,
                 InvitationWithdrawn(**_facts(gathering, withdrawn), reason=reason),
             )
+
+
+async def _interim_work_due(
+    uow: UnitOfWork, gathering: asyncpg.Record
+) -> list[InterimWorkDue] | None:
+    """A samling's invitations list the mellomarbeid set after the samling before it."""
+    if gathering["kind"] != GatheringKind.SAMLING:
+        return None
+    found = await interim_work.due_before(
+        uow.conn, gathering["round_id"], gathering["region"], gathering["starts_at"]
+    )
+    return [InterimWorkDue(interim_work_id=i, title=t, due_on=d) for i, t, d in found]
 
 
 async def refresh_region(
@@ -143,6 +159,17 @@ async def interest_registered(
         branch_id=event.branch_id,
         contact_person_id=event.contact_person_id,
         municipality_numbers=event.municipality_numbers,
+    )
+    named = event.municipality_contacts or []  # absent in events from before contacts
+    await repo.save_municipality_contacts(
+        uow.conn,
+        round_id=event.round_id,
+        branch_id=event.branch_id,
+        contacts={
+            c.municipality_number: c.person_id
+            for c in named
+            if c.municipality_number in event.municipality_numbers
+        },
     )
     await refresh_region(
         uow, ctx, event.round_id, event.branch_id, reason="the region's interest changed"
