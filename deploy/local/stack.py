@@ -131,6 +131,47 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _alive(pid_path: Path) -> bool:
+    """Whether the pid on the first line of `pid_path` is a running process."""
+    try:
+        pid = int(pid_path.read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
+
+
+def ours(name: str) -> bool:
+    """Whether this checkout's stack (plain or secure) runs `name`: its pid file, or for
+    PostgreSQL the postmaster's, names a live process in one of this checkout's state folders."""
+    base = _default_state_dir()
+    for state in (base, base.with_name(base.name + "-secure")):
+        path = (
+            state / "postgres" / "postmaster.pid"
+            if name == "postgres"
+            else state / "run" / f"{name}.pid"
+        )
+        if _alive(path):
+            return True
+    return False
+
+
+def already_running(name: str, port: int, setting: str) -> bool:
+    """True when this checkout's `name` answers on `port`; False when nothing does. Something
+    else answering there (another checkout's stack, or another program) is refused loudly:
+    joining it would mix two stacks' topics, databases, consumer groups and mails."""
+    if not port_open(port):
+        return False
+    if ours(name):
+        return True
+    raise SystemExit(
+        f"[stack] 127.0.0.1:{port} answers, but not with this checkout's {name} (its state "
+        f"folder is {_default_state_dir()}): another checkout's stack or another program holds "
+        f"the port. Stop that one first, or run this checkout on other ports, for example "
+        f"{setting}={port + 100} (README: Running two checkouts)."
+    )
+
+
 # --- process bookkeeping ----------------------------------------------------------------
 
 
@@ -221,7 +262,7 @@ def superuser_dsn(database: str = "postgres") -> str:
 
 
 def start_postgres() -> None:
-    if port_open(PORTS.postgres):
+    if already_running("postgres", PORTS.postgres, "KS_PG_PORT"):
         log(f"postgres already answers on 127.0.0.1:{PORTS.postgres}")
         return
     bindir = pg_bindir()
@@ -342,9 +383,16 @@ def kafka_connection(user: str = broker_config.ADMIN) -> KafkaConnection:
 
 
 def start_kafka() -> None:
-    if port_open(kafka_port()):
+    if already_running(
+        "kafka", kafka_port(), "KS_KAFKA_SECURE_PORT" if SECURE else "KS_KAFKA_PORT"
+    ):
         log(f"kafka already answers on 127.0.0.1:{kafka_port()}")
         return
+    already_running(
+        "kafka",
+        kafka_controller_port(),
+        "KS_KAFKA_SECURE_CONTROLLER_PORT" if SECURE else "KS_KAFKA_CONTROLLER_PORT",
+    )
     lib = kafka_classpath()
     data = STATE / "kafka"
     data.mkdir(parents=True, exist_ok=True)
@@ -405,9 +453,10 @@ def bootstrap() -> str:
 
 
 def start_smtp_sink() -> None:
-    if port_open(PORTS.smtp):
+    if already_running("smtp-sink", PORTS.smtp, "KS_SMTP_PORT"):
         log(f"smtp sink already answers on 127.0.0.1:{PORTS.smtp}")
         return
+    already_running("smtp-sink", PORTS.smtp_web, "KS_SMTP_WEB_PORT")  # its web view's port
     spawn(
         "smtp-sink",
         [
@@ -457,7 +506,8 @@ def start_services() -> None:
     env = service_env()
     for service in catalog():
         port = PORTS.service(service)
-        if running_pid(service.name) and healthy(port, "/healthz"):
+        setting = f"KS_{service.name.upper()}_PORT"
+        if already_running(service.name, port, setting) and healthy(port, "/healthz"):
             log(f"{service.name} already runs on http://127.0.0.1:{port}")
             continue
         spawn(service.name, [PYTHON, "-m", service.module], env)
@@ -483,7 +533,19 @@ def load_demo_data() -> None:
 # --- commands -----------------------------------------------------------------------------
 
 
+def check_ports() -> None:
+    """Before anything starts: every port this stack uses is free or answers for this
+    checkout (`already_running` refuses what answers for another)."""
+    kafka_setting = "KS_KAFKA_SECURE" if SECURE else "KS_KAFKA"
+    already_running("postgres", PORTS.postgres, "KS_PG_PORT")
+    already_running("kafka", kafka_port(), f"{kafka_setting}_PORT")
+    already_running("kafka", kafka_controller_port(), f"{kafka_setting}_CONTROLLER_PORT")
+    already_running("smtp-sink", PORTS.smtp, "KS_SMTP_PORT")
+    already_running("smtp-sink", PORTS.smtp_web, "KS_SMTP_WEB_PORT")
+
+
 def infra() -> None:
+    check_ports()
     STATE.mkdir(parents=True, exist_ok=True)
     start_postgres()
     start_kafka()
