@@ -20,7 +20,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from shared.messaging import Rejected
+from shared.problems import Problem, Texts, texts
 
 TOKENS = "tokens"  # where the runtime keeps the parsed tokens: runtime.extras[TOKENS]
 
@@ -43,11 +43,13 @@ class Principal:
         return f"{self.role}:{self.branch_id or ''}:{self.name}"
 
 
-class Forbidden(Rejected):
-    """The principal may not send this command: 403 with the reason."""
+class Forbidden(Problem):
+    """The principal may not send this command: 403 with the reason, in nb, nn and en (a
+    plain string is the reason in every language)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason, status=403)
+    def __init__(self, reason: str | Texts) -> None:
+        detail = texts(reason) if isinstance(reason, str) else reason
+        super().__init__("forbidden", detail, status=403)
 
 
 def parse_tokens(raw: str, branch_id: Callable[[str], str | None]) -> dict[str, Principal]:
@@ -97,13 +99,27 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 def require_programme(principal: Principal) -> None:
     if principal.role is not Role.PROGRAMME:
-        raise Forbidden(f"{principal.name} may not do this: programme management only")
+        who = principal.name
+        raise Forbidden(
+            texts(
+                f"{who} kan ikke gjøre dette: bare programledelsen kan det.",
+                f"{who} kan ikkje gjere dette: berre programleiinga kan det.",
+                f"{who} may not do this: programme management only",
+            )
+        )
 
 
-def require_branch(principal: Principal, branch_id: str) -> None:
-    """Programme management, or the board of this very branch."""
+def require_branch(principal: Principal, branch_id: str, branch_name: str | None = None) -> None:
+    """Programme management, or the board of this very branch (named by `branch_name`)."""
     if principal.role is Role.PROGRAMME:
         return
     if principal.role is Role.COUNTY_BOARD and principal.branch_id == branch_id:
         return
-    raise Forbidden(f"{principal.name} may not act for the branch {branch_id}")
+    who, branch = principal.name, branch_name or branch_id
+    raise Forbidden(
+        texts(
+            f"{who} kan ikke handle for fylkesavdelingen {branch}.",
+            f"{who} kan ikkje handle for fylkesavdelinga {branch}.",
+            f"{who} may not act for the branch {branch}",
+        )
+    )

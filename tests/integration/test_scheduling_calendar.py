@@ -254,7 +254,15 @@ async def test_a_board_asks_for_a_dialogue_meeting_and_programme_management_answ
         "wished_dates": ["2029-10-02", "2029-10-03"],
     }
     await s.refused(
-        "/dialogue-requests", request, AGDER, 403, "may not act for the branch vestland"
+        "/dialogue-requests", request, AGDER, 403, "may not act for the branch Vestland"
+    )
+    await s.refused(
+        "/dialogue-requests",
+        request,
+        AGDER,
+        403,
+        "kan ikke handle for fylkesavdelingen Vestland",
+        language="nb",
     )
     await s.refused("/dialogue-requests", request, OBSERVER, 403)
     asked = await s.accepted("/dialogue-requests", request, VESTLAND, status=201)

@@ -99,7 +99,7 @@ def test_a_board_asks_for_dialogue_and_records_attendance_in_its_own_region_only
     attendance = RecordAttendance(gathering_id=uuid.uuid4(), region="vestland")
     COMMANDS.authorize(VESTLAND, attendance, CTX)
     COMMANDS.authorize(PROGRAMME, attendance, CTX)
-    with pytest.raises(Forbidden, match="may not act for the branch vestland"):
+    with pytest.raises(Forbidden, match="may not act for the branch Vestland"):
         COMMANDS.authorize(AGDER, attendance, CTX)
     with pytest.raises(Forbidden):
         COMMANDS.authorize(AGDER, ask("vestland"), CTX)
@@ -124,7 +124,7 @@ def test_a_board_schedules_a_delingsarena_in_its_own_region_and_nothing_else() -
     COMMANDS.authorize(VESTLAND, gathering("delingsarena"), CTX)
     for kind in ("delingsarena", "samling", "presamling"):
         COMMANDS.authorize(PROGRAMME, gathering(kind), CTX)
-    with pytest.raises(Forbidden, match="may not act for the branch vestland"):
+    with pytest.raises(Forbidden, match="may not act for the branch Vestland"):
         COMMANDS.authorize(AGDER, gathering("delingsarena"), CTX)
     with pytest.raises(Forbidden, match="programme management only"):
         COMMANDS.authorize(VESTLAND, gathering("samling"), CTX)

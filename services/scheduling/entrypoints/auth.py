@@ -27,13 +27,18 @@ def programme(principal: Principal, command: Any, ctx: Context) -> None:
 
 def region_board(principal: Principal, command: Any, ctx: Context) -> None:
     """Programme management, or the board of the command's region."""
-    require_branch(principal, ctx.region(command.region).id)
+    require_branch(principal, *_region(ctx, command.region))
 
 
 def gathering_rule(principal: Principal, command: Any, ctx: Context) -> None:
     """Programme management schedules every kind; a county board, which helps arrange
     delingsarenaer, schedules a delingsarena in its own region."""
     if principal.role is Role.COUNTY_BOARD and command.kind is GatheringKind.DELINGSARENA:
-        require_branch(principal, ctx.region(command.region).id)
+        require_branch(principal, *_region(ctx, command.region))
         return
     require_programme(principal)
+
+
+def _region(ctx: Context, region: str) -> tuple[str, str]:
+    found = ctx.region(region)
+    return found.id, found.name

@@ -284,9 +284,16 @@ def _requests_of(
     own = principal.branch_id if principal.role is Role.COUNTY_BOARD else None
     if own and region in (None, own):
         return own
+    who = principal.name
     raise Forbidden(
-        f"{principal.name} may not read these {what}: programme management, "
-        "or a county board its own region's"
+        texts(
+            f"{who} kan ikke lese disse: bare programledelsen, eller et fylkesstyre sin egen "
+            "regions.",
+            f"{who} kan ikkje lese desse: berre programleiinga, eller eit fylkesstyre si eiga "
+            "regions.",
+            f"{who} may not read these {what}: programme management, "
+            "or a county board its own region's",
+        )
     )
 
 
