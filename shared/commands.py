@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, create_model
 
 from shared.auth import Principal, PrincipalDep, Role
-from shared.events.base import Contract
+from shared.events.base import Command, Contract
 from shared.idempotency import REPLAYED_HEADER, Answer, IdempotentRequest, run_once
 from shared.messaging import Handler, Outcome, Rejected, UnitOfWork
 from shared.problems import PROBLEM_JSON, require_json
@@ -220,7 +220,9 @@ class CommandRegistry(Generic[Ctx]):
         async def bound(message: Any, uow: UnitOfWork) -> Any:
             try:
                 named = uow.caused_by.principal
-                if named:
+                # Only a request is authorized by who sent it; a fact (an event followed from
+                # another service) is read whatever extension attributes it carries.
+                if named and isinstance(message, Command):
                     principal = parse_principal(named)
                     self.authorize(principal, message, ctx)
                     with acting_as(principal):
