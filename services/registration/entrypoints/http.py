@@ -113,7 +113,22 @@ def parse_membership_csv(text: str) -> list[str]:
     text = text.removeprefix("\ufeff")
     header = text.split("\n", 1)[0]
     delimiter = ";" if header.count(";") > header.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    # newline="": a carriage return inside a field is the field's (as the csv module asks).
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return _kommunenummer(reader)
+    except csv.Error as error:
+        raise Problem(
+            "csv-unreadable",
+            texts(
+                f"CSV-filen kan ikke leses: {error}.",
+                f"CSV-fila kan ikkje lesast: {error}.",
+                f"the CSV cannot be read: {error}",
+            ),
+        ) from error
+
+
+def _kommunenummer(reader: csv.DictReader[str]) -> list[str]:
     fields = [f.strip().lower() for f in reader.fieldnames or []]
     if "kommunenummer" not in fields:
         raise Problem(
