@@ -115,6 +115,11 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     415: _problem("The body is not application/json"),
     422: _problem("Refused, with the reason (invalid input, a rule says no, ...)"),
 }
+# What a read may answer besides its result; a route outside the registry that takes a body
+# may also answer 400 (not JSON).
+READ_REFUSALS: dict[int | str, dict[str, Any]] = {
+    k: v for k, v in REFUSALS.items() if k in (401, 403, 404, 422)
+}
 
 
 class Accepted(BaseModel):

@@ -23,7 +23,14 @@ from services.registration.domain.deadlines import closes_at, opens_at
 from services.registration.domain.reference import Branch, ReferenceData
 from services.registration.entrypoints.auth import PrincipalDep, may_read_branch
 from services.registration.handlers.context import Context
-from shared.commands import REFUSALS, REPLAYED, Accepted, IdempotencyKey, accepted_model
+from shared.commands import (
+    READ_REFUSALS,
+    REFUSALS,
+    REPLAYED,
+    Accepted,
+    IdempotencyKey,
+    accepted_model,
+)
 from shared.events.registration import ImportMembers, MembershipChanged
 from shared.problems import Problem, texts
 from shared.service import Runtime, RuntimeDep
@@ -33,9 +40,6 @@ router = APIRouter()
 RoundPath = Annotated[str, Path(pattern=r"^\d{4}$", description="The round's starting year")]
 MunicipalityPath = Annotated[str, Path(pattern=r"^\d{4}$", description="Kommunenummer")]
 CountyPath = Annotated[str, Path(pattern=r"^\d{2}$", description="Fylkesnummer")]
-READ_REFUSALS: dict[int | str, dict[str, Any]] = {
-    k: v for k, v in REFUSALS.items() if k in (401, 403, 404, 422)
-}
 
 
 def _context(runtime: Runtime) -> Context:
