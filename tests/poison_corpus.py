@@ -264,6 +264,7 @@ CORPUS: Sequence[Case] = (
         free_text("Kari\x00Nordmann"),
         _same(INVALID + r"\w+: (text contains NUL|String should match)"),
     ),
+    Case("a lone surrogate in text", free_text("Kari \ud800"), _same(INVALID + r"\w+: .*unicode")),
     Case(
         "oversized",
         free_text("x" * OVERSIZED),
