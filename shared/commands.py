@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, create_model
 
 from shared.auth import Principal, PrincipalDep, Role
-from shared.events.base import Contract
+from shared.events.base import Command, Contract
 from shared.idempotency import REPLAYED_HEADER, Answer, IdempotentRequest, run_once
 from shared.messaging import Handler, Outcome, Rejected, UnitOfWork
 from shared.problems import PROBLEM_JSON, require_json
@@ -114,6 +114,11 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     409: _problem("Conflicts with the current state, with the reason"),
     415: _problem("The body is not application/json"),
     422: _problem("Refused, with the reason (invalid input, a rule says no, ...)"),
+}
+# What a read may answer besides its result; a route outside the registry that takes a body
+# may also answer 400 (not JSON).
+READ_REFUSALS: dict[int | str, dict[str, Any]] = {
+    k: v for k, v in REFUSALS.items() if k in (401, 403, 404, 422)
 }
 
 
@@ -220,7 +225,9 @@ class CommandRegistry(Generic[Ctx]):
         async def bound(message: Any, uow: UnitOfWork) -> Any:
             try:
                 named = uow.caused_by.principal
-                if named:
+                # Only a request is authorized by who sent it; a fact (an event followed from
+                # another service) is read whatever extension attributes it carries.
+                if named and isinstance(message, Command):
                     principal = parse_principal(named)
                     self.authorize(principal, message, ctx)
                     with acting_as(principal):

@@ -32,6 +32,9 @@ PRINCIPAL_HEADER = "ce_principal"
 LEGACY_CORRELATION_HEADER = "correlation_id"
 LEGACY_CAUSATION_HEADER = "causation_id"
 Headers = Sequence[tuple[str, bytes]]
+# The largest value read. Every contract bounds its text, so the largest message of ours is
+# tens of kilobytes (an application with its kommunegruppe); a bigger one is not ours.
+MAX_VALUE_BYTES = 256 * 1024
 
 
 class PoisonMessage(Exception):
@@ -103,6 +106,9 @@ class Envelope:
     def from_kafka(cls, headers: Headers | None, value: bytes | None) -> Envelope:
         found: dict[str, str] = {}
         for name, raw in headers or ():
+            if name in found and (name.startswith("ce_") or name == "content-type"):
+                # An attribute is one header: which of two a reader takes is anybody's guess.
+                raise PoisonMessage(f"header {name!r} more than once")
             try:
                 found[name] = raw.decode() if raw is not None else ""
             except UnicodeDecodeError as error:
@@ -124,7 +130,7 @@ class Envelope:
         try:
             when = (
                 datetime.fromisoformat(found["ce_time"])
-                if found.get("ce_time")
+                if "ce_time" in found  # optional, but when it is there, a time
                 else datetime.now(UTC)
             )
         except ValueError as error:
@@ -153,14 +159,61 @@ class Envelope:
         model = REGISTRY.get(self.type)
         if model is None or (accepted is not None and self.type not in accepted):
             raise PoisonMessage(f"unknown or unexpected ce_type {self.type!r}")
+        if len(self.data) > MAX_VALUE_BYTES:
+            raise PoisonMessage(
+                f"value is {len(self.data)} bytes, more than the {MAX_VALUE_BYTES} a message may be"
+            )
         try:
-            payload: Any = json.loads(self.data)
-        except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, depth
+            text = self.data.decode()  # JSON between systems is UTF-8 (RFC 8259), nothing else
+        except UnicodeDecodeError as error:
+            raise PoisonMessage(f"value is not JSON: not UTF-8: {error}"[:500]) from error
+        try:
+            payload: Any = json.loads(
+                text, object_pairs_hook=_unique_names, parse_constant=_no_constant
+            )
+        except (ValueError, RecursionError) as error:  # JSONDecodeError, depth
             raise PoisonMessage(f"value is not JSON: {error}"[:500]) from error
+        if "\\u0000" in text and (where := _nul_in(payload)) is not None:
+            # Nothing of ours holds NUL, and PostgreSQL text cannot: refused here, not by a
+            # handler failing until its attempts are used up.
+            raise PoisonMessage(f"{self.type} failed validation: {where}: text contains NUL")
         try:
             return model.model_validate(payload)
         except ValidationError as error:
             raise PoisonMessage(f"{self.type} failed validation: {_summary(error)}") from error
+
+
+def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        # Which of the two a reader takes differs between parsers (RFC 8259, section 4).
+        names = [name for name, _ in pairs]
+        twice = next(name for name in names if names.count(name) > 1)
+        raise ValueError(f"property {twice[:100]!r} twice in one object")
+    return found
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _nul_in(found: Any, where: str = "(root)") -> str | None:
+    """Where a text (or a property name) in `found` holds a NUL character, if one does."""
+    if isinstance(found, str):
+        return where if "\x00" in found else None
+    if isinstance(found, dict):
+        items: Any = found.items()
+    elif isinstance(found, list):
+        items = enumerate(found)
+    else:
+        return None
+    for name, inner in items:
+        path = str(name) if where == "(root)" else f"{where}.{name}"
+        if "\x00" in str(name):
+            return where
+        if (deeper := _nul_in(inner, path)) is not None:
+            return deeper
+    return None
 
 
 def _summary(error: ValidationError) -> str:

@@ -396,6 +396,20 @@ class MessageBus:
         MESSAGES.labels(self.service, topic, type_, outcome).inc()
 
 
+def _on_its_topic(message: Contract, topic: str) -> None:
+    """A message is read from the topic its contract names, `<prefix>.<service>.<name>`.
+
+    One sent elsewhere went around the order and the access of its own topic (an event on a
+    commands topic, contact details on a public one): handled, it would count as a fact or a
+    request its owner never published."""
+    owner, name = message.SERVICE, message.TOPIC
+    if not topic.endswith(f".{owner}.{name}"):
+        prefix = topic.rsplit(".", 2)[0]
+        raise PoisonMessage(
+            f"ce_type {message.TYPE!r} belongs on {prefix}.{owner}.{name}, not on {topic}"
+        )
+
+
 class DeadLetterFailed(Exception):
     """Not even a letter without the value could be written: the message must not be passed."""
 
@@ -561,7 +575,9 @@ class KafkaMessageProcessor:
                 # types newer than this service: skip them, do not dead-letter them.
                 self.bus._count(record.topic, envelope.type, "ignored")
                 return None
-            return Work(record, envelope, envelope.decode(self.bus.accepted_types))
+            message = envelope.decode(self.bus.accepted_types)
+            _on_its_topic(message, record.topic)
+            return Work(record, envelope, message)
         except PoisonMessage as poison:
             return Letter(record, poison.reason)
 

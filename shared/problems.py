@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -466,6 +467,16 @@ UNSUPPORTED_MEDIA_TYPE = {415: {"description": "The body is not JSON", "content"
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
+UNSTORABLE_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.CharacterNotInRepertoireError,  # NUL in text
+    asyncpg.UntranslatableCharacterError,  # \u0000 in JSON
+)
+UNSTORABLE = texts(
+    "Forespørselen har tegn som ikke kan lagres (som NUL).",
+    "Førespurnaden har teikn som ikkje kan lagrast (som NUL).",
+    "The request holds characters that cannot be stored (such as NUL).",
+)
+
 
 def _allowed(request: Request) -> str:
     """Every method some route takes at this path. Starlette names only the first route's,
@@ -518,6 +529,15 @@ def install(app: FastAPI) -> None:
         if error.status_code == 405:
             headers["Allow"] = _allowed(request)
         return problem_response(request, status=error.status_code, detail=detail, headers=headers)
+
+    async def on_unstorable(request: Request, error: Exception) -> JSONResponse:
+        # Text PostgreSQL cannot hold (NUL), in a query, a path or a body: the request's
+        # fault, not the server's. (pydantic already refuses a lone surrogate.)
+        log.info("unstorable text refused", extra={"path": request.url.path, "error": repr(error)})
+        return problem_response(request, status=400, detail=UNSTORABLE)
+
+    for unstorable in UNSTORABLE_ERRORS:
+        app.add_exception_handler(unstorable, on_unstorable)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.envelope import CONTENT_TYPE, SPECVERSION, Envelope, PoisonMessage
+from shared.envelope import CONTENT_TYPE, MAX_VALUE_BYTES, SPECVERSION, Envelope, PoisonMessage
 from shared.events.registration import ContactDetails, InterestRegistered, RegisterInterest
 
 pytestmark = pytest.mark.unit
@@ -420,3 +420,66 @@ def test_poison_reason_is_also_the_exception_text() -> None:
     error = PoisonMessage("broken")
     assert error.reason == "broken"
     assert str(error) == "broken"
+
+
+# --- what a lenient parser would let through --------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["ce_type", "ce_id", "ce_specversion", "content-type"])
+def test_an_attribute_in_two_headers_is_poison(name: str) -> None:
+    headers = [*valid_headers().items(), (name, b"another")]
+    with pytest.raises(PoisonMessage) as caught:
+        Envelope.from_kafka(headers, b"{}")
+    assert caught.value.reason == f"header {name!r} more than once"
+
+
+def test_an_empty_ce_time_is_poison_not_now() -> None:
+    headers = valid_headers()
+    headers["ce_time"] = b""
+    with pytest.raises(PoisonMessage) as caught:
+        Envelope.from_kafka(list(headers.items()), b"{}")
+    assert caught.value.reason == "ce_time is not an RFC 3339 time: ''"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (json.dumps(register_interest_payload()).encode("utf-16"), "value is not JSON: not UTF-8"),
+        (b'{"round_id": NaN}', "value is not JSON: NaN is not a JSON number"),
+        (b'{"round_id": -Infinity}', "value is not JSON: -Infinity is not a JSON number"),
+        (
+            b'{"round_id": "2025", "branch": "A", "round_id": "2026"}',
+            "value is not JSON: property 'round_id' twice in one object",
+        ),
+    ],
+    ids=["utf-16", "nan", "infinity", "a-name-twice"],
+)
+def test_json_that_only_a_lenient_parser_reads_is_poison(value: bytes, reason: str) -> None:
+    envelope = Envelope.from_kafka(list(valid_headers().items()), value)
+    with pytest.raises(PoisonMessage) as caught:
+        envelope.decode()
+    assert caught.value.reason.startswith(reason), caught.value.reason
+
+
+def test_a_nul_in_text_is_poison_naming_where() -> None:
+    contact = {"name": "Kari\x00", "email": "kari@example.no"}
+    with pytest.raises(PoisonMessage) as caught:
+        raw_envelope(register_interest_payload(contact=contact)).decode()
+    assert caught.value.reason == (
+        f"{RegisterInterest.TYPE} failed validation: contact.name: text contains NUL"
+    )
+
+
+def test_an_escaped_backslash_before_u0000_is_no_nul() -> None:
+    decoded = raw_envelope(register_interest_payload(message="C:\\u0000")).decode()
+    assert isinstance(decoded, RegisterInterest) and decoded.message == "C:\\u0000"
+
+
+def test_a_value_over_the_limit_is_poison_before_it_is_parsed() -> None:
+    value = b'{"message": "' + b"x" * MAX_VALUE_BYTES + b'"}'
+    envelope = Envelope.from_kafka(list(valid_headers().items()), value)
+    with pytest.raises(PoisonMessage) as caught:
+        envelope.decode()
+    assert caught.value.reason == (
+        f"value is {len(value)} bytes, more than the {MAX_VALUE_BYTES} a message may be"
+    )

@@ -6,6 +6,7 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Literal
 
+import asyncpg
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.testclient import TestClient
@@ -118,6 +119,21 @@ def app() -> FastAPI:
     @found.get("/boom")
     def boom() -> None:
         raise RuntimeError("a bug")
+
+    def store(text: str) -> None:
+        # What asyncpg raises when the text reaches PostgreSQL (a NUL) or its encoder (a lone
+        # surrogate from a JSON escape).
+        if "\x00" in text:
+            raise asyncpg.CharacterNotInRepertoireError('invalid byte sequence for "UTF8": 0x00')
+        text.encode()
+
+    @found.get("/search")
+    def search(q: str) -> None:
+        store(q)
+
+    @found.post("/store")
+    def stored(payload: Body) -> None:
+        store(payload.name)
 
     return found
 
@@ -235,3 +251,22 @@ def test_input_reasons_are_in_the_callers_language(client: TestClient) -> None:
         "/booking", json={**unlucky, "seats": 13}, headers={"Accept-Language": "en"}
     ).json()
     assert english["errors"][0]["reason"] == "thirteen seats bring bad luck"
+
+
+def test_a_nul_in_a_query_is_the_requests_fault(client: TestClient) -> None:
+    response = client.get("/search?q=a%00b", headers={"Accept-Language": "en"})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert "cannot be stored" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("name", "status"), [("a\\u0000b", 400), ("\\ud800", 422)], ids=["nul", "lone-surrogate"]
+)
+def test_text_in_a_body_that_cannot_be_stored_is_4xx(
+    client: TestClient, name: str, status: int
+) -> None:
+    body = '{"name": "NAME"}'.replace("NAME", name)
+    response = client.post("/store", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON

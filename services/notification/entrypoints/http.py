@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from services.notification.adapters import repository as repo
 from services.notification.templates import LANGUAGES, Templates
 from shared.auth import Principal, PrincipalDep, require_programme
+from shared.commands import READ_REFUSALS, REFUSALS
 from shared.service import RuntimeDep
 
 TEMPLATES = Templates()
@@ -26,7 +27,9 @@ def programme(principal: PrincipalDep) -> Principal:
 
 
 Programme = Annotated[Principal, Depends(programme)]
-router = APIRouter(tags=["notification"])
+# Every route may refuse a caller, a path or a parameter: say so in the OpenAPI document.
+router = APIRouter(tags=["notification"], responses=READ_REFUSALS)
+BODY: dict[int | str, dict[str, Any]] = {400: REFUSALS[400]}  # a body that is not JSON
 
 Status = Annotated[str, StringConstraints(pattern="^(pending|sending|sent|failed|cancelled)$")]
 
@@ -171,7 +174,7 @@ class OptOut(BaseModel):
     )
 
 
-@router.put("/persons/{person_id}/reminders", status_code=200)
+@router.put("/persons/{person_id}/reminders", status_code=200, responses=BODY)
 async def set_reminders(
     person_id: UUID, body: OptOut, runtime: RuntimeDep, _: Programme
 ) -> dict[str, Any]:
@@ -191,7 +194,7 @@ class Supervisor(BaseModel):
 SupervisorId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,100}$")]
 
 
-@router.put("/supervisors/{supervisor_id}")
+@router.put("/supervisors/{supervisor_id}", responses=BODY)
 async def put_supervisor(
     supervisor_id: SupervisorId, body: Supervisor, runtime: RuntimeDep, _: Programme
 ) -> dict[str, str]:

@@ -23,7 +23,14 @@ from services.registration.domain.deadlines import closes_at, opens_at
 from services.registration.domain.reference import Branch, ReferenceData
 from services.registration.entrypoints.auth import PrincipalDep, may_read_branch
 from services.registration.handlers.context import Context
-from shared.commands import REFUSALS, REPLAYED, Accepted, IdempotencyKey, accepted_model
+from shared.commands import (
+    READ_REFUSALS,
+    REFUSALS,
+    REPLAYED,
+    Accepted,
+    IdempotencyKey,
+    accepted_model,
+)
 from shared.events.registration import (
     BranchContactSet,
     ContactPerson,
@@ -43,9 +50,6 @@ router = APIRouter()
 RoundPath = Annotated[str, Path(pattern=r"^\d{4}$", description="The round's starting year")]
 MunicipalityPath = Annotated[str, Path(pattern=r"^\d{4}$", description="Kommunenummer")]
 CountyPath = Annotated[str, Path(pattern=r"^\d{2}$", description="Fylkesnummer")]
-READ_REFUSALS: dict[int | str, dict[str, Any]] = {
-    k: v for k, v in REFUSALS.items() if k in (401, 403, 404, 422)
-}
 
 
 def _context(runtime: Runtime) -> Context:
@@ -123,7 +127,22 @@ def parse_membership_csv(text: str) -> list[str]:
     text = text.removeprefix("\ufeff")
     header = text.split("\n", 1)[0]
     delimiter = ";" if header.count(";") > header.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    # newline="": a carriage return inside a field is the field's (as the csv module asks).
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return _kommunenummer(reader)
+    except csv.Error as error:
+        raise Problem(
+            "csv-unreadable",
+            texts(
+                f"CSV-filen kan ikke leses: {error}.",
+                f"CSV-fila kan ikkje lesast: {error}.",
+                f"the CSV cannot be read: {error}",
+            ),
+        ) from error
+
+
+def _kommunenummer(reader: csv.DictReader[str]) -> list[str]:
     fields = [f.strip().lower() for f in reader.fieldnames or []]
     if "kommunenummer" not in fields:
         raise Problem(

@@ -21,10 +21,12 @@ from services.scheduling.domain.suggestions import WEEKDAYS, suggest_dates
 from services.scheduling.entrypoints import ical
 from services.scheduling.handlers.context import Context
 from shared.auth import Forbidden, Principal, PrincipalDep, Role, principal_of
+from shared.commands import READ_REFUSALS
 from shared.problems import Problem, language, texts
 from shared.service import RuntimeDep
 
-router = APIRouter()
+# Every route may refuse a caller, a path or a parameter: say so in the OpenAPI document.
+router = APIRouter(responses=READ_REFUSALS)
 
 ICS = "text/calendar; charset=utf-8"
 
