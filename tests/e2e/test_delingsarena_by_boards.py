@@ -74,7 +74,7 @@ async def test_a_board_proposes_and_schedules_a_delingsarena_in_its_own_region(
         listed = await client.get(f"/rounds/{ROUND}/delingsarena-proposals", headers=PROGRAMME)
         assert listed.status_code == 200, listed.text
         mine = next(p for p in listed.json() if str(p["id"]) == proposal_id)
-        assert mine["proposed_by"] == "Styret i vestland"
+        assert mine["proposed_by"] == "Styret i Vestland"
         assert mine["venue"]["name"] == "Kulturhuset"
 
         told = await eventually(

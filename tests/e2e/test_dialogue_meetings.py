@@ -145,7 +145,7 @@ async def test_dialogue_meetings_both_ways_with_other_actors(
         assert listed.status_code == 200, listed.text
         mine = next(r for r in listed.json() if str(r["id"]) == request_id)
         assert mine["origin"] == "board" and mine["gathering_id"] is None
-        assert mine["requested_by"] == "Styret i vestland"
+        assert mine["requested_by"] == "Styret i Vestland"
 
         # The request answered, with another actor invited by name.
         response = await client.post(
