@@ -13,9 +13,7 @@ docs/performance.md). Here the handler keeps the consumer in hand while the subs
   `LINGER_MS` after (a batch of one or two records costs a transaction of its own);
 - a batch's offsets are committed, explicitly (its last record + 1 per partition, or the
   record that escaped), while the next batch is handled; one commit is in flight at a time,
-  in order, at most one per `COMMIT_INTERVAL_S`, and the batches handled meanwhile go
-  together in the next (at a few hundred records a second each small batch had cost an
-  offset commit, a write to the broker's offsets log). A commit that fails
+  in order, and the batches handled meanwhile go together in the next. A commit that fails
   (rebalanced away, the broker away) leaves those records to come again, which the inbox
   makes harmless;
 - when it stops (the subscriber stops, or a record escaped), what ran ahead is given back:
@@ -45,10 +43,6 @@ log = logging.getLogger(__name__)
 # Open loop at 200 commands/s, six runs each way, alternating: end to end p50 / p99 80 / 173 ms
 # on average without it, 69 / 153 with 3 ms; the machine 180 % busy of 200, against 185.
 LINGER_MS = 3
-# Offset commits while records flow are at least this far apart; when the loop stops, what
-# is pending is committed at once. A crash repeats the records handled since the last commit,
-# which the inbox makes harmless.
-COMMIT_INTERVAL_S = 0.1
 
 Escapes = dict[tuple[str, int, int], int]  # (topic, partition, offset) -> times it escaped
 Fetched = Mapping[TopicPartition, Sequence[ConsumerRecord[Any, Any]]]
@@ -172,18 +166,15 @@ def _next_offsets(
 
 
 class _Committer:
-    """One offset commit in flight at a time, in order, at most one per `interval_s` until
-    `drain`; what batches handled meanwhile ask for goes in the next one, together (so a
-    commit that takes longer than a batch costs no queue of commits)."""
+    """One offset commit in flight at a time, in order; what batches handled meanwhile ask for
+    goes in the next one, together (so a commit that takes longer than a batch costs no
+    queue of commits)."""
 
-    def __init__(self, consumer: AIOKafkaConsumer, interval_s: float = COMMIT_INTERVAL_S) -> None:
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
         self.consumer = consumer
-        self.interval_s = interval_s
         self.asked: dict[TopicPartition, int] = {}  # every offset asked for, committed or not
         self.pending: dict[TopicPartition, int] = {}
         self.running: asyncio.Future[None] | None = None
-        self.last_at = -interval_s  # loop time the last commit began
-        self.draining = asyncio.Event()
 
     def add(self, offsets: dict[TopicPartition, int]) -> None:
         self.asked.update(offsets)
@@ -192,18 +183,11 @@ class _Committer:
             self.running = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while self.pending:
-            wait = self.last_at + self.interval_s - loop.time()
-            if wait > 0 and not self.draining.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.draining.wait(), wait)
             offsets, self.pending = self.pending, {}
-            self.last_at = loop.time()
             await _commit(self.consumer, offsets)
 
     async def drain(self) -> None:
-        self.draining.set()
         if self.running is not None:
             await self.running
 
