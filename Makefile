@@ -62,7 +62,8 @@ lint: $(STAMP)
 	$(PY) -m mypy shared services
 
 ## bench: registration and notification under load, beside the bare chain (docs/performance.md)
-## BENCH_SIZES=1000,10000,100000 for more; BENCH_RATE, BENCH_SECONDS for the open loop
+## BENCH_SIZES=1000,10000,100000 for more; BENCH_RATE, BENCH_SECONDS for the open loop;
+## BENCH_REPLICA_SIZES, BENCH_REPLICAS for the burst with replicas of each service
 .PHONY: bench
 bench: infra
 	eval "$$($(STACK) env)" && $(PY) -m bench

@@ -40,6 +40,18 @@ def parse(argv: list[str]) -> Options:
         "empty: none)",
     )
     parser.add_argument(
+        "--replica-sizes",
+        default=os.environ.get("BENCH_REPLICA_SIZES", "10000"),
+        help="bursts run with --replicas processes of each service, beside the bursts of one "
+        "(env BENCH_REPLICA_SIZES; empty: none)",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=int(os.environ.get("BENCH_REPLICAS", "2")),
+        help="processes of each service in the --replica-sizes bursts (env BENCH_REPLICAS)",
+    )
+    parser.add_argument(
         "--rate",
         type=float,
         default=float(os.environ.get("BENCH_RATE", "200")),
@@ -85,6 +97,10 @@ def parse(argv: list[str]) -> Options:
     )
     args = parser.parse_args(argv)
     scenarios = [Scenario("burst", n) for n in _sizes(args.sizes)]
+    if args.replicas > 1:
+        scenarios += [
+            Scenario("burst", n, replicas=args.replicas) for n in _sizes(args.replica_sizes)
+        ]
     scenarios += [Scenario("stages", n) for n in _sizes(args.stages)]
     if args.rate > 0 and args.seconds > 0:
         scenarios.append(Scenario("open", round(args.rate * args.seconds), args.rate))

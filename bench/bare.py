@@ -3,7 +3,10 @@
 - The bare chain: consume, write to a table, produce, commit offsets; with nothing else
   (no envelope checks, no domain, no outbox). Batched: `getmany`, one transaction per batch
   with `executemany`, produce the batch, commit offsets after the database commit. Per
-  message: a transaction, a produce and an offset commit for each message.
+  message: a transaction, a produce and an offset commit for each message. With a command's
+  work (batched): each record also goes through what registration does with a command in
+  Python (`bench.floor.command_step`: decode and validate it, build and serialize its two
+  events), and those events are produced instead of the record.
 - The bare sender: aiosmtplib over reused connections, as many as the service uses.
 """
 
@@ -12,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -27,6 +30,11 @@ from shared.kafka_client import Kafka, client_kwargs
 from shared.topics import TopicKind, TopicSpec
 
 BARE_SCHEMA = "bench_bare"
+
+Headers = list[tuple[str, bytes]]
+Message = tuple[bytes | None, bytes | None, Headers]  # key, value, headers
+# A record's work: its headers and value in, the messages it causes out.
+Work = Callable[[Headers, bytes], list[Message]]
 
 
 @dataclass(frozen=True)
@@ -85,10 +93,12 @@ async def bare_chain(
     *,
     batched: bool,
     timeout_s: float,
+    work: Work | None = None,
 ) -> Throughput:
     """Move `messages` through Kafka -> PostgreSQL -> Kafka, timed from the first fetch to the
-    last offset commit."""
-    kind = "batched" if batched else "single"
+    last offset commit; with `work` (batched only), each record's work done on the way."""
+    assert work is None or batched, "the work is measured on the batched chain"
+    kind = ("batched" if batched else "single") + ("_work" if work else "")
     source, sink = f"{prefix}.bare.{kind}.in", f"{prefix}.bare.{kind}.out"
     await ensure_topics(
         bootstrap, [TopicSpec(source, TopicKind.COMMANDS), TopicSpec(sink, TopicKind.EVENTS)]
@@ -119,13 +129,21 @@ async def bare_chain(
                 continue
             started = started or time.time()
             if batched:
+                rows: list[tuple[str, bytes | None]] = []
+                out: list[Message] = []
+                for r in records:
+                    if work is None:
+                        rows.append((_message_id(r.headers), r.value))
+                        out.append((r.key, r.value, list(r.headers)))
+                    else:
+                        made = work(list(r.headers), r.value)
+                        rows.append((_message_id(r.headers), made[0][1]))
+                        out.extend(made)
                 async with conn.transaction():
-                    await conn.executemany(
-                        insert, [(_message_id(r.headers), r.value) for r in records]
-                    )
+                    await conn.executemany(insert, rows)
                 futures = [
-                    await producer.send(sink, value=r.value, key=r.key, headers=list(r.headers))
-                    for r in records
+                    await producer.send(sink, value=value, key=key, headers=headers)
+                    for key, value, headers in out
                 ]
                 await asyncio.gather(*futures)
                 await consumer.commit(_next_offsets(records))

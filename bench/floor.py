@@ -31,7 +31,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.bare import SENDER_POOL, bare_sender
+from bench.bare import SENDER_POOL, Headers, Message, bare_sender
 from bench.load import Workload, prepare_commands
 from bench.smtp import SmtpSink, ensure_smtp_sink
 from services.notification.adapters.repository import Claimed
@@ -54,16 +54,12 @@ def per_item(work: Callable[[], object], number: int) -> float:
     return min(timeit.repeat(work, number=number, repeat=REPEATS, timer=time.process_time)) / number
 
 
-def command_work(count: int) -> Callable[[], object]:
-    """One command's Python work, round the `count` prepared commands."""
-    reference = ReferenceData.load()
-    workload = Workload.build(count, reference)
-    records = [(env.headers(), env.data) for _, env in prepare_commands(workload, "floor")]
+def command_step(reference: ReferenceData) -> Callable[[Headers, bytes], list[Message]]:
+    """A command's Python work on one record (its headers and value): the messages it
+    causes (`interest-registered` and `contact-details`), as the relay would produce them."""
     accepted = [RegisterInterest.TYPE]
-    at = iter(range(sys.maxsize))
 
-    def one() -> list[OutboxRow]:
-        headers, value = records[next(at) % len(records)]
+    def step(headers: Headers, value: bytes) -> list[Message]:
         envelope = Envelope.from_kafka(headers, value)
         command = envelope.decode(accepted)
         assert isinstance(command, RegisterInterest)
@@ -93,9 +89,29 @@ def command_work(count: int) -> Callable[[], object]:
                 contract, source="/registration", subject=contract.key(), caused_by=envelope
             )
             rows.append(OutboxRow.of("events", contract.key(), wrapped))
-        for row in rows:  # the relay: the row's headers back for the producer
-            [(name, text.encode()) for name, text in json.loads(row.headers)]
-        return rows
+        return [  # the relay: the row's headers back for the producer
+            (
+                None if row.key is None else row.key.encode(),
+                row.payload,
+                [(name, text.encode()) for name, text in json.loads(row.headers)],
+            )
+            for row in rows
+        ]
+
+    return step
+
+
+def command_work(count: int) -> Callable[[], object]:
+    """One command's Python work, round the `count` prepared commands."""
+    reference = ReferenceData.load()
+    workload = Workload.build(count, reference)
+    records = [(env.headers(), env.data) for _, env in prepare_commands(workload, "floor")]
+    step = command_step(reference)
+    at = iter(range(sys.maxsize))
+
+    def one() -> list[Message]:
+        headers, value = records[next(at) % len(records)]
+        return step(headers, value)
 
     return one
 

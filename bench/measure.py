@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,9 @@ class Figures:
     mail_rate: Rate
     end_to_end_rate: Rate
     missing: dict[str, int] = field(default_factory=dict)
+    # What was done more than once: a command with more than one event, an event with more
+    # than its mails planned or sent.
+    repeated: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +72,7 @@ class Figures:
                 "end_to_end_commands": self.end_to_end_rate.as_dict(),
             },
             "missing": self.missing,
+            "repeated": self.repeated,
         }
 
 
@@ -85,6 +90,7 @@ async def collect(
     event_of: dict[str, str] = {}  # event id -> command id
     event_published: dict[str, float] = {}
     registration, waits, starts, event_done = [], [], [], []
+    events_of_command = Counter(row["cause"] for row in events if row["cause"] in published)
     for row in events:
         command = row["cause"]
         if command not in published or row["published_at"] is None:
@@ -97,6 +103,8 @@ async def collect(
         starts.append(sent)
         event_done.append(row["published_at"].timestamp())
 
+    deliveries_of_event = Counter(row["event_id"] for row in deliveries)
+    sent_of_event = Counter(row["event_id"] for row in deliveries if row["sent_at"] is not None)
     accepted: dict[str, list[float]] = {}
     mail, planned, mail_done, planning = [], [], [], []
     for row in deliveries:
@@ -128,5 +136,14 @@ async def collect(
         missing={
             "events": len(published) - len(event_of),
             "commands_without_all_mails": len(published) - len(complete),
+        },
+        repeated={
+            "commands_with_more_than_one_event": sum(n > 1 for n in events_of_command.values()),
+            "events_with_more_mails_planned": sum(
+                n > mails_per_command for n in deliveries_of_event.values()
+            ),
+            "events_with_more_mails_sent": sum(
+                n > mails_per_command for n in sent_of_event.values()
+            ),
         },
     )

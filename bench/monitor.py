@@ -1,5 +1,6 @@
 """Samples taken every second while a scenario runs: consumer lag, outbox backlog, mail
-backlog, memory of each service process; and the CPU the services and the machine used."""
+backlog, memory of each service process; and the CPU the services, their PostgreSQL backends
+and the machine used."""
 
 from __future__ import annotations
 
@@ -48,6 +49,15 @@ def machine_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def _is_postgres(pid: int) -> bool:
+    """Whether `pid` here is a PostgreSQL process (not so when the server runs in a container,
+    whose pids are its own)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "postgres"
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True)
 class Group:
     """A consumer group and the topics whose lag counts for it."""
@@ -65,6 +75,12 @@ SELECT
   (SELECT count(*) FROM notification.deliveries WHERE status = 'sent') AS mails_sent
 """
 
+# The PostgreSQL server runs on this machine, so its backends' pids are readable in /proc.
+BACKENDS_SQL = """
+SELECT coalesce(array_agg(pid), '{}') FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid()
+"""
+
 
 @dataclass
 class Monitor:
@@ -80,6 +96,10 @@ class Monitor:
     _started: float = 0.0
     _cpu_at_start: dict[str, tuple[int, float | None]] = field(default_factory=dict)
     _machine_at_start: tuple[float, float] = (0.0, 0.0)  # (monotonic, busy CPU seconds)
+    # The run database's PostgreSQL backends (this monitor's own left out), by pid: their CPU
+    # seconds when the clock started (0.0 for one that connected later) and when last seen.
+    _backends_at_start: dict[int, float] = field(default_factory=dict)
+    _backends_seen: dict[int, float] = field(default_factory=dict)
 
     async def __aenter__(self) -> Monitor:
         self._admin = AIOKafkaAdminClient(**client_kwargs(self.bootstrap))
@@ -98,12 +118,20 @@ class Monitor:
         self._started = time.time()
         self._cpu_at_start = {name: (pid, cpu_seconds(pid)) for name, pid in self.pids.items()}
         self._machine_at_start = (time.monotonic(), machine_cpu_seconds())
+        # The backends seen by the samples before (the pools connect at start-up); one that
+        # connects from now on counts from nothing.
+        self._backends_at_start = {
+            pid: used for pid in self._backends_seen if (used := cpu_seconds(pid)) is not None
+        }
+        self._backends_seen = dict(self._backends_at_start)
         self._task = asyncio.create_task(self._run())
 
     def cpu_percent(self) -> dict[str, float | None]:
         """CPU used since `start`, in % of one core: each service process (None for one that was
-        restarted meanwhile, as between the stages) and the whole machine, whose all is
-        `cores` times 100. The machine is shared with the broker, the database and this client."""
+        restarted meanwhile, as between the stages), the run database's PostgreSQL backends
+        together (`postgresql`; a backend that came and went between two samples is missed) and
+        the whole machine, whose all is `cores` times 100; `seconds` is the wall time they were
+        used over. The machine is shared with the broker, the database and this client."""
         since, busy = self._machine_at_start
         wall = time.monotonic() - since
         found: dict[str, float | None] = {}
@@ -114,8 +142,18 @@ class Monitor:
                 found[name] = None
             else:
                 found[name] = round(100 * (now - at_start) / wall, 1)
+        for pid in self._backends_seen:
+            now = cpu_seconds(pid)
+            if now is not None:  # gone since: its last sample stands
+                self._backends_seen[pid] = now
+        backends = sum(
+            used - self._backends_at_start.get(pid, 0.0)
+            for pid, used in self._backends_seen.items()
+        )
+        found["postgresql"] = round(100 * backends / wall, 1)
         found["machine"] = round(100 * (machine_cpu_seconds() - busy) / wall, 1)
         found["cores"] = os.cpu_count()
+        found["seconds"] = round(wall, 2)
         return found
 
     async def __aexit__(self, *_: object) -> None:
@@ -176,6 +214,10 @@ class Monitor:
     async def _sample(self) -> dict[str, Any]:
         row = await self._conn.fetchrow(BACKLOG_SQL)
         assert row is not None
+        for pid in await self._conn.fetchval(BACKENDS_SQL):
+            used = cpu_seconds(pid) if _is_postgres(pid) else None
+            if used is not None:
+                self._backends_seen[pid] = used
         return {
             "t": round(time.time() - self._started, 2),
             "published": self.published(),

@@ -37,6 +37,94 @@ def _row(cells: list[str], widths: list[int]) -> str:
     )
 
 
+NOT_PROCESSES = ("machine", "cores", "seconds")
+
+
+def cpu_per_command(scenario: dict[str, Any]) -> dict[str, float] | None:
+    """CPU milliseconds per command from the first command to the last mail: each service
+    (its replicas summed), `postgresql` (the run database's backends), `services and
+    postgresql`, and `machine` (everything on it, the broker and this client included)."""
+    cpu, commands = scenario.get("cpu_percent"), scenario["figures"]["commands"]
+    if not cpu or not commands or cpu.get("seconds") is None:
+        return None
+    per: dict[str, float] = {}
+    for name, percent in cpu.items():
+        if name in ("cores", "seconds") or percent is None:
+            continue
+        key = name.split("#", 1)[0]  # `registration#2`: a further replica
+        per[key] = per.get(key, 0.0) + percent / 100 * cpu["seconds"] * 1000 / commands
+    if any(cpu.get(name, 0) is None for name in cpu if name not in NOT_PROCESSES):
+        return per  # a process restarted meanwhile: no total
+    per["services and postgresql"] = sum(v for k, v in per.items() if k != "machine")
+    return per
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def comparisons(report: dict[str, Any]) -> list[str]:
+    """Lines that set scenarios of one run beside each other: a burst with replicas beside
+    the burst of one replica of the same size; the open loop's CPU per command beside a
+    burst's."""
+    scenarios = report["scenarios"]
+    single = {
+        s["count"]: s for s in scenarios if s["mode"] == "burst" and s.get("replicas", 1) == 1
+    }
+    lines: list[str] = []
+    for s in scenarios:
+        one = single.get(s["count"])
+        if s["mode"] != "burst" or s.get("replicas", 1) == 1 or one is None:
+            continue
+        lines.append(f"== {s['name']} beside one replica")
+        widths = [44, 12, 12]
+        lines.append(_row(["", "1 replica", f"{s['replicas']} replicas"], widths))
+        for label, key in (
+            ("registration, commands/s", "registration_stage_commands"),
+            ("mail, mails/s", "mail_stage_mails"),
+        ):
+            lines.append(
+                _row(
+                    [label]
+                    + [_n(x["figures"]["throughput_per_s"][key]["overall"], 1) for x in (one, s)],
+                    widths,
+                )
+            )
+        costs = [cpu_per_command(x) or {} for x in (one, s)]
+        for name in (*_services(s), "postgresql", "services and postgresql", "machine"):
+            lines.append(
+                _row([f"CPU ms per command, {name}"] + [_ms(c.get(name)) for c in costs], widths)
+            )
+        both = [c.get("services and postgresql") for c in costs]
+        if both[0] and both[1]:
+            lines.append(
+                f"   cost per command (services and PostgreSQL), {s['replicas']} replicas / 1: "
+                f"{both[1] / both[0]:.2f}"
+            )
+        lines.append("")
+    bursts = [s for s in single.values() if cpu_per_command(s)]
+    for s in scenarios:
+        open_cost = cpu_per_command(s) if s["mode"] == "open" else None
+        if not open_cost or not bursts:
+            continue
+        burst = max(bursts, key=lambda x: int(x["count"]))
+        burst_cost = cpu_per_command(burst) or {}
+        lines.append(
+            f"== CPU per command, the whole machine: {_ms(open_cost.get('machine'))} ms in the "
+            f"{s['name']}, {_ms(burst_cost.get('machine'))} ms in the {burst['name']} "
+            f"(services and PostgreSQL {_ms(open_cost.get('services and postgresql'))} and "
+            f"{_ms(burst_cost.get('services and postgresql'))} ms)"
+        )
+        lines.append("")
+    return lines
+
+
+def _services(scenario: dict[str, Any]) -> list[str]:
+    names = scenario.get("cpu_percent") or {}
+    found = [name.split("#", 1)[0] for name in names if name not in NOT_PROCESSES]
+    return [name for name in dict.fromkeys(found) if name != "postgresql"]
+
+
 def summary(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [
@@ -114,11 +202,30 @@ def summary(report: dict[str, Any]) -> str:
             used = ", ".join(
                 f"{k} {'-' if v is None else _n(v, 0)}"
                 for k, v in cpu.items()
-                if k not in ("machine", "cores")
+                if k not in NOT_PROCESSES
             )
             lines.append(
                 f"   CPU from the first command to the last mail, % of one core: {used}; "
                 f"the machine {_n(cpu['machine'], 0)} of {100 * (cpu['cores'] or 1)}"
+            )
+        per = cpu_per_command(s)
+        if per:
+            lines.append(
+                "   CPU per command, ms: "
+                + ", ".join(f"{name} {_ms(value)}" for name, value in per.items())
+            )
+        repeated = f.get("repeated")
+        if repeated is not None:
+            accepted = s.get("smtp_accepted")
+            lines.append(
+                "   done twice: "
+                + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in repeated.items())
+                + (
+                    ""
+                    if accepted is None
+                    else f"; the SMTP server accepted {accepted:,} mails for "
+                    f"{f['mails_sent']:,} marked sent"
+                )
             )
         samples = s["samples"]
         if samples:
@@ -164,8 +271,11 @@ def summary(report: dict[str, Any]) -> str:
                 )
         if "bare" in s:
             b, r = s["bare"], s["ratios"]
+            worked = b.get("chain_with_work")
             lines.append(
-                f"   bare chain batched {_n(b['chain_batched']['per_second'], 1)}/s, per message "
+                f"   bare chain batched {_n(b['chain_batched']['per_second'], 1)}/s"
+                + (f", with a command's work {_n(worked['per_second'], 1)}/s" if worked else "")
+                + ", per message "
                 f"{_n(b['chain_per_message']['per_second'], 1)}/s; bare sender "
                 f"{_n(b['sender']['per_second'], 1)} mails/s over {b['sender']['connections']} "
                 "connection(s)"
@@ -178,8 +288,14 @@ def summary(report: dict[str, Any]) -> str:
             )
             lines.append(
                 f"   ratios: registration / bare batched {_pct(r['registration_vs_bare_batched'])}"
-                f", / bare per message {_pct(r['registration_vs_bare_per_message'])}"
+                + (
+                    f", / bare with a command's work {_pct(r['registration_vs_bare_with_work'])}"
+                    if "registration_vs_bare_with_work" in r
+                    else ""
+                )
+                + f", / bare per message {_pct(r['registration_vs_bare_per_message'])}"
                 f"; mail / bare sender {_pct(r['mail_vs_bare_sender'])}"
             )
         lines.append("")
+    lines += comparisons(report)
     return "\n".join(lines)

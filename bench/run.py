@@ -23,6 +23,7 @@ import asyncpg
 from pydantic_settings import SettingsConfigDict
 
 from bench.bare import bare_chain, bare_sender
+from bench.floor import command_step
 from bench.load import SOURCE, Workload, burst, load_producer, open_loop, prepare
 from bench.measure import Figures, collect
 from bench.monitor import Group, Monitor, proc_status
@@ -30,6 +31,7 @@ from bench.smtp import ExternalSmtp, SmtpSink, ensure_smtp_sink
 from bench.stats import Rate, ratio
 from services.catalog import SERVICES
 from services.notification.settings import NotificationSettings
+from services.registration.domain.reference import ReferenceData
 from shared.catalog import names, topic_specs
 from shared.envelope import Envelope
 from shared.events.registration import contacts_topic
@@ -57,14 +59,18 @@ class Scenario:
     mode: Literal["burst", "open", "stages"]
     count: int
     rate: float = 0.0  # open loop: commands per second offered
+    # Processes of each service, in one consumer group per service (the stages: one).
+    replicas: int = 1
 
     @property
     def name(self) -> str:
         if self.mode == "burst":
-            return f"burst {self.count}"
-        if self.mode == "stages":
-            return f"stages {self.count}"
-        return f"open loop {self.rate:g}/s x {self.count / self.rate:g} s"
+            name = f"burst {self.count}"
+        elif self.mode == "stages":
+            name = f"stages {self.count}"
+        else:
+            name = f"open loop {self.rate:g}/s x {self.count / self.rate:g} s"
+        return name if self.replicas == 1 else f"{name}, {self.replicas} replicas"
 
 
 @dataclass
@@ -169,7 +175,16 @@ async def run_scenario(
     )
     procs = ServiceProcesses(service_endpoints, database, prefix, logs, SERVICES)
     if scenario.mode == "stages":
+        if scenario.replicas != 1:
+            raise ValueError("the stages run with one replica of each service")
         procs.overrides["notification"] = HOLD_MAIL
+    # Further replicas: the same database, topics and groups; ports and logs of their own.
+    others = [
+        ServiceProcesses(service_endpoints, database, prefix, logs / f"replica-{k}", SERVICES)
+        for k in range(2, scenario.replicas + 1)
+    ]
+    for other in others:
+        other.logs.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
         "name": scenario.name,
         **dataclasses.asdict(scenario),
@@ -179,10 +194,14 @@ async def run_scenario(
     try:
         say(f"[{scenario.name}] starting services (prefix {prefix}, database {database.name})")
         await asyncio.to_thread(procs.start, *MEASURED)
+        for other in others:
+            await asyncio.to_thread(other.start, *MEASURED)
         workload = Workload.build(scenario.count)
         say(f"[{scenario.name}] membership in, {len(workload.rounds)} rounds open over HTTP")
         await prepare(procs.url("registration"), workload)
         pids = {name: procs.procs[name].pid for name in MEASURED}
+        for k, other in enumerate(others, start=2):
+            pids.update({f"{name}{REPLICA}{k}": other.procs[name].pid for name in MEASURED})
         command_topic = commands_topic("registration", prefix)
         sent = 0
 
@@ -204,9 +223,10 @@ async def run_scenario(
         async with Monitor(
             bootstrap, dsn, groups, pids, published, dlq_topic(command_topic)
         ) as monitor:
-            await _until_quiet(monitor, procs)
+            await _until_quiet(monitor, procs, others)
             if scenario.mode == "stages":
                 await asyncio.to_thread(procs.stop, "notification")
+            mails_before = sink.messages()
             monitor.start()
             say(f"[{scenario.name}] publishing {scenario.count} commands")
             producer = load_producer(bootstrap)
@@ -225,9 +245,10 @@ async def run_scenario(
             stages: dict[str, float] = {}
             if scenario.mode == "stages":
                 stages = await _one_stage_at_a_time(monitor, procs, pids, scenario, options)
-            drained = await _until_drained(monitor, procs, scenario, options)
+            drained = await _until_drained(monitor, procs, scenario, options, others)
             final = await monitor.sample()
             cpu = monitor.cpu_percent()
+        smtp_accepted = await _smtp_accepted(sink, mails_before, final["mails_sent"])
         load_seconds = sent_out.finished - sent_out.started
         peak = {name: proc_status(pid, "VmHWM") for name, pid in pids.items()}
         figures = await collect(
@@ -239,18 +260,25 @@ async def run_scenario(
             figures=figures.as_dict(),
             peak_rss_mb={k: None if v is None else round(v, 1) for k, v in peak.items()},
             cpu_percent=cpu,
+            # Mails the SMTP server accepted against the mails marked sent: more is a mail
+            # sent twice (None: a server this benchmark does not count at).
+            smtp_accepted=smtp_accepted,
             final_sample=final,
             backlog_by_quarter=backlog_by_quarter(monitor.samples, load_seconds),
             samples=monitor.samples,
         )
         if scenario.mode == "stages":
             result["stages"] = await _stage_rates(dsn, stages, figures)
+        for other in others:
+            await asyncio.to_thread(other.stop_all)
         await asyncio.to_thread(procs.stop_all)
         if options.bare and scenario.mode in ("burst", "stages"):
             result["bare"] = await _yardsticks(bootstrap, dsn, prefix, sink, workload, options)
             result["ratios"] = _ratios(result)
         return result
     finally:
+        for other in others:
+            await asyncio.to_thread(other.stop_all)
         await asyncio.to_thread(procs.stop_all)
         if options.keep_logs is None:
             await delete_topics_with_prefix(bootstrap, prefix)
@@ -258,6 +286,20 @@ async def run_scenario(
 
 
 HOLD_MAIL = {"KS_NOTIFICATION_MAIL_SENDING": "false"}
+REPLICA = "#"  # a further replica's name in the samples and CPU: `registration#2`
+
+
+async def _smtp_accepted(sink: SmtpServer, before: int | None, marked: int) -> int | None:
+    """Mails the server accepted since `before`; its count is written as mails come, so
+    waited for (with a deadline) until it reaches the `marked` sent."""
+    if before is None:
+        return None
+    deadline = time.monotonic() + 5
+    while True:
+        now = sink.messages()
+        if now is None or now - before >= marked or time.monotonic() > deadline:
+            return None if now is None else now - before
+        await asyncio.sleep(0.1)  # polled with a deadline
 
 
 async def _one_stage_at_a_time(
@@ -338,11 +380,18 @@ async def _stage_rates(dsn: str, began: dict[str, float], figures: Figures) -> d
     }
 
 
-async def _until_quiet(monitor: Monitor, procs: ServiceProcesses, timeout: float = 120) -> None:
+async def _until_quiet(
+    monitor: Monitor,
+    procs: ServiceProcesses,
+    others: list[ServiceProcesses],
+    timeout: float = 120,
+) -> None:
     """Setup (rounds opened, membership) handled everywhere before the clock starts."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _alive(procs)
+        for other in others:
+            _alive(other)
         sample = await monitor.sample()
         if (
             sample["lag_registration"] == 0
@@ -355,7 +404,11 @@ async def _until_quiet(monitor: Monitor, procs: ServiceProcesses, timeout: float
 
 
 async def _until_drained(
-    monitor: Monitor, procs: ServiceProcesses, scenario: Scenario, options: Options
+    monitor: Monitor,
+    procs: ServiceProcesses,
+    scenario: Scenario,
+    options: Options,
+    others: list[ServiceProcesses],
 ) -> bool:
     """Wait until every accepted command's mails are sent; False at the deadline."""
     deadline = time.monotonic() + options.drain_timeout_s
@@ -363,6 +416,8 @@ async def _until_drained(
     last_sent = -1
     while time.monotonic() < deadline:
         _alive(procs)
+        for other in others:
+            _alive(other)
         sample = monitor.last
         if sample:
             if sample["mails_sent"] != last_sent or sample["published"] < scenario.count:
@@ -442,6 +497,16 @@ async def _yardsticks(
     say = options.log
     say(f"[bare] batched chain, {len(messages)} messages")
     batched = await bare_chain(bootstrap, dsn, prefix, messages, batched=True, timeout_s=timeout)
+    say(f"[bare] batched chain with a command's work, {len(messages)} messages")
+    worked = await bare_chain(
+        bootstrap,
+        dsn,
+        prefix,
+        messages,
+        batched=True,
+        timeout_s=timeout,
+        work=command_step(ReferenceData.load()),
+    )
     singles = messages[: options.per_message_limit] if options.per_message_limit else messages
     say(f"[bare] per-message chain, {len(singles)} messages")
     single = await bare_chain(bootstrap, dsn, prefix, singles, batched=False, timeout_s=timeout)
@@ -463,6 +528,7 @@ async def _yardsticks(
         )
     return {
         "chain_batched": batched.as_dict(),
+        "chain_with_work": worked.as_dict(),
         "chain_per_message": single.as_dict(),
         "sender": {**sender.as_dict(), "connections": connections, "connections_from": source},
         "sender_ceiling": None
@@ -480,6 +546,9 @@ def _ratios(result: dict[str, Any]) -> dict[str, float | None]:
         mail = result["stages"]["sending_mails"]["overall"]
     return {
         "registration_vs_bare_batched": ratio(registration, bare["chain_batched"]["per_second"]),
+        "registration_vs_bare_with_work": ratio(
+            registration, bare["chain_with_work"]["per_second"]
+        ),
         "registration_vs_bare_per_message": ratio(
             registration, bare["chain_per_message"]["per_second"]
         ),

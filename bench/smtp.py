@@ -8,9 +8,11 @@ installed when absent, with the mail system left unconfigured so that no MTA sta
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +77,9 @@ class ExternalSmtp:
     def stop(self) -> None:
         pass
 
+    def messages(self) -> int | None:
+        return None  # not counted: it is not this benchmark's server
+
     def version(self) -> str:
         return f"the SMTP server at {self.host}:{self.port} (not started by the benchmark)"
 
@@ -87,17 +92,19 @@ class SmtpSink:
     host: str = "127.0.0.1"
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    counter: Path | None = None  # where `-c` writes its running count of mails
 
     def start(self, timeout: float = 10.0) -> None:
         self.port = self.port or free_port()
-        command = [str(self.binary)]
+        command = [str(self.binary), "-c"]
         if os.geteuid() == 0:
             command += ["-u", "nobody"]  # it refuses to run as root without a user to become
         # A backlog of 256: the senders' connections must not queue in the kernel.
         command += [f"{self.host}:{self.port}", "256"]
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        fd, name = tempfile.mkstemp(prefix="smtp-sink-", suffix=".count")
+        self.counter = Path(name)
+        with os.fdopen(fd, "wb") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -117,6 +124,17 @@ class SmtpSink:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        if self.counter is not None:
+            self.counter.unlink(missing_ok=True)
+
+    def messages(self) -> int | None:
+        """Mails accepted since the start (`-c` counts each; the last count it wrote)."""
+        if self.counter is None:
+            return None
+        with self.counter.open("rb") as counted:
+            counted.seek(max(0, self.counter.stat().st_size - 200))
+            counts = re.findall(rb"mesg=(\d+)", counted.read())
+        return int(counts[-1]) if counts else 0
 
     def version(self) -> str:
         done = subprocess.run(

@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bench.report import summary, write_json
+from bench.report import cpu_per_command, summary, write_json
 from bench.run import Options, Scenario, run
 from bench.smtp import find_smtp_sink
 from shared.kafka_admin import topics_with_prefix
@@ -62,13 +62,19 @@ async def test_a_tiny_burst_is_measured_end_to_end_and_leaves_nothing_behind(
     # Both services worked, and the machine at least as much as they did together.
     assert cpu["registration"] > 0 and cpu["notification"] > 0, cpu
     assert cpu["machine"] >= cpu["registration"] + cpu["notification"] - 1, cpu
+    assert cpu["postgresql"] > 0, cpu  # the services' backends answered them
+    assert set(figures["repeated"].values()) == {0}, figures["repeated"]
+    if smtp is None:  # smtp-sink counts what it accepts
+        assert scenario["smtp_accepted"] == 2 * COMMANDS
 
     bare = scenario["bare"]
     assert bare["chain_batched"]["messages"] == COMMANDS
     assert bare["chain_per_message"]["messages"] == COMMANDS
+    assert bare["chain_with_work"]["messages"] == COMMANDS
     assert bare["sender"]["messages"] == 2 * COMMANDS
     assert bare["chain_batched"]["per_second"] > 0 and bare["sender"]["per_second"] > 0
     assert scenario["ratios"]["registration_vs_bare_batched"] > 0
+    assert scenario["ratios"]["registration_vs_bare_with_work"] > 0
 
     text = summary(report)
     assert f"burst {COMMANDS}" in text and "end to end" in text
@@ -109,3 +115,41 @@ async def test_one_stage_at_a_time_holds_the_mail_until_registration_and_plannin
     assert stages["planning_started"] < stages["last_planned_at"] < stages["sending_started"]
     assert stages["first_sent_at"] > stages["sending_started"]
     assert "one stage at a time" in summary(report)
+
+
+async def test_two_replicas_of_each_service_share_the_work_and_repeat_nothing(
+    endpoints: Endpoints,
+) -> None:
+    smtp = None if find_smtp_sink() else (endpoints.smtp_host, endpoints.smtp_port)
+    options = Options(
+        scenarios=[Scenario("burst", COMMANDS), Scenario("burst", COMMANDS, replicas=2)],
+        bare=False,
+        drain_timeout_s=120,
+        smtp=smtp,
+        log=lambda _: None,
+    )
+    report = await run(options, endpoints)
+
+    one, two = report["scenarios"]
+    assert two["drained"] is True
+    figures = two["figures"]
+    assert figures["mails_sent"] == figures["mails_expected"] == 2 * COMMANDS
+    assert set(figures["repeated"].values()) == {0}, figures["repeated"]
+    if smtp is None:
+        assert two["smtp_accepted"] == 2 * COMMANDS  # no mail went out twice
+    assert set(two["peak_rss_mb"]) == {
+        "registration",
+        "notification",
+        "registration#2",
+        "notification#2",
+    }
+    cost = cpu_per_command(two)
+    assert cost is not None
+    # Each service's cost is its replicas' together.
+    cpu, seconds = two["cpu_percent"], two["cpu_percent"]["seconds"]
+    both = (cpu["registration"] + cpu["registration#2"]) / 100 * seconds * 1000 / COMMANDS
+    assert cost["registration"] == pytest.approx(both)
+    text = summary(report)
+    assert f"burst {COMMANDS}, 2 replicas beside one replica" in text
+    assert "2 replicas / 1:" in text
+    assert one["figures"]["mails_sent"] == 2 * COMMANDS
