@@ -516,6 +516,19 @@ def contact_details(n: int) -> Sample:
     )
 
 
+def guest_contact(n: int) -> Sample:
+    return Sample(
+        known("no.kulturskoleradet.scheduling.guest-contact.v1"),
+        {
+            "person_id": str(PERSON),
+            "name": f"Gjest Gjestesen {n}",
+            "email": "gjest@example.no",
+            "language": "nb",
+        },
+        text="name",
+    )
+
+
 def naive(moment: datetime) -> str:
     return moment.replace(tzinfo=None).isoformat()
 
@@ -731,6 +744,44 @@ PROFILES: Sequence[TopicProfile] = (
                 DeadLetter(REJECTED + "a contacts tombstone's key must be a person id"),
             ),
             # A compacted topic takes no record without a key: the broker refuses it.
+            "no key": None,
+            "neither key nor value": None,
+        },
+    ),
+)
+
+
+# Scheduling's contacts topic (other actors a dialogmøte invites by name) is read as
+# registration's is: the same refusals, and a tombstone there erases the person too.
+PROFILES = (
+    *PROFILES,
+    TopicProfile(
+        "scheduling.contacts",
+        str(PERSON).encode(),
+        guest_contact,
+        domain=(
+            DomainCase(
+                "not an address",
+                guest_contact(0).with_data(email="not an address"),
+                DeadLetter(INVALID + "email"),
+            ),
+            DomainCase(
+                "a language nobody speaks here",
+                guest_contact(0).with_data(language="xx"),
+                DeadLetter(INVALID + "language"),
+            ),
+            DomainCase(
+                "an event on the contacts topic",
+                interest_registered(0),
+                DeadLetter(r"belongs on .*registration\.events, not on "),
+            ),
+        ),
+        instead={
+            "no value (tombstone)": Case(
+                "a tombstone whose key is no person id",
+                lambda sample, key: replace(_tombstone(sample, key), key=b"not-a-person"),
+                DeadLetter(REJECTED + "a contacts tombstone's key must be a person id"),
+            ),
             "no key": None,
             "neither key nor value": None,
         },

@@ -44,7 +44,7 @@ from shared.service import Runtime, RuntimeDep
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["interest"])
+router = APIRouter(tags=["interest"], responses=REFUSALS)
 
 MAX_MAIL_BYTES = 10 * 1024 * 1024  # a letter with an attachment or two; we keep its text
 # The confirmation runs the command under this id: confirming twice registers once.

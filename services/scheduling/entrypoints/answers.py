@@ -12,18 +12,19 @@ from html import escape
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from services.scheduling.adapters import repository as repo
 from services.scheduling.domain.calendar import OSLO
 from services.scheduling.handlers.context import Context
 from shared.answer_links import InvalidAnswerLink, verify
+from shared.commands import REFUSALS
 from shared.events.scheduling import RecordRsvp, Rsvp
-from shared.messaging import Rejected
+from shared.problems import Problem, texts
 from shared.service import RuntimeDep
 
-router = APIRouter()
+router = APIRouter(responses=REFUSALS)
 
 TEXTS: dict[str, dict[str, str]] = {
     "nb": {
@@ -63,6 +64,10 @@ TEXTS: dict[str, dict[str, str]] = {
 Lang = Annotated[str, Query(pattern="^(nb|nn|en)$")]
 
 
+def _gone(nb: str, nn: str, en: str) -> Problem:
+    return Problem("answer-link-unusable", texts(nb, nn, en), status=404)
+
+
 def _ctx(request: Request) -> Context:
     ctx: Context = request.app.state.runtime.extras["context"]
     return ctx
@@ -74,13 +79,21 @@ async def _invitation(request: Request, runtime: Any, token: str) -> tuple[Any, 
     try:
         invitation_id = verify(token, ctx.answer_secret, ctx.clock())
     except InvalidAnswerLink as error:
-        raise HTTPException(404, f"this answer link cannot be used: {error}") from error
+        raise _gone(
+            "Denne svarlenken kan ikke brukes.",
+            "Denne svarlenkja kan ikkje brukast.",
+            f"this answer link cannot be used: {error}",
+        ) from error
     invitation = await repo.invitation_by_id(runtime.pool, invitation_id)
     if invitation is None or not invitation["active"]:
-        raise HTTPException(404, "this invitation is no longer open")
+        raise _gone(
+            "Invitasjonen gjelder ikke lenger.",
+            "Invitasjonen gjeld ikkje lenger.",
+            "this invitation is no longer open",
+        )
     gathering = await repo.get_gathering(runtime.pool, invitation["gathering_id"])
     if gathering is None or gathering["status"] == "cancelled":
-        raise HTTPException(404, "the gathering was cancelled")
+        raise _gone("Samlingen er avlyst.", "Samlinga er avlyst.", "the gathering was cancelled")
     return invitation, gathering
 
 
@@ -137,7 +150,15 @@ async def answer(
     try:
         chosen = Rsvp(raw)
     except ValueError as error:
-        raise HTTPException(422, "response must be yes, no or maybe") from error
+        raise Problem(
+            "invalid-answer",
+            texts(
+                "Svaret må være ja, nei eller kanskje.",
+                "Svaret må vere ja, nei eller kanskje.",
+                "response must be yes, no or maybe",
+            ),
+            field="response",
+        ) from error
     command = RecordRsvp(
         gathering_id=gathering["id"],
         region=gathering["region"],
@@ -145,9 +166,7 @@ async def answer(
         municipality_number=None if invitation["person_id"] else invitation["municipality_number"],
         response=chosen,
     )
-    try:
-        await runtime.command(command)
-    except Rejected as refused:
-        raise HTTPException(refused.status, refused.reason) from refused
+    # A refusal (a yes beyond capacity) is answered like any command's, in the caller's language.
+    await runtime.command(command)
     invitation, gathering = await _invitation(request, runtime, token)
     return _page(token, invitation, gathering, lang, chosen.value, TEXTS[lang]["thanks"])

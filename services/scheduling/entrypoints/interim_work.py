@@ -16,9 +16,10 @@ from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.interim_work import InterimStatus, status_of
 from services.scheduling.handlers.context import Context
 from shared.auth import PrincipalDep, Role
+from shared.commands import REFUSALS
 from shared.service import RuntimeDep
 
-router = APIRouter()
+router = APIRouter(responses=REFUSALS)
 
 
 @router.get("/rounds/{round_id}/regions/{region}/interim-work", tags=["interim work"])
