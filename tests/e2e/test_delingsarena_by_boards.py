@@ -98,7 +98,7 @@ async def test_a_board_proposes_and_schedules_a_delingsarena_in_its_own_region(
         )
         assert elsewhere.status_code == 403
         assert elsewhere.headers["content-type"].startswith(PROBLEM)
-        assert "rogaland" in elsewhere.json()["detail"]
+        assert "Rogaland" in elsewhere.json()["detail"]
         other_kind = await client.post(
             "/gatherings", json={**arena, "kind": "samling"}, headers=VESTLAND
         )
