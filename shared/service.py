@@ -109,12 +109,21 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+def bootstrap_servers(bootstrap: str) -> list[str]:
+    """`host:port,host:port` as a list: FastStream takes a string for one server only (it
+    would look up the whole list as one host name), where aiokafka splits it itself."""
+    return [server.strip() for server in bootstrap.split(",") if server.strip()]
+
+
 def build_broker(spec: ServiceSpec, processor_ref: dict[str, KafkaMessageProcessor]) -> KafkaBroker:
     settings = spec.settings
     # On shutdown the broker waits this long for the batch in hand to be handled and
     # committed (FastStream's default, said here because shutdown relies on it).
     broker = KafkaBroker(
-        settings.kafka_bootstrap, client_id=f"{spec.name}", logger=log, graceful_timeout=15.0
+        bootstrap_servers(settings.kafka_bootstrap),
+        client_id=f"{spec.name}",
+        logger=log,
+        graceful_timeout=15.0,
     )
     escapes: Escapes = {}
 
