@@ -3,14 +3,15 @@ private SMTP sink and two processes of each service, started once for the module
 (each pass has a round of its own, so its effects are counted apart from the others').
 
 `KS_FAULTS_COMMANDS` (default 2000) is the number of commands per pass, `KS_FAULTS_RATE`
-(default 100) how many the stream releases per second.
+(default 100) how many the stream releases per second (tests/faults/passes.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import contextlib
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,7 @@ from shared.testing.fixtures import Endpoints
 from shared.testing.kafka_broker import BrokerUnavailable, missing_prerequisite
 from shared.testing.kafka_cluster import KafkaCluster
 from shared.testing.postgres import PostgresUnavailable, PrivatePostgres, server_bindir
+from tests.faults.passes import REPORT
 from tests.faults.platform import KafkaTarget, Platform
 from tests.integration.test_notification_mail import SinkProcess
 
@@ -30,15 +32,6 @@ ROUNDS = {
     "postgres": "2033",
     "smtp": "2034",
 }
-REPORT: list[str] = []
-
-
-def commands_per_pass() -> int:
-    return int(os.environ.get("KS_FAULTS_COMMANDS", "2000"))
-
-
-def stream_rate() -> float:
-    return float(os.environ.get("KS_FAULTS_RATE", "100"))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -87,6 +80,32 @@ def smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SinkProcess]:
     sink.stop()
 
 
+@contextlib.asynccontextmanager
+async def running_platform(
+    workdir: Path,
+    target: KafkaTarget,
+    postgres: PrivatePostgres,
+    smtp: SinkProcess,
+    catalog: Catalog,
+    rounds: list[str],
+) -> AsyncIterator[Platform]:
+    """The services (two processes each) on `target`, the private database and mail server,
+    the rounds open and every board known; stopped afterwards."""
+    endpoints = Endpoints(
+        kafka_bootstrap=target.bootstrap,
+        pg_superuser_dsn=postgres.superuser_dsn,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.smtp_port,
+        smtp_web=smtp.web,
+    )
+    found = Platform(workdir, target, endpoints, smtp.folder, catalog)
+    try:
+        await asyncio.wait_for(found.start(rounds), 240)
+        yield found
+    finally:
+        await found.stop()
+
+
 @pytest.fixture(scope="module")
 async def platform(
     cluster: KafkaCluster,
@@ -96,21 +115,9 @@ async def platform(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Platform]:
     target = KafkaTarget(
-        "three-node cluster",
-        cluster.bootstrap,
-        replication_factor=3,
-        min_insync_replicas=2,
+        "three-node cluster", cluster.bootstrap, replication_factor=3, min_insync_replicas=2
     )
-    endpoints = Endpoints(
-        kafka_bootstrap=cluster.bootstrap,
-        pg_superuser_dsn=postgres.superuser_dsn,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.smtp_port,
-        smtp_web=smtp.web,
-    )
-    found = Platform(tmp_path_factory.mktemp("faults"), target, endpoints, smtp.folder, catalog)
-    try:
-        await asyncio.wait_for(found.start(list(ROUNDS.values())), 240)
+    async with running_platform(
+        tmp_path_factory.mktemp("faults"), target, postgres, smtp, catalog, list(ROUNDS.values())
+    ) as found:
         yield found
-    finally:
-        await found.stop()

@@ -10,7 +10,9 @@ apart from duplicates: a duplicate is the same effect under a second id.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +97,9 @@ class EventLog:
 
     async def close(self) -> None:
         if self._consumer is not None:
-            await self._consumer.stop()
+            # A fetch that failed while a broker was away may surface here; it is over.
+            with contextlib.suppress(Exception):
+                await self._consumer.stop()
             self._consumer = None
 
 
@@ -109,10 +113,11 @@ class MailFolder:
 
     def read(self) -> list[dict[str, Any]]:
         # An .eml is renamed into place after its .json is written: seen, both are whole.
-        for path in sorted(self.folder.glob("*.eml")):
-            if path.stem not in self.mails:
-                stored = json.loads(path.with_suffix(".json").read_text())
-                self.mails[path.stem] = {
+        for name in os.listdir(self.folder):
+            stem, dot, suffix = name.rpartition(".")
+            if dot and suffix == "eml" and stem not in self.mails:
+                stored = json.loads((self.folder / f"{stem}.json").read_text())
+                self.mails[stem] = {
                     "message_id": stored.get("message_id", ""),
                     "to": tuple(stored.get("envelope_to", [])),
                 }

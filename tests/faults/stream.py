@@ -21,6 +21,7 @@ Kafka they share a key and so a partition. Chains alternate between HTTP and Kaf
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -72,6 +73,18 @@ class People:
     def __init__(self, tag: str) -> None:
         self.tag = tag
         self.made: list[Person] = []
+
+    def found_in(self, text: str) -> set[str]:
+        """Which of the people's names, addresses and phone numbers `text` holds (without
+        regard to case). Each kind is found by what all of them share (the run's tag, the
+        number's shape), so a large text is searched once per kind, not once per person."""
+        text = text.lower()
+        tag = re.escape(self.tag)
+        found = set(re.findall(rf"[a-z]+ feiltest-{tag}\d+", text))
+        found |= set(re.findall(rf"p\d+\.{tag}@example\.no", text))
+        phones = {p.phone.lstrip("+") for p in self.made}
+        found |= {run for run in re.findall(r"\d{8,}", text) if run in phones}
+        return found
 
     def new(self) -> Person:
         n = len(self.made)
