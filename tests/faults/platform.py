@@ -200,15 +200,18 @@ class Platform:
         return self.conn
 
     async def stop(self) -> None:
-        for log in (self.events, self.contacts, self.dead_letters):
-            if log is not None:
-                await log.close()
-        if self.procs is not None:
-            await asyncio.to_thread(self.procs.stop_all)
-        if self.conn is not None:
-            with contextlib.suppress(Exception):
-                await self.conn.close()
-        await self.http.aclose()
+        # The processes first, whatever else fails: none may outlive the run.
+        try:
+            if self.procs is not None:
+                await asyncio.to_thread(self.procs.stop_all)
+        finally:
+            for log in (self.events, self.contacts, self.dead_letters):
+                if log is not None:
+                    await log.close()
+            if self.conn is not None:
+                with contextlib.suppress(Exception):
+                    await self.conn.close()
+            await self.http.aclose()
 
     # --- HTTP and Kafka -----------------------------------------------------------------------
 
