@@ -113,6 +113,7 @@ class Platform:
         self.mails = MailFolder(mail_folder)
         self.http = httpx.AsyncClient(timeout=15)
         self._next = itertools.count()
+        self.replicas = REPLICAS
 
     # --- start and stop -----------------------------------------------------------------------
 
@@ -143,7 +144,7 @@ class Platform:
             logs,
             self.catalog,
             overrides=self.service_overrides(),
-            replicas={service: REPLICAS for service in names(self.catalog)},
+            replicas={service: self.replicas for service in names(self.catalog)},
         )
         await asyncio.to_thread(self.procs.start)
         self.events = EventLog(
