@@ -111,13 +111,19 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+def bootstrap_servers(bootstrap: str) -> list[str]:
+    """`host:port,host:port` as a list: FastStream takes a string for one server only (it
+    would look up the whole list as one host name), where aiokafka splits it itself."""
+    return [server.strip() for server in bootstrap.split(",") if server.strip()]
+
+
 def build_broker(spec: ServiceSpec, processor_ref: dict[str, KafkaMessageProcessor]) -> KafkaBroker:
     settings = spec.settings
     # On shutdown the broker waits this long for the batch in hand to be handled and
     # committed (FastStream's default, said here because shutdown relies on it).
     kafka = settings.kafka
     broker = KafkaBroker(
-        kafka.bootstrap,
+        bootstrap_servers(kafka.bootstrap),
         security=kafka.faststream_security(),
         # Topics are the set-up job's (with their retention and replicas); a service's
         # principal has no CREATE, and a typo in a topic name must not make a new one.

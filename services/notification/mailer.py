@@ -121,6 +121,11 @@ def build_mail(settings: NotificationSettings, mail: Claimed, templates: Templat
     return Composed(sender, recipient, mime.message(headers, alternatives, attachments))
 
 
+class Held(Exception):
+    """Not sent now: marking the mails sent before it failed (the database is away), and a
+    mail sent now could not be marked either."""
+
+
 @dataclass
 class Outcome:
     sent: list[Claimed]  # taken by the server, still to be marked
@@ -155,12 +160,20 @@ class SmtpPool:
         )
 
     async def send(
-        self, mail: Composed, *, then: Callable[[], Awaitable[None]] | None = None
+        self,
+        mail: Composed,
+        *,
+        then: Callable[[], Awaitable[None]] | None = None,
+        held: Callable[[], str | None] | None = None,
     ) -> None:
         """Send one mail; `then` runs once the server has taken it. A mail holds its place in
         the window from before it is sent until `then` is done, so at most `window` mails are
-        ever taken by the server and not yet recorded (what a crash can repeat)."""
+        ever taken by the server and not yet recorded (what a crash can repeat). `held`, asked
+        once the mail has its place, gives a reason not to send it now (`Held`)."""
         async with self.window:
+            reason = held() if held is not None else None
+            if reason is not None:
+                raise Held(reason)
             client = await self.idle.get()
             try:
                 reused = client.is_connected
@@ -221,6 +234,10 @@ async def send_batch(
     # The server could not be reached: the rest of the batch waits for the next try instead
     # of each mail waiting out its own connection timeout.
     unreachable: list[str] = []
+    # A mark failed (the database is away): a failed mark frees the mail's place in the window,
+    # so the rest of the batch would go out unmarked, each to be sent again after a crash or
+    # a lost claim; it waits for the next try instead.
+    unmarked: list[str] = []
 
     async def one(mail: Claimed) -> None:
         try:
@@ -247,11 +264,15 @@ async def send_batch(
                 await on_sent(mail)
             except Exception as error:
                 log.warning("a sent mail not marked yet", extra={"error": describe(error)})
+                unmarked.append(f"held: marking sent mails failed: {describe(error)}")
             else:
                 marked = True
 
         try:
-            await smtp.send(composed, then=record)
+            await smtp.send(composed, then=record, held=lambda: unmarked[0] if unmarked else None)
+        except Held as error:
+            outcome.retry.append((mail, str(error)))
+            return
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             reason = redact(f"{type(error).__name__}: {error}")
             if classify(error) == "failed":

@@ -183,38 +183,66 @@ class ServiceProcesses:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # Settings of a service beyond the tests' own, e.g. {"notification": {"KS_…": "…"}}.
     overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Processes per service (default one): replicas in one consumer group, each on its own
+    # HTTP port, named `<service>`, `<service>#2`, … (`instances`); start, url, kill and stop
+    # take either name.
+    replicas: dict[str, int] = field(default_factory=dict)
+
+    @staticmethod
+    def service_of(instance: str) -> str:
+        return instance.partition("#")[0]
+
+    def instances(self, service: str) -> list[str]:
+        count = self.replicas.get(service, 1)
+        return [service, *(f"{service}#{n}" for n in range(2, count + 1))]
+
+    def running(self, instance: str) -> bool:
+        proc = self.procs.get(instance)
+        return proc is not None and proc.poll() is None
 
     def env(self, service: str) -> dict[str, str]:
-        declaration = find(self.catalog, service)
+        name = self.service_of(service)
+        declaration = find(self.catalog, name)
         infra = LocalInfra(smtp_host=self.endpoints.smtp_host, smtp_port=self.endpoints.smtp_port)
         return {
             **os.environ,
             **declaration.env(
                 kafka_bootstrap=self.endpoints.kafka_bootstrap,
-                database_url=self.database.dsns[service],
+                database_url=self.database.dsns[name],
                 topic_prefix=self.topic_prefix,
                 http_port=self.ports[service],
                 relay_poll_interval_s=0.5,
             ),
             **declaration.local_env(infra),
-            **self.overrides.get(service, {}),
+            **self.overrides.get(name, {}),
         }
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
+    def _expand(self, services: tuple[str, ...]) -> list[str]:
+        """Instances to start: a service with replicas means those of it not running."""
+        found: list[str] = []
+        for service in services or tuple(names(self.catalog)):
+            if "#" in service or self.replicas.get(service, 1) == 1:
+                found.append(service)
+            else:
+                found += [i for i in self.instances(service) if not self.running(i)]
+        return found
+
     def start(self, *services: str) -> None:
-        for service in services or names(self.catalog):
+        chosen = self._expand(services)
+        for service in chosen:
             self.ports.setdefault(service, free_port())
             log = open(self.logs / f"{service}.log", "ab")
             self.procs[service] = subprocess.Popen(
-                [sys.executable, "-m", find(self.catalog, service).module],
+                [sys.executable, "-m", find(self.catalog, self.service_of(service)).module],
                 env=self.env(service),
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        for service in services or names(self.catalog):
+        for service in chosen:
             self.wait_ready(service)
 
     def wait_ready(self, service: str, timeout: float = 90) -> None:

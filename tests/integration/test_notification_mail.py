@@ -92,7 +92,9 @@ class SinkProcess:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.web}/api/messages", timeout=1).status_code == 200:
+                # Its schema, not its messages: a restart over many stored mails answers
+                # this at once, while the first listing of them takes a while.
+                if httpx.get(f"{self.web}/openapi.json", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

@@ -28,6 +28,7 @@ from services.notification.domain.reminders import (
 from services.notification.entrypoints.http import SAMPLE
 from services.notification.mailer import (
     Composed,
+    Held,
     SmtpPool,
     Unwritable,
     build_mail,
@@ -531,8 +532,15 @@ class FakeServer(SmtpPool):
         self.tries: list[str] = []
 
     async def send(
-        self, mail: Composed, *, then: Callable[[], Awaitable[None]] | None = None
+        self,
+        mail: Composed,
+        *,
+        then: Callable[[], Awaitable[None]] | None = None,
+        held: Callable[[], str | None] | None = None,
     ) -> None:
+        reason = held() if held is not None else None
+        if reason is not None:
+            raise Held(reason)
         self.tries.append(mail.recipient)
         if self.down:
             raise ConnectionRefusedError(111, "Connection refused")
