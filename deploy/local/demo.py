@@ -64,6 +64,15 @@ DEMO = [
 
 
 BOARDS = ["vestland", "trondelag", "nordland", "agder"]
+# The contact each board names for a municipality: invited to the presamlinger itself and
+# answering from its own mail. A municipality without one is invited through the board.
+MUNICIPALITY_CONTACTS = {
+    "Vestland": [
+        ("4601", "Ingeborg Dale", "kulturskolen.bergen@example.no", "nn"),
+        ("4627", "Per Askeland", "kulturskolen.askoy@example.no", "nb"),
+    ],
+    "Trøndelag": [("5001", "Marit Aune", "kulturskolen.trondheim@example.no", "nb")],
+}
 # Every county branch's board contact, as programme management keeps them (ASCII addresses).
 BRANCH_CONTACTS = {
     "oslo-og-viken": ("Nora Berg", "nb"),
@@ -356,6 +365,13 @@ def main() -> None:
                     "language": language,
                 },
                 "message": message,
+                "municipality_contacts": [
+                    {
+                        "municipality_number": number_,
+                        "contact": {"name": who, "email": email, "language": lang},
+                    }
+                    for number_, who, email, lang in MUNICIPALITY_CONTACTS.get(branch, [])
+                ],
             }
             response = client.post(
                 "/interest-registrations",
