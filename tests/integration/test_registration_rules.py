@@ -253,7 +253,7 @@ async def test_applications_follow_the_county_window(registration: Registration)
         submission("4601"),
         VESTLAND,
         409,
-        "county 46 has no application window in round 2030 yet",
+        "Vestland has no application window in round 2030 yet",
     )
 
     await app.accepted(
@@ -273,7 +273,7 @@ async def test_applications_follow_the_county_window(registration: Registration)
         submission("4601"),
         VESTLAND,
         422,
-        "applications from county 46 opens 10.09.2029",
+        "applications from Vestland opens 10.09.2029",
     )
     app.clock.now = datetime(2029, 9, 10, 0, 0, tzinfo=OSLO)
     await app.refused(
@@ -297,7 +297,7 @@ async def test_applications_follow_the_county_window(registration: Registration)
         submission("4601"),
         VESTLAND,
         422,
-        "applications from county 46 closed at the end of 30.09.2029 (Europe/Oslo)",
+        "applications from Vestland closed at the end of 30.09.2029 (Europe/Oslo)",
     )
     # After the window has closed, not even a draft.
     await app.refused(
@@ -305,7 +305,7 @@ async def test_applications_follow_the_county_window(registration: Registration)
         draft("4601", complete_group()),
         VESTLAND,
         422,
-        "applications from county 46 closed at the end of 30.09.2029",
+        "applications from Vestland closed at the end of 30.09.2029",
     )
     status = await app.status_of("4601")
     assert (status["status"], status["group_size"], status["submitted_at"]) == ("draft", 2, None)
@@ -366,7 +366,7 @@ async def test_an_incomplete_application_is_refused_whole(registration: Registra
         submission("4601"),
         VESTLAND,
         409,
-        "the application of 4601 is already submitted",
+        "the application of Bergen is already submitted",
     )
     await app.refused(
         "/application-drafts",
@@ -448,7 +448,7 @@ async def test_decisions_and_changes_to_an_admitted_group(registration: Registra
         of("4640", decision="admit"),
         PROGRAMME,
         409,
-        "the application of 4640 is draft; it cannot be admitted",
+        "the application of Sogndal is draft; it cannot be admitted",
     )
 
     submitted = await app.submit("4601", complete_group())
@@ -601,7 +601,7 @@ async def test_commands_from_kafka_are_handled_or_dead_lettered_with_the_reason(
     headers = headers_of(dead)
     assert headers["ce_id"] == late.id
     assert headers["dlq_reason"].startswith("rejected: "), headers["dlq_reason"]
-    assert "applications from county 42 closed at the end of 31.08.2029" in headers["dlq_reason"]
+    assert "applications from Agder closed at the end of 31.08.2029" in headers["dlq_reason"]
     assert headers["dlq_original_topic"] == app.commands
     assert (dead.key, dead.value) == (b"4204", late.data)
 

@@ -177,11 +177,13 @@ def check_decision(
     early_reason: str | None,
     window_deadline: date | None,
     now: datetime,
+    name: str = "",
 ) -> None:
-    """May programme management take this decision now? The status must allow it, a decline
+    """May programme management take this decision now? (`name`: the municipality's, for the
+    reason.) The status must allow it, a decline
     needs a reason, and every application of the county is in (its window has closed) unless
     the decision is marked early, with a reason."""
-    require_transition(app.status, target, app.municipality_number)
+    require_transition(app.status, target, name or app.municipality_number)
     if target is DECLINED and not reason.strip():
         raise DomainError(
             "a declined application needs a reason",

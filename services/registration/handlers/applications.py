@@ -48,10 +48,11 @@ async def load_application(
 ) -> Application:
     found = await ctx.store(uow).get_application(round_id, municipality)
     if found is None:
+        name = ctx.municipality_name(municipality)
         raise NotFound(
-            f"no application from {municipality} in round {round_id}",
-            nb=f"Det finnes ingen søknad fra {municipality} i runde {round_id}.",
-            nn=f"Det finst ingen søknad frå {municipality} i runde {round_id}.",
+            f"no application from {name} in round {round_id}",
+            nb=f"Det finnes ingen søknad fra {name} i runde {round_id}.",
+            nn=f"Det finst ingen søknad frå {name} i runde {round_id}.",
             field="municipality_number",
         )
     return found
@@ -60,12 +61,13 @@ async def load_application(
 async def window_of(uow: UnitOfWork, ctx: Context, round_id: str, county: str) -> Window:
     window = await ctx.store(uow).get_window(round_id, county)
     if window is None:
+        name = ctx.county_name(county)
         raise Conflict(
-            f"county {county} has no application window in round {round_id} yet "
+            f"{name} has no application window in round {round_id} yet "
             "(it opens after the county's annual meeting)",
-            nb=f"Fylke {county} har ingen søknadsperiode i runde {round_id} ennå (den åpnes "
+            nb=f"{name} har ingen søknadsperiode i runde {round_id} ennå (den åpnes "
             "etter fylkesårsmøtet). Et utkast kan lagres allerede nå.",
-            nn=f"Fylke {county} har ingen søknadsperiode i runde {round_id} enno (han vert opna "
+            nn=f"{name} har ingen søknadsperiode i runde {round_id} enno (han vert opna "
             "etter fylkesårsmøtet). Eit utkast kan lagrast alt no.",
             field="municipality_number",
         )
@@ -75,7 +77,10 @@ async def window_of(uow: UnitOfWork, ctx: Context, round_id: str, county: str) -
 async def require_window_open(uow: UnitOfWork, ctx: Context, round_id: str, county: str) -> None:
     window = await window_of(uow, ctx, round_id, county)
     require_open(
-        window.opens_on, window.deadline, ctx.clock(), f"applications from county {county}"
+        window.opens_on,
+        window.deadline,
+        ctx.clock(),
+        f"applications from {ctx.county_name(county)}",
     )
 
 
@@ -105,7 +110,7 @@ async def save_application_draft(
         require_before(window.deadline, ctx.clock(), f"applications from county {county}")
     existing = await ctx.store(uow).get_application(cmd.round_id, cmd.municipality_number)
     if existing is not None and existing.status not in rules.REDRAFTABLE:
-        raise _already(cmd.municipality_number, existing.status)
+        raise _already(ctx.municipality_name(cmd.municipality_number), existing.status)
     if existing is not None and existing.status is rules.WITHDRAWN:
         # A withdrawn municipality may apply again, while its county's window is open.
         await require_window_open(uow, ctx, cmd.round_id, county)
@@ -198,7 +203,7 @@ async def submit_application(
     await load_round(uow, ctx, cmd.round_id, intake=True)
     draft = await load_application(uow, ctx, cmd.round_id, cmd.municipality_number)
     if draft.status is not rules.DRAFT:
-        raise _already(cmd.municipality_number, draft.status)
+        raise _already(ctx.municipality_name(cmd.municipality_number), draft.status)
     await require_window_open(uow, ctx, cmd.round_id, draft.county_number)
     require_members(
         ctx.reference,

@@ -50,6 +50,14 @@ class Context:
     def contacts(self) -> str:
         return contacts_topic(self.topic_prefix)
 
+    def municipality_name(self, number: str) -> str:
+        """A municipality as people read it in a refusal: its name (the number if unknown)."""
+        found = self.reference.municipalities.get(number)
+        return found.name if found else number
+
+    def county_name(self, number: str) -> str:
+        return self.reference.counties.get(number, number)
+
     def branch(self, name_or_id: str, *, field: str = "branch") -> Branch:
         found = self.reference.branch(name_or_id)
         if found is None:

@@ -95,6 +95,7 @@ async def decide_application(cmd: DecideApplication, uow: UnitOfWork, ctx: Conte
         early_reason=early,
         window_deadline=window.deadline if window is not None else None,
         now=ctx.clock(),
+        name=ctx.municipality_name(cmd.municipality_number),
     )
     if cmd.decision is Decision.ADMIT:
         capacity = found.capacity(app.branch_id)
@@ -146,7 +147,9 @@ async def withdraw_municipality(
     found = await load_round(uow, ctx, cmd.round_id)
     app = await load_application(uow, ctx, cmd.round_id, cmd.municipality_number)
     await ctx.store(uow).lock_region(cmd.round_id, app.branch_id)
-    rules.require_transition(app.status, rules.WITHDRAWN, cmd.municipality_number)
+    rules.require_transition(
+        app.status, rules.WITHDRAWN, ctx.municipality_name(cmd.municipality_number)
+    )
     now = ctx.clock()
     by = actor()
     await ctx.store(uow).set_withdrawn(app.id, at=now, reason=cmd.reason, by=by)
@@ -168,7 +171,9 @@ async def revoke_admission(cmd: RevokeAdmission, uow: UnitOfWork, ctx: Context) 
     found = await load_round(uow, ctx, cmd.round_id)
     app = await load_application(uow, ctx, cmd.round_id, cmd.municipality_number)
     await ctx.store(uow).lock_region(cmd.round_id, app.branch_id)
-    rules.require_transition(app.status, rules.REVOKED, cmd.municipality_number)
+    rules.require_transition(
+        app.status, rules.REVOKED, ctx.municipality_name(cmd.municipality_number)
+    )
     now = ctx.clock()
     by = actor()
     await ctx.store(uow).set_revoked(app.id, at=now, reason=cmd.reason, by=by)
