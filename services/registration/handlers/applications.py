@@ -107,7 +107,7 @@ async def save_application_draft(
     # A draft may be saved before the window opens, not after it has closed.
     window = await ctx.store(uow).get_window(cmd.round_id, county)
     if window is not None:
-        require_before(window.deadline, ctx.clock(), f"applications from county {county}")
+        require_before(window.deadline, ctx.clock(), f"applications from {ctx.county_name(county)}")
     existing = await ctx.store(uow).get_application(cmd.round_id, cmd.municipality_number)
     if existing is not None and existing.status not in rules.REDRAFTABLE:
         raise _already(ctx.municipality_name(cmd.municipality_number), existing.status)
