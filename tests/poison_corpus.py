@@ -535,6 +535,44 @@ def naive(moment: datetime) -> str:
 
 NO_ZONE = INVALID + r".*timezone"
 
+
+def contacts_profile(name: str, sample: Callable[[int], Sample]) -> TopicProfile:
+    """A restricted, compacted contacts topic: contact data keyed by person id."""
+    return TopicProfile(
+        name,
+        str(PERSON).encode(),
+        sample,
+        domain=(
+            DomainCase(
+                "not an address",
+                sample(0).with_data(email="not an address"),
+                DeadLetter(INVALID + "email"),
+            ),
+            DomainCase(
+                "a language nobody speaks here",
+                sample(0).with_data(language="xx"),
+                DeadLetter(INVALID + "language"),
+            ),
+            DomainCase(
+                "an event on the contacts topic",
+                interest_registered(0),
+                DeadLetter(r"belongs on .*registration\.events, not on "),
+            ),
+        ),
+        instead={
+            # A tombstone here erases: one whose key is no person id is refused.
+            "no value (tombstone)": Case(
+                "a tombstone whose key is no person id",
+                lambda sample, key: replace(_tombstone(sample, key), key=b"not-a-person"),
+                DeadLetter(REJECTED + "a contacts tombstone's key must be a person id"),
+            ),
+            # A compacted topic takes no record without a key: the broker refuses it.
+            "no key": None,
+            "neither key nor value": None,
+        },
+    )
+
+
 PROFILES: Sequence[TopicProfile] = (
     TopicProfile(
         "registration.commands",
@@ -715,77 +753,10 @@ PROFILES: Sequence[TopicProfile] = (
             ),
         ),
     ),
-    TopicProfile(
-        "registration.contacts",
-        str(PERSON).encode(),
-        contact_details,
-        domain=(
-            DomainCase(
-                "not an address",
-                contact_details(0).with_data(email="not an address"),
-                DeadLetter(INVALID + "email"),
-            ),
-            DomainCase(
-                "a language nobody speaks here",
-                contact_details(0).with_data(language="xx"),
-                DeadLetter(INVALID + "language"),
-            ),
-            DomainCase(
-                "an event on the contacts topic",
-                interest_registered(0),
-                DeadLetter(r"belongs on .*registration\.events, not on "),
-            ),
-        ),
-        instead={
-            # A tombstone here erases: one whose key is no person id is refused.
-            "no value (tombstone)": Case(
-                "a tombstone whose key is no person id",
-                lambda sample, key: replace(_tombstone(sample, key), key=b"not-a-person"),
-                DeadLetter(REJECTED + "a contacts tombstone's key must be a person id"),
-            ),
-            # A compacted topic takes no record without a key: the broker refuses it.
-            "no key": None,
-            "neither key nor value": None,
-        },
-    ),
-)
-
-
-# Scheduling's contacts topic (other actors a dialogmøte invites by name) is read as
-# registration's is: the same refusals, and a tombstone there erases the person too.
-PROFILES = (
-    *PROFILES,
-    TopicProfile(
-        "scheduling.contacts",
-        str(PERSON).encode(),
-        guest_contact,
-        domain=(
-            DomainCase(
-                "not an address",
-                guest_contact(0).with_data(email="not an address"),
-                DeadLetter(INVALID + "email"),
-            ),
-            DomainCase(
-                "a language nobody speaks here",
-                guest_contact(0).with_data(language="xx"),
-                DeadLetter(INVALID + "language"),
-            ),
-            DomainCase(
-                "an event on the contacts topic",
-                interest_registered(0),
-                DeadLetter(r"belongs on .*registration\.events, not on "),
-            ),
-        ),
-        instead={
-            "no value (tombstone)": Case(
-                "a tombstone whose key is no person id",
-                lambda sample, key: replace(_tombstone(sample, key), key=b"not-a-person"),
-                DeadLetter(REJECTED + "a contacts tombstone's key must be a person id"),
-            ),
-            "no key": None,
-            "neither key nor value": None,
-        },
-    ),
+    contacts_profile("registration.contacts", contact_details),
+    # Scheduling's (other actors a dialogmøte invites by name) is read as registration's is:
+    # the same refusals, and a tombstone there erases the person too.
+    contacts_profile("scheduling.contacts", guest_contact),
 )
 
 
