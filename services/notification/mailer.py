@@ -146,11 +146,6 @@ class SmtpPool:
         self.window = asyncio.Semaphore(
             settings.smtp_connections * settings.mail_unmarked_per_connection
         )
-        # Why no mail is sent now: a mark failed (the database is away). Shared by every part
-        # of a batch in flight, since a failed mark frees its place in the window and another
-        # part's mail would take it, go out and stay unmarked in turn. Cleared once a claim
-        # reaches the database again.
-        self.held_reason: str | None = None
 
     def _client(self) -> aiosmtplib.SMTP:
         s = self.settings
@@ -240,8 +235,9 @@ async def send_batch(
     # of each mail waiting out its own connection timeout.
     unreachable: list[str] = []
     # A mark failed (the database is away): a failed mark frees the mail's place in the window,
-    # so the rest would go out unmarked, each to be sent again after a crash or a lost claim;
-    # it waits for the next try instead (`SmtpPool.held_reason`, shared by the parts in flight).
+    # so the rest of the batch would go out unmarked, each to be sent again after a crash or
+    # a lost claim; it waits for the next try instead.
+    unmarked: list[str] = []
 
     async def one(mail: Claimed) -> None:
         try:
@@ -268,12 +264,12 @@ async def send_batch(
                 await on_sent(mail)
             except Exception as error:
                 log.warning("a sent mail not marked yet", extra={"error": describe(error)})
-                smtp.held_reason = f"held: marking sent mails failed: {describe(error)}"
+                unmarked.append(f"held: marking sent mails failed: {describe(error)}")
             else:
                 marked = True
 
         try:
-            await smtp.send(composed, then=record, held=lambda: smtp.held_reason)
+            await smtp.send(composed, then=record, held=lambda: unmarked[0] if unmarked else None)
         except Held as error:
             outcome.retry.append((mail, str(error)))
             return
@@ -561,7 +557,6 @@ async def _send_continuously(
             if room > 0:
                 limit = min(part, room)
                 claimed = await claim(runtime, worker=worker, limit=limit)
-                smtp.held_reason = None  # the database answers again
                 if claimed:
                     task = asyncio.create_task(deliver(runtime, templates, smtp, claimed, marker))
                     flying[task] = len(claimed)

@@ -530,7 +530,6 @@ class FakeServer(SmtpPool):
     def __init__(self, *, refuse: str = "", down: bool = False) -> None:
         self.refuse, self.down = refuse, down
         self.tries: list[str] = []
-        self.held_reason: str | None = None
 
     async def send(
         self,
@@ -592,30 +591,6 @@ async def test_an_unreachable_server_is_tried_once_per_batch(templates: Template
     assert len(outcome.retry) == 10 and outcome.sent == [] and outcome.failed == []
     assert len(server.tries) == 1
     assert all("refused" in reason for _, reason in outcome.retry)
-
-
-async def test_a_failed_mark_holds_every_part_in_flight(templates: Templates) -> None:
-    """The database goes away while parts of a batch are on the wire: after the first mark
-    that fails, no part sends another mail (each would go out unmarked, to be sent again)."""
-    settings = NotificationSettings(database_url="postgresql://unused")
-    server = FakeServer()
-    marks = 0
-
-    async def mark_fails_from_the_second(mail: Claimed) -> None:
-        nonlocal marks
-        marks += 1
-        if marks > 1:
-            raise ConnectionRefusedError(111, "the database is away")
-
-    first, second = batch(5), batch(10)[5:]
-    outcomes = await asyncio.gather(
-        send_batch(first, settings, templates, server, on_sent=mark_fails_from_the_second),
-        send_batch(second, settings, templates, server, on_sent=mark_fails_from_the_second),
-    )
-    # One marked, one taken and not marked (its place in the window was freed), the rest held.
-    assert len(server.tries) == 2
-    assert sum(len(o.retry) for o in outcomes) == 8
-    assert all(reason.startswith("held: ") for o in outcomes for _, reason in o.retry)
 
 
 class CountingClient:
