@@ -99,7 +99,7 @@ async def person_in_use(conn: asyncpg.Connection, person_id: UUID) -> bool:
         await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM interest_registrations WHERE contact_person_id = $1)"
             " OR EXISTS (SELECT 1 FROM group_members WHERE person_id = $1)"
-            " OR EXISTS (SELECT 1 FROM branch_contacts WHERE person_id = $1)",
+            " OR EXISTS (SELECT 1 FROM branch_contacts WHERE person_id = $1)"
             " OR EXISTS (SELECT 1 FROM interest_municipality_contacts WHERE person_id = $1)",
             person_id,
         )
