@@ -62,6 +62,25 @@ def _cluster_id() -> str:
             return text
 
 
+async def spawn_broker(
+    java: list[str], properties: Path, logfile: Path
+) -> asyncio.subprocess.Process:
+    """`kafka.Kafka` on `properties`, its output appended to `logfile`. In the test run's
+    process group, so a Ctrl-C on the run ends the broker too."""
+    log = os.open(logfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        return await asyncio.create_subprocess_exec(
+            *java,
+            "kafka.Kafka",
+            str(properties),
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+    finally:
+        os.close(log)  # the broker holds its own copy
+
+
 class PrivateKafka:
     """One KRaft broker+controller on 127.0.0.1, its state under `workdir`."""
 
@@ -165,19 +184,7 @@ class PrivateKafka:
             self._write_properties()
         if not (self.data / "meta.properties").exists():
             await self._format()
-        log = os.open(self.logfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            # In the test run's process group, so a Ctrl-C on the run ends the broker too.
-            self._proc = await asyncio.create_subprocess_exec(
-                *self._java(),
-                "kafka.Kafka",
-                str(self.properties),
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                stdin=asyncio.subprocess.DEVNULL,
-            )
-        finally:
-            os.close(log)  # the broker holds its own copy
+        self._proc = await spawn_broker(self._java(), self.properties, self.logfile)
         try:
             await wait_for_kafka(self.admin, timeout=timeout)
         except TimeoutError as error:

@@ -34,6 +34,7 @@ from shared.testing.kafka_broker import (
     _cluster_id,
     _free_port,
     missing_prerequisite,
+    spawn_broker,
 )
 
 
@@ -176,18 +177,7 @@ class KafkaCluster:
         for node in chosen:
             if node.running:
                 continue
-            log = os.open(node.logfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            try:
-                node.proc = await asyncio.create_subprocess_exec(
-                    *self._java(),
-                    "kafka.Kafka",
-                    str(node.properties),
-                    stdout=log,
-                    stderr=asyncio.subprocess.STDOUT,
-                    stdin=asyncio.subprocess.DEVNULL,
-                )
-            finally:
-                os.close(log)  # the node holds its own copy
+            node.proc = await spawn_broker(self._java(), node.properties, node.logfile)
         try:
             await asyncio.gather(*(wait_for_kafka(n.address, timeout=timeout) for n in chosen))
             await self.wait_for_brokers(timeout=timeout)
