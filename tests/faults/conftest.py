@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.catalog import Catalog
+from shared.catalog import Catalog, find, names
 from shared.testing.fixtures import Endpoints
-from shared.testing.kafka_broker import BrokerUnavailable, missing_prerequisite
+from shared.testing.kafka_broker import BrokerUnavailable, PrivateKafka, missing_prerequisite
 from shared.testing.kafka_cluster import KafkaCluster
 from shared.testing.postgres import PostgresUnavailable, PrivatePostgres, server_bindir
 from tests.faults.passes import REPORT
@@ -31,6 +31,7 @@ ROUNDS = {
     "services": "2032",
     "postgres": "2033",
     "smtp": "2034",
+    "sasl": "2035",
 }
 
 
@@ -55,6 +56,46 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Kaf
         yield found
     finally:
         await found.stop()
+
+
+@pytest.fixture(scope="module")
+async def secured_kafka(
+    tmp_path_factory: pytest.TempPathFactory, catalog: Catalog
+) -> AsyncIterator[PrivateKafka]:
+    """One broker that takes clients only on SASL_SSL (SCRAM-SHA-512) and enforces ACLs, with a
+    user for each service and the admin."""
+    reason = missing_prerequisite()
+    if reason:
+        pytest.skip(f"no private Kafka broker here: {reason}")
+    broker = PrivateKafka(
+        tmp_path_factory.mktemp("secured-kafka"), secure=True, users=names(catalog)
+    )
+    try:
+        await broker.start()
+    except BrokerUnavailable as error:
+        pytest.skip(str(error))
+    try:
+        yield broker
+    finally:
+        await broker.stop()
+
+
+def secured_target(broker: PrivateKafka, catalog: Catalog) -> KafkaTarget:
+    """The secured broker as the platform meets it in production: the admin sets the topics
+    and each service's ACLs up, each service logs in as its own user with the CA file, and
+    the test's own clients read as the admin."""
+    admin = broker.admin
+    return KafkaTarget(
+        "SASL_SSL broker with ACLs",
+        broker.bootstrap,
+        client=admin.security_kwargs(),
+        admin=admin,
+        per_service={
+            service: broker.connection(service).as_env(find(catalog, service).env_prefix.upper())
+            for service in names(catalog)
+        },
+        acls=True,
+    )
 
 
 @pytest.fixture(scope="module")

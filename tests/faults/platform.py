@@ -27,7 +27,9 @@ from services.registration.domain.reference import ReferenceData
 from shared.catalog import Catalog, find, names, topic_specs
 from shared.envelope import Envelope
 from shared.events.registration import contacts_topic
+from shared.kafka_access import create_acls, service_acls
 from shared.kafka_admin import ensure_topics
+from shared.kafka_client import Kafka
 from shared.testing.fixtures import (
     Endpoints,
     ServiceProcesses,
@@ -55,6 +57,12 @@ class KafkaTarget:
     service_env: dict[str, str] = field(default_factory=dict)
     replication_factor: int = 1
     min_insync_replicas: int | None = None
+    # Who sets the topics up (and the ACLs): an admin's connection; the bootstrap when None.
+    admin: Kafka | None = None
+    # Settings of one service only, with their prefix: a Kafka login of its own, say.
+    per_service: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Create each service's ACLs (`kulturskole kafka acls`) before the services start.
+    acls: bool = False
 
 
 class CommandRefused(AssertionError):
@@ -122,6 +130,7 @@ class Platform:
         for service in names(self.catalog):
             prefix = find(self.catalog, service).env_prefix
             found[service] = {f"{prefix}{k}": v for k, v in self.target.service_env.items()}
+            found[service] |= self.target.per_service.get(service, {})
         # A mail the server did not take is tried again within seconds, not minutes, so the
         # time to recover measures the platform, not a backoff chosen for real mail servers.
         found["notification"]["KS_NOTIFICATION_MAIL_RETRY_MAX_S"] = "2"
@@ -129,12 +138,16 @@ class Platform:
 
     async def start(self, rounds: list[str]) -> None:
         self.database = await create_test_database(self.endpoints, names(self.catalog))
+        admin = self.target.admin or self.target.bootstrap
         await ensure_topics(
-            self.target.bootstrap,
+            admin,
             topic_specs(self.catalog, self.prefix),
             replication_factor=self.target.replication_factor,
             min_insync_replicas=self.target.min_insync_replicas,
         )
+        if self.target.acls:
+            acls = [acl for service in self.catalog for acl in service_acls(service, self.prefix)]
+            await create_acls(admin, acls)
         logs = self.workdir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         self.procs = ServiceProcesses(

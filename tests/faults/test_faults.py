@@ -1,19 +1,22 @@
 """Nothing lost, nothing doubled: a stream of commands across the three services, with a fault
 in the middle of it, one pass per fault (see passes.py for what a pass does and checks).
 
-The passes share one platform (conftest.py), each with a round of its own. A pass against
-another Kafka is another `KafkaTarget` given to `running_platform`, then `run_pass` with one
-of the faults.
+The first four passes share one platform on a three-node cluster (conftest.py), each with a
+round of its own. The fifth runs a platform of its own against a SASL_SSL broker with ACLs:
+a pass against another Kafka is another `KafkaTarget` given to `running_platform`, then
+`run_pass` with one of the faults.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from shared.catalog import Catalog
 from shared.testing.fixtures import SinkClient
+from shared.testing.kafka_broker import PrivateKafka
 from shared.testing.kafka_cluster import KafkaCluster
 from shared.testing.postgres import PrivatePostgres
-from tests.faults.conftest import ROUNDS
+from tests.faults.conftest import ROUNDS, running_platform, secured_target
 from tests.faults.passes import (
     kill_each_service,
     kill_leading_broker,
@@ -55,6 +58,29 @@ async def test_stopping_the_smtp_server_loses_and_doubles_nothing(
     assert kept
     for address, ids in kept.items():
         assert ids <= await stored(SinkClient(smtp.web), address), address
+
+
+async def test_on_a_secured_broker_with_acls_killing_each_service_loses_and_doubles_nothing(
+    secured_kafka: PrivateKafka,
+    postgres: PrivatePostgres,
+    smtp: SinkProcess,
+    catalog: Catalog,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The fifth pass: the services log in to a SASL_SSL broker as their own users, allowed
+    only what their ACLs give them, and one process of each is killed in turn (a rebalance
+    that logs in again); nothing lost, nothing doubled there either."""
+    target = secured_target(secured_kafka, catalog)
+    async with running_platform(
+        tmp_path_factory.mktemp("faults-sasl"),
+        target,
+        postgres,
+        smtp,
+        catalog,
+        [ROUNDS["boards"], ROUNDS["sasl"]],
+    ) as secured:
+        await run_pass(secured, "sasl", ROUNDS["sasl"], kill_each_service, request)
 
 
 async def test_no_personal_data_on_the_public_topics(platform: Platform) -> None:
