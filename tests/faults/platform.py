@@ -24,10 +24,11 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from services.registration.domain.reference import ReferenceData
-from shared.catalog import Catalog, find, names, topic_specs
-from shared.envelope import Envelope
-from shared.events.registration import contacts_topic
-from shared.kafka_admin import ensure_topics
+from shared.contracts.events.registration import contacts_topic
+from shared.contracts.topics import commands_topic, dlq_topic, events_topic
+from shared.messaging.envelope import Envelope
+from shared.messaging.kafka_admin import ensure_topics
+from shared.runtime.catalog import Catalog, find, names, topic_specs
 from shared.testing.fixtures import (
     Endpoints,
     ServiceProcesses,
@@ -35,7 +36,6 @@ from shared.testing.fixtures import (
     create_test_database,
     eventually,
 )
-from shared.topics import commands_topic, dlq_topic, events_topic
 from tests.faults.observe import EventLog, MailFolder
 from tests.faults.stream import Chain, Command, People, Plan, interest_command, release_order
 

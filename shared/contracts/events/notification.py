@@ -1,0 +1,56 @@
+"""Contracts of the notification service: what became of each mail.
+
+Ids and kinds only, never an address: a consumer that needs to know whether a person was
+told (a case worker's view, a dashboard) looks them up by person id in its own data.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field
+
+from shared.contracts.events.base import TYPE_PREFIX, Event
+
+PREFIX = f"{TYPE_PREFIX}.notification"
+
+
+class RecipientKind(StrEnum):
+    PERSON = "person"  # a county board contact or kommunegruppe member, by person id
+    MAILBOX = "mailbox"  # the programme's own mailbox
+    SUPERVISOR = "supervisor"  # a supervisor (veileder), by programme management's id
+
+
+class _Delivery(Event):
+    delivery_id: UUID = Field(description="The mail; at most one per (cause, recipient, template)")
+    caused_by: str = Field(description="Id of the event (or `reminder:<id>`) the mail is about")
+    template: str = Field(description="Which message, e.g. `admitted`, `gathering_invitation`")
+    language: str = Field(description="nb, nn or en")
+    recipient_kind: RecipientKind
+    person_id: UUID | None = None
+    supervisor_id: str | None = None
+    attempts: int = Field(ge=1)
+
+    KEY: ClassVar[str | None] = "delivery_id"
+
+
+class NotificationSent(_Delivery):
+    """The SMTP server accepted the mail."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.notification-sent.v1"
+    SERVICE: ClassVar[str] = "notification"
+
+    sent_at: AwareDatetime
+
+
+class NotificationFailed(_Delivery):
+    """The mail will not be sent: the server refused it for good (5xx) or it could not be
+    written (a template error). The reason holds no address."""
+
+    TYPE: ClassVar[str] = f"{PREFIX}.notification-failed.v1"
+    SERVICE: ClassVar[str] = "notification"
+
+    reason: str
+    failed_at: AwareDatetime

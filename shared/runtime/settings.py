@@ -1,0 +1,69 @@
+"""Settings of a service, from environment variables with one prefix per service.
+
+For example `KS_<SERVICE>_DATABASE_URL`, `KS_<SERVICE>_HTTP_PORT`,
+`KS_<SERVICE>_KAFKA_SECURITY_PROTOCOL`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.contracts.topics import DEFAULT_PREFIX
+from shared.messaging.kafka_client import KafkaClientSettings
+
+
+class ServiceSettings(KafkaClientSettings):
+    """The Kafka connection (`kafka_*`, see `KafkaClientSettings`; `.kafka` is the connection)
+    and everything else a service process needs."""
+
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    SERVICE: ClassVar[str]
+
+    # The topics this service owns get this many replicas, and writes to them wait for
+    # `kafka_min_insync_replicas` copies (with acks=all); see docs/operations.md. One and one
+    # suit a single local broker; a production cluster wants 3 and 2.
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_min_insync_replicas: int = Field(default=1, ge=1)
+    # No default: a service that falls back to some other role's DSN would start against the
+    # wrong schema's rights; the deployment (or the local stack) always says which role it is.
+    database_url: str = Field(description="DSN of the service's own login role")
+    db_schema: str = ""
+    db_pool_size: int = 10
+    topic_prefix: str = DEFAULT_PREFIX
+    consumer_group: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    relay_poll_interval_s: float = 1.0
+    handler_max_attempts: int = 5
+    # At most this many records are handled in one transaction; the poll waits this long for
+    # records when none are there.
+    consume_batch_size: int = Field(default=500, ge=1)
+    consume_poll_timeout_ms: int = Field(default=100, ge=1)
+    # Transactions of a batch, side by side, at most (a small batch takes fewer): its keys
+    # are spread over them, each key in order in its own lane. More lanes overlap more round
+    # trips to the database; each holds a connection of the pool while it runs.
+    consume_lanes: int = Field(default=4, ge=1)
+    # Housekeeping. A published outbox row is history once Kafka has it. An inbox row keeps a
+    # redelivered message from acting twice, and a message can come again long after it was
+    # handled (a re-driven dead letter, a consumer group reset to an older offset, a client
+    # retrying a command), so the inbox is kept longer.
+    outbox_retention_days: float = Field(default=7, gt=0)
+    inbox_retention_days: float = Field(default=30, gt=0)
+    # How long an Idempotency-Key's answer is replayed; after that the key is free again.
+    idempotency_retention_days: float = Field(default=30, gt=0)
+    housekeeping_interval_s: float = Field(default=3600, gt=0)
+
+    # Shadows pydantic's deprecated v1 `BaseModel.schema()` classmethod on purpose; the name is
+    # part of the settings API every service uses.
+    @property
+    def schema(self) -> str:  # type: ignore[override]
+        return self.db_schema or self.SERVICE
+
+    @property
+    def group_id(self) -> str:
+        return self.consumer_group or f"{self.topic_prefix}.{self.SERVICE}"
