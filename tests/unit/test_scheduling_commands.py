@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.scheduling.app import COMMANDS, make_context, make_handlers, refusal
+from services.scheduling.app import COMMANDS, make_context, make_handlers
 from services.scheduling.handlers.registration_events import FOLLOWS
 from services.scheduling.settings import SchedulingSettings
 from shared.contracts.errors import Conflict, DomainError, NotFound
@@ -25,6 +25,7 @@ from shared.contracts.events.scheduling import (
 from shared.messaging.bus import Rejected
 from shared.runtime.auth import Forbidden, Principal, Role
 from shared.runtime.commands import CommandEntry, CommandRegistry, Route
+from shared.runtime.problems import refusal
 
 pytestmark = pytest.mark.unit
 
