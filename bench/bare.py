@@ -25,9 +25,9 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from shared.kafka_admin import ensure_topics
-from shared.kafka_client import Kafka, client_kwargs
-from shared.topics import TopicKind, TopicSpec
+from shared.contracts.topics import TopicKind, TopicSpec
+from shared.messaging.kafka_admin import ensure_topics
+from shared.messaging.kafka_client import Kafka, client_kwargs
 
 BARE_SCHEMA = "bench_bare"
 

@@ -42,9 +42,9 @@ from services.notification.templates import Templates
 from services.registration.domain.interest import scope_of_interest
 from services.registration.domain.reference import ReferenceData
 from services.registration.handlers.context import contact_details
-from shared.envelope import Envelope
-from shared.events.registration import InterestRegistered, RegisterInterest
-from shared.outbox import OutboxRow
+from shared.contracts.events.registration import InterestRegistered, RegisterInterest
+from shared.messaging.envelope import Envelope
+from shared.messaging.outbox import OutboxRow
 
 REPEATS = 3
 

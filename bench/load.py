@@ -26,9 +26,9 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from services.registration.domain.reference import ReferenceData
-from shared.envelope import Envelope
-from shared.events.registration import RegisterInterest
-from shared.kafka_client import Kafka, client_kwargs
+from shared.contracts.events.registration import RegisterInterest
+from shared.messaging.envelope import Envelope
+from shared.messaging.kafka_client import Kafka, client_kwargs
 
 PROGRAMME = {"Authorization": "Bearer local-programme"}  # the local stack's programme token
 LAST_ROUND = 2200  # registration takes programme years 2000-2200 as round ids

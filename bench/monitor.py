@@ -17,7 +17,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.kafka_client import Kafka, client_kwargs
+from shared.messaging.kafka_client import Kafka, client_kwargs
 
 
 def proc_status(pid: int, field_name: str) -> float | None:

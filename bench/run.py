@@ -32,11 +32,12 @@ from bench.stats import Rate, ratio
 from services.catalog import SERVICES
 from services.notification.settings import NotificationSettings
 from services.registration.domain.reference import ReferenceData
-from shared.catalog import names, topic_specs
-from shared.envelope import Envelope
-from shared.events.registration import contacts_topic
-from shared.kafka_admin import delete_topics_with_prefix, ensure_topics
-from shared.kafka_client import KafkaClientSettings, KafkaConnection
+from shared.contracts.events.registration import contacts_topic
+from shared.contracts.topics import commands_topic, dlq_topic, events_topic
+from shared.messaging.envelope import Envelope
+from shared.messaging.kafka_admin import delete_topics_with_prefix, ensure_topics
+from shared.messaging.kafka_client import KafkaClientSettings, KafkaConnection
+from shared.runtime.catalog import names, topic_specs
 from shared.testing.fixtures import (
     ROOT,
     Endpoints,
@@ -45,7 +46,6 @@ from shared.testing.fixtures import (
     drop_test_database,
     start_endpoints,
 )
-from shared.topics import commands_topic, dlq_topic, events_topic
 
 MEASURED = ("registration", "notification")  # scheduling joins when it has paths to measure
 MAILS_PER_COMMAND = 2  # a receipt to the branch's contact, a copy to the programme mailbox

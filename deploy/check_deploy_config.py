@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.catalog import SERVICES  # noqa: E402
-from shared.catalog import LocalInfra, ServiceDeclaration  # noqa: E402
-from shared.kafka_client import KafkaClientSettings  # noqa: E402
+from shared.messaging.kafka_client import KafkaClientSettings  # noqa: E402
+from shared.runtime.catalog import LocalInfra, ServiceDeclaration  # noqa: E402
 
 # The set-up job's own settings (deploy/setup.py).
 SETUP_SETTINGS = {"KS_SETUP_PG_SUPERUSER_DSN", "KS_SETUP_SERVICES", "KS_SETUP_TIMEOUT_S"} | {

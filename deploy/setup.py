@@ -46,14 +46,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.catalog import SERVICES  # noqa: E402
-from shared.catalog import ServiceDeclaration, find, names, topic_specs  # noqa: E402
 from shared.db.migrations import migrate  # noqa: E402
 from shared.db.pool import connect  # noqa: E402
 from shared.db.provision import provision  # noqa: E402
-from shared.kafka_access import create_acls, service_acls  # noqa: E402
-from shared.kafka_admin import ensure_topics, wait_for_kafka  # noqa: E402
-from shared.kafka_client import KafkaClientSettings, KafkaConnection  # noqa: E402
-from shared.settings import ServiceSettings  # noqa: E402
+from shared.messaging.kafka_admin import ensure_topics, wait_for_kafka  # noqa: E402
+from shared.messaging.kafka_client import KafkaClientSettings, KafkaConnection  # noqa: E402
+from shared.runtime.catalog import ServiceDeclaration, find, names, topic_specs  # noqa: E402
+from shared.runtime.kafka_access import create_acls, service_acls  # noqa: E402
+from shared.runtime.settings import ServiceSettings  # noqa: E402
 
 # aiokafka logs every refused connection while the broker boots; readiness is polled anyway.
 logging.getLogger("aiokafka").setLevel(logging.CRITICAL)

@@ -9,6 +9,6 @@ from __future__ import annotations
 from services.notification.app import SERVICE as NOTIFICATION
 from services.registration.app import SERVICE as REGISTRATION
 from services.scheduling.app import SERVICE as SCHEDULING
-from shared.catalog import Catalog
+from shared.runtime.catalog import Catalog
 
 SERVICES: Catalog = (REGISTRATION, SCHEDULING, NOTIFICATION)

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from shared.dead_letters import DeadLetter
-    from shared.kafka_client import KafkaConnection
-    from shared.outbox import ParkedRow
+    from shared.messaging.dead_letters import DeadLetter
+    from shared.messaging.kafka_client import KafkaConnection
+    from shared.messaging.outbox import ParkedRow
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BOOTSTRAP = "127.0.0.1:19092"
@@ -167,8 +167,8 @@ def _place(text: str) -> tuple[int, int]:
 
 
 def _generate(root: Path, catalog: str, *, allow_breaking: bool) -> int:
-    from shared import contracts
-    from shared.catalog import load
+    from shared.contracts import schema as contracts
+    from shared.runtime.catalog import load
 
     breaks = [problem for problem in contracts.published_breaks(root) if "breaking" in problem]
     if breaks and not allow_breaking:
@@ -193,8 +193,8 @@ def _generate(root: Path, catalog: str, *, allow_breaking: bool) -> int:
 
 
 def _check(root: Path, catalog: str) -> int:
-    from shared import contracts
-    from shared.catalog import load
+    from shared.contracts import schema as contracts
+    from shared.runtime.catalog import load
 
     services = load(catalog)
     problems = contracts.check(root, services)
@@ -211,7 +211,7 @@ def _check(root: Path, catalog: str) -> int:
 
 
 def _dlq_list(topic: str, bootstrap: KafkaConnection, *, limit: int, as_json: bool) -> int:
-    from shared.dead_letters import as_dlq_topic, list_dead_letters
+    from shared.messaging.dead_letters import as_dlq_topic, list_dead_letters
 
     dlq = as_dlq_topic(topic)
 
@@ -240,7 +240,7 @@ def _dlq_list(topic: str, bootstrap: KafkaConnection, *, limit: int, as_json: bo
 def _dlq_redrive(
     topic: str, bootstrap: KafkaConnection, *, offsets: list[tuple[int, int]] | None, all_: bool
 ) -> int:
-    from shared.dead_letters import as_dlq_topic, redrive
+    from shared.messaging.dead_letters import as_dlq_topic, redrive
 
     dlq = as_dlq_topic(topic)
     count = _run_dlq(redrive(bootstrap, dlq, offsets=set(offsets) if offsets else None, all_=all_))
@@ -257,7 +257,7 @@ def _run_dlq(work: Coroutine[Any, Any, T]) -> T | None:
     """Run `work`; an operator's mistake or an unreachable broker is a message, not a trace."""
     from aiokafka.errors import KafkaError
 
-    from shared.dead_letters import DeadLetterError
+    from shared.messaging.dead_letters import DeadLetterError
 
     try:
         return asyncio.run(work)
@@ -301,8 +301,8 @@ def _add_outbox_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
 def _outbox(args: argparse.Namespace) -> int:
     import asyncpg
 
-    from shared import outbox
     from shared.db.pool import connect
+    from shared.messaging import outbox
 
     if not args.dsn:
         print("outbox: give --dsn (or set KS_DATABASE_URL)", file=sys.stderr)
@@ -412,7 +412,7 @@ def _kafka(args: argparse.Namespace) -> KafkaConnection | None:
     from pydantic import ValidationError
     from pydantic_settings import SettingsConfigDict
 
-    from shared.kafka_client import KafkaClientSettings
+    from shared.messaging.kafka_client import KafkaClientSettings
 
     class CliKafkaSettings(KafkaClientSettings):
         model_config = SettingsConfigDict(env_prefix="KS_")
@@ -481,8 +481,8 @@ def _add_kafka_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
 def _kafka_acls(args: argparse.Namespace) -> int:
     from aiokafka.errors import KafkaError
 
-    from shared.catalog import find, load
-    from shared.kafka_access import AclError, catalog_acls, create_acls
+    from shared.runtime.catalog import find, load
+    from shared.runtime.kafka_access import AclError, catalog_acls, create_acls
 
     services = load(args.catalog)
     try:
@@ -526,8 +526,8 @@ def _replay(args: argparse.Namespace) -> int:
     import asyncpg
     from aiokafka.errors import KafkaError
 
-    from shared import replay
     from shared.db.pool import connect
+    from shared.messaging import replay
 
     if not args.dsn:
         print("replay: give --dsn (or set KS_DATABASE_URL)", file=sys.stderr)

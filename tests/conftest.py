@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from services.catalog import SERVICES
-from shared.catalog import Catalog, names, topic_specs
-from shared.kafka_admin import delete_topics_with_prefix, ensure_topics
+from shared.messaging.kafka_admin import delete_topics_with_prefix, ensure_topics
+from shared.runtime.catalog import Catalog, names, topic_specs
 from shared.testing.fixtures import (
     Endpoints,
     SinkClient,

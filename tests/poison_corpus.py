@@ -24,8 +24,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.envelope import Envelope
-from shared.events.base import REGISTRY
+from shared.contracts.events.base import REGISTRY
+from shared.messaging.envelope import Envelope
 
 Headers = list[tuple[str, bytes | None]]
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from services.catalog import SERVICES  # noqa: E402
 from services.registration.domain.reference import REFERENCE_DIR  # noqa: E402
-from shared.catalog import find  # noqa: E402
+from shared.runtime.catalog import find  # noqa: E402
 
 DEMO = [
     (

@@ -40,12 +40,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from shared.catalog import Catalog, LocalInfra, ServiceDeclaration, find, names, topic_specs  # noqa: E402
+from shared.contracts.topics import DEFAULT_PREFIX  # noqa: E402
 from shared.db.provision import provision  # noqa: E402
 from shared.devtools import kafka_broker as broker_config  # noqa: E402
-from shared.kafka_admin import ensure_topics, wait_for_kafka  # noqa: E402
-from shared.kafka_client import KafkaConnection  # noqa: E402
-from shared.topics import DEFAULT_PREFIX  # noqa: E402
+from shared.messaging.kafka_admin import ensure_topics, wait_for_kafka  # noqa: E402
+from shared.messaging.kafka_client import KafkaConnection  # noqa: E402
+from shared.runtime.catalog import Catalog, LocalInfra, ServiceDeclaration, find, names, topic_specs  # noqa: E402
 
 KAFKA_DIR = ROOT / "deploy" / "local" / "kafka"
 PYTHON = sys.executable

@@ -15,14 +15,15 @@ from services.notification.handlers import Context, make_handlers
 from services.notification.mailer import mail_worker
 from services.notification.reminders import CONTEXT, reminder_worker
 from services.notification.settings import NotificationSettings
-from shared.auth import TOKENS, parse_tokens
-from shared.catalog import LocalInfra, ServiceDeclaration
-from shared.events.notification import NotificationFailed, NotificationSent
-from shared.events.registration import contacts_topic
-from shared.events.scheduling import guest_contacts_topic
+from shared.contracts.events.notification import NotificationFailed, NotificationSent
+from shared.contracts.events.registration import contacts_topic
+from shared.contracts.events.scheduling import guest_contacts_topic
+from shared.contracts.topics import TopicSpec, commands_topic, events_topic, service_topics
 from shared.reference import REFERENCE_DIR, ReferenceData
-from shared.service import Runtime, ServiceSpec, build_app
-from shared.topics import TopicSpec, commands_topic, events_topic, service_topics
+from shared.runtime.auth import TOKENS, parse_tokens
+from shared.runtime.catalog import LocalInfra, ServiceDeclaration
+from shared.runtime.service import build_app
+from shared.runtime.spec import Runtime, ServiceSpec
 
 VERSION = "0.2.0"
 

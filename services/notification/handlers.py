@@ -22,10 +22,10 @@ from services.notification.adapters import repository as repo
 from services.notification.domain import messages as rules
 from services.notification.domain.messages import Board, Gathering, InvitationTarget, Member, Places
 from services.notification.domain.reminders import ReminderKind, plan
-from shared import answer_links
-from shared.events import registration as reg
-from shared.events import scheduling as sched
-from shared.messaging import Handler, Rejected, Tombstone, UnitOfWork, tombstone_handler
+from shared.contracts.events import registration as reg
+from shared.contracts.events import scheduling as sched
+from shared.messaging.bus import Handler, Rejected, Tombstone, UnitOfWork, tombstone_handler
+from shared.runtime import answer_links
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class Context:
     gathering_reminder_days: tuple[int, ...] = (7, 1)
     deadline_reminder_days: tuple[int, ...] = (7, 1)
     clock: Callable[[], datetime] = field(default=_now)
-    # Answer links in invitations (shared.answer_links); either empty: none.
+    # Answer links in invitations (shared.runtime.answer_links); either empty: none.
     answer_secret: str = field(default="", repr=False)
     answer_base_url: str = ""
 

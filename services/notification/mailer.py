@@ -38,14 +38,14 @@ from services.notification.adapters.repository import Claimed
 from services.notification.domain import calendar
 from services.notification.settings import NotificationSettings
 from services.notification.templates import Templates
+from shared.contracts.events.notification import NotificationFailed, NotificationSent, RecipientKind
+from shared.contracts.topics import events_topic
 from shared.db.pool import connect, create_pool
-from shared.envelope import Envelope
-from shared.events.notification import NotificationFailed, NotificationSent, RecipientKind
-from shared.redact import redact
-from shared.retry import backoff_delay, describe, is_transient
-from shared.service import Runtime
-from shared.topics import events_topic
-from shared.wakeups import OUTBOX, after_commit, listening_here, wake
+from shared.messaging.envelope import Envelope
+from shared.messaging.redact import redact
+from shared.messaging.retry import backoff_delay, describe, is_transient
+from shared.messaging.wakeups import OUTBOX, after_commit, listening_here, wake
+from shared.runtime.spec import Runtime
 
 log = logging.getLogger(__name__)
 MAILS = Counter("ks_mails_total", "Mails by outcome", ["template", "outcome"])

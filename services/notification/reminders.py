@@ -26,9 +26,9 @@ from services.notification.domain.reminders import (
 )
 from services.notification.handlers import Context
 from services.notification.settings import NotificationSettings
-from shared.retry import backoff_delay
-from shared.service import Runtime
-from shared.wakeups import after_commit
+from shared.messaging.retry import backoff_delay
+from shared.messaging.wakeups import after_commit
+from shared.runtime.spec import Runtime
 
 log = logging.getLogger(__name__)
 CONTEXT = "context"

@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from services.registration.domain.errors import DomainError
 from services.registration.domain.reference import REFERENCE_DIR, ReferenceData
 from services.registration.entrypoints import http, inbound
 from services.registration.entrypoints.auth import (
@@ -47,11 +46,8 @@ from services.registration.handlers.rounds import (
     open_round,
 )
 from services.registration.settings import LOCAL_API_TOKENS, RegistrationSettings
-from shared.auth import TOKENS
-from shared.catalog import LocalInfra, ServiceDeclaration
-from shared.commands import CommandEntry, CommandRegistry, Route
-from shared.events.base import REGISTRY, Event
-from shared.events.registration import (
+from shared.contracts.events.base import REGISTRY, Event
+from shared.contracts.events.registration import (
     CONTACTS,
     AddGroupMember,
     AdmissionRevoked,
@@ -92,26 +88,16 @@ from shared.events.registration import (
     WithdrawMunicipality,
     contacts_topic,
 )
-from shared.messaging import Handler, Rejected
-from shared.problems import Problem, texts
-from shared.service import Runtime, ServiceSpec, build_app
-from shared.topics import TopicSpec, commands_topic, events_topic, service_topics
+from shared.contracts.topics import TopicSpec, commands_topic, events_topic, service_topics
+from shared.messaging.bus import Handler
+from shared.runtime.auth import TOKENS
+from shared.runtime.catalog import LocalInfra, ServiceDeclaration
+from shared.runtime.commands import CommandEntry, CommandRegistry, Route
+from shared.runtime.service import build_app
+from shared.runtime.spec import Runtime, ServiceSpec
 
 VERSION = "0.2.0"
 CONTEXT = "context"
-
-
-def refusal(error: Exception) -> Rejected | None:
-    """Domain errors, once, at the edge: a problem over HTTP, a dead letter from Kafka."""
-    if isinstance(error, DomainError):
-        nb = error.nb or error.en
-        return Problem(
-            error.slug,
-            texts(nb, error.nn or nb, error.en),
-            status=error.status,
-            field=error.field,
-        )
-    return None
 
 
 def _interest_status(result: Any) -> int:
@@ -319,7 +305,6 @@ COMMANDS = CommandRegistry[Context](
             ),
         ),
     ],
-    refusal=refusal,
 )
 
 

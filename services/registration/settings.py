@@ -5,7 +5,7 @@ from typing import ClassVar
 from pydantic_settings import SettingsConfigDict
 
 from shared.reference import ReferenceData
-from shared.settings import ServiceSettings
+from shared.runtime.settings import ServiceSettings
 
 
 class RegistrationSettings(ServiceSettings):

@@ -1,6 +1,6 @@
 from services.scheduling.app import create_app
 from services.scheduling.settings import SchedulingSettings
-from shared.service import run
+from shared.runtime.service import run
 
 settings = SchedulingSettings()
 run(lambda: create_app(settings), settings)

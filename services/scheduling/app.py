@@ -13,7 +13,6 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.regions import REFERENCE_DIR, Regions
 from services.scheduling.domain.suggestions import HolidayWeeks
 from services.scheduling.entrypoints import answers, http, interim_work
@@ -37,11 +36,8 @@ from services.scheduling.handlers.meetings import (
 from services.scheduling.handlers.proposals import propose_delingsarena
 from services.scheduling.handlers.registration_events import FOLLOWS
 from services.scheduling.settings import SchedulingSettings
-from shared.auth import TOKENS
-from shared.catalog import LocalInfra, ServiceDeclaration
-from shared.commands import CommandEntry, CommandRegistry, Route
-from shared.events.base import REGISTRY, Event
-from shared.events.scheduling import (
+from shared.contracts.events.base import REGISTRY, Event
+from shared.contracts.events.scheduling import (
     CONTACTS,
     BookSupervision,
     CancelGathering,
@@ -60,28 +56,17 @@ from shared.events.scheduling import (
     SetInterimWork,
     guest_contacts_topic,
 )
-from shared.messaging import Handler, Rejected
-from shared.problems import Problem, texts
+from shared.contracts.topics import TopicSpec, commands_topic, events_topic, service_topics
+from shared.messaging.bus import Handler
 from shared.reference import ReferenceData
-from shared.service import Runtime, ServiceSpec, build_app
-from shared.topics import TopicSpec, commands_topic, events_topic, service_topics
+from shared.runtime.auth import TOKENS
+from shared.runtime.catalog import LocalInfra, ServiceDeclaration
+from shared.runtime.commands import CommandEntry, CommandRegistry, Route
+from shared.runtime.service import build_app
+from shared.runtime.spec import Runtime, ServiceSpec
 
 VERSION = "0.2.0"
 CONTEXT = "context"
-
-
-def refusal(error: Exception) -> Rejected | None:
-    """Domain errors, once, at the edge: a problem over HTTP (in the caller's language), a
-    dead letter from Kafka (English)."""
-    if isinstance(error, DomainError):
-        nb = error.nb or error.en
-        return Problem(
-            error.slug,
-            texts(nb, error.nn or nb, error.en),
-            status=error.status,
-            field=error.field,
-        )
-    return None
 
 
 # Each command once: contract, handler, who may send it, its route.
@@ -213,7 +198,6 @@ COMMANDS = CommandRegistry[Context](
             ),
         ),
     ],
-    refusal=refusal,
 )
 
 

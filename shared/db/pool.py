@@ -10,7 +10,7 @@ import asyncpg
 
 class Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untyped
     """A connection that knows where it points: the DSN and the schema it was opened with, so
-    that a wake-up sent on it can reach a listener in this process directly (shared/wakeups)."""
+    that a wake-up sent on it can reach a listener in this process directly (shared/messaging/wakeups)."""
 
     where: tuple[str, str] | None = None
 
@@ -48,21 +48,18 @@ def _settings(schema: str, name: str, custom_plans: bool, queue_reads: bool) -> 
 # executions with the statistics of that moment and kept until the table is analyzed again).
 # For the few statements a worker repeats on a table that grows fast from near empty (the
 # outbox relay's and the mail worker's marks and claims), a generic plan made while the table
-# was small reads the whole table on every call until autovacuum analyzes it: measured at
-# 200 commands/s on a fresh database, notification's outbox mark took 2 ms and its sent mark
-# 3 ms a call, against about 0.2 and 0.4 ms planned each time (docs/performance.md). Planning
-# each time costs about 0.1 ms a statement, so the consumers' pools, whose statements run on
-# lookups by key, keep the generic plans.
+# was small reads the whole table on every call until autovacuum analyzes it (the figures are
+# in docs/performance.md, seventh round). Planning each time costs a little on every
+# statement, so the consumers' pools, whose statements run on lookups by key, keep the generic
+# plans.
 #
 # `queue_reads`: no bitmap scans, for a worker that takes its work from a table through a
 # partial index of the rows still to do (the outbox relay: `outbox_unpublished`; the mail
 # worker: `deliveries_due`). A row done leaves an entry for its old version in that index until
 # vacuum. A plain index scan marks such an entry dead the first time it passes it, and later
 # scans step over it; a bitmap scan marks nothing and reads the page of every row done since
-# the last vacuum, and the planner takes it when its statistics say that little is to do. On
-# an outbox of 181,000 rows published a thousand at a time, the relay's next batch took
-# 9.5 ms that way and 1.1 ms through the index; in the benchmark's open loop, a claim of the
-# mail worker read 7,838 entries of sent mails and 608 pages to find nothing due.
+# the last vacuum, and the planner takes it when its statistics say that little is to do
+# (docs/performance.md, eighth round, has what that cost the relay and the mail worker).
 
 
 async def create_pool(

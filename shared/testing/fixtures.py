@@ -26,8 +26,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from shared.catalog import Catalog, LocalInfra, find, names
 from shared.db.provision import drop_database, provision
+from shared.runtime.catalog import Catalog, LocalInfra, find, names
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")

@@ -27,8 +27,8 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from shared.devtools import kafka_broker as config
-from shared.kafka_admin import wait_for_kafka
-from shared.kafka_client import KafkaConnection
+from shared.messaging.kafka_admin import wait_for_kafka
+from shared.messaging.kafka_client import KafkaConnection
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_DIR = ROOT / "deploy" / "local" / "kafka"

@@ -5,7 +5,7 @@ nodes on free loopback ports, each with a data folder of its own, formatted with
 id and the same initial controllers (so `controller.quorum.bootstrap.servers` can list all
 three). The internal topics are replicated three times with two in sync at least, as a
 production cluster's would be; topics a test creates choose their own replication (see
-`shared.kafka_admin.ensure_topics`).
+`shared.messaging.kafka_admin.ensure_topics`).
 
 `kill(node)` ends one node as a crash would (SIGKILL); `start(node)` brings it back on the
 same ports with the same data. `leaders(topics)` says which node leads each partition, from
@@ -26,7 +26,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from shared.kafka_admin import wait_for_kafka
+from shared.messaging.kafka_admin import wait_for_kafka
 from shared.testing.kafka_broker import (
     KAFKA_DIR,
     KAFKA_LIB,

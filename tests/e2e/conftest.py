@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from services.registration.domain.reference import ReferenceData
-from shared.catalog import Catalog
+from shared.runtime.catalog import Catalog
 from shared.testing.fixtures import Endpoints, ServiceProcesses, TestDatabase, eventually
 
 PROGRAMME = {"Authorization": "Bearer local-programme"}

@@ -18,10 +18,11 @@ from typing import ClassVar
 from fastapi import APIRouter, FastAPI
 from pydantic_settings import SettingsConfigDict
 
-from shared.events.base import Command
-from shared.messaging import UnitOfWork
-from shared.service import ServiceSpec, build_app, run
-from shared.settings import ServiceSettings
+from shared.contracts.events.base import Command
+from shared.messaging.bus import UnitOfWork
+from shared.runtime.service import build_app, run
+from shared.runtime.settings import ServiceSettings
+from shared.runtime.spec import ServiceSpec
 
 PROBE_TYPE = "no.kulturskoleradet.probe.probe.v1"
 MIGRATIONS = Path(__file__).parent / "probe_migrations"

@@ -28,8 +28,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from services.catalog import SERVICES as SERVICES_OF_THE_CATALOG
-from shared.catalog import Catalog
-from shared.problems import PROBLEM_JSON
+from shared.runtime.catalog import Catalog
+from shared.runtime.problems import PROBLEM_JSON
 from shared.testing.fixtures import Endpoints, ServiceProcesses, TestDatabase
 from tests.e2e.conftest import PROGRAMME
 

@@ -11,15 +11,15 @@ from aiokafka import AIOKafkaProducer
 
 from services.notification.settings import NotificationSettings
 from services.registration.domain.reference import ReferenceData
-from shared.envelope import Envelope
-from shared.events.registration import RegisterInterest
+from shared.contracts.events.registration import RegisterInterest
+from shared.contracts.topics import commands_topic
+from shared.messaging.envelope import Envelope
 from shared.testing.fixtures import (
     Endpoints,
     ServiceProcesses,
     SinkClient,
     eventually,
 )
-from shared.topics import commands_topic
 from tests.e2e.conftest import ROUNDS  # 20 rounds x 10 branches = 200 commands
 from tests.e2e.test_interest_flow import PROGRAMME_MAILBOX, interest
 

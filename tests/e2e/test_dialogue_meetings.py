@@ -18,7 +18,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from shared.events.scheduling import guest_contacts_topic
+from shared.contracts.events.scheduling import guest_contacts_topic
+from shared.contracts.topics import events_topic
 from shared.testing.fixtures import (
     Endpoints,
     ServiceProcesses,
@@ -26,7 +27,6 @@ from shared.testing.fixtures import (
     TestDatabase,
     eventually,
 )
-from shared.topics import events_topic
 from tests.e2e.conftest import PROGRAMME
 from tests.personal_data import connect_as_superuser, where_found
 

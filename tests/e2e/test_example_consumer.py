@@ -26,9 +26,9 @@ import httpx
 import pytest
 from packaging.requirements import Requirement
 
-from shared.catalog import Catalog
+from shared.contracts.topics import events_topic
+from shared.runtime.catalog import Catalog
 from shared.testing.fixtures import ROOT, Endpoints, ServiceProcesses, TestDatabase
-from shared.topics import events_topic
 from tests.e2e.conftest import PROGRAMME, prepare
 from tests.e2e.test_scheduling_flow import ROUND, admit_bergen
 

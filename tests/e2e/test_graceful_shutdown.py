@@ -24,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from shared.db.migrations import migrate
 from shared.db.pool import connect
 from shared.db.provision import provision
-from shared.envelope import Envelope
+from shared.messaging.envelope import Envelope
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
 from tests.e2e.scrape import Scrape
 from tests.e2e.test_no_skip import MIGRATIONS, PROBE_TYPE, Probes

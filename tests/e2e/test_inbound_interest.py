@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.catalog import Catalog
+from shared.runtime.catalog import Catalog
 from shared.testing.fixtures import (
     Endpoints,
     ServiceProcesses,

@@ -12,15 +12,15 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from shared.envelope import Envelope
-from shared.events.registration import RegisterInterest
+from shared.contracts.events.registration import RegisterInterest
+from shared.contracts.topics import commands_topic, dlq_topic
+from shared.messaging.envelope import Envelope
 from shared.testing.fixtures import (
     Endpoints,
     ServiceProcesses,
     SinkClient,
     eventually,
 )
-from shared.topics import commands_topic, dlq_topic
 from tests.e2e.conftest import PROGRAMME
 
 pytestmark = pytest.mark.e2e

@@ -15,10 +15,10 @@ import uuid
 import httpx
 import pytest
 
-from shared.envelope import Envelope
-from shared.events.registration import RegisterInterest
+from shared.contracts.events.registration import RegisterInterest
+from shared.contracts.topics import commands_topic, events_topic
+from shared.messaging.envelope import Envelope
 from shared.testing.fixtures import Endpoints, ServiceProcesses, eventually
-from shared.topics import commands_topic, events_topic
 from tests.e2e.conftest import PROGRAMME
 from tests.e2e.scrape import Scrape
 from tests.e2e.test_interest_flow import interest, send_commands
@@ -26,7 +26,7 @@ from tests.e2e.test_interest_flow import interest, send_commands
 pytestmark = pytest.mark.e2e
 
 SERVICES = ("registration", "scheduling", "notification")
-PARTITIONS = 3  # of every topic (shared/topics.py)
+PARTITIONS = 3  # of every topic (shared/contracts/topics.py)
 
 
 async def test_every_service_reports_what_an_operator_alerts_on(

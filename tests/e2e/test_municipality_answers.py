@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from shared.catalog import Catalog
+from shared.runtime.catalog import Catalog
 from shared.testing.fixtures import (
     Endpoints,
     ServiceProcesses,

@@ -28,13 +28,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from shared.contracts.topics import dlq_topic
 from shared.db.migrations import migrate
 from shared.db.pool import connect
 from shared.db.provision import provision
-from shared.envelope import Envelope
-from shared.messaging import NULL_VALUE_HEADER
+from shared.messaging.bus import NULL_VALUE_HEADER
+from shared.messaging.envelope import Envelope
 from shared.testing.fixtures import ROOT, Endpoints, TestDatabase, eventually, free_port
-from shared.topics import dlq_topic
 from tests.integration.support import headers_of, read_to_end
 
 pytestmark = pytest.mark.e2e

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from shared.catalog import Catalog
+from shared.runtime.catalog import Catalog
 from shared.testing.fixtures import Endpoints, ServiceProcesses, TestDatabase, eventually
 from tests.e2e.conftest import PROGRAMME, prepare, round_known
 from tests.integration.test_notification_mail import SinkProcess, calendar_of, vevent

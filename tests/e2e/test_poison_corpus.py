@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
-from shared.catalog import Catalog
+from shared.contracts.topics import dlq_topic, events_topic
 from shared.db.pool import connect
-from shared.envelope import CAUSATION_HEADER
+from shared.messaging.envelope import CAUSATION_HEADER
+from shared.runtime.catalog import Catalog
 from shared.testing.fixtures import Endpoints, ServiceProcesses, TestDatabase, eventually
-from shared.topics import dlq_topic, events_topic
 from tests.integration.support import read_to_end
 from tests.poison_corpus import Case, DeadLetter, DomainCase, Kept, Outcome, Record, Sample, profile
 

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.events.registration import contacts_topic
+from shared.contracts.events.registration import contacts_topic
+from shared.contracts.topics import events_topic
 from shared.testing.fixtures import Endpoints, ServiceProcesses, SinkClient, eventually
-from shared.topics import events_topic
 from tests.e2e.conftest import PROGRAMME
 from tests.e2e.test_interest_flow import read_topic
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from icalendar import Calendar
 
-from shared.catalog import Catalog
+from shared.runtime.catalog import Catalog
 from shared.testing.fixtures import (
     Endpoints,
     ServiceProcesses,

@@ -20,9 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.catalog import Catalog, find, names, topic_specs
-from shared.kafka_access import Operation, create_acls, describe_acls, service_acls
-from shared.kafka_admin import ensure_topics, topic_configs
+from shared.contracts.topics import events_topic
+from shared.messaging.kafka_admin import ensure_topics, topic_configs
+from shared.runtime.catalog import Catalog, find, names, topic_specs
+from shared.runtime.kafka_access import Operation, create_acls, describe_acls, service_acls
 from shared.testing.fixtures import (
     ROOT,
     Endpoints,
@@ -33,7 +34,6 @@ from shared.testing.fixtures import (
     free_port,
 )
 from shared.testing.kafka_broker import PrivateKafka, missing_prerequisite
-from shared.topics import events_topic
 from tests.e2e.conftest import PROGRAMME, prepare
 from tests.e2e.test_interest_flow import interest
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.catalog import Catalog, find, names
+from shared.runtime.catalog import Catalog, find, names
 from shared.testing.fixtures import Endpoints
 from shared.testing.kafka_broker import BrokerUnavailable, PrivateKafka, missing_prerequisite
 from shared.testing.kafka_cluster import KafkaCluster

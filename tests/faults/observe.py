@@ -21,9 +21,9 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
-from shared.events import notification as notif
-from shared.events import registration as reg
-from shared.events import scheduling as sched
+from shared.contracts.events import notification as notif
+from shared.contracts.events import registration as reg
+from shared.contracts.events import scheduling as sched
 from shared.testing.fixtures import eventually
 from tests.faults.stream import Plan
 

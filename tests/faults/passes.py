@@ -24,11 +24,11 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.notification.settings import NotificationSettings
-from shared.catalog import find, names
+from shared.contracts.topics import commands_topic, events_topic
+from shared.runtime.catalog import find, names
 from shared.testing.fixtures import SinkClient, eventually
 from shared.testing.kafka_cluster import KafkaCluster
 from shared.testing.postgres import PrivatePostgres
-from shared.topics import commands_topic, events_topic
 from tests.faults.observe import Tally, tally
 from tests.faults.platform import Fault, Platform, Progress
 from tests.faults.stream import plan_pass

@@ -24,12 +24,13 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from services.registration.domain.reference import ReferenceData
-from shared.catalog import Catalog, find, names, topic_specs
-from shared.envelope import Envelope
-from shared.events.registration import contacts_topic
-from shared.kafka_access import create_acls, service_acls
-from shared.kafka_admin import ensure_topics
-from shared.kafka_client import Kafka
+from shared.contracts.events.registration import contacts_topic
+from shared.contracts.topics import commands_topic, dlq_topic, events_topic
+from shared.messaging.envelope import Envelope
+from shared.messaging.kafka_admin import ensure_topics
+from shared.messaging.kafka_client import Kafka
+from shared.runtime.catalog import Catalog, find, names, topic_specs
+from shared.runtime.kafka_access import create_acls, service_acls
 from shared.testing.fixtures import (
     Endpoints,
     ServiceProcesses,
@@ -37,7 +38,6 @@ from shared.testing.fixtures import (
     create_test_database,
     eventually,
 )
-from shared.topics import commands_topic, dlq_topic, events_topic
 from tests.faults.observe import EventLog, MailFolder
 from tests.faults.stream import Chain, Command, People, Plan, interest_command, release_order
 

@@ -29,9 +29,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.registration.domain.reference import ReferenceData
-from shared.events import registration as reg
-from shared.events import scheduling as sched
-from shared.events.base import Contract
+from shared.contracts.events import registration as reg
+from shared.contracts.events import scheduling as sched
+from shared.contracts.events.base import Contract
 
 OSLO = ZoneInfo("Europe/Oslo")
 PROGRAMME_TOKEN = "local-programme"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.catalog import Catalog
+from shared.runtime.catalog import Catalog
 from shared.testing.fixtures import SinkClient
 from shared.testing.kafka_broker import PrivateKafka
 from shared.testing.kafka_cluster import KafkaCluster

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.outbox import kafka_producer
+from shared.messaging.outbox import kafka_producer
 from shared.testing.fixtures import Endpoints, TestDatabase
 from tests.integration.support import REGISTRATION_MIGRATIONS, migrated_pool
 

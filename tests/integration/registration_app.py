@@ -32,12 +32,13 @@ from services.registration.app import service_spec
 from services.registration.domain.reference import ReferenceData
 from services.registration.handlers import Context
 from services.registration.settings import LOCAL_API_TOKENS, RegistrationSettings
+from shared.contracts.events.base import TYPE_PREFIX
+from shared.contracts.events.registration import contacts_topic
+from shared.contracts.topics import commands_topic, dlq_topic, events_topic
 from shared.db.pool import connect
-from shared.events.base import TYPE_PREFIX
-from shared.events.registration import contacts_topic
-from shared.service import Runtime, build_app
+from shared.runtime.service import build_app
+from shared.runtime.spec import Runtime
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
-from shared.topics import commands_topic, dlq_topic, events_topic
 from tests.integration.support import headers_of, read_to_end
 
 OSLO = ZoneInfo("Europe/Oslo")

@@ -24,11 +24,11 @@ from fastapi import FastAPI
 
 from services.scheduling.app import LOCAL_ANSWER_SECRET, local_tokens, make_context, service_spec
 from services.scheduling.settings import SchedulingSettings
+from shared.contracts.events.base import TYPE_PREFIX
+from shared.contracts.topics import commands_topic, dlq_topic, events_topic
 from shared.db.pool import connect
-from shared.events.base import TYPE_PREFIX
-from shared.service import build_app
+from shared.runtime.service import build_app
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
-from shared.topics import commands_topic, dlq_topic, events_topic
 from tests.integration.registration_app import Clock
 from tests.integration.support import data_of, headers_of, read_to_end
 

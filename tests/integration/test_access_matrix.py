@@ -31,9 +31,9 @@ from services.registration.domain.reference import ReferenceData
 from services.scheduling.app import LOCAL_ANSWER_SECRET
 from services.scheduling.domain.invitations import invitation_id
 from services.scheduling.settings import SchedulingSettings
-from shared import answer_links
 from shared.db.pool import connect
-from shared.lag import LagProbe
+from shared.runtime import answer_links
+from shared.runtime.lag import LagProbe
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
 from tests.access_matrix import ROLES, TOKENS, WRONG_QUERY_TOKEN, Row, rows
 from tests.integration.registration_app import (

@@ -16,7 +16,7 @@ import pytest
 from bench.report import cpu_per_command, summary, write_json
 from bench.run import Options, Scenario, run
 from bench.smtp import find_smtp_sink
-from shared.kafka_admin import topics_with_prefix
+from shared.messaging.kafka_admin import topics_with_prefix
 from shared.testing.fixtures import Endpoints
 
 pytestmark = pytest.mark.integration

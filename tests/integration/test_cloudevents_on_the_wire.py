@@ -9,8 +9,8 @@ from aiokafka import AIOKafkaProducer
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
 from cloudevents.core.formats.json import JSONFormat
 
-from shared.envelope import Envelope
-from shared.events.registration import ImportMembers, MembershipChanged
+from shared.contracts.events.registration import ImportMembers, MembershipChanged
+from shared.messaging.envelope import Envelope
 from shared.testing.fixtures import eventually
 from tests.integration.registration_app import (
     Registration,

@@ -11,10 +11,10 @@ import asyncpg
 import pytest
 from aiokafka import ConsumerRecord
 
-from shared.envelope import Envelope
-from shared.events.registration import ContactDetails
-from shared.messaging import RECORDS_PER_LANE, MessageBus, UnitOfWork, Work
-from shared.outbox import add_to_outbox
+from shared.contracts.events.registration import ContactDetails
+from shared.messaging.bus import RECORDS_PER_LANE, MessageBus, UnitOfWork, Work
+from shared.messaging.envelope import Envelope
+from shared.messaging.outbox import add_to_outbox
 
 pytestmark = pytest.mark.integration
 

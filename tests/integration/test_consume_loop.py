@@ -1,6 +1,6 @@
 """The consume loop fetches the next batch while it handles one and commits behind it: what it
 fetched ahead and did not handle comes again, and a record that escapes stops its partition
-there, however far the fetch ahead went (shared/consuming.py)."""
+there, however far the fetch ahead went (shared/messaging/consuming.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.consuming import consume_batches
+from shared.messaging.consuming import consume_batches
 from shared.testing.fixtures import Endpoints, eventually
 
 pytestmark = pytest.mark.integration

@@ -15,9 +15,9 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import MessageSizeTooLargeError
 
-from shared.envelope import Envelope
-from shared.events.registration import ContactDetails, contacts_topic
-from shared.messaging import (
+from shared.contracts.events.registration import ContactDetails, contacts_topic
+from shared.contracts.topics import dlq_topic
+from shared.messaging.bus import (
     OMITTED_HEADER,
     DeadLetters,
     KafkaMessageProcessor,
@@ -25,8 +25,8 @@ from shared.messaging import (
     Rejected,
     UnitOfWork,
 )
+from shared.messaging.envelope import Envelope
 from shared.testing.fixtures import Endpoints
-from shared.topics import dlq_topic
 from tests.integration.support import headers_of, read_to_end
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
-from shared.lag import LagProbe
+from shared.runtime.lag import LagProbe
 from shared.testing.fixtures import Endpoints
 
 pytestmark = pytest.mark.integration

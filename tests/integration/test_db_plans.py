@@ -20,7 +20,7 @@ from services.notification import mailer
 from services.notification.adapters import repository
 from services.notification.settings import NotificationSettings
 from shared.db.pool import connect
-from shared.outbox import OutboxRelay
+from shared.messaging.outbox import OutboxRelay
 from shared.testing.fixtures import TestDatabase
 from tests.integration.support import NOTIFICATION_MIGRATIONS, migrated_pool
 

@@ -14,12 +14,12 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
-from shared.dead_letters import DeadLetter, DeadLetterError, list_dead_letters, redrive
-from shared.envelope import Envelope, PoisonMessage
-from shared.events.registration import ContactPerson, RegisterInterest
-from shared.messaging import DeadLetters
+from shared.contracts.events.registration import ContactPerson, RegisterInterest
+from shared.contracts.topics import commands_topic, dlq_topic
+from shared.messaging.bus import DeadLetters
+from shared.messaging.dead_letters import DeadLetter, DeadLetterError, list_dead_letters, redrive
+from shared.messaging.envelope import Envelope, PoisonMessage
 from shared.testing.fixtures import ROOT, Endpoints
-from shared.topics import commands_topic, dlq_topic
 from tests.integration.support import headers_of, read_to_end
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ import pytest
 
 from services.scheduling.app import service_spec
 from services.scheduling.settings import SchedulingSettings
-from shared.housekeeping import purge
-from shared.service import build_app
-from shared.settings import ServiceSettings
+from shared.runtime.housekeeping import purge
+from shared.runtime.service import build_app
+from shared.runtime.settings import ServiceSettings
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
 from tests.integration.support import ROOT, migrated_pool
 

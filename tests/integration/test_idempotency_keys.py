@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.idempotency import REPLAYED_HEADER, purge_idempotency_keys
+from shared.runtime.idempotency import REPLAYED_HEADER, purge_idempotency_keys
 from shared.testing.fixtures import eventually
 from tests.integration.registration_app import (
     AGDER,

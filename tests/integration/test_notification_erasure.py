@@ -22,18 +22,18 @@ from services.notification.adapters import repository
 from services.notification.app import create_app
 from services.notification.domain.messages import PlannedMail
 from services.notification.settings import NotificationSettings
-from shared.envelope import Envelope
-from shared.events.base import Contract
-from shared.events.registration import (
+from shared.contracts.events.base import Contract
+from shared.contracts.events.registration import (
     ContactDetails,
     InterestRegistered,
     PersonErased,
     contacts_topic,
 )
-from shared.messaging import tombstone_handler
-from shared.redact import EMAIL_MASK
+from shared.contracts.topics import dlq_topic, events_topic
+from shared.messaging.bus import tombstone_handler
+from shared.messaging.envelope import Envelope
+from shared.messaging.redact import EMAIL_MASK
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
-from shared.topics import dlq_topic, events_topic
 from tests.integration.support import (
     NOTIFICATION_MIGRATIONS,
     headers_of,

@@ -34,13 +34,13 @@ from services.notification.adapters import repository
 from services.notification.app import create_app, local_tokens
 from services.notification.domain.messages import PlannedMail
 from services.notification.settings import NotificationSettings
-from shared.envelope import Envelope
-from shared.events import registration as reg
-from shared.events import scheduling as sched
-from shared.events.base import Contract
-from shared.events.notification import NotificationFailed, NotificationSent
+from shared.contracts.events import registration as reg
+from shared.contracts.events import scheduling as sched
+from shared.contracts.events.base import Contract
+from shared.contracts.events.notification import NotificationFailed, NotificationSent
+from shared.contracts.topics import events_topic
+from shared.messaging.envelope import Envelope
 from shared.testing.fixtures import ROOT, Endpoints, TestDatabase, eventually, free_port
-from shared.topics import events_topic
 from tests.integration.support import (
     NOTIFICATION_MIGRATIONS,
     data_of,

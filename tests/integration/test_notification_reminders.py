@@ -14,8 +14,8 @@ import pytest
 from services.notification.domain.messages import PROGRAMME_SUBJECT
 from services.notification.reminders import CONTEXT, send_due_reminders
 from services.notification.templates import long_day
-from shared.events import registration as reg
-from shared.events import scheduling as sched
+from shared.contracts.events import registration as reg
+from shared.contracts.events import scheduling as sched
 from shared.testing.fixtures import eventually
 from tests.integration.test_notification_mail import (  # noqa: F401 (fixtures)
     PROGRAMME_TOKEN,

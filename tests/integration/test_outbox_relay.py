@@ -22,12 +22,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from prometheus_client import REGISTRY
 
-from shared.envelope import Envelope
-from shared.events.registration import InterestRegistered
-from shared.outbox import OutboxRelay, add_to_outbox
+from shared.contracts.events.registration import InterestRegistered
+from shared.contracts.topics import events_topic
+from shared.messaging.envelope import Envelope
+from shared.messaging.outbox import OutboxRelay, add_to_outbox
 from shared.testing.fixtures import ROOT, Endpoints, TestDatabase, eventually
 from shared.testing.kafka_broker import PrivateKafka, missing_prerequisite, private_broker
-from shared.topics import events_topic
 from tests.integration.support import data_of, headers_of, read_to_end, running, stop
 
 pytestmark = pytest.mark.integration
@@ -238,7 +238,8 @@ def interruptions(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [
         r
         for r in caplog.records
-        if r.name == "shared.outbox" and r.getMessage() == "outbox relay interrupted, retrying"
+        if r.name == "shared.messaging.outbox"
+        and r.getMessage() == "outbox relay interrupted, retrying"
     ]
 
 
@@ -265,7 +266,7 @@ async def test_rows_wait_while_the_broker_is_down_and_go_out_when_it_is_back(
     async def waits_through_interruptions(since: int, at_least: int) -> bool:
         return len(interruptions(caplog)) - since >= at_least
 
-    caplog.set_level(logging.WARNING, logger="shared.outbox")
+    caplog.set_level(logging.WARNING, logger="shared.messaging.outbox")
     # A short delivery timeout, so that the relay gives up on its producer while the broker
     # is away and has to reconnect with a fresh one once it is back.
     relay_ = relay(database, private_kafka.bootstrap, delivery_timeout=2.0)
@@ -461,7 +462,7 @@ async def test_a_row_too_large_for_its_topic_is_parked_its_key_waits_and_retry_s
     first = [event(a, 0), event(b, 0), too_big, event(b, 1), event(c, 0), event(a, 2)]
     first += [event(b, 2), event(a, 3)]
     service = f"test-{token}"
-    caplog.set_level(logging.INFO, logger="shared.outbox")
+    caplog.set_level(logging.INFO, logger="shared.messaging.outbox")
     async with small_topic(endpoints.kafka_bootstrap, token) as topic:
         await commit(registration_pool, topic, first)  # one transaction: one batch
         relay_ = relay(database, endpoints.kafka_bootstrap, service=service)

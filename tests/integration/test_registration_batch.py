@@ -16,16 +16,16 @@ from aiokafka import ConsumerRecord
 
 from services.registration.app import make_context, make_handlers
 from services.registration.settings import RegistrationSettings
-from shared.envelope import Envelope
-from shared.events.base import Contract
-from shared.events.registration import (
+from shared.contracts.events.base import Contract
+from shared.contracts.events.registration import (
     ContactDetails,
     ImportMembers,
     OpenRound,
     RegisterInterest,
     contacts_topic,
 )
-from shared.messaging import MessageBus, Work
+from shared.messaging.bus import MessageBus, Work
+from shared.messaging.envelope import Envelope
 
 pytestmark = pytest.mark.integration
 

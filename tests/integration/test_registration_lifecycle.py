@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from shared.events.registration import ContactDetails
+from shared.contracts.events.registration import ContactDetails
 from tests.integration.registration_app import (
     AFTER_WINDOW_46,
     MEMBERS,

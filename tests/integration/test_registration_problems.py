@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.envelope import Envelope
-from shared.events.registration import DecideApplication, Decision, ErasePerson
+from shared.contracts.events.registration import DecideApplication, Decision, ErasePerson
+from shared.messaging.envelope import Envelope
 from shared.testing.fixtures import eventually
 from tests.integration.registration_app import (
     AFTER_WINDOW_46,

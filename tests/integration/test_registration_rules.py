@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.envelope import Envelope
-from shared.events.registration import SubmitApplication
+from shared.contracts.events.registration import SubmitApplication
+from shared.messaging.envelope import Envelope
 from shared.testing.fixtures import eventually
 from tests.integration.registration_app import (
     AFTER_WINDOW_46,

@@ -13,10 +13,10 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.envelope import Envelope
-from shared.events.registration import RoundOpened
+from shared.contracts.events.registration import RoundOpened
+from shared.contracts.topics import events_topic
+from shared.messaging.envelope import Envelope
 from shared.testing.fixtures import ROOT, Endpoints, TestDatabase, eventually
-from shared.topics import events_topic
 from tests.integration.support import headers_of, read_to_end, running
 from tests.integration.test_outbox_relay import all_published, commit, event, relay
 

@@ -17,17 +17,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from icalendar import Calendar
 
-from shared.envelope import Envelope
-from shared.events.registration import (
+from shared.contracts.events.registration import (
     GroupMemberRef,
     GroupRole,
     InterestRegistered,
     MunicipalityAdmitted,
     RoundOpened,
 )
-from shared.events.scheduling import CancelGathering, ScheduleGathering
+from shared.contracts.events.scheduling import CancelGathering, ScheduleGathering
+from shared.contracts.topics import events_topic
+from shared.messaging.envelope import Envelope
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
-from shared.topics import events_topic
 from tests.integration.registration_app import OSLO
 from tests.integration.scheduling_app import (
     AGDER,

@@ -13,14 +13,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.registration.app import create_app
 from services.registration.settings import LOCAL_API_TOKENS, RegistrationSettings
-from shared.events.registration import (
+from shared.contracts.events.registration import (
     ContactDetails,
     InterestRegistered,
     RegisterInterest,
     contacts_topic,
 )
+from shared.contracts.topics import events_topic
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
-from shared.topics import events_topic
 from tests.integration.support import data_of, headers_of, read_to_end
 
 pytestmark = pytest.mark.integration

@@ -21,16 +21,16 @@ from aiokafka import AIOKafkaProducer
 
 from services.notification.app import create_app
 from services.notification.settings import NotificationSettings
-from shared.envelope import Envelope
-from shared.events.base import Contract
-from shared.events.registration import (
+from shared.contracts.events.base import Contract
+from shared.contracts.events.registration import (
     ContactDetails,
     InterestRegistered,
     SubmitApplication,
     contacts_topic,
 )
+from shared.contracts.topics import dlq_topic, events_topic
+from shared.messaging.envelope import Envelope
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
-from shared.topics import dlq_topic, events_topic
 from tests.integration.registration_app import (
     ROUND,
     Registration,

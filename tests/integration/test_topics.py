@@ -9,21 +9,21 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from shared.catalog import Catalog, names, topic_specs
-from shared.events.registration import contacts_topic
-from shared.kafka_admin import (
+from shared.contracts.events.registration import contacts_topic
+from shared.contracts.topics import TopicKind, TopicSpec, commands_topic, dlq_topic, events_topic
+from shared.messaging.kafka_admin import (
     delete_topics_with_prefix,
     ensure_topics,
     topic_configs,
     topics_with_prefix,
 )
+from shared.runtime.catalog import Catalog, names, topic_specs
 from shared.testing.fixtures import (
     Endpoints,
     create_test_database,
     drop_test_database,
     eventually,
 )
-from shared.topics import TopicKind, TopicSpec, commands_topic, dlq_topic, events_topic
 
 pytestmark = pytest.mark.integration
 

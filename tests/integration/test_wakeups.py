@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 
 from shared.db.pool import connect
-from shared.outbox import notify_channel
+from shared.messaging.outbox import notify_channel
+from shared.messaging.wakeups import OUTBOX, after_commit, listening_here, wake
 from shared.testing.fixtures import TestDatabase, eventually
-from shared.wakeups import OUTBOX, after_commit, listening_here, wake
 from tests.integration.support import NOTIFICATION_MIGRATIONS, migrated_pool
 
 pytestmark = pytest.mark.integration

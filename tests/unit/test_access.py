@@ -17,8 +17,8 @@ from services.registration.domain.access import (
 )
 from services.registration.domain.interest import DomainError
 from services.registration.domain.reference import ReferenceData
-from shared.catalog import ServiceDeclaration
-from shared.service import build_app
+from shared.runtime.catalog import ServiceDeclaration
+from shared.runtime.service import build_app
 from tests import access_matrix
 from tests.access_matrix import declared_routes
 

@@ -12,11 +12,8 @@ import httpx
 import pytest
 
 from services.catalog import SERVICES
-from shared.catalog import ServiceDeclaration
-from shared.contracts import TOMBSTONE, asyncapi_document, key_schema, registered_contracts
-from shared.envelope import Envelope
-from shared.events.base import REGISTRY, Contract
-from shared.events.registration import (
+from shared.contracts.events.base import REGISTRY, Contract
+from shared.contracts.events.registration import (
     ImportMembers,
     InterestRegistered,
     InterestUpdated,
@@ -24,7 +21,11 @@ from shared.events.registration import (
     PersonErased,
     RegisterInterest,
 )
-from shared.service import ServiceSpec, build_app
+from shared.contracts.schema import TOMBSTONE, asyncapi_document, key_schema, registered_contracts
+from shared.messaging.envelope import Envelope
+from shared.runtime.catalog import ServiceDeclaration
+from shared.runtime.service import build_app
+from shared.runtime.spec import ServiceSpec
 
 pytestmark = pytest.mark.unit
 

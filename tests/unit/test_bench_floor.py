@@ -7,11 +7,11 @@ import json
 import pytest
 
 from bench.floor import command_work, mail_work
-from shared.envelope import Envelope
-from shared.events.base import Contract
-from shared.events.notification import NotificationSent
-from shared.events.registration import ContactDetails, InterestRegistered
-from shared.outbox import OutboxRow
+from shared.contracts.events.base import Contract
+from shared.contracts.events.notification import NotificationSent
+from shared.contracts.events.registration import ContactDetails, InterestRegistered
+from shared.messaging.envelope import Envelope
+from shared.messaging.outbox import OutboxRow
 
 pytestmark = pytest.mark.unit
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from faststream.kafka import KafkaBroker
 
-from shared.service import bootstrap_servers
+from shared.runtime.service import bootstrap_servers
 
 pytestmark = pytest.mark.unit
 

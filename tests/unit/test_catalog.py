@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from services.catalog import SERVICES
-from shared.catalog import LocalInfra, find, load, names
-from shared.settings import ServiceSettings
+from shared.runtime.catalog import LocalInfra, find, load, names
+from shared.runtime.settings import ServiceSettings
 
 pytestmark = pytest.mark.unit
 
@@ -97,7 +97,7 @@ def _mentions(path: Path, service_names: list[str]) -> list[str]:
 
 
 def test_the_shared_library_names_no_service() -> None:
-    # The published contracts in shared/events are the exception: their types name their
+    # The published contracts in shared/contracts/events are the exception: their types name their
     # service (`no.kulturskoleradet.<service>.…`), as downstream consumers read them.
     paths = [
         path for path in SHARED.rglob("*.py") if "events" not in path.relative_to(SHARED).parts

@@ -13,8 +13,8 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from cloudevents.v1 import kafka as v1_kafka
 
-from shared.envelope import Envelope
-from shared.events.registration import InterestRegistered, RegisterInterest
+from shared.contracts.events.registration import InterestRegistered, RegisterInterest
+from shared.messaging.envelope import Envelope
 
 pytestmark = pytest.mark.unit
 

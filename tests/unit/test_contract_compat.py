@@ -10,8 +10,8 @@ from uuid import UUID
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
-from shared.contracts import breaking_changes
-from shared.events import REGISTRY
+from shared.contracts.events import REGISTRY
+from shared.contracts.schema import breaking_changes
 
 pytestmark = pytest.mark.unit
 

@@ -10,9 +10,9 @@ from typing import ClassVar
 import pytest
 from pydantic import ValidationError
 
-import shared.events
-from shared.events.base import REGISTRY, Command, Contract, Event
-from shared.events.registration import (
+import shared.contracts.events
+from shared.contracts.events.base import REGISTRY, Command, Contract, Event
+from shared.contracts.events.registration import (
     ContactDetails,
     ContactPerson,
     ImportMembers,
@@ -239,7 +239,7 @@ def test_subclass_without_own_type_is_not_registered(registry: dict[str, type[Co
 
 
 def test_registry_holds_the_registration_contracts() -> None:
-    assert shared.events.REGISTRY is REGISTRY
+    assert shared.contracts.events.REGISTRY is REGISTRY
     assert REGISTRY["no.kulturskoleradet.registration.register-interest.v1"] is RegisterInterest
     assert REGISTRY["no.kulturskoleradet.registration.interest-registered.v1"] is InterestRegistered
     assert REGISTRY["no.kulturskoleradet.registration.contact-details.v1"] is ContactDetails

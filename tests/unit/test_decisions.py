@@ -20,8 +20,8 @@ from services.registration.domain.decisions import (
     require_place,
     require_transition,
 )
-from services.registration.domain.errors import Conflict
 from services.registration.domain.interest import DomainError
+from shared.contracts.errors import Conflict
 
 pytestmark = pytest.mark.unit
 OSLO = ZoneInfo("Europe/Oslo")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.registration.domain.areas import pick, tidy
-from services.registration.domain.errors import DomainError
+from shared.contracts.errors import DomainError
 
 pytestmark = pytest.mark.unit
 

@@ -9,8 +9,18 @@ from typing import Any
 
 import pytest
 
-from shared.envelope import CONTENT_TYPE, MAX_VALUE_BYTES, SPECVERSION, Envelope, PoisonMessage
-from shared.events.registration import ContactDetails, InterestRegistered, RegisterInterest
+from shared.contracts.events.registration import (
+    ContactDetails,
+    InterestRegistered,
+    RegisterInterest,
+)
+from shared.messaging.envelope import (
+    CONTENT_TYPE,
+    MAX_VALUE_BYTES,
+    SPECVERSION,
+    Envelope,
+    PoisonMessage,
+)
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from services.catalog import SERVICES
-from shared.contracts import (
+from shared.contracts.events.registration import InterestRegistered, MembershipChanged
+from shared.contracts.schema import (
     TABLES_BEGIN,
     TABLES_END,
     check,
@@ -18,7 +19,6 @@ from shared.contracts import (
     registered_contracts,
     write,
 )
-from shared.events.registration import InterestRegistered, MembershipChanged
 
 pytestmark = pytest.mark.unit
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from shared.events.registration import RegisterInterest
-from shared.idempotency import IdempotentRequest, body_hash, canonical_json
+from shared.contracts.events.registration import RegisterInterest
+from shared.runtime.idempotency import IdempotentRequest, body_hash, canonical_json
 
 pytestmark = pytest.mark.unit
 

@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.interim_work import (
     InterimStatus,
     is_late,
     require_after_samling,
     status_of,
 )
+from shared.contracts.errors import DomainError
 
 pytestmark = pytest.mark.unit
 

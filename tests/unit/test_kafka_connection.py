@@ -13,13 +13,13 @@ from pydantic import ValidationError
 
 from services.catalog import SERVICES
 from services.registration.settings import RegistrationSettings
-from shared.catalog import find
 from shared.cli import main
 from shared.devtools.kafka_broker import make_tls
-from shared.kafka_access import Acl, Operation, PatternType, ResourceType, service_acls
-from shared.kafka_client import KafkaConnection, as_connection, client_kwargs
-from shared.logs import json_formatter
-from shared.outbox import kafka_producer
+from shared.messaging.kafka_client import KafkaConnection, as_connection, client_kwargs
+from shared.messaging.outbox import kafka_producer
+from shared.runtime.catalog import find
+from shared.runtime.kafka_access import Acl, Operation, PatternType, ResourceType, service_acls
+from shared.runtime.logs import json_formatter
 
 pytestmark = pytest.mark.unit
 

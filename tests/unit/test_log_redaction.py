@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from shared.logs import json_formatter
-from shared.redact import EMAIL_MASK, PHONE_MASK
+from shared.messaging.redact import EMAIL_MASK, PHONE_MASK
+from shared.runtime.logs import json_formatter
 
 pytestmark = pytest.mark.unit
 

@@ -13,8 +13,8 @@ from services.registration.domain.interest import (
     check_municipality_contacts,
 )
 from services.scheduling.domain.invitations import RegionState, invitees
-from shared.answer_links import InvalidAnswerLink, sign, verify
-from shared.events.scheduling import GatheringKind, InviteeRole
+from shared.contracts.events.scheduling import GatheringKind, InviteeRole
+from shared.runtime.answer_links import InvalidAnswerLink, sign, verify
 
 pytestmark = pytest.mark.unit
 

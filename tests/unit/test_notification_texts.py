@@ -16,7 +16,7 @@ from services.notification.domain.messages import (
     mails_for_interest_registered,
 )
 from services.notification.templates import Templates, oslo_time
-from shared.events.registration import InterestRegistered
+from shared.contracts.events.registration import InterestRegistered
 from shared.reference import ReferenceData
 
 pytestmark = pytest.mark.unit

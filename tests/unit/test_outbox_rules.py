@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiokafka import errors as kafka_errors
 
-from shared.outbox import REASON_LIMIT, failure_reason, transient_for_relay
+from shared.messaging.outbox import REASON_LIMIT, failure_reason, transient_for_relay
 
 pytestmark = pytest.mark.unit
 

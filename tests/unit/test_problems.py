@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.testclient import TestClient
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from shared.auth import TOKENS, Principal, PrincipalDep, Role
-from shared.messaging import Rejected
-from shared.problems import (
+from shared.messaging.bus import Rejected
+from shared.runtime.auth import TOKENS, Principal, PrincipalDep, Role
+from shared.runtime.problems import (
     PROBLEM_JSON,
     Problem,
     install,

@@ -12,7 +12,8 @@ import pytest
 
 from services.catalog import SERVICES
 from shared.cli import main
-from shared.contracts import (
+from shared.contracts.events.registration import InterestRegistered
+from shared.contracts.schema import (
     TABLES_BEGIN,
     TABLES_END,
     asyncapi_documents,
@@ -23,7 +24,6 @@ from shared.contracts import (
     schema_path,
     write,
 )
-from shared.events.registration import InterestRegistered
 
 pytestmark = pytest.mark.unit
 

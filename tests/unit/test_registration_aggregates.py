@@ -7,12 +7,12 @@ from datetime import date
 
 import pytest
 
-from services.registration.domain.errors import Conflict
 from services.registration.domain.groups import MemberRole
 from services.registration.domain.interest import InterestRegistration
 from services.registration.domain.rounds import Round, RoundState
-from shared.events.registration import GroupRole
-from shared.events.registration import RoundState as PublishedRoundState
+from shared.contracts.errors import Conflict
+from shared.contracts.events.registration import GroupRole
+from shared.contracts.events.registration import RoundState as PublishedRoundState
 
 pytestmark = pytest.mark.unit
 

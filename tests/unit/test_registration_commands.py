@@ -17,11 +17,8 @@ from services.registration.domain.reference import ReferenceData
 from services.registration.entrypoints import http
 from services.registration.entrypoints.http import parse_membership_csv, participants_csv
 from services.registration.handlers import Context
-from shared.auth import Principal, Role
-from shared.commands import CommandEntry, CommandRegistry, acting, parse_principal
-from shared.envelope import Envelope
-from shared.events.base import Contract
-from shared.events.registration import (
+from shared.contracts.events.base import Contract
+from shared.contracts.events.registration import (
     DecideApplication,
     Decision,
     ErasePerson,
@@ -30,8 +27,11 @@ from shared.events.registration import (
     SetDevelopmentAreas,
     WithdrawMunicipality,
 )
-from shared.messaging import Rejected
-from shared.problems import Problem
+from shared.messaging.bus import Rejected
+from shared.messaging.envelope import Envelope
+from shared.runtime.auth import Principal, Role
+from shared.runtime.commands import CommandEntry, CommandRegistry, acting, parse_principal
+from shared.runtime.problems import Problem
 
 pytestmark = pytest.mark.unit
 

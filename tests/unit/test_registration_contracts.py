@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from shared.events.registration import (
+from shared.contracts.events.registration import (
     DeadlineKind,
     ExtendDeadline,
     GroupMember,

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.registration.adapters.fake import FakeStore, FakeUnitOfWork
-from services.registration.domain.errors import Conflict, DomainError, NotFound
 from services.registration.domain.reference import ReferenceData
 from services.registration.handlers import Context
 from services.registration.handlers.applications import (
@@ -37,10 +36,8 @@ from services.registration.handlers.rounds import (
     open_application_window,
     open_round,
 )
-from shared.auth import Principal, Role
-from shared.commands import acting_as
-from shared.envelope import Envelope
-from shared.events.registration import (
+from shared.contracts.errors import Conflict, DomainError, NotFound
+from shared.contracts.events.registration import (
     AdmissionRevoked,
     CancelRound,
     ChangeCapacity,
@@ -63,6 +60,9 @@ from shared.events.registration import (
     SubmitApplication,
     WithdrawMunicipality,
 )
+from shared.messaging.envelope import Envelope
+from shared.runtime.auth import Principal, Role
+from shared.runtime.commands import acting_as
 
 pytestmark = pytest.mark.unit
 

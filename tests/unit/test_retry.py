@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from aiokafka import errors as kafka_errors
 
-from shared.retry import backoff_delay, describe, is_transient
+from shared.messaging.retry import backoff_delay, describe, is_transient
 
 pytestmark = pytest.mark.unit
 

@@ -16,7 +16,7 @@ from services.scheduling.domain.calendar import (
     oslo_time,
     require_started,
 )
-from services.scheduling.domain.errors import Conflict, DomainError
+from shared.contracts.errors import Conflict, DomainError
 
 pytestmark = pytest.mark.unit
 

@@ -9,14 +9,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.scheduling.app import COMMANDS, make_context, make_handlers, refusal
-from services.scheduling.domain.errors import Conflict, DomainError, NotFound
+from services.scheduling.app import COMMANDS, make_context, make_handlers
 from services.scheduling.handlers.registration_events import FOLLOWS
 from services.scheduling.settings import SchedulingSettings
-from shared.auth import Forbidden, Principal, Role
-from shared.commands import CommandEntry, CommandRegistry, Route
-from shared.events.base import REGISTRY, Command
-from shared.events.scheduling import (
+from shared.contracts.errors import Conflict, DomainError, NotFound
+from shared.contracts.events.base import REGISTRY, Command
+from shared.contracts.events.scheduling import (
     CancelGathering,
     PlanSemester,
     RecordAttendance,
@@ -24,7 +22,10 @@ from shared.events.scheduling import (
     RequestDialogueMeeting,
     ScheduleGathering,
 )
-from shared.messaging import Rejected
+from shared.messaging.bus import Rejected
+from shared.runtime.auth import Forbidden, Principal, Role
+from shared.runtime.commands import CommandEntry, CommandRegistry, Route
+from shared.runtime.problems import refusal
 
 pytestmark = pytest.mark.unit
 

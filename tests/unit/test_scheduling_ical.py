@@ -11,7 +11,8 @@ import pytest
 from icalendar import Calendar
 
 from services.scheduling.domain.calendar import OSLO
-from services.scheduling.entrypoints.ical import feed, oslo_timezone
+from services.scheduling.entrypoints.ical import feed
+from shared.ical import oslo_timezone
 
 pytestmark = pytest.mark.unit
 

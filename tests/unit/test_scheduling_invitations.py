@@ -15,7 +15,7 @@ from services.scheduling.domain.invitations import (
     invitees,
     reconcile,
 )
-from shared.events.scheduling import GatheringKind, InviteeRole
+from shared.contracts.events.scheduling import GatheringKind, InviteeRole
 
 pytestmark = pytest.mark.unit
 

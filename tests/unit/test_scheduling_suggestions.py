@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.regions import REFERENCE_DIR, Regions
 from services.scheduling.domain.suggestions import (
     HolidayWeeks,
@@ -15,6 +14,7 @@ from services.scheduling.domain.suggestions import (
     school_holiday_reasons,
     suggest_dates,
 )
+from shared.contracts.errors import DomainError
 
 pytestmark = pytest.mark.unit
 

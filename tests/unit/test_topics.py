@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from services.catalog import SERVICES
-from shared.catalog import names, topic_specs
-from shared.events.registration import contacts_topic
-from shared.events.scheduling import guest_contacts_topic
-from shared.topics import (
+from shared.contracts.events.registration import contacts_topic
+from shared.contracts.events.scheduling import guest_contacts_topic
+from shared.contracts.topics import (
     DEFAULT_PREFIX,
     TopicKind,
     TopicSpec,
@@ -19,6 +18,7 @@ from shared.topics import (
     topic_name,
     unique,
 )
+from shared.runtime.catalog import names, topic_specs
 
 pytestmark = pytest.mark.unit
 

@@ -19,10 +19,10 @@ from services.notification.domain.messages import (
     PlannedMail,
 )
 from services.notification.domain.reminders import Reminder, ReminderKind
-from shared.envelope import Envelope
-from shared.outbox import OutboxRow, add_rows_to_outbox
-from shared.redact import redact
-from shared.wakeups import OUTBOX, wake
+from shared.messaging.envelope import Envelope
+from shared.messaging.outbox import OutboxRow, add_rows_to_outbox
+from shared.messaging.redact import redact
+from shared.messaging.wakeups import OUTBOX, wake
 
 DELIVERIES_CHANNEL = "notification_deliveries"
 REASON_LIMIT = 1000

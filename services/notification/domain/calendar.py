@@ -7,36 +7,12 @@ update the one entry they have instead of adding another.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress
-from icalendar.prop import vRecur
+from icalendar import Calendar, Event, vCalAddress
 
-OSLO = ZoneInfo("Europe/Oslo")
-PRODID = "-//Norsk kulturskoleråd//Fremtidens kulturskole//NB"
-CET, CEST = timedelta(hours=1), timedelta(hours=2)
-
-
-def _oslo_timezone() -> Timezone:
-    zone = Timezone()
-    zone.add("tzid", "Europe/Oslo")
-    summer = TimezoneDaylight()
-    summer.add("tzname", "CEST")
-    summer.add("tzoffsetfrom", CET)
-    summer.add("tzoffsetto", CEST)
-    summer.add("dtstart", datetime(1970, 3, 29, 2, 0))
-    summer.add("rrule", vRecur(freq="YEARLY", bymonth=3, byday="-1SU"))
-    winter = TimezoneStandard()
-    winter.add("tzname", "CET")
-    winter.add("tzoffsetfrom", CEST)
-    winter.add("tzoffsetto", CET)
-    winter.add("dtstart", datetime(1970, 10, 25, 3, 0))
-    winter.add("rrule", vRecur(freq="YEARLY", bymonth=10, byday="-1SU"))
-    zone.add_component(summer)
-    zone.add_component(winter)
-    return zone
+from shared.ical import OSLO, PRODID, oslo_timezone
 
 
 def _when(value: str | datetime) -> datetime:
@@ -59,7 +35,7 @@ def invitation(
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", method)
-    calendar.add_component(_oslo_timezone())
+    calendar.add_component(oslo_timezone())
     event = Event()
     event.add("uid", spec["uid"])
     event.add("sequence", int(spec["sequence"]))

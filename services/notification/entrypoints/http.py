@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from services.notification.adapters import repository as repo
 from services.notification.templates import LANGUAGES, Templates
-from shared.auth import Principal, PrincipalDep, require_programme
-from shared.commands import READ_REFUSALS, REFUSALS
-from shared.service import RuntimeDep
+from shared.runtime.auth import Principal, PrincipalDep, require_programme
+from shared.runtime.commands import READ_REFUSALS, REFUSALS
+from shared.runtime.spec import RuntimeDep
 
 TEMPLATES = Templates()
 

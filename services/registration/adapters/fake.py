@@ -21,9 +21,9 @@ from services.registration.adapters.store import (
 from services.registration.domain.decisions import Application, Status, Waiting
 from services.registration.domain.groups import Member, MemberRole
 from services.registration.domain.rounds import Round, RoundState, Window
-from shared.envelope import Envelope
-from shared.events.base import Contract
-from shared.events.registration import ContactPerson
+from shared.contracts.events.base import Contract
+from shared.contracts.events.registration import ContactPerson
+from shared.messaging.envelope import Envelope
 
 
 @dataclass

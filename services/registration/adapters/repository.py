@@ -8,8 +8,8 @@ from uuid import UUID
 
 import asyncpg
 
-from shared.events.registration import ContactPerson
-from shared.outbox import write_queued_rows
+from shared.contracts.events.registration import ContactPerson
+from shared.messaging.outbox import write_queued_rows
 
 
 async def add_person(conn: asyncpg.Connection, *, person_id: UUID, contact: ContactPerson) -> None:

@@ -19,8 +19,8 @@ from services.registration.domain.decisions import Application, Status, Waiting
 from services.registration.domain.groups import Member, MemberRole
 from services.registration.domain.interest import InterestRegistration
 from services.registration.domain.rounds import Round, RoundState, Window
-from shared.events.registration import ContactPerson
-from shared.outbox import add_to_outbox
+from shared.contracts.events.registration import ContactPerson
+from shared.messaging.outbox import add_to_outbox
 
 Row = Mapping[str, Any]
 

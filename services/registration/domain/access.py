@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from services.registration.domain.errors import Forbidden
 from services.registration.domain.reference import ReferenceData
-from shared.auth import Principal, Role  # the principals every service's API shares
+from shared.contracts.errors import Forbidden
+from shared.runtime.auth import Principal, Role  # the principals every service's API shares
 
 __all__ = [
     "Forbidden",

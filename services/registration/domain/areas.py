@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from services.registration.domain.errors import DomainError
+from shared.contracts.errors import DomainError
 
 
 def tidy(areas: Iterable[str]) -> list[str]:

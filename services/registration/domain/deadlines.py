@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from services.registration.domain.errors import Conflict, DomainError
+from shared.contracts.errors import Conflict, DomainError
 
 OSLO = ZoneInfo("Europe/Oslo")
 

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from services.registration.domain.deadlines import require_closed
-from services.registration.domain.errors import Conflict, DomainError
+from shared.contracts.errors import Conflict, DomainError
 
 
 class Status(StrEnum):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
-from services.registration.domain.errors import DomainError
+from shared.contracts.errors import DomainError
 
 
 class MemberRole(StrEnum):

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
-from services.registration.domain.errors import DomainError
 from services.registration.domain.reference import Branch, ReferenceData
+from shared.contracts.errors import DomainError
 
 __all__ = ["DomainError"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from services.registration.domain.errors import Conflict
+from shared.contracts.errors import Conflict
 
 
 class RoundState(StrEnum):

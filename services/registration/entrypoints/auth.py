@@ -1,6 +1,6 @@
 """Bearer tokens to principals; which principal may send which command, and read what.
 
-A rule takes `(principal, command, ctx)` as `shared.commands.Rule`; the registry in
+A rule takes `(principal, command, ctx)` as `shared.runtime.commands.Rule`; the registry in
 `services.registration.app` names one per command. Reads use `may_read_branch`.
 """
 
@@ -18,8 +18,8 @@ from services.registration.domain.access import (
 from services.registration.domain.interest import municipality_in_branch
 from services.registration.domain.reference import ReferenceData
 from services.registration.handlers.context import Context
-from shared.auth import PrincipalDep, current_principal
-from shared.auth import parse_tokens as shared_parse_tokens
+from shared.runtime.auth import PrincipalDep, current_principal
+from shared.runtime.auth import parse_tokens as shared_parse_tokens
 
 __all__ = [
     "PrincipalDep",

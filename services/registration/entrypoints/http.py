@@ -23,15 +23,7 @@ from services.registration.domain.deadlines import closes_at, opens_at
 from services.registration.domain.reference import Branch, ReferenceData
 from services.registration.entrypoints.auth import PrincipalDep, may_read_branch
 from services.registration.handlers.context import Context
-from shared.commands import (
-    READ_REFUSALS,
-    REFUSALS,
-    REPLAYED,
-    Accepted,
-    IdempotencyKey,
-    accepted_model,
-)
-from shared.events.registration import (
+from shared.contracts.events.registration import (
     BranchContactSet,
     ContactPerson,
     DevelopmentArea,
@@ -42,8 +34,16 @@ from shared.events.registration import (
     SetDevelopmentAreas,
     Theme,
 )
-from shared.problems import Problem, require_json, texts
-from shared.service import Runtime, RuntimeDep
+from shared.runtime.commands import (
+    READ_REFUSALS,
+    REFUSALS,
+    REPLAYED,
+    Accepted,
+    IdempotencyKey,
+    accepted_model,
+)
+from shared.runtime.problems import Problem, require_json, texts
+from shared.runtime.spec import Runtime, RuntimeDep
 
 router = APIRouter()
 

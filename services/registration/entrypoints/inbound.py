@@ -37,10 +37,10 @@ from services.registration.domain.reference import ReferenceData
 from services.registration.entrypoints.auth import PrincipalDep
 from services.registration.handlers.context import Context, oslo_now
 from services.registration.settings import RegistrationSettings
-from shared.commands import REFUSALS, acting_as
-from shared.events.registration import ContactPerson, Language, RegisterInterest
-from shared.problems import Problem, texts
-from shared.service import Runtime, RuntimeDep
+from shared.contracts.events.registration import ContactPerson, Language, RegisterInterest
+from shared.runtime.commands import REFUSALS, acting_as
+from shared.runtime.problems import Problem, texts
+from shared.runtime.spec import Runtime, RuntimeDep
 
 log = logging.getLogger(__name__)
 

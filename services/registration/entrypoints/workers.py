@@ -7,8 +7,8 @@ import logging
 
 import asyncpg
 
-from shared.events.registration import contacts_topic
-from shared.service import Runtime
+from shared.contracts.events.registration import contacts_topic
+from shared.runtime.spec import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from services.registration.domain import areas
 from services.registration.domain import decisions as rules
 from services.registration.domain.deadlines import require_before, require_open
 from services.registration.domain.decisions import Application
-from services.registration.domain.errors import Conflict, DomainError, NotFound
 from services.registration.domain.groups import Member, MemberRole, check_group
 from services.registration.domain.interest import municipality_in_branch, require_members
 from services.registration.domain.rounds import Window
 from services.registration.handlers.context import Context, load_round, publish_contact
-from shared.events.registration import (
+from shared.contracts.errors import Conflict, DomainError, NotFound
+from shared.contracts.events.registration import (
     ApplicationSubmitted,
     ContactPerson,
     GroupMember,
@@ -25,7 +25,7 @@ from shared.events.registration import (
     SaveApplicationDraft,
     SubmitApplication,
 )
-from shared.messaging import UnitOfWork
+from shared.messaging.bus import UnitOfWork
 
 
 class DraftSaved(BaseModel):

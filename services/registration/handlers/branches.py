@@ -8,13 +8,13 @@ import uuid
 from services.registration.domain import areas
 from services.registration.handlers.context import Context, actor, load_round, publish_contact
 from services.registration.handlers.persons import erase
-from shared.events.registration import (
+from shared.contracts.events.registration import (
     BranchContactSet,
     DevelopmentAreasSet,
     SetBranchContact,
     SetDevelopmentAreas,
 )
-from shared.messaging import UnitOfWork
+from shared.messaging.bus import UnitOfWork
 
 
 async def set_branch_contact(

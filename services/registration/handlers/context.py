@@ -9,19 +9,19 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from services.registration.adapters.store import SqlStore, Store
-from services.registration.domain.errors import DomainError, NotFound
 from services.registration.domain.reference import Branch, ReferenceData
 from services.registration.domain.rounds import Round
-from shared.commands import acting
-from shared.events.registration import (
+from shared.contracts.errors import DomainError, NotFound
+from shared.contracts.events.registration import (
     ContactDetails,
     ContactHandover,
     ContactPerson,
     GroupMember,
     contacts_topic,
 )
-from shared.messaging import UnitOfWork
-from shared.topics import events_topic
+from shared.contracts.topics import events_topic
+from shared.messaging.bus import UnitOfWork
+from shared.runtime.commands import acting
 
 OSLO = ZoneInfo("Europe/Oslo")
 

@@ -9,8 +9,8 @@ from services.registration.domain import decisions as rules
 from services.registration.domain.decisions import Application
 from services.registration.handlers.applications import load_application
 from services.registration.handlers.context import Context, actor, load_round
-from shared.events.base import Contract
-from shared.events.registration import (
+from shared.contracts.events.base import Contract
+from shared.contracts.events.registration import (
     AdmissionRevoked,
     DecideApplication,
     Decision,
@@ -23,7 +23,7 @@ from shared.events.registration import (
     RevokeAdmission,
     WithdrawMunicipality,
 )
-from shared.messaging import UnitOfWork
+from shared.messaging.bus import UnitOfWork
 
 TARGET = {
     Decision.ADMIT: rules.ADMITTED,

@@ -6,11 +6,11 @@ from uuid import UUID
 
 from services.registration.domain import decisions as rules
 from services.registration.domain.decisions import Application
-from services.registration.domain.errors import Conflict, DomainError, NotFound
 from services.registration.domain.groups import IncompleteGroup, check_group
 from services.registration.handlers.applications import load_application, register_member
 from services.registration.handlers.context import Context
-from shared.events.registration import (
+from shared.contracts.errors import Conflict, DomainError, NotFound
+from shared.contracts.events.registration import (
     AddGroupMember,
     GroupMember,
     GroupMemberAdded,
@@ -19,7 +19,7 @@ from shared.events.registration import (
     RemoveGroupMember,
     ReplaceGroupMember,
 )
-from shared.messaging import UnitOfWork
+from shared.messaging.bus import UnitOfWork
 
 
 async def _changeable(

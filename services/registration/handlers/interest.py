@@ -10,7 +10,7 @@ from services.registration.domain.deadlines import require_before
 from services.registration.domain.interest import check_municipality_contacts, scope_of_interest
 from services.registration.handlers.context import Context, publish_contact, require_round
 from services.registration.handlers.persons import erase
-from shared.events.registration import (
+from shared.contracts.events.registration import (
     ContactDetails,
     ContactHandover,
     InterestRegistered,
@@ -18,7 +18,7 @@ from shared.events.registration import (
     MunicipalityContactRef,
     RegisterInterest,
 )
-from shared.messaging import UnitOfWork
+from shared.messaging.bus import UnitOfWork
 
 
 async def register_interest(

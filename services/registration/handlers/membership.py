@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from services.registration.domain.errors import DomainError
 from services.registration.handlers.context import Context
-from shared.events.registration import ImportMembers, MembershipChanged
-from shared.messaging import UnitOfWork
+from shared.contracts.errors import DomainError
+from shared.contracts.events.registration import ImportMembers, MembershipChanged
+from shared.messaging.bus import UnitOfWork
 
 
 async def import_members(cmd: ImportMembers, uow: UnitOfWork, ctx: Context) -> MembershipChanged:

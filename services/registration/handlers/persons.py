@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from services.registration.domain.errors import NotFound
 from services.registration.handlers.context import Context, actor
-from shared.events.registration import ContactDetails, ErasePerson, PersonErased
-from shared.messaging import UnitOfWork
+from shared.contracts.errors import NotFound
+from shared.contracts.events.registration import ContactDetails, ErasePerson, PersonErased
+from shared.messaging.bus import UnitOfWork
 
 
 async def erase(

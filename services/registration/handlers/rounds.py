@@ -11,10 +11,10 @@ from services.registration.domain.deadlines import (
     require_later,
     require_not_past,
 )
-from services.registration.domain.errors import Conflict, DomainError, NotFound
 from services.registration.domain.rounds import RoundState as State
 from services.registration.handlers.context import Context, actor, load_round
-from shared.events.registration import (
+from shared.contracts.errors import Conflict, DomainError, NotFound
+from shared.contracts.events.registration import (
     ApplicationWindowOpened,
     CancelRound,
     ChangeCapacity,
@@ -29,7 +29,7 @@ from shared.events.registration import (
     RoundOpened,
     RoundState,
 )
-from shared.messaging import UnitOfWork
+from shared.messaging.bus import UnitOfWork
 
 
 def capacities_by_id(ctx: Context, given: Mapping[str, int]) -> dict[str, int]:

@@ -13,7 +13,7 @@ import asyncpg
 from services.scheduling.domain.calendar import Gathering, Slot, Status
 from services.scheduling.domain.invitations import Invitee, Member, RegionState
 from services.scheduling.domain.programme import Planned
-from shared.events.scheduling import InviteeRole
+from shared.contracts.events.scheduling import InviteeRole
 
 Db: TypeAlias = asyncpg.Connection | asyncpg.Pool
 

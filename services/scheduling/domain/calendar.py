@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from services.scheduling.domain.errors import Conflict, DomainError
+from shared.contracts.errors import Conflict, DomainError
 
 OSLO = ZoneInfo("Europe/Oslo")
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from services.scheduling.domain.calendar import OSLO
-from services.scheduling.domain.errors import DomainError
+from shared.contracts.errors import DomainError
 
 
 class InterimStatus(StrEnum):

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID, uuid5
 
-from shared.events.scheduling import GatheringKind, InviteeRole
+from shared.contracts.events.scheduling import GatheringKind, InviteeRole
 
 # Fixed forever: invitation ids are uuid5(gathering id, invitee key) in this namespace.
 NAMESPACE = UUID("3c6f0a3e-8d0b-4a52-9a55-5b8d2a1f0c77")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.scheduling.domain.errors import DomainError
+from shared.contracts.errors import DomainError
 
 PRESAMLINGER = 2
 SAMLINGER = 6

@@ -18,7 +18,7 @@ from pathlib import Path
 from dateutil.easter import easter
 from holidays.countries.norway import Norway
 
-from services.scheduling.domain.errors import DomainError
+from shared.contracts.errors import DomainError
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MAX_SPAN_DAYS = 400

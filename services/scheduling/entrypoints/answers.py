@@ -18,11 +18,11 @@ from fastapi.responses import HTMLResponse
 from services.scheduling.adapters import repository as repo
 from services.scheduling.domain.calendar import OSLO
 from services.scheduling.handlers.context import Context
-from shared.answer_links import InvalidAnswerLink, verify
-from shared.commands import REFUSALS
-from shared.events.scheduling import RecordRsvp, Rsvp
-from shared.problems import Problem, texts
-from shared.service import RuntimeDep
+from shared.contracts.events.scheduling import RecordRsvp, Rsvp
+from shared.runtime.answer_links import InvalidAnswerLink, verify
+from shared.runtime.commands import REFUSALS
+from shared.runtime.problems import Problem, texts
+from shared.runtime.spec import RuntimeDep
 
 router = APIRouter(responses=REFUSALS)
 

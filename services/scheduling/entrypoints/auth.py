@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from services.scheduling.handlers.context import Context
-from shared.auth import Principal, Role, parse_tokens, require_branch, require_programme
-from shared.events.scheduling import GatheringKind
+from shared.contracts.events.scheduling import GatheringKind
+from shared.runtime.auth import Principal, Role, parse_tokens, require_branch, require_programme
 
 
 def tokens(raw: str, ctx: Context) -> dict[str, Principal]:

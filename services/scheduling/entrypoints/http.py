@@ -16,14 +16,14 @@ from fastapi import APIRouter, Query, Request, Response
 from services.scheduling.adapters import repository as repo
 from services.scheduling.domain.attendance import attendance_rates
 from services.scheduling.domain.calendar import OSLO, current_round
-from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.suggestions import WEEKDAYS, suggest_dates
 from services.scheduling.entrypoints import ical
 from services.scheduling.handlers.context import Context
-from shared.auth import Forbidden, Principal, PrincipalDep, Role, principal_of
-from shared.commands import READ_REFUSALS
-from shared.problems import Problem, language, texts
-from shared.service import RuntimeDep
+from shared.contracts.errors import DomainError
+from shared.runtime.auth import Forbidden, Principal, PrincipalDep, Role, principal_of
+from shared.runtime.commands import READ_REFUSALS
+from shared.runtime.problems import Problem, language, refused, texts
+from shared.runtime.spec import RuntimeDep
 
 # Every route may refuse a caller, a path or a parameter: say so in the OpenAPI document.
 router = APIRouter(responses=READ_REFUSALS)
@@ -36,22 +36,11 @@ def _ctx(request: Request) -> Context:
     return ctx
 
 
-def _refused(error: DomainError, status: int | None = None) -> Problem:
-    """A domain refusal as the problem document the commands give (see app.refusal)."""
-    nb = error.nb or error.en
-    return Problem(
-        error.slug,
-        texts(nb, error.nn or nb, error.en),
-        status=status or error.status,
-        field=error.field,
-    )
-
-
 def _region(request: Request, region: str) -> str:
     try:
         return _ctx(request).region(region).id
     except DomainError as error:
-        raise _refused(error, 404) from error
+        raise refused(error, 404) from error
 
 
 def _gathering(row: Any, invitations: list[Any] | None = None) -> dict[str, Any]:
@@ -228,7 +217,7 @@ async def date_suggestions(
             taken=taken,
         )
     except DomainError as error:
-        raise _refused(error) from error
+        raise refused(error) from error
     lang = language(request.headers.get("accept-language"))
     return {
         "round_id": round_id,

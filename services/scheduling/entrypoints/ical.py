@@ -9,15 +9,15 @@ with STATUS:CANCELLED, so subscribers drop it rather than keep a stale copy.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import asyncpg
-from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vRecur
+from icalendar import Calendar, Event
 
 from services.scheduling.adapters import repository as repo
 from services.scheduling.domain.calendar import OSLO
+from shared.ical import PRODID, oslo_timezone
 
-PRODID = "-//Norsk kulturskoleråd//Fremtidens kulturskole//NB"
 UID_DOMAIN = "kulturskoleradet.no"
 KIND_NAMES = {
     "presamling": "Presamling",
@@ -28,34 +28,8 @@ KIND_NAMES = {
 }
 
 
-CET, CEST = timedelta(hours=1), timedelta(hours=2)
-
-
 def uid(gathering_id: object) -> str:
     return f"{gathering_id}@{UID_DOMAIN}"
-
-
-def oslo_timezone() -> Timezone:
-    """Europe/Oslo as the EU rule (since 1996): the same for every year, unlike a list of
-    transitions that ends somewhere."""
-    zone = Timezone()
-    zone.add("tzid", "Europe/Oslo")
-    zone.add("x-lic-location", "Europe/Oslo")
-    summer = TimezoneDaylight()
-    summer.add("tzname", "CEST")
-    summer.add("tzoffsetfrom", CET)
-    summer.add("tzoffsetto", CEST)
-    summer.add("dtstart", datetime(1970, 3, 29, 2, 0))
-    summer.add("rrule", vRecur(freq="YEARLY", bymonth=3, byday="-1SU"))
-    winter = TimezoneStandard()
-    winter.add("tzname", "CET")
-    winter.add("tzoffsetfrom", CEST)
-    winter.add("tzoffsetto", CET)
-    winter.add("dtstart", datetime(1970, 10, 25, 3, 0))
-    winter.add("rrule", vRecur(freq="YEARLY", bymonth=10, byday="-1SU"))
-    zone.add_component(summer)
-    zone.add_component(winter)
-    return zone
 
 
 def feed(

@@ -12,12 +12,12 @@ from fastapi import APIRouter, HTTPException, Request
 
 from services.scheduling.adapters import interim_work as store
 from services.scheduling.domain.calendar import OSLO
-from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.interim_work import InterimStatus, status_of
 from services.scheduling.handlers.context import Context
-from shared.auth import PrincipalDep, Role
-from shared.commands import REFUSALS
-from shared.service import RuntimeDep
+from shared.contracts.errors import DomainError
+from shared.runtime.auth import PrincipalDep, Role
+from shared.runtime.commands import REFUSALS
+from shared.runtime.spec import RuntimeDep
 
 router = APIRouter(responses=REFUSALS)
 

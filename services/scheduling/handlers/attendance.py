@@ -6,11 +6,11 @@ import asyncpg
 
 from services.scheduling.adapters import repository as repo
 from services.scheduling.domain.calendar import require_started
-from services.scheduling.domain.errors import Conflict, DomainError, NotFound
 from services.scheduling.domain.invitations import Invitee as Target
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.gatherings import load_gathering
-from shared.events.scheduling import (
+from shared.contracts.errors import Conflict, DomainError, NotFound
+from shared.contracts.events.scheduling import (
     AttendanceRecorded,
     Invitee,
     InviteeRole,
@@ -19,7 +19,7 @@ from shared.events.scheduling import (
     Rsvp,
     RsvpRecorded,
 )
-from shared.messaging import UnitOfWork
+from shared.messaging.bus import UnitOfWork
 
 
 def _require_region(ctx: Context, row_region: str, region: str) -> None:

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.scheduling.domain.calendar import OSLO
-from services.scheduling.domain.errors import DomainError
 from services.scheduling.domain.regions import Region, Regions
 from services.scheduling.domain.suggestions import HolidayWeeks
-from shared.events.scheduling import guest_contacts_topic
-from shared.topics import events_topic
+from shared.contracts.errors import DomainError
+from shared.contracts.events.scheduling import guest_contacts_topic
+from shared.contracts.topics import events_topic
 
 
 def oslo_now() -> datetime:

@@ -10,14 +10,12 @@ import asyncpg
 
 from services.scheduling.adapters import repository as repo
 from services.scheduling.domain.calendar import OSLO, Gathering, Slot, clashes
-from services.scheduling.domain.errors import Conflict, DomainError, NotFound
 from services.scheduling.domain.programme import shape_breaches
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.invitations import refresh
 from services.scheduling.handlers.rounds import require_round
-from shared.auth import Role
-from shared.commands import acting
-from shared.events.scheduling import (
+from shared.contracts.errors import Conflict, DomainError, NotFound
+from shared.contracts.events.scheduling import (
     CancelGathering,
     GatheringCancelled,
     GatheringKind,
@@ -32,7 +30,9 @@ from shared.events.scheduling import (
     Venue,
     VenueInfo,
 )
-from shared.messaging import UnitOfWork
+from shared.messaging.bus import UnitOfWork
+from shared.runtime.auth import Role
+from shared.runtime.commands import acting
 
 # Kinds scheduled directly; a dialogmøte answers a request, veiledning is a booking.
 DIRECT_KINDS = {GatheringKind.PRESAMLING, GatheringKind.SAMLING, GatheringKind.DELINGSARENA}

@@ -6,17 +6,17 @@ import uuid
 
 from services.scheduling.adapters import interim_work as store
 from services.scheduling.adapters import repository as repo
-from services.scheduling.domain.errors import Conflict, DomainError, NotFound
 from services.scheduling.domain.interim_work import is_late, require_after_samling
 from services.scheduling.handlers.context import Context
-from shared.events.scheduling import (
+from shared.contracts.errors import Conflict, DomainError, NotFound
+from shared.contracts.events.scheduling import (
     GroupRecipient,
     InterimWorkReported,
     InterimWorkSet,
     ReportInterimWork,
     SetInterimWork,
 )
-from shared.messaging import UnitOfWork
+from shared.messaging.bus import UnitOfWork
 
 
 async def set_interim_work(cmd: SetInterimWork, uow: UnitOfWork, ctx: Context) -> InterimWorkSet:

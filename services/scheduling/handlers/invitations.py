@@ -21,7 +21,7 @@ from services.scheduling.domain.invitations import (
     reconcile,
 )
 from services.scheduling.handlers.context import Context
-from shared.events.registration import (
+from shared.contracts.events.registration import (
     AdmissionRevoked,
     ApplicationSubmitted,
     GroupMemberAdded,
@@ -32,7 +32,7 @@ from shared.events.registration import (
     MunicipalityWithdrawn,
     PersonErased,
 )
-from shared.events.scheduling import (
+from shared.contracts.events.scheduling import (
     CancellationCause,
     GatheringCancelled,
     GatheringKind,
@@ -42,7 +42,7 @@ from shared.events.scheduling import (
     Invitee,
     InviteeRole,
 )
-from shared.messaging import UnitOfWork
+from shared.messaging.bus import UnitOfWork
 
 
 def invitation_facts(row: asyncpg.Record, invitation: asyncpg.Record) -> dict[str, object]:

@@ -9,13 +9,12 @@ from uuid import UUID
 
 from services.scheduling.adapters import repository as repo
 from services.scheduling.domain.calendar import OSLO, Slot
-from services.scheduling.domain.errors import Conflict, DomainError, NotFound
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.gatherings import check_supervisor_free, create_gathering
 from services.scheduling.handlers.invitations import invitation_facts
 from services.scheduling.handlers.rounds import require_round
-from shared.commands import acting
-from shared.events.scheduling import (
+from shared.contracts.errors import Conflict, DomainError, NotFound
+from shared.contracts.events.scheduling import (
     BookSupervision,
     DialogueMeetingRequested,
     DialogueMeetingScheduled,
@@ -31,8 +30,9 @@ from shared.events.scheduling import (
     SupervisionBooked,
     Venue,
 )
-from shared.messaging import UnitOfWork
-from shared.outbox import add_to_outbox
+from shared.messaging.bus import UnitOfWork
+from shared.messaging.outbox import add_to_outbox
+from shared.runtime.commands import acting
 
 
 def _requested_by() -> str | None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 from services.scheduling.adapters import repository as repo
-from services.scheduling.domain.errors import Conflict
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.gatherings import venue_json
-from shared.commands import acting
-from shared.events.scheduling import DelingsarenaProposed, ProposeDelingsarena, VenueInfo
-from shared.messaging import UnitOfWork
+from shared.contracts.errors import Conflict
+from shared.contracts.events.scheduling import DelingsarenaProposed, ProposeDelingsarena, VenueInfo
+from shared.messaging.bus import UnitOfWork
+from shared.runtime.commands import acting
 
 
 async def propose_delingsarena(

@@ -7,8 +7,8 @@ from typing import Any
 
 from services.scheduling.handlers import invitations, rounds
 from services.scheduling.handlers.context import Context
-from shared.events.base import Contract
-from shared.events.registration import (
+from shared.contracts.events.base import Contract
+from shared.contracts.events.registration import (
     AdmissionRevoked,
     ApplicationSubmitted,
     GroupMemberAdded,
@@ -21,7 +21,7 @@ from shared.events.registration import (
     RoundClosed,
     RoundOpened,
 )
-from shared.messaging import UnitOfWork
+from shared.messaging.bus import UnitOfWork
 
 FOLLOWS: dict[type[Contract], Callable[[Any, UnitOfWork, Context], Awaitable[Any]]] = {
     RoundOpened: rounds.round_opened,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from services.scheduling.adapters import repository as repo
-from services.scheduling.domain.errors import DomainError
 from services.scheduling.handlers.context import Context
-from shared.events.registration import RoundClosed, RoundOpened
-from shared.messaging import UnitOfWork
+from shared.contracts.errors import DomainError
+from shared.contracts.events.registration import RoundClosed, RoundOpened
+from shared.messaging.bus import UnitOfWork
 
 
 async def round_opened(event: RoundOpened, uow: UnitOfWork, ctx: Context) -> None:

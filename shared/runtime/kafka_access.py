@@ -18,16 +18,11 @@ from __future__ import annotations
 
 import enum
 import logging
-import ssl
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka.conn import create_conn
 from aiokafka.errors import (
-    AuthenticationFailedError,
-    BrokerResponseError,
-    KafkaConnectionError,
     KafkaError,
     for_code,
 )
@@ -40,10 +35,10 @@ from aiokafka.protocol.admin import (
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import Array, Boolean, Bytes, Int16, Int32, Schema, String
 
-from shared.catalog import Catalog, ServiceDeclaration
-from shared.kafka_admin import admin_client
-from shared.kafka_client import Kafka, as_connection
-from shared.topics import DEFAULT_PREFIX, dlq_topic
+from shared.contracts.topics import DEFAULT_PREFIX, dlq_topic
+from shared.messaging.kafka_admin import admin_client
+from shared.messaging.kafka_client import Kafka, KafkaAccessError, as_connection, check_login
+from shared.runtime.catalog import Catalog, ServiceDeclaration
 
 log = logging.getLogger(__name__)
 
@@ -251,10 +246,6 @@ async def describe_acls(kafka: Kafka, principal: str | None = None) -> list[Acl]
 # --- the check at start -------------------------------------------------------------------
 
 
-class KafkaAccessError(RuntimeError):
-    """The service cannot work with this broker as this user: no retry will change that."""
-
-
 class _MetadataResponse_v8(Response):  # type: ignore[misc]  # aiokafka's protocol is untyped
     API_KEY = 3
     API_VERSION = 8
@@ -371,41 +362,6 @@ class _DescribeGroup(Request[_DescribeGroupsRequest_v3]):  # type: ignore[misc] 
 
 def _allowed(bits: int, operation: Operation) -> bool:
     return bool(bits & (1 << operation))
-
-
-async def check_login(kafka: Kafka, *, timeout_ms: int = 10000) -> None:
-    """Connect to a bootstrap server and log in: a refused password or certificate raises
-    `KafkaAccessError` (the clients themselves only say they could not bootstrap). A broker
-    that does not answer raises `KafkaConnectionError`, which a caller may retry."""
-    connection = as_connection(kafka)
-    last: Exception | None = None
-    for address in connection.bootstrap.split(","):
-        host, _, port = address.strip().rpartition(":")
-        try:
-            conn = await create_conn(
-                host, int(port), request_timeout_ms=timeout_ms, **connection.security_kwargs()
-            )
-        except (AuthenticationFailedError, BrokerResponseError) as error:
-            # SaslAuthenticationFailed, UnsupportedSaslMechanism, IllegalSaslState, …
-            raise KafkaAccessError(
-                f"Kafka at {address} refused the login of {connection.principal} "
-                f"({connection.security_protocol}, {connection.sasl_mechanism}): {error}"
-            ) from None
-        except ssl.SSLError as error:
-            raise KafkaAccessError(
-                f"TLS with Kafka at {address} failed ({connection.describe()}): {error}"
-            ) from None
-        except (KafkaConnectionError, OSError) as error:
-            cause = error.__cause__ or error.__context__
-            if isinstance(cause, ssl.SSLError):
-                raise KafkaAccessError(
-                    f"TLS with Kafka at {address} failed ({connection.describe()}): {cause}"
-                ) from None
-            last = error
-            continue
-        conn.close()
-        return
-    raise KafkaConnectionError(f"no Kafka bootstrap server answered: {last!r}")
 
 
 async def check_access(

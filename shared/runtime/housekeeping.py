@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 import asyncpg
 from prometheus_client import Counter
 
-from shared.idempotency import PURGE_BATCH_SQL as PURGE_IDEMPOTENCY_KEYS
-from shared.retry import backoff_delay
-from shared.settings import ServiceSettings
+from shared.messaging.retry import backoff_delay
+from shared.runtime.idempotency import PURGE_BATCH_SQL as PURGE_IDEMPOTENCY_KEYS
+from shared.runtime.settings import ServiceSettings
 
 if TYPE_CHECKING:
-    from shared.service import Runtime
+    from shared.runtime.spec import Runtime
 
 log = logging.getLogger(__name__)
 PURGED = Counter("ks_housekeeping_deleted_total", "Rows deleted by housekeeping", ["table"])
@@ -58,7 +58,7 @@ PURGES: list[Purge] = [
         " WHERE processed_at < now() - make_interval(secs => $1::float8 * 86400) LIMIT $2)",
         lambda settings: settings.inbox_retention_days,
     ),
-    # Kept HTTP answers of Idempotency-Keys, each with its inbox row (see shared.idempotency).
+    # Kept HTTP answers of Idempotency-Keys, each with its inbox row (see shared.runtime.idempotency).
     Purge(
         "idempotency_keys",
         PURGE_IDEMPOTENCY_KEYS,

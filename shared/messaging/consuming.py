@@ -5,8 +5,7 @@ FastStream hands a batch subscriber what one `getmany` brought and calls `getman
 when the handler returns. aiokafka meanwhile sends the broker no new fetch while records it
 fetched wait unread, so a record that arrives while a batch is handled waited for that batch,
 its offset commit, a fetch after them, and then the next batch too: about two handling cycles
-(measured at 200 commands/s: 36 ms from publish to handling, of cycles of 15 ms; see
-docs/performance.md). Here the handler keeps the consumer in hand while the subscriber runs:
+(docs/performance.md, sixth round). Here the handler keeps the consumer in hand while the subscriber runs:
 
 - a `getmany` runs ahead while a batch is handled, so what arrives meanwhile is fetched at
   once, and the next batch is what it took plus whatever else is fetched by then, or within
@@ -32,16 +31,15 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError
 
-from shared.messaging import MESSAGES
-from shared.retry import backoff_delay, describe
+from shared.messaging.bus import MESSAGES
+from shared.messaging.retry import backoff_delay, describe
 
 log = logging.getLogger(__name__)
 
 # A batch smaller than a full one waits up to this long for one more fetch to join it. Under
 # load a fetch is at hand and nothing waits; at a few hundred records a second, batches of one
 # or two records each paid a transaction's fixed round trips (begin, inbox, outbox, commit).
-# Open loop at 200 commands/s, six runs each way, alternating: end to end p50 / p99 80 / 173 ms
-# on average without it, 69 / 153 with 3 ms; the machine 180 % busy of 200, against 185.
+# The figures that chose 3 ms are in docs/performance.md (seventh round).
 LINGER_MS = 3
 
 Escapes = dict[tuple[str, int, int], int]  # (topic, partition, offset) -> times it escaped

@@ -6,7 +6,7 @@ default; nynorsk or English when `Accept-Language` asks), the `status`, and the 
 `field` when one is to blame. The input is never echoed back whole: validation errors name the
 field and what is wrong with it, not the value.
 
-A service raises `Problem` (or the plain `Rejected` of `shared.messaging`, whose reason is then
+A service raises `Problem` (or the plain `Rejected` of `shared.messaging.bus`, whose reason is then
 the detail in every language); `install(app)` turns those, FastAPI's own HTTP errors, request
 validation errors and anything unexpected into problem documents.
 """
@@ -25,7 +25,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from shared.messaging import Rejected
+from shared.contracts.errors import DomainError
+from shared.messaging.bus import Rejected
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,23 @@ class Problem(Rejected):
         self.detail = dict(detail)
         self.title = dict(title) if title is not None else None
         self.field = field
+
+
+def refused(error: DomainError, status: int | None = None) -> Problem:
+    """A domain refusal as its problem document: the one mapping every service uses."""
+    nb = error.nb or error.en
+    return Problem(
+        error.slug,
+        texts(nb, error.nn or nb, error.en),
+        status=status or error.status,
+        field=error.field,
+    )
+
+
+def refusal(error: Exception) -> Rejected | None:
+    """Domain errors, once, at the edge: a problem over HTTP (in the caller's language), a
+    dead letter from Kafka (its English text as the reason); None for anything else."""
+    return refused(error) if isinstance(error, DomainError) else None
 
 
 def language(accept_language: str | None) -> str:
@@ -342,7 +360,7 @@ INPUT_REASONS: dict[str, dict[str, str]] = {
     "model_attributes_type": texts("må være et objekt", "må vere eit objekt", "must be an object"),
 }
 # Rules a contract's validators state (the text after pydantic's "Value error, "), by their
-# English words (those of `shared/events`); a service adds its own with `value_reason`.
+# English words (those of `shared/contracts/events`); a service adds its own with `value_reason`.
 VALUE_REASONS: dict[str, dict[str, str]] = {
     "a venue needs an address or a digital link": texts(
         "et sted trenger en adresse eller en digital lenke",

@@ -13,14 +13,11 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -28,87 +25,27 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared import problems
-from shared.consuming import Escapes, consume_batches
+from shared.contracts.schema import asyncapi_document
+from shared.contracts.topics import dlq_topic
 from shared.db.migrations import migrate
 from shared.db.pool import connect, create_pool
-from shared.envelope import Envelope
-from shared.events.base import Contract
-from shared.housekeeping import housekeeping_worker
-from shared.kafka_access import KafkaAccessError, check_access
-from shared.lag import consumer_lag_worker
-from shared.logs import configure_logging
-from shared.messaging import (
-    BeforeCommit,
+from shared.messaging.bus import (
     DeadLetters,
-    Handler,
     KafkaMessageProcessor,
     MessageBus,
-    Origin,
-    Outcome,
 )
-from shared.outbox import OutboxRelay, kafka_producer, outbox_counts
-from shared.settings import ServiceSettings
-from shared.topics import dlq_topic
+from shared.messaging.consuming import Escapes, consume_batches
+from shared.messaging.kafka_client import KafkaAccessError
+from shared.messaging.outbox import OutboxRelay, kafka_producer, outbox_counts
+from shared.runtime import problems
+from shared.runtime.housekeeping import housekeeping_worker
+from shared.runtime.kafka_access import check_access
+from shared.runtime.lag import consumer_lag_worker
+from shared.runtime.logs import configure_logging
+from shared.runtime.settings import ServiceSettings
+from shared.runtime.spec import Runtime, ServiceSpec, get_runtime
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Runtime:
-    """What the lifespan built; routes and workers reach it through `app.state.runtime`."""
-
-    settings: ServiceSettings
-    pool: asyncpg.Pool
-    bus: MessageBus
-    broker: KafkaBroker
-    producer: AIOKafkaProducer
-    relay: OutboxRelay
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    async def command(
-        self,
-        contract: Contract,
-        *,
-        message_id: str | None = None,
-        before_commit: BeforeCommit | None = None,
-    ) -> Outcome:
-        """Run an HTTP command through the same handler as Kafka; 4xx on rejection.
-
-        `before_commit` runs in the command's transaction with its result (see
-        `shared.idempotency`, which keeps the HTTP answer there)."""
-        envelope = Envelope.wrap(contract, source="/http", event_id=message_id)
-        return await self.bus.handle(
-            envelope, contract, Origin(topic="http"), before_commit=before_commit
-        )
-
-
-# A coroutine function: each worker runs as its own `asyncio.Task`.
-Worker = Callable[[Runtime], Coroutine[Any, Any, None]]
-
-
-@dataclass
-class ServiceSpec:
-    name: str
-    version: str
-    description: str
-    settings: ServiceSettings
-    handlers: Mapping[str, Handler]
-    subscribe_to: Sequence[str]
-    publishes: Mapping[str, Sequence[type[Contract]]]
-    router: APIRouter
-    migrations: Path
-    workers: Sequence[Worker] = ()
-    on_startup: Callable[[Runtime], Awaitable[None]] | None = None
-
-
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def bootstrap_servers(bootstrap: str) -> list[str]:
@@ -162,7 +99,7 @@ def _consumer(
     escapes: Escapes,
 ) -> Callable[[KafkaMessage], Awaitable[None]]:
     """The subscriber's handler: it keeps the consumer while the subscriber runs (see
-    shared/consuming.py), fetching ahead and committing behind."""
+    shared/messaging/consuming.py), fetching ahead and committing behind."""
 
     async def consume(msg: KafkaMessage) -> None:
         raw = msg.raw_message
@@ -200,7 +137,6 @@ def asyncapi_for(spec: ServiceSpec) -> dict[str, Any]:
 
     Generated from the spec, not by FastStream: messages are published from the outbox, not
     through broker publishers, and subscribers take raw bytes (see `asyncapi_document`)."""
-    from shared.contracts import asyncapi_document
 
     return asyncapi_document(spec)
 
@@ -254,8 +190,7 @@ def build_app(spec: ServiceSpec) -> FastAPI:
         await _retrying(f"{spec.name}: kafka subscribers", broker.start)
         # What start-up made (modules, FastAPI's and pydantic's schemas, the reference data) lives
         # as long as the process: out of the collector's sight, a full collection walks only what
-        # came since. Measured in the benchmark's open loop, a full collection paused each
-        # service's loop for 15-35 ms, once or twice in 30 s.
+        # came since, and its pauses of the loop stay short (docs/performance.md, eighth round).
         gc.freeze()
         app.state.ready = True
         log.info("service started", extra={"port": settings.http_port})

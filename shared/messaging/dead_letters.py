@@ -1,6 +1,6 @@
 """Operator tools for dead letters: list what lies on a `<topic>.dlq`, re-drive it.
 
-`DeadLetters` (shared/messaging.py) publishes a message it cannot handle to `<topic>.dlq` with
+`DeadLetters` (shared/messaging/bus.py) publishes a message it cannot handle to `<topic>.dlq` with
 its value, key and headers as they were, plus `dlq_*` headers saying why, from where and when.
 `list_dead_letters` reads a DLQ from its beginning to its current end, without a consumer group,
 so looking never moves anybody's offsets. `redrive` publishes chosen letters to their original
@@ -21,10 +21,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.kafka_client import Kafka, as_connection, client_kwargs
-from shared.messaging import NULL_VALUE_HEADER, OMITTED_HEADER
-from shared.outbox import kafka_producer
-from shared.topics import dlq_topic as dlq_topic_of
+from shared.contracts.topics import dlq_topic as dlq_topic_of
+from shared.messaging.bus import NULL_VALUE_HEADER, OMITTED_HEADER
+from shared.messaging.kafka_client import Kafka, as_connection, client_kwargs
+from shared.messaging.outbox import kafka_producer
 
 DLQ_SUFFIX = dlq_topic_of("")
 DLQ_HEADER_PREFIX = "dlq_"

@@ -3,7 +3,7 @@
 A service lists its commands in one `CommandRegistry`; from it come the handler table (for
 `ServiceSpec.handlers`, so the command topic runs the same handlers) and the HTTP routes
 (each authorizes the bearer token's principal, then runs the command through the message
-bus, with `Idempotency-Key` support from `shared.idempotency`). Adding a command touches one
+bus, with `Idempotency-Key` support from `shared.runtime.idempotency`). Adding a command touches one
 entry. Handlers take `(command, uow, ctx)`, where `ctx` is the service's own context.
 
     REGISTRY = CommandRegistry[Context]([
@@ -25,17 +25,18 @@ from fastapi import APIRouter, Depends, Header, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, create_model
 
-from shared.auth import Principal, PrincipalDep, Role
-from shared.events.base import Command, Contract
-from shared.idempotency import REPLAYED_HEADER, Answer, IdempotentRequest, run_once
-from shared.messaging import Handler, Outcome, Rejected, UnitOfWork
-from shared.problems import PROBLEM_JSON, require_json
-from shared.service import Runtime, RuntimeDep
+from shared.contracts.events.base import Command, Contract
+from shared.messaging.bus import Handler, Outcome, Rejected, UnitOfWork
+from shared.runtime import problems
+from shared.runtime.auth import Principal, PrincipalDep, Role
+from shared.runtime.idempotency import REPLAYED_HEADER, Answer, IdempotentRequest, run_once
+from shared.runtime.problems import PROBLEM_JSON, require_json
+from shared.runtime.spec import Runtime, RuntimeDep
 
 Ctx = TypeVar("Ctx")
 
 CommandHandler = Callable[[Any, UnitOfWork, Ctx], Awaitable[Any]]
-# Raises `shared.auth.Forbidden` (403) or `Rejected` (4xx) when the principal may not.
+# Raises `shared.runtime.auth.Forbidden` (403) or `Rejected` (4xx) when the principal may not.
 Rule = Callable[[Principal, Any, Ctx], None]
 
 
@@ -93,7 +94,7 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
 
 
-# RFC 9457 problem details (shared.problems), as every refusal is answered.
+# RFC 9457 problem details (shared.runtime.problems), as every refusal is answered.
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -144,10 +145,6 @@ def accepted(outcome: Outcome) -> Accepted:
     return Accepted(duplicate=False, result={"id": str(result)} if result is not None else None)
 
 
-def _no_translation(_: Exception) -> Rejected | None:
-    return None
-
-
 # Who sends the command being handled: set by the HTTP route, or from a Kafka command's
 # `ce_principal` extension; None for a trusted system command without one.
 _ACTING: ContextVar[Principal | None] = ContextVar("acting_principal", default=None)
@@ -190,14 +187,15 @@ def parse_principal(value: str) -> Principal:
 
 
 class CommandRegistry(Generic[Ctx]):
-    """`refusal` maps a service's own domain errors to `Rejected` (4xx over HTTP, a dead
-    letter from Kafka) in this one place; what it returns None for propagates unchanged."""
+    """`refusal` maps domain errors to `Rejected` (4xx over HTTP, a dead letter from Kafka) in
+    this one place (by default `shared.runtime.problems.refusal`, for every service's
+    `DomainError`); what it returns None for propagates unchanged."""
 
     def __init__(
         self,
         entries: Iterable[CommandEntry[Ctx]],
         *,
-        refusal: Callable[[Exception], Rejected | None] = _no_translation,
+        refusal: Callable[[Exception], Rejected | None] = problems.refusal,
     ) -> None:
         self.refusal = refusal
         self.entries: dict[type[Contract], CommandEntry[Ctx]] = {}

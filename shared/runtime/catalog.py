@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from shared.settings import ServiceSettings
-from shared.topics import DEFAULT_PREFIX, TopicSpec, unique
+from shared.contracts.topics import DEFAULT_PREFIX, TopicSpec, unique
+from shared.runtime.settings import ServiceSettings
 
 if TYPE_CHECKING:
-    from shared.service import ServiceSpec
+    from shared.runtime.spec import ServiceSpec
 
 S = TypeVar("S", bound=ServiceSettings)
 

@@ -36,11 +36,11 @@ from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter, Gauge
 
 from shared.db.pool import connect
-from shared.envelope import Envelope
-from shared.kafka_client import Kafka, client_kwargs
-from shared.redact import redact
-from shared.retry import backoff_delay, describe, is_transient
-from shared.wakeups import OUTBOX, OUTBOX_SUFFIX, listening_here, wake
+from shared.messaging.envelope import Envelope
+from shared.messaging.kafka_client import Kafka, client_kwargs
+from shared.messaging.redact import redact
+from shared.messaging.retry import backoff_delay, describe, is_transient
+from shared.messaging.wakeups import OUTBOX, OUTBOX_SUFFIX, listening_here, wake
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,8 @@ _PARKED = "parked_at IS NOT NULL AND published_at IS NULL AND discarded_at IS NU
 # each topic and key is read once per batch (parked rows are few), not once per waiting row:
 # asked per row, the planner may answer each from the index of waiting rows, which it rates
 # as cheap as the parked rows' own when its statistics say that nothing waits, and then a
-# batch of 500 read 500 times every waiting row (50 ms with 1,000 waiting; see
-# tests/integration/test_db_plans.py).
+# batch of 500 read 500 times every waiting row (tests/integration/test_db_plans.py holds the
+# plan to its index).
 _NEXT_BATCH = f"""
 WITH parked AS MATERIALIZED (
     SELECT topic, key, min(id) AS id FROM outbox WHERE {_PARKED} GROUP BY topic, key

@@ -24,9 +24,9 @@ from pydantic import (
     model_validator,
 )
 
-from shared.events.base import TOLERANT, TYPE_PREFIX, Command, Contract, Event
-from shared.events.registration import Language
-from shared.topics import DEFAULT_PREFIX, topic_name
+from shared.contracts.events.base import TOLERANT, TYPE_PREFIX, Command, Contract, Event
+from shared.contracts.events.registration import Language
+from shared.contracts.topics import DEFAULT_PREFIX, topic_name
 
 PREFIX = f"{TYPE_PREFIX}.scheduling"
 CONTACTS = "contacts"  # the compacted topic `<prefix>.scheduling.contacts`

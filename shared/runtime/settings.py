@@ -11,8 +11,8 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.kafka_client import KafkaClientSettings
-from shared.topics import DEFAULT_PREFIX
+from shared.contracts.topics import DEFAULT_PREFIX
+from shared.messaging.kafka_client import KafkaClientSettings
 
 
 class ServiceSettings(KafkaClientSettings):

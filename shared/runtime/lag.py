@@ -20,11 +20,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import Gauge
 
-from shared.kafka_client import Kafka, client_kwargs
-from shared.retry import backoff_delay, describe
+from shared.messaging.kafka_client import Kafka, client_kwargs
+from shared.messaging.retry import backoff_delay, describe
 
 if TYPE_CHECKING:
-    from shared.service import Runtime, Worker
+    from shared.runtime.spec import Runtime, Worker
 
 log = logging.getLogger(__name__)
 

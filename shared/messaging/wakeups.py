@@ -28,7 +28,7 @@ from contextvars import ContextVar
 
 import asyncpg
 
-from shared.retry import describe
+from shared.messaging.retry import describe
 
 log = logging.getLogger(__name__)
 

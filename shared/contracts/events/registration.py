@@ -9,8 +9,8 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from shared.events.base import TOLERANT, TYPE_PREFIX, Command, Contract, Event
-from shared.topics import DEFAULT_PREFIX, topic_name
+from shared.contracts.events.base import TOLERANT, TYPE_PREFIX, Command, Contract, Event
+from shared.contracts.topics import DEFAULT_PREFIX, topic_name
 
 PREFIX = f"{TYPE_PREFIX}.registration"
 CONTACTS = "contacts"  # the compacted topic `<prefix>.registration.contacts`

@@ -22,13 +22,13 @@ import asyncpg
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from prometheus_client import Counter, Histogram
 
-from shared.envelope import Envelope, PoisonMessage
-from shared.events.base import Contract
-from shared.outbox import add_to_outbox, outbox_rows_at_end
-from shared.redact import redact
-from shared.retry import backoff_delay, describe, is_transient
-from shared.topics import dlq_topic
-from shared.wakeups import after_commit
+from shared.contracts.events.base import Contract
+from shared.contracts.topics import dlq_topic
+from shared.messaging.envelope import Envelope, PoisonMessage
+from shared.messaging.outbox import add_to_outbox, outbox_rows_at_end
+from shared.messaging.redact import redact
+from shared.messaging.retry import backoff_delay, describe, is_transient
+from shared.messaging.wakeups import after_commit
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.events.base import REGISTRY, Contract
+from shared.contracts.events.base import REGISTRY, Contract
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 CORRELATION_HEADER = "ce_correlationid"
 CAUSATION_HEADER = "ce_causationid"
-# Who sent a command (`role:branch:name`, as `shared.auth.Principal.caller`), a CloudEvents
+# Who sent a command (`role:branch:name`, as `shared.runtime.auth.Principal.caller`), a CloudEvents
 # extension attribute like the two above. Optional: envelopes without it are read as before.
 PRINCIPAL_HEADER = "ce_principal"
 # The headers before they were CloudEvents extension attributes; read, never written.

@@ -13,7 +13,7 @@ from typing import Any
 from pythonjsonlogger.core import LogData
 from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 
-from shared.redact import redact
+from shared.messaging.redact import redact
 
 # What the JSON encoder writes as it is: nothing in these can hold an address.
 _VERBATIM = (bool, int, float, type(None))

@@ -19,8 +19,8 @@ from aiokafka.errors import (
     for_code,
 )
 
-from shared.kafka_client import Kafka, as_connection
-from shared.topics import DEFAULT_PREFIX, TopicSpec, unique
+from shared.contracts.topics import DEFAULT_PREFIX, TopicSpec, unique
+from shared.messaging.kafka_client import Kafka, as_connection, check_login
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,6 @@ async def wait_for_kafka(bootstrap: Kafka, timeout: float = 60.0) -> None:
         if kafka.uses_sasl or kafka.uses_tls:
             # The client only says it could not bootstrap; a refused login or certificate
             # is no reason to wait: check_login raises KafkaAccessError saying which.
-            from shared.kafka_access import check_login
-
             with contextlib.suppress(KafkaError, OSError):
                 await check_login(kafka, timeout_ms=3000)
         await asyncio.sleep(0.5)

@@ -20,8 +20,8 @@ from datetime import datetime
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from shared.kafka_client import Kafka
-from shared.outbox import kafka_producer
+from shared.messaging.kafka_client import Kafka
+from shared.messaging.outbox import kafka_producer
 
 BATCH = 500
 

@@ -17,6 +17,8 @@ import ssl
 from pathlib import Path
 from typing import Any, Literal
 
+from aiokafka.conn import create_conn
+from aiokafka.errors import AuthenticationFailedError, BrokerResponseError, KafkaConnectionError
 from aiokafka.helpers import create_ssl_context
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import (
@@ -299,3 +301,42 @@ class KafkaClientSettings(BaseSettings):
             ssl_key_password=self.kafka_ssl_key_password,
             ssl_check_hostname=self.kafka_ssl_check_hostname,
         )
+
+
+class KafkaAccessError(RuntimeError):
+    """The service cannot work with this broker as this user: no retry will change that."""
+
+
+async def check_login(kafka: Kafka, *, timeout_ms: int = 10000) -> None:
+    """Connect to a bootstrap server and log in: a refused password or certificate raises
+    `KafkaAccessError` (the clients themselves only say they could not bootstrap). A broker
+    that does not answer raises `KafkaConnectionError`, which a caller may retry."""
+    connection = as_connection(kafka)
+    last: Exception | None = None
+    for address in connection.bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            conn = await create_conn(
+                host, int(port), request_timeout_ms=timeout_ms, **connection.security_kwargs()
+            )
+        except (AuthenticationFailedError, BrokerResponseError) as error:
+            # SaslAuthenticationFailed, UnsupportedSaslMechanism, IllegalSaslState, …
+            raise KafkaAccessError(
+                f"Kafka at {address} refused the login of {connection.principal} "
+                f"({connection.security_protocol}, {connection.sasl_mechanism}): {error}"
+            ) from None
+        except ssl.SSLError as error:
+            raise KafkaAccessError(
+                f"TLS with Kafka at {address} failed ({connection.describe()}): {error}"
+            ) from None
+        except (KafkaConnectionError, OSError) as error:
+            cause = error.__cause__ or error.__context__
+            if isinstance(cause, ssl.SSLError):
+                raise KafkaAccessError(
+                    f"TLS with Kafka at {address} failed ({connection.describe()}): {cause}"
+                ) from None
+            last = error
+            continue
+        conn.close()
+        return
+    raise KafkaConnectionError(f"no Kafka bootstrap server answered: {last!r}")

@@ -20,7 +20,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from shared.problems import Problem, Texts, texts
+from shared.runtime.problems import Problem, Texts, texts
 
 TOKENS = "tokens"  # where the runtime keeps the parsed tokens: runtime.extras[TOKENS]
 

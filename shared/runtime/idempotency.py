@@ -36,11 +36,11 @@ import asyncpg
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from shared.events.base import Contract
-from shared.messaging import Outcome, Rejected
+from shared.contracts.events.base import Contract
+from shared.messaging.bus import Outcome, Rejected
 
 if TYPE_CHECKING:  # the runtime's housekeeping imports this module
-    from shared.service import Runtime
+    from shared.runtime.spec import Runtime
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 # Fixed forever: inbox ids of keyed HTTP commands are uuid5 names in this namespace.

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
-from shared.events.base import TYPE_PREFIX, Event
+from shared.contracts.events.base import TYPE_PREFIX, Event
 
 PREFIX = f"{TYPE_PREFIX}.notification"
 
