@@ -11,6 +11,10 @@ Vestland's: "own board" is Vestland's county board, "other board" Agder's. Outco
 - `403`: refused for this principal, a problem document, nothing stored;
 - `404`: refused by not finding what another principal owns (none at present).
 
+Each principal is also called with a person token (signed at sign-in for a named person,
+`shared/runtime/auth.py`) standing in for a column's API token: `PERSONS` says which column
+each one answers as, and an expired person token answers as the wrong token.
+
 Whatever a 2xx answer carries is also checked for what the principal may not see: no other
 branch's messages, contacts, motivations, reasons or requests, and none of those for an
 observer (counts only). A route of a service that is not in this table fails
@@ -32,6 +36,23 @@ TOKENS: dict[str, str | None] = {
     "no token": None,
     "wrong token": "local-board-vestlandx",
 }
+# Person tokens, each answered as its column: (column, role, name, branch, expired). A board
+# names its branch by name or id, as the sign-in front may.
+PERSONS: dict[str, tuple[str, str, str, str | None, bool]] = {
+    "programme (person)": ("programme", "programme", "Kari Programleder", None, False),
+    "own board (person)": ("own board", "board", "Vera Vestland", "Vestland", False),
+    "other board (person)": ("other board", "county_board", "Agnes Agder", "agder", False),
+    "observer (person)": ("observer", "observer", "Ola Observatør", None, False),
+    "expired person": ("wrong token", "programme", "Kari Programleder", None, True),
+}
+CALLERS = ROLES + tuple(PERSONS)
+
+
+def column(caller: str) -> str:
+    """The column of the table that says how `caller` is answered."""
+    return PERSONS[caller][0] if caller in PERSONS else caller
+
+
 # In a query a calendar app may send anything: also a token that is not ASCII.
 WRONG_QUERY_TOKEN = "ikke-gyldig-nøkkel"
 OUTCOMES = ("ok", "401", "403", "404")

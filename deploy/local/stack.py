@@ -100,6 +100,8 @@ def kafka_controller_port() -> int:
 
 PG_SUPERUSER_PASSWORD = "kulturskole-local"
 DATABASE = "kulturskole"
+# The local stack's person-token secret (the compose file's default too); never elsewhere.
+LOCAL_PERSON_TOKEN_SECRET = "local-person-token-secret"
 
 
 def catalog() -> Catalog:
@@ -489,6 +491,8 @@ def service_env() -> dict[str, str]:
                 f"@127.0.0.1:{PORTS.postgres}/{DATABASE}"
             ),
             http_port=PORTS.service(service),
+            # A sign-in front on this machine signs person tokens with it (as compose's).
+            person_token_secret=LOCAL_PERSON_TOKEN_SECRET,
         )
         env |= service.local_env(infra)
     return env

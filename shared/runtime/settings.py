@@ -6,13 +6,25 @@ For example `KS_<SERVICE>_DATABASE_URL`, `KS_<SERVICE>_HTTP_PORT`,
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.contracts.topics import DEFAULT_PREFIX
 from shared.messaging.kafka_client import KafkaClientSettings
+
+# A shorter HMAC secret is guessable; a start-up error says so rather than taking it.
+MIN_PERSON_TOKEN_SECRET = 16
+
+
+@functools.lru_cache(maxsize=8)
+def _secret_file(path: Path, mtime_ns: int) -> str:
+    """A secret's file, read again only when it changed (its mtime is part of the key)."""
+    # One trailing newline is how editors and `echo` end a file; it is no part of it.
+    return path.read_text().removesuffix("\n").removesuffix("\r")
 
 
 class ServiceSettings(KafkaClientSettings):
@@ -57,6 +69,40 @@ class ServiceSettings(KafkaClientSettings):
     # How long an Idempotency-Key's answer is replayed; after that the key is free again.
     idempotency_retention_days: float = Field(default=30, gt=0)
     housekeeping_interval_s: float = Field(default=3600, gt=0)
+    # Person tokens (shared/runtime/auth.py): the HMAC secret a sign-in front signs them
+    # with, or a file holding it (a mounted Secret; a rotated file counts from its next
+    # change). Neither: only the API tokens are taken.
+    person_token_secret: SecretStr | None = None
+    person_token_secret_file: Path | None = None
+
+    @field_validator("person_token_secret", "person_token_secret_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # A deployment template sets every variable, empty where a setting does not apply.
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _one_person_token_secret(self) -> ServiceSettings:
+        # At start, naming the variables, rather than at the first request.
+        path = self.person_token_secret_file
+        if path is None and self.person_token_secret is None:
+            return self
+        if path is not None and self.person_token_secret is not None:
+            raise ValueError("give person_token_secret or person_token_secret_file, not both")
+        if path is not None and not path.is_file():
+            raise ValueError(f"person_token_secret_file: no readable file at {path}")
+        if len(self.person_token_key()) < MIN_PERSON_TOKEN_SECRET:
+            raise ValueError(
+                f"the person-token secret needs at least {MIN_PERSON_TOKEN_SECRET} characters"
+            )
+        return self
+
+    def person_token_key(self) -> str:
+        """The person-token secret, from the setting or its file; "" when neither is set."""
+        if self.person_token_secret is not None:
+            return self.person_token_secret.get_secret_value()
+        path = self.person_token_secret_file
+        return _secret_file(path, path.stat().st_mtime_ns) if path is not None else ""
 
     # Shadows pydantic's deprecated v1 `BaseModel.schema()` classmethod on purpose; the name is
     # part of the settings API every service uses.

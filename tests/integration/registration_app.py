@@ -39,7 +39,7 @@ from shared.db.pool import connect
 from shared.runtime.service import build_app
 from shared.runtime.spec import Runtime
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
-from tests.integration.support import headers_of, read_to_end
+from tests.integration.support import PERSON_TOKEN_SECRET, headers_of, read_to_end
 
 OSLO = ZoneInfo("Europe/Oslo")
 ROUND = "2030"
@@ -288,6 +288,7 @@ async def registration_fixture(
         topic_prefix=topic_prefix,
         relay_poll_interval_s=0.5,
         api_tokens=json.dumps(LOCAL_API_TOKENS),
+        person_token_secret=PERSON_TOKEN_SECRET,
     )
     clock = Clock(START)
     app = registration_app(settings, clock)

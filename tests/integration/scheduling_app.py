@@ -30,7 +30,7 @@ from shared.db.pool import connect
 from shared.runtime.service import build_app
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
 from tests.integration.registration_app import Clock
-from tests.integration.support import data_of, headers_of, read_to_end
+from tests.integration.support import PERSON_TOKEN_SECRET, data_of, headers_of, read_to_end
 
 TYPES = f"{TYPE_PREFIX}.scheduling."
 PROGRAMME = {"Authorization": "Bearer local-programme"}
@@ -201,6 +201,7 @@ async def started_scheduling(
         relay_poll_interval_s=0.3,
         api_tokens=json.dumps(local_tokens()),
         answer_secret=LOCAL_ANSWER_SECRET,
+        person_token_secret=PERSON_TOKEN_SECRET,
     )
     clock = Clock(now)
     app = scheduling_app(settings, clock)

@@ -15,10 +15,24 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from shared.db.migrations import migrate
 from shared.db.pool import connect, create_pool
+from shared.runtime.auth import issue_person_token
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRATION_MIGRATIONS = ROOT / "services" / "registration" / "migrations"
 NOTIFICATION_MIGRATIONS = ROOT / "services" / "notification" / "migrations"
+# The services under test take person tokens signed with this (as a sign-in front signs them).
+PERSON_TOKEN_SECRET = "test-person-token-secret-not-for-use"
+
+
+def person_token(role: str, name: str, branch: str | None = None, *, expired: bool = False) -> str:
+    """A person token as the sign-in front issues it; `expired`: one that ran out an hour ago."""
+    now = time.time() - (3600 if expired else 0)
+    return issue_person_token(PERSON_TOKEN_SECRET, role, name, branch, 600, now=now)
+
+
+def as_person(role: str, name: str, branch: str | None = None) -> dict[str, str]:
+    """The headers of a request a signed-in person makes through the front."""
+    return {"Authorization": f"Bearer {person_token(role, name, branch)}"}
 
 
 async def migrated_pool(dsn: str, schema: str, migrations: Path) -> asyncpg.Pool:

@@ -1,5 +1,8 @@
 """Every route of every service, called by every role, answers as tests/access_matrix.py says.
 
+Each role calls with its API token and again with a person token signed for a person in it
+(an expired person token answers as a wrong token).
+
 The three services run in-process on the real Kafka and PostgreSQL, with a small programme
 round: interest and applications from Vestland (the "own" board) and Agder (the "other"),
 a gathering and a dialogue request in each region, a supervisor. Every free text and
@@ -11,6 +14,7 @@ A refused write is checked to have stored nothing; no call may answer 5xx.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,7 +39,15 @@ from shared.db.pool import connect
 from shared.runtime import answer_links
 from shared.runtime.lag import LagProbe
 from shared.testing.fixtures import Endpoints, TestDatabase, eventually
-from tests.access_matrix import ROLES, TOKENS, WRONG_QUERY_TOKEN, Row, rows
+from tests.access_matrix import (
+    CALLERS,
+    PERSONS,
+    TOKENS,
+    WRONG_QUERY_TOKEN,
+    Row,
+    column,
+    rows,
+)
 from tests.integration.registration_app import (
     AGDER,
     MEMBERS,
@@ -48,6 +60,7 @@ from tests.integration.registration_app import (
     registration_fixture,  # noqa: F401
 )
 from tests.integration.scheduling_app import Scheduling, started_scheduling
+from tests.integration.support import PERSON_TOKEN_SECRET, as_person, person_token
 
 pytestmark = pytest.mark.integration
 
@@ -508,6 +521,7 @@ async def started_notification(
         smtp_port=endpoints.smtp_port,
         mail_sending=False,  # what it plans is not the point here
         api_tokens=json.dumps(notification_tokens()),
+        person_token_secret=PERSON_TOKEN_SECRET,
     )
     app = notification_app(settings)
     async with (
@@ -728,8 +742,16 @@ CROSSINGS = [
 # --- the matrix ------------------------------------------------------------------------------------
 
 
+def token_of(role: str) -> str | None:
+    """The bearer token of a column, or a person token signed now for a person's."""
+    if role in PERSONS:
+        _, person_role, name, branch, expired = PERSONS[role]
+        return person_token(person_role, name, branch, expired=expired)
+    return TOKENS[role]
+
+
 def headers_for(role: str, row: Row, call: Call) -> dict[str, str]:
-    token = TOKENS[role]
+    token = token_of(role)
     headers = {"Content-Type": call.content_type} if call.content_type else {}
     if token is not None and row.variant != "token=":
         headers["Authorization"] = f"Bearer {token}"
@@ -737,15 +759,15 @@ def headers_for(role: str, row: Row, call: Call) -> dict[str, str]:
 
 
 def params_for(role: str, row: Row, call: Call) -> dict[str, str]:
-    if row.variant != "token=" or TOKENS[role] is None:
+    token = token_of(role)
+    if row.variant != "token=" or token is None:
         return call.params
-    token = WRONG_QUERY_TOKEN if role == "wrong token" else str(TOKENS[role])
-    return {**call.params, "token": token}
+    return {**call.params, "token": WRONG_QUERY_TOKEN if role == "wrong token" else token}
 
 
 def judged(row: Row, role: str, response: httpx.Response, tags: dict[str, str]) -> list[str]:
     """What is wrong with `response` for `role` on `row` (nothing: an empty list)."""
-    status, expected = response.status_code, row.expected[role]
+    status, expected = response.status_code, row.expected[column(role)]
     where = f"{row.name} as {role}: {status}"
     problem = response.headers.get("content-type", "").startswith("application/problem+json")
     wrong = []
@@ -764,7 +786,7 @@ def judged(row: Row, role: str, response: httpx.Response, tags: dict[str, str]) 
             wrong.append(f"{where} without WWW-Authenticate")
     if status < 300:
         for branch, tag in tags.items():
-            if tag in response.text and role not in MAY_SEE[branch]:
+            if tag in response.text and column(role) not in MAY_SEE[branch]:
                 wrong.append(f"{where} shows {branch}'s details")
     return wrong
 
@@ -797,22 +819,24 @@ async def scheduling_caught_up(w: World, endpoints: Endpoints, prefix: str) -> N
 async def crossings(w: World, snapshot: Callable[[str], Awaitable[Any]]) -> list[str]:
     wrong = []
     clients = {"registration": w.registration.client, "scheduling": w.scheduling.client}
-    for crossing in CROSSINGS:
+    # Vestland's board by its API token, and a person of it signed in through the front.
+    boards = {"": VESTLAND, " (person token)": as_person("board", "Vera Vestland", "vestland")}
+    for (how, headers), crossing in itertools.product(boards.items(), CROSSINGS):
+        what = crossing.what + how
         call = crossing.call(w)
         before = await snapshot(crossing.service)
         response = await clients[crossing.service].request(
-            crossing.method, call.path, json=call.json, params=call.params, headers=VESTLAND
+            crossing.method, call.path, json=call.json, params=call.params, headers=headers
         )
         problem = response.headers.get("content-type", "").startswith("application/problem+json")
         if response.status_code != crossing.status or not problem:
             wrong.append(
-                f"{crossing.what}: {response.status_code}, expected {crossing.status}: "
-                f"{response.text[:200]}"
+                f"{what}: {response.status_code}, expected {crossing.status}: {response.text[:200]}"
             )
         if await snapshot(crossing.service) != before:
-            wrong.append(f"{crossing.what}: refused, but changed what is stored")
+            wrong.append(f"{what}: refused, but changed what is stored")
         if w.tags["agder"] in response.text:
-            wrong.append(f"{crossing.what}: shows Agder's details")
+            wrong.append(f"{what}: shows Agder's details")
     return wrong
 
 
@@ -869,9 +893,9 @@ async def test_every_route_answers_every_role_as_the_readme_says(
                 await scheduling_caught_up(w, endpoints, topic_prefix)
             answered = {}
             # Refusals first, so each refused write is compared with a settled state.
-            for role in sorted(ROLES, key=lambda role: row.expected[role] == "ok"):
-                call = PROBES[probe_key(row)](w, role)
-                refused_write = row.method != "GET" and row.expected[role] != "ok"
+            for role in sorted(CALLERS, key=lambda role: row.expected[column(role)] == "ok"):
+                call = PROBES[probe_key(row)](w, column(role))
+                refused_write = row.method != "GET" and row.expected[column(role)] != "ok"
                 before = await snapshot(row.service) if refused_write else None
                 try:
                     response = await clients[row.service].request(
@@ -889,7 +913,9 @@ async def test_every_route_answers_every_role_as_the_readme_says(
                 failures += judged(row, role, response, tags)
                 if before is not None and await snapshot(row.service) != before:
                     failures.append(f"{row.name} as {role}: refused, but changed what is stored")
-            allowed = [answered.get(role, 0) for role in ROLES if row.expected[role] == "ok"]
+            allowed = [
+                answered.get(role, 0) for role in CALLERS if row.expected[column(role)] == "ok"
+            ]
             if row.method != "GET" and not any(200 <= s < 300 for s in allowed):
                 # The probe itself must be a request that can succeed, or "allowed" says little.
                 failures.append(f"{row.name}: no allowed caller succeeded: {answered}")

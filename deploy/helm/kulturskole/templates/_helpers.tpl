@@ -148,7 +148,10 @@ setup
 {{- end -}}
 {{- end -}}
 
-{{/* Secret settings: one DSN per service role, the API tokens, the set-up's superuser DSN. */}}
+{{/*
+Secret settings: one DSN per service role, the API tokens, the person-token secret (one
+value, under each service's name), the set-up's superuser DSN.
+*/}}
 {{- define "kulturskole.secretData" -}}
 {{- $pg := .Values.postgresql -}}
 {{- range $name, $svc := .Values.services }}
@@ -160,6 +163,14 @@ KS_{{ upper $name }}_DATABASE_URL: {{ include "kulturskole.dsn" (dict "root" $ "
 {{- end }}
 {{- range $name, $tokens := .Values.secrets.apiTokens }}
 KS_{{ upper $name }}_API_TOKENS: {{ $tokens | b64enc | quote }}
+{{- end }}
+{{- with .Values.secrets.personTokenSecret }}
+{{- $secret := . }}
+{{- range $name, $svc := $.Values.services }}
+{{- if $svc.enabled }}
+KS_{{ upper $name }}_PERSON_TOKEN_SECRET: {{ $secret | b64enc | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if and .Values.setup.enabled .Values.setup.provision }}
 {{- $password := required "postgresql.superuser.password is required for setup.provision (or secrets.existingSecret)" $pg.superuser.password }}
