@@ -58,7 +58,7 @@ GENERIC: dict[int, tuple[str, dict[str, str], dict[str, str]]] = {
         "unauthenticated",
         texts("Ikke innlogget", "Ikkje innlogga", "Not authenticated"),
         texts(
-            "Send et gyldig tilgangsnøkkel (bearer token) i Authorization-feltet.",
+            "Send en gyldig tilgangsnøkkel (bearer token) i Authorization-feltet.",
             "Send ein gyldig tilgangsnøkkel (bearer token) i Authorization-feltet.",
             "Send a valid bearer token in the Authorization header.",
         ),
