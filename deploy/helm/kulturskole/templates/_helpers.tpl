@@ -51,6 +51,40 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{/*
+TLS to PostgreSQL as libpq's variables, which asyncpg reads too: the DSNs stay as they are
+(also those of your own Secret), and no path goes into a URL.
+*/}}
+{{- define "kulturskole.pgTlsEnv" -}}
+{{- with .Values.postgresql.sslMode }}
+- name: PGSSLMODE
+  value: {{ . | quote }}
+{{- end }}
+{{- if .Values.postgresql.caSecret }}
+- name: PGSSLROOTCERT
+  value: /etc/kulturskole/postgresql/ca.crt
+{{- end }}
+{{- end -}}
+
+{{/* The PostgreSQL CA as a volume and its mount (postgresql.caSecret); empty without it. */}}
+{{- define "kulturskole.pgCaVolume" -}}
+{{- with .Values.postgresql.caSecret }}
+- name: postgresql-ca
+  secret:
+    secretName: {{ . }}
+    items:
+      - {key: {{ $.Values.postgresql.caKey }}, path: ca.crt}
+{{- end }}
+{{- end -}}
+
+{{- define "kulturskole.pgCaMount" -}}
+{{- if .Values.postgresql.caSecret }}
+- name: postgresql-ca
+  mountPath: /etc/kulturskole/postgresql
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/*
 Non-secret settings of every service, as KS_<SERVICE>_* variables. Each service reads its
 own prefix only; the set-up Job reads them all.
 */}}
