@@ -1,17 +1,21 @@
 """The runbook's backup and restore (docs/operations.md, "Backup and restore"), done for real.
 
-Each service's schema is dumped on its own with `pg_dump -n <schema> -Fc` from a database the
-running platform has filled; a fresh database gets the roles and empty schemas the set-up
-makes, each dump is restored into it with `pg_restore --clean --if-exists`, and the services
-are started on it: every row is as it was, the services answer with the data they had, and
-each can still write as its own role (owners and grants came back with the schema).
+Each service's schema is dumped on its own with `pg_dump --schema=<schema> --format=custom`
+from a database the running platform has filled. A fresh database is made by the set-up
+(`deploy/setup.py --skip-topics`: the database, the roles, migrated schemas); each schema is
+dropped and restored from its dump with `pg_restore`, and the services are started on it:
+every row is as it was, the services answer with the data they had, and each can still write
+as its own role (owners and grants came back with the schema).
 """
 
 from __future__ import annotations
 
 import asyncio
 import glob
+import os
 import shutil
+import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +25,10 @@ import pytest
 
 from shared.runtime.catalog import Catalog, names
 from shared.testing.fixtures import (
+    ROOT,
     Endpoints,
     ServiceProcesses,
     TestDatabase,
-    create_test_database,
     drop_test_database,
     keep_test_state,
 )
@@ -45,9 +49,12 @@ def postgres_tool(name: str) -> str:
     return found
 
 
-async def run(*command: str) -> None:
-    proc = await asyncio.create_subprocess_exec(*command)
-    assert await proc.wait() == 0, f"{command[0]} failed (exit code {proc.returncode})"
+async def run(*command: str, env: dict[str, str] | None = None, attempts: int = 1) -> None:
+    for _ in range(attempts):
+        proc = await asyncio.create_subprocess_exec(*command, env=env, cwd=ROOT)
+        if await proc.wait() == 0:
+            return
+    raise AssertionError(f"{' '.join(command[:2])} failed (exit code {proc.returncode})")
 
 
 def superuser_dsn(endpoints: Endpoints, database: str) -> str:
@@ -126,15 +133,28 @@ async def test_each_schema_restored_from_its_own_dump_serves_its_data(
             superuser_dsn(endpoints, database.name),
         )
 
-    # Restore into a fresh database: roles and empty schemas first (what the set-up makes),
-    # then each schema from its dump, replacing the empty one.
-    fresh = await create_test_database(endpoints, schemas)
+    # Restore into a fresh database, as the runbook says: the set-up makes the database, the
+    # roles and migrated schemas; each schema is then replaced by its dump.
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    fresh = TestDatabase(
+        name, {s: f"{dsn.rpartition('/')[0]}/{name}" for s, dsn in database.dsns.items()}
+    )
+    setup_env = {**os.environ, "KS_SETUP_PG_SUPERUSER_DSN": endpoints.pg_superuser_dsn}
+    for service, dsn in fresh.dsns.items():
+        setup_env[f"KS_{service.upper()}_DATABASE_URL"] = dsn
     try:
+        # The roles are the cluster's, shared with every other test database: a concurrent
+        # ALTER ROLE elsewhere can fail this one ("tuple concurrently updated"); the set-up is
+        # idempotent, so it is simply run again.
+        await run(sys.executable, "deploy/setup.py", "--skip-topics", env=setup_env, attempts=3)
         for schema in schemas:
+            conn = await asyncpg.connect(superuser_dsn(endpoints, fresh.name))
+            try:
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            finally:
+                await conn.close()
             await run(
                 postgres_tool("pg_restore"),
-                "--clean",
-                "--if-exists",
                 "--single-transaction",
                 "--exit-on-error",
                 f"--dbname={superuser_dsn(endpoints, fresh.name)}",
