@@ -31,11 +31,12 @@ def service_of(cmdline: list[str]) -> str | None:
     return None
 
 
-def main() -> int:
-    try:
-        cmdline = Path("/proc/1/cmdline").read_bytes().decode().split("\0")
-    except OSError:
-        return 0
+def main(cmdline: list[str] | None = None) -> int:
+    if cmdline is None:
+        try:
+            cmdline = Path("/proc/1/cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            return 0
     service = service_of(cmdline)
     if service is None:
         return 0
