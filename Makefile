@@ -77,6 +77,7 @@ bench-floor: $(STAMP)
 contracts: $(STAMP)
 	$(PY) -m shared.cli contracts generate
 
-## deploy-check: compose file, Dockerfile and Helm chart, checked without an engine or cluster
+## deploy-check: compose file, Dockerfile and Helm chart (lint, render, Kubernetes schemas, the
+## values schema both ways), checked without an engine or cluster
 deploy-check: $(STAMP)
 	bash deploy/check.sh

@@ -2,7 +2,8 @@
 # Checks of the deploy files that need no container engine and no cluster:
 #   the compose file (docker-compose config), the Dockerfile (hadolint), the Helm chart
 #   (helm lint; helm template output checked by kubernetes-validate, which carries its own
-#   Kubernetes schemas), and that compose and chart name the services of services/catalog.py.
+#   Kubernetes schemas; values.schema.json both ways: good values render, bad ones are
+#   refused), and that compose and chart name the services of services/catalog.py.
 # Installs what is missing first: the tools in deploy/requirements-check.txt into .venv,
 # Debian's docker-compose, and Helm (built once with `go install`, kept in $(go env GOPATH)/bin).
 set -uo pipefail
@@ -79,7 +80,8 @@ catalog_consistency() {
 
 helm_lint() {
   "$HELM" lint --strict "$CHART" -f "$CHART/ci/inline-secrets.yaml" --kube-version "$KUBE_VERSION" \
-    && "$HELM" lint --strict "$CHART" -f "$CHART/ci/existing-secret.yaml" --kube-version "$KUBE_VERSION"
+    && "$HELM" lint --strict "$CHART" -f "$CHART/ci/existing-secret.yaml" --kube-version "$KUBE_VERSION" \
+    && "$HELM" lint --strict "$CHART" -f "$CHART/ci/everything-on.yaml" --kube-version "$KUBE_VERSION"
 }
 
 helm_template_valid() {  # every values file of the checks renders to valid Kubernetes objects
@@ -88,6 +90,35 @@ helm_template_valid() {  # every values file of the checks renders to valid Kube
     local out="$RENDERED/$(basename "$values")"
     "$HELM" template kulturskole "$CHART" -f "$values" --kube-version "$KUBE_VERSION" >"$out" \
       && .venv/bin/kubernetes-validate --strict --quiet -k "$KUBE_VERSION" "$out" || return 1
+  done
+}
+
+# ServiceMonitors only where the Prometheus Operator's API is: none without it, one per
+# service with it. kubernetes-validate knows no CRD, so these are checked by
+# deploy/check_deploy_config.py instead (their selectors match the Services).
+helm_service_monitors() {
+  local values="$CHART/ci/everything-on.yaml" count
+  count=$("$HELM" template kulturskole "$CHART" -f "$values" --kube-version "$KUBE_VERSION" | grep -c '^kind: ServiceMonitor$')
+  [ "$count" -eq 0 ] || { echo "ServiceMonitors rendered without the monitoring.coreos.com/v1 API" >&2; return 1; }
+  "$HELM" template kulturskole "$CHART" -f "$values" --kube-version "$KUBE_VERSION" \
+    --api-versions monitoring.coreos.com/v1 >"$RENDERED/with-prometheus-operator.yaml" || return 1
+  count=$(grep -c '^kind: ServiceMonitor$' "$RENDERED/with-prometheus-operator.yaml")
+  [ "$count" -eq 3 ] || { echo "$count ServiceMonitors with the Prometheus Operator, not 3" >&2; return 1; }
+}
+
+# values.schema.json both ways: the good values files above render; each file under
+# deploy/helm/bad-values is refused, with the text on its "# expect:" line.
+helm_refuses_bad_values() {
+  local bad expected out
+  for bad in deploy/helm/bad-values/*.yaml; do
+    expected=$(sed -n 's/^# expect: //p' "$bad")
+    [ -n "$expected" ] || { echo "$bad has no '# expect:' line" >&2; return 1; }
+    if out=$("$HELM" template kulturskole "$CHART" -f "$CHART/ci/inline-secrets.yaml" -f "$bad" \
+      --kube-version "$KUBE_VERSION" 2>&1 >/dev/null); then
+      echo "the chart rendered with $bad" >&2
+      return 1
+    fi
+    grep -qF -- "$expected" <<<"$out" || { echo "$bad failed, but not with '$expected':" >&2; echo "$out" >&2; return 1; }
   done
 }
 
@@ -108,6 +139,8 @@ step "hadolint Dockerfile" hadolint_dockerfile
 step "helm lint" helm_lint
 step "helm template | kubernetes-validate ${KUBE_VERSION}" helm_template_valid
 step "helm refuses to render without passwords" helm_refuses_missing_passwords
+step "helm refuses bad values (values.schema.json)" helm_refuses_bad_values
+step "helm ServiceMonitors only with the Prometheus Operator" helm_service_monitors
 step "compose and chart match services/catalog.py" catalog_consistency
 
 echo "deploy-check: took $(( $(date +%s) - started ))s"

@@ -6,7 +6,10 @@ Checks that the compose file and the chart run exactly the services of `services
 each with its own command; that every `KS_*` variable they set is a setting the service
 declares (a misspelt name would be ignored silently: pydantic-settings drops unknown
 variables); and that compose gives each service the settings a local run gives it (local
-tokens, fast mail polling), so `docker compose up` behaves like `make up`.
+tokens, fast mail polling), so `docker compose up` behaves like `make up`. Also: a service
+is given no other service's settings (its database login is its own), no chart ConfigMap
+holds a secret, the ServiceMonitors select the chart's Services (no Kubernetes schema knows
+that CRD), and the image's HEALTHCHECK knows each service's port.
 """
 
 from __future__ import annotations
@@ -88,6 +91,24 @@ def check_compose(compose: Mapping[str, Any]) -> Iterator[str]:
                 yield f"compose {service.name}: {key} differs from a local run's ({wanted[:60]})"
     for name, found in services.items():
         yield from unknown_settings(f"compose {name}", (found.get("environment") or {}).keys())
+        if name in catalog_names():
+            yield from foreign_settings(f"compose {name}", name, (found.get("environment") or {}))
+
+
+def catalog_names() -> set[str]:
+    return {s.name for s in SERVICES}
+
+
+def foreign_settings(where: str, service: str, names: Iterable[str]) -> Iterator[str]:
+    """A service sees only its own settings: another's database login is not its to hold."""
+    for name in names:
+        for other in SERVICES:
+            if other.name != service and name.startswith(other.env_prefix.upper()):
+                yield f"{where}: is given {name}, a setting of {other.name}"
+
+
+# Keys that hold a secret: they belong in a Secret, never in a ConfigMap.
+SECRET_KEYS = ("PASSWORD", "SECRET", "TOKENS", "DATABASE_URL", "DSN")
 
 
 def container_env_names(doc: Mapping[str, Any]) -> Iterator[str]:
@@ -122,17 +143,51 @@ def check_chart(path: Path) -> Iterator[str]:
             yield f"chart ({path.name}): {name} runs {command}"
         given = set(container_env_names(deployment)) | config_keys
         yield from missing_settings(f"chart ({path.name})", catalog[name], given)
+    services = {
+        d["metadata"]["labels"]["app.kubernetes.io/component"]: d
+        for d in docs
+        if d["kind"] == "Service"
+    }
     for doc in docs:
         where = f"chart ({path.name}) {doc['kind']} {doc['metadata']['name']}"
+        if doc["kind"] == "ConfigMap":
+            for key in doc.get("data") or {}:
+                # A *_FILE names where a mounted Secret is; that is no secret.
+                if not key.endswith("_FILE") and any(w in key.upper() for w in SECRET_KEYS):
+                    yield f"{where}: {key} is a secret in a ConfigMap"
+        if doc["kind"] == "Deployment":
+            name = doc["metadata"]["labels"]["app.kubernetes.io/component"]
+            yield from foreign_settings(where, name, container_env_names(doc))
+        if doc["kind"] == "ServiceMonitor":
+            # kubernetes-validate knows no CRDs: what a scrape needs, checked here.
+            selector = doc["spec"]["selector"]["matchLabels"]
+            target = services.get(selector.get("app.kubernetes.io/component", ""))
+            if target is None or any(
+                target["metadata"]["labels"].get(k) != v for k, v in selector.items()
+            ):
+                yield f"{where}: its selector matches no Service of the chart"
+            elif [e.get("port") for e in doc["spec"]["endpoints"]] != ["http"]:
+                yield f"{where}: does not scrape the Service's http port"
         if doc["kind"] in ("ConfigMap", "Secret"):
             yield from unknown_settings(where, (doc.get("data") or {}).keys())
         yield from unknown_settings(where, container_env_names(doc))
+
+
+def check_healthcheck() -> Iterator[str]:
+    """The image's HEALTHCHECK knows each service's default port without importing it."""
+    sys.path.insert(0, str(ROOT / "deploy"))
+    from healthcheck import DEFAULT_PORTS
+
+    wanted = {s.name: s.settings.model_fields["http_port"].default for s in SERVICES}
+    if DEFAULT_PORTS != wanted:
+        yield f"deploy/healthcheck.py: DEFAULT_PORTS is {DEFAULT_PORTS}, the catalog's {wanted}"
 
 
 def main(argv: list[str]) -> int:
     compose, *charts = (Path(a) for a in argv)
     values = yaml.safe_load((ROOT / "deploy/helm/kulturskole/values.yaml").read_text())
     problems = list(check_compose(yaml.safe_load(compose.read_text())))
+    problems += check_healthcheck()
     if sorted(values["services"]) != sorted(s.name for s in SERVICES):
         problems.append(f"chart values.yaml lists {sorted(values['services'])}, not the catalog")
     for chart in charts:

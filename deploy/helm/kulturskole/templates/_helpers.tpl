@@ -51,6 +51,40 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{/*
+TLS to PostgreSQL as libpq's variables, which asyncpg reads too: the DSNs stay as they are
+(also those of your own Secret), and no path goes into a URL.
+*/}}
+{{- define "kulturskole.pgTlsEnv" -}}
+{{- with .Values.postgresql.sslMode }}
+- name: PGSSLMODE
+  value: {{ . | quote }}
+{{- end }}
+{{- if .Values.postgresql.caSecret }}
+- name: PGSSLROOTCERT
+  value: /etc/kulturskole/postgresql/ca.crt
+{{- end }}
+{{- end -}}
+
+{{/* The PostgreSQL CA as a volume and its mount (postgresql.caSecret); empty without it. */}}
+{{- define "kulturskole.pgCaVolume" -}}
+{{- with .Values.postgresql.caSecret }}
+- name: postgresql-ca
+  secret:
+    secretName: {{ . }}
+    items:
+      - {key: {{ $.Values.postgresql.caKey }}, path: ca.crt}
+{{- end }}
+{{- end -}}
+
+{{- define "kulturskole.pgCaMount" -}}
+{{- if .Values.postgresql.caSecret }}
+- name: postgresql-ca
+  mountPath: /etc/kulturskole/postgresql
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/*
 Non-secret settings of every service, as KS_<SERVICE>_* variables. Each service reads its
 own prefix only; the set-up Job reads them all.
 */}}
@@ -79,6 +113,8 @@ KS_SETUP_KAFKA_BOOTSTRAP: {{ .Values.kafka.bootstrap | quote }}
 {{- if .Values.services.notification.enabled }}
 KS_NOTIFICATION_SMTP_HOST: {{ .Values.smtp.host | quote }}
 KS_NOTIFICATION_SMTP_PORT: {{ .Values.smtp.port | quote }}
+KS_NOTIFICATION_SMTP_STARTTLS: {{ .Values.smtp.starttls | quote }}
+KS_NOTIFICATION_SMTP_TLS: {{ .Values.smtp.tls | quote }}
 KS_NOTIFICATION_MAIL_FROM: {{ .Values.notification.mailFrom | quote }}
 KS_NOTIFICATION_PROGRAMME_MAILBOX: {{ .Values.notification.programmeMailbox | quote }}
 {{- end }}
@@ -194,5 +230,72 @@ nodeSelector:
 {{- with .Values.tolerations }}
 tolerations:
   {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+
+{{- define "kulturskole.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "kulturskole.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The chart's own SMTP Secret (when the login is given inline): its data, base64. */}}
+{{- define "kulturskole.smtpSecretData" -}}
+{{- $smtp := .Values.smtp -}}
+{{- if and $smtp.password (not $smtp.username) }}{{ fail "smtp.password is given without smtp.username" }}{{ end -}}
+{{ $smtp.usernameKey }}: {{ $smtp.username | b64enc | quote }}
+{{ $smtp.passwordKey }}: {{ required "smtp.password is required with smtp.username (or smtp.existingSecret)" $smtp.password | b64enc | quote }}
+{{- end -}}
+
+{{/* The ports of kafka.bootstrap ("host:port,host:port"), each once. */}}
+{{- define "kulturskole.kafkaPorts" -}}
+{{- $ports := list -}}
+{{- range $server := splitList "," .Values.kafka.bootstrap -}}
+{{- $parts := splitList ":" (trim $server) -}}
+{{- $ports = append $ports (last $parts) -}}
+{{- end -}}
+{{- join "," (uniq $ports) -}}
+{{- end -}}
+
+{{/*
+Egress rules of a pod of the chart: DNS, Kafka, PostgreSQL, and SMTP when asked. Pass
+(dict "root" $ "smtp" bool). An empty list of peers means any address on those ports.
+*/}}
+{{- define "kulturskole.egress" -}}
+{{- $np := .root.Values.networkPolicy -}}
+- ports:
+    - {port: 53, protocol: UDP}
+    - {port: 53, protocol: TCP}
+  {{- with $np.dnsTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+- ports:
+    {{- range $port := splitList "," (include "kulturskole.kafkaPorts" .root) }}
+    - {port: {{ int $port }}, protocol: TCP}
+    {{- end }}
+  {{- with $np.kafkaTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+- ports:
+    - {port: {{ int .root.Values.postgresql.port }}, protocol: TCP}
+  {{- with $np.postgresqlTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- if .smtp }}
+- ports:
+    - {port: {{ int .root.Values.smtp.port }}, protocol: TCP}
+  {{- with $np.smtpTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- with $np.extraEgress }}
+{{ toYaml . }}
 {{- end }}
 {{- end -}}
