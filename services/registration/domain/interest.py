@@ -8,6 +8,7 @@ from uuid import UUID
 
 from services.registration.domain.reference import Branch, ReferenceData
 from shared.contracts.errors import DomainError
+from shared.contracts.events.registration import MembershipChanged
 
 __all__ = ["DomainError"]
 
@@ -26,6 +27,26 @@ class WrongCounty(DomainError):
 
 class NotMember(DomainError):
     slug = "not-a-member"
+
+
+def branch_named(
+    reference: ReferenceData,
+    name_or_id: str,
+    *,
+    field: str = "branch",
+    unknown: type[DomainError] = DomainError,
+) -> Branch:
+    """A county branch by its id or name (`unknown`: the refusal's kind when there is none)."""
+    found = reference.branch(name_or_id)
+    if found is None:
+        known = ", ".join(sorted(b.name for b in reference.branches.values()))
+        raise unknown(
+            f"unknown county branch {name_or_id[:60]!r}; known branches: {known}",
+            nb=f"Ukjent fylkesavdeling. Kjente avdelinger: {known}.",
+            nn=f"Ukjend fylkesavdeling. Kjende avdelingar: {known}.",
+            field=field,
+        )
+    return found
 
 
 def require_members(reference: ReferenceData, members: set[str], numbers: list[str]) -> None:
@@ -98,15 +119,7 @@ def scope_of_interest(
 
     `members=None` skips the membership check (reference checks only).
     """
-    found = reference.branch(branch)
-    if found is None:
-        known = ", ".join(sorted(b.name for b in reference.branches.values()))
-        raise UnknownBranch(
-            f"unknown county branch {branch[:60]!r}; known branches: {known}",
-            nb=f"Ukjent fylkesavdeling. Kjente avdelinger: {known}.",
-            nn=f"Ukjend fylkesavdeling. Kjende avdelingar: {known}.",
-            field="branch",
-        )
+    found = branch_named(reference, branch, unknown=UnknownBranch)
     unknown = [n for n in municipality_numbers if n not in reference.municipalities]
     if unknown:
         raise UnknownMunicipality(
@@ -160,3 +173,23 @@ def check_municipality_contacts(named: list[str], interested: list[str]) -> None
             nn=f"Meir enn éin kontaktperson er oppgitt for {', '.join(twice)}.",
             field="municipality_contacts",
         )
+
+
+def replace_members(
+    reference: ReferenceData, old: set[str], numbers: Iterable[str]
+) -> tuple[set[str], list[MembershipChanged]]:
+    """The new membership list (known municipalities only) and what changed."""
+    new = set(numbers)
+    unknown = sorted(n for n in new if n not in reference.municipalities)
+    if unknown:
+        listed = ", ".join(unknown[:20])
+        raise DomainError(
+            f"unknown municipality number(s) {listed} (2024 structure)",
+            nb=f"Ukjente kommunenummer: {listed} (kommuneinndelingen fra 2024).",
+            nn=f"Ukjende kommunenummer: {listed} (kommuneinndelinga frå 2024).",
+            field="municipality_numbers",
+        )
+    event = MembershipChanged(
+        added=sorted(new - old), removed=sorted(old - new), member_count=len(new)
+    )
+    return new, [event]

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import uuid
 
-from services.registration.domain import areas
-from services.registration.handlers.context import Context, actor, load_round, publish_contact
+from services.registration.domain import areas, persons
+from services.registration.handlers.context import (
+    Context,
+    actor,
+    emit_all,
+    load_round,
+    publish_contact,
+)
 from services.registration.handlers.persons import erase
 from shared.contracts.events.registration import (
     BranchContactSet,
@@ -24,22 +30,19 @@ async def set_branch_contact(
     details updated; another person replaces them, and the one replaced is erased unless
     something else here still refers to them."""
     branch = ctx.branch(cmd.branch)
-    store = ctx.store(uow)
-    current = await store.branch_contact(branch.id)
+    repos = ctx.repositories(uow)
+    current = await repos.branches.contact(branch.id)
     person_id, previous = uuid.uuid4(), None
     if current is not None:
         current_id, current_email = current
-        if (current_email or "").lower() == str(cmd.contact.email).lower():
+        if persons.same_person(current_email, cmd.contact.email):
             person_id = current_id
         else:
             previous = current_id
-    now = ctx.clock()
-    by = actor()
-    await store.set_branch_contact(
-        branch_id=branch.id, person_id=person_id, contact=cmd.contact, at=now, by=by
-    )
+    now, by = ctx.clock(), actor()
+    await repos.branches.set_contact(branch.id, person_id, cmd.contact, at=now, by=by)
     await publish_contact(uow, ctx, person_id, cmd.contact)  # the restricted topic only
-    if previous is not None and not await store.person_in_use(previous):
+    if previous is not None and not await repos.persons.in_use(previous):
         await erase(uow, ctx, previous, by=None)
     event = BranchContactSet(
         branch_id=branch.id,
@@ -50,7 +53,7 @@ async def set_branch_contact(
         set_at=now,
         set_by=by,
     )
-    await uow.emit(ctx.events, event)
+    await emit_all(uow, ctx.events, [event])
     return event
 
 
@@ -58,13 +61,12 @@ async def set_development_areas(
     cmd: SetDevelopmentAreas, uow: UnitOfWork, ctx: Context
 ) -> DevelopmentAreasSet:
     """The branch's adopted development areas for the round, the whole list at once."""
-    await load_round(uow, ctx, cmd.round_id)
+    repos = ctx.repositories(uow)
+    await load_round(repos, cmd.round_id)
     branch = ctx.branch(cmd.branch)
     adopted = areas.tidy(cmd.areas)
     now, by = ctx.clock(), actor()
-    await ctx.store(uow).set_development_areas(
-        round_id=cmd.round_id, branch_id=branch.id, areas=adopted, at=now, by=by
-    )
+    await repos.branches.set_areas(cmd.round_id, branch.id, adopted, at=now, by=by)
     event = DevelopmentAreasSet(
         round_id=cmd.round_id,
         branch_id=branch.id,
@@ -73,5 +75,5 @@ async def set_development_areas(
         set_at=now,
         set_by=by,
     )
-    await uow.emit(ctx.events, event)
+    await emit_all(uow, ctx.events, [event])
     return event

@@ -6,9 +6,12 @@ import uuid
 from typing import Any
 from uuid import UUID
 
+from services.registration.adapters.repositories import InterestSaved
 from services.registration.domain.deadlines import require_before
 from services.registration.domain.interest import check_municipality_contacts, scope_of_interest
-from services.registration.handlers.context import Context, publish_contact, require_round
+from services.registration.domain.persons import same_person
+from services.registration.domain.rounds import require_round
+from services.registration.handlers.context import Context, publish_contact
 from services.registration.handlers.persons import erase
 from shared.contracts.events.registration import (
     ContactDetails,
@@ -28,7 +31,8 @@ async def register_interest(
     # branch's registration so far (locked). The checks then run in the order they always
     # have: the round, its deadline, the branch and municipalities, membership.
     branch = ctx.reference.branch(cmd.branch)
-    intake = await ctx.store(uow).interest_intake(
+    repos = ctx.repositories(uow)
+    intake = await repos.interests.intake(
         round_id=cmd.round_id,
         branch_id=branch.id if branch is not None else None,
         municipality_numbers=cmd.municipality_numbers,
@@ -57,23 +61,24 @@ async def register_interest(
         # Registering again updates the registration; the same contact (by e-mail) keeps their id.
         registration_id, person_id = existing.id, existing.contact_person_id
         added, removed = existing.changes(municipalities)
-        same_contact = (existing.contact_email or "").lower() == str(cmd.contact.email).lower()
-        if not same_contact:
+        if not same_person(existing.contact_email, cmd.contact.email):
             replaced, person_id = person_id, uuid.uuid4()
     # One write: the contact person, the registration and a line of its history.
-    await ctx.store(uow).save_interest(
-        registration_id=registration_id,
-        new=existing is None,
-        round_id=cmd.round_id,
-        branch_id=scope.branch.id,
-        municipality_numbers=municipalities,
-        person_id=person_id,
-        contact=cmd.contact,
-        message=cmd.message,
-        at=now,
-        added=added,
-        removed=removed,
-        contact_changed=replaced is not None,
+    await repos.interests.save(
+        InterestSaved(
+            registration_id=registration_id,
+            new=existing is None,
+            round_id=cmd.round_id,
+            branch_id=scope.branch.id,
+            municipality_numbers=municipalities,
+            person_id=person_id,
+            contact=cmd.contact,
+            message=cmd.message,
+            at=now,
+            added=added,
+            removed=removed,
+            contact_changed=replaced is not None,
+        )
     )
     if replaced is not None:
         await _hand_over(uow, ctx, replaced, registration_id, cmd.round_id, scope, person_id)
@@ -110,28 +115,23 @@ async def _municipality_contacts(
 ) -> list[MunicipalityContactRef]:
     """The contact named for each municipality: kept under the same id while the address is
     the same; one no longer named is forgotten here (and downstream) unless still in use."""
-    store = ctx.store(uow)
-    before = {} if new else await store.municipality_contacts(registration_id)
+    repos = ctx.repositories(uow)
+    before = {} if new else await repos.interests.municipality_contacts(registration_id)
     named: list[MunicipalityContactRef] = []
     for item in sorted(cmd.municipality_contacts, key=lambda c: c.municipality_number):
         number, contact = item.municipality_number, item.contact
         previous = before.get(number)
-        same = previous is not None and (previous[1] or "").lower() == str(contact.email).lower()
+        same = previous is not None and same_person(previous[1], contact.email)
         person_id = previous[0] if same and previous is not None else uuid.uuid4()
-        await store.save_municipality_contact(
-            registration_id=registration_id,
-            municipality_number=number,
-            person_id=person_id,
-            contact=contact,
-        )
+        await repos.interests.save_municipality_contact(registration_id, number, person_id, contact)
         await publish_contact(uow, ctx, person_id, contact)
         named.append(MunicipalityContactRef(municipality_number=number, person_id=person_id))
     kept = {ref.person_id for ref in named}
     gone = sorted(n for n in before if n not in {ref.municipality_number for ref in named})
     if gone:
-        await store.drop_municipality_contacts(registration_id, gone)
+        await repos.interests.drop_municipality_contacts(registration_id, gone)
     for person_id, _ in sorted(before.values()):
-        if person_id not in kept and not await store.person_in_use(person_id):
+        if person_id not in kept and not await repos.persons.in_use(person_id):
             await erase(uow, ctx, person_id, by=None)
     return named
 
@@ -148,7 +148,8 @@ async def _hand_over(
     """Tell the former contact (on the restricted topic, with their details, so that they
     can be written to) that someone else now holds it; then, if nothing else here refers to
     them, nothing of theirs is kept (a tombstone follows under the same key, in order)."""
-    contact = await ctx.store(uow).person_contact(previous)
+    persons = ctx.repositories(uow).persons
+    contact = await persons.contact(previous)
     if contact is None:
         return
     notice = ContactDetails(
@@ -165,7 +166,7 @@ async def _hand_over(
             new_contact_person_id=new_person_id,
         ),
     )
-    if await ctx.store(uow).person_in_use(previous):
+    if await persons.in_use(previous):
         await uow.emit(ctx.contacts, notice)
     else:
         await erase(uow, ctx, previous, by=None, last_word=notice)
