@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from services.registration.adapters.repositories import (
     InterestIntake,
-    InterestSaved,
     Lock,
     Repositories,
 )
+from services.registration.domain.branches import AdoptedAreas, BoardContact
 from services.registration.domain.decisions import WAITLISTED, Application, Region, Waiting
 from services.registration.domain.groups import Member, MemberRole
-from services.registration.domain.interest import InterestRegistration
+from services.registration.domain.interest import (
+    InterestRegistration,
+    InterestSaved,
+    MunicipalityContact,
+)
 from services.registration.domain.rounds import Round, Window
 from shared.contracts.events.base import Contract
 from shared.contracts.events.registration import ContactPerson, GroupMember
@@ -229,14 +232,10 @@ class FakeInterests:
         }
 
     async def save_municipality_contact(
-        self,
-        registration_id: UUID,
-        municipality_number: str,
-        person_id: UUID,
-        contact: ContactPerson,
+        self, registration_id: UUID, named: MunicipalityContact
     ) -> None:
-        self.db.keep_person(person_id, contact)
-        self.db.municipality_persons[(registration_id, municipality_number)] = person_id
+        self.db.keep_person(named.person_id, named.contact)
+        self.db.municipality_persons[(registration_id, named.municipality_number)] = named.person_id
 
     async def drop_municipality_contacts(self, registration_id: UUID, numbers: list[str]) -> None:
         for number in numbers:
@@ -283,25 +282,15 @@ class FakeBranches:
         found = self.db.branch_contacts.get(branch_id)
         return (found, self.db.persons[found]["email"]) if found is not None else None
 
-    async def set_contact(
-        self,
-        branch_id: str,
-        person_id: UUID,
-        contact: ContactPerson,
-        *,
-        at: datetime,
-        by: str | None,
-    ) -> None:
-        self.db.keep_person(person_id, contact)
-        self.db.branch_contacts[branch_id] = person_id
+    async def set_contact(self, contact: BoardContact) -> None:
+        self.db.keep_person(contact.person_id, contact.contact)
+        self.db.branch_contacts[contact.branch_id] = contact.person_id
 
     async def areas(self, round_id: str, branch_id: str) -> list[str] | None:
         return self.db.adopted_areas.get((round_id, branch_id))
 
-    async def set_areas(
-        self, round_id: str, branch_id: str, areas: list[str], *, at: datetime, by: str | None
-    ) -> None:
-        self.db.adopted_areas[(round_id, branch_id)] = list(areas)
+    async def set_areas(self, adopted: AdoptedAreas) -> None:
+        self.db.adopted_areas[(adopted.round_id, adopted.branch_id)] = list(adopted.areas)
 
 
 @dataclass

@@ -6,13 +6,17 @@ integration tests hold the SQL to the same behaviour on the real database."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal, Protocol
 from uuid import UUID
 
+from services.registration.domain.branches import AdoptedAreas, BoardContact
 from services.registration.domain.decisions import Application, Region
 from services.registration.domain.groups import Member
-from services.registration.domain.interest import InterestRegistration
+from services.registration.domain.interest import (
+    InterestRegistration,
+    InterestSaved,
+    MunicipalityContact,
+)
 from services.registration.domain.rounds import Round, Window
 from shared.contracts.events.registration import ContactPerson, GroupMember
 
@@ -27,25 +31,6 @@ class InterestIntake:
     round: Round | None
     members: set[str]
     existing: InterestRegistration | None
-
-
-@dataclass(frozen=True)
-class InterestSaved:
-    """A registration as registered (`new`) or registered again, with its contact person
-    (added, or updated under the same id) and what changed: one line of its history."""
-
-    registration_id: UUID
-    new: bool
-    round_id: str
-    branch_id: str
-    municipality_numbers: list[str]
-    person_id: UUID
-    contact: ContactPerson
-    message: str
-    at: datetime
-    added: list[str]
-    removed: list[str]
-    contact_changed: bool
 
 
 class Rounds(Protocol):
@@ -98,11 +83,7 @@ class Interests(Protocol):
     ) -> dict[str, tuple[UUID, str | None]]: ...
 
     async def save_municipality_contact(
-        self,
-        registration_id: UUID,
-        municipality_number: str,
-        person_id: UUID,
-        contact: ContactPerson,
+        self, registration_id: UUID, named: MunicipalityContact
     ) -> None: ...
 
     async def drop_municipality_contacts(
@@ -125,21 +106,11 @@ class Branches(Protocol):
 
     async def contact(self, branch_id: str) -> tuple[UUID, str | None] | None: ...
 
-    async def set_contact(
-        self,
-        branch_id: str,
-        person_id: UUID,
-        contact: ContactPerson,
-        *,
-        at: datetime,
-        by: str | None,
-    ) -> None: ...
+    async def set_contact(self, contact: BoardContact) -> None: ...
 
     async def areas(self, round_id: str, branch_id: str) -> list[str] | None: ...
 
-    async def set_areas(
-        self, round_id: str, branch_id: str, areas: list[str], *, at: datetime, by: str | None
-    ) -> None: ...
+    async def set_areas(self, adopted: AdoptedAreas) -> None: ...
 
 
 class Members(Protocol):

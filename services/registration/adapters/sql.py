@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -11,13 +10,17 @@ import asyncpg
 
 from services.registration.adapters.repositories import (
     InterestIntake,
-    InterestSaved,
     Lock,
     Repositories,
 )
+from services.registration.domain.branches import AdoptedAreas, BoardContact
 from services.registration.domain.decisions import Application, Region, Waiting
 from services.registration.domain.groups import Member, MemberRole
-from services.registration.domain.interest import InterestRegistration
+from services.registration.domain.interest import (
+    InterestRegistration,
+    InterestSaved,
+    MunicipalityContact,
+)
 from services.registration.domain.rounds import Round, RoundState, Window
 from shared.contracts.events.registration import ContactPerson, GroupMember
 from shared.messaging.outbox import add_to_outbox, write_queued_rows
@@ -326,20 +329,16 @@ class SqlInterests:
         return {r["municipality_number"]: (r["person_id"], r["email"]) for r in rows}
 
     async def save_municipality_contact(
-        self,
-        registration_id: UUID,
-        municipality_number: str,
-        person_id: UUID,
-        contact: ContactPerson,
+        self, registration_id: UUID, named: MunicipalityContact
     ) -> None:
         await self.conn.execute(
             f"{UPSERT_PERSON} INSERT INTO interest_municipality_contacts (registration_id,"
             " municipality_number, person_id) VALUES ($6, $7, $1)"
             " ON CONFLICT (registration_id, municipality_number)"
             " DO UPDATE SET person_id = EXCLUDED.person_id",
-            *person_args(person_id, contact),
+            *person_args(named.person_id, named.contact),
             registration_id,
-            municipality_number,
+            named.municipality_number,
         )
 
     async def drop_municipality_contacts(self, registration_id: UUID, numbers: list[str]) -> None:
@@ -437,23 +436,15 @@ class SqlBranches:
         )
         return (row["person_id"], row["email"]) if row is not None else None
 
-    async def set_contact(
-        self,
-        branch_id: str,
-        person_id: UUID,
-        contact: ContactPerson,
-        *,
-        at: datetime,
-        by: str | None,
-    ) -> None:
+    async def set_contact(self, contact: BoardContact) -> None:
         await self.conn.execute(
             f"{UPSERT_PERSON} INSERT INTO branch_contacts (branch_id, person_id, set_at, set_by)"
             " VALUES ($6, $1, $7, $8) ON CONFLICT (branch_id) DO UPDATE"
             " SET person_id = $1, set_at = $7, set_by = $8",
-            *person_args(person_id, contact),
-            branch_id,
-            at,
-            by,
+            *person_args(contact.person_id, contact.contact),
+            contact.branch_id,
+            contact.set_at,
+            contact.set_by,
         )
 
     async def areas(self, round_id: str, branch_id: str) -> list[str] | None:
@@ -465,18 +456,16 @@ class SqlBranches:
         )
         return found
 
-    async def set_areas(
-        self, round_id: str, branch_id: str, areas: list[str], *, at: datetime, by: str | None
-    ) -> None:
+    async def set_areas(self, adopted: AdoptedAreas) -> None:
         await self.conn.execute(
             "INSERT INTO development_areas (round_id, branch_id, areas, set_at, set_by)"
             " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (round_id, branch_id)"
             " DO UPDATE SET areas = $3, set_at = $4, set_by = $5",
-            round_id,
-            branch_id,
-            areas,
-            at,
-            by,
+            adopted.round_id,
+            adopted.branch_id,
+            adopted.areas,
+            adopted.set_at,
+            adopted.set_by,
         )
 
 

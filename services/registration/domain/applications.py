@@ -95,8 +95,7 @@ def draft(
     )
     # A draft starts with no decision; its earlier group (if any) steps down as it is saved.
     return replace(
-        base,
-        status=DRAFT,
+        base.with_decision(DRAFT, at=None, by=None),
         motivation=cmd.motivation,
         development_areas=tuple(picked),
         co_creation_plan=cmd.co_creation_plan,
@@ -104,12 +103,6 @@ def draft(
         own_development_areas=tuple(areas.tidy(cmd.own_development_areas)),
         themes=tuple(dict.fromkeys(t.value for t in cmd.themes)),
         submitted_at=None,
-        decided_at=None,
-        decision_reason=None,
-        decided_by=None,
-        early_reason=None,
-        promoted_from_waitlist=False,
-        waitlist_sequence=None,
     )
 
 

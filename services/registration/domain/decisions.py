@@ -216,6 +216,30 @@ class Application:
             revocation_reason=row.get("revocation_reason"),
         )
 
+    def with_decision(
+        self,
+        status: Status,
+        *,
+        at: datetime | None,
+        by: str | None,
+        reason: str | None = None,
+        early_reason: str | None = None,
+        promoted: bool = False,
+    ) -> Application:
+        """In `status` by a decision taken `at` (None: undecided, as a draft is); it leaves
+        the wait-list, which it joins again only by being wait-listed (the store draws its
+        place in line)."""
+        return replace(
+            self,
+            status=status,
+            decided_at=at,
+            decision_reason=reason,
+            decided_by=by,
+            early_reason=early_reason,
+            promoted_from_waitlist=promoted,
+            waitlist_sequence=None,
+        )
+
     def _decided(self, at: datetime) -> dict[str, Any]:
         """What every decision event says of the application."""
         return {
@@ -296,15 +320,8 @@ def admit(
     """An admission, if the region has a place left. A move up the wait-list is nobody's
     decision (`by` is then None)."""
     require_place(capacity, region.admitted, region_name)
-    admitted = replace(
-        app,
-        status=ADMITTED,
-        decided_at=now,
-        decision_reason=None,
-        decided_by=by,
-        early_reason=early_reason,
-        promoted_from_waitlist=promoted,
-        waitlist_sequence=None,
+    admitted = app.with_decision(
+        ADMITTED, at=now, by=by, early_reason=early_reason, promoted=promoted
     )
     event = MunicipalityAdmitted(
         **app._decided(now),
@@ -353,15 +370,12 @@ def decide(
             early_reason=early_reason,
         )
         return admitted, list(events)
-    decided = replace(
-        app,
-        status=target,
-        decided_at=now,
-        decision_reason=reason if target is DECLINED else None,
-        decided_by=by,
+    decided = app.with_decision(
+        target,
+        at=now,
+        by=by,
+        reason=reason if target is DECLINED else None,
         early_reason=early_reason,
-        promoted_from_waitlist=False,
-        waitlist_sequence=None,
     )
     fields = {**app._decided(now), "decided_by": by, "early_reason": early_reason}
     if target is WAITLISTED:

@@ -14,8 +14,7 @@ from services.registration.domain.deadlines import (
     require_not_past,
 )
 from services.registration.domain.decisions import require_capacity_holds
-from services.registration.domain.interest import branch_named
-from services.registration.domain.reference import ReferenceData
+from services.registration.domain.reference import ReferenceData, branch_named
 from shared.contracts.errors import Conflict, DomainError, NotFound
 from shared.contracts.events.registration import (
     ApplicationWindowOpened,

@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 
 from services.registration.adapters.repositories import Repositories
 from services.registration.adapters.sql import sql_repositories
-from services.registration.domain.interest import branch_named
-from services.registration.domain.reference import Branch, ReferenceData
+from services.registration.domain.reference import Branch, ReferenceData, branch_named
 from services.registration.domain.rounds import Round, require_round
 from shared.contracts.events.base import Contract
 from shared.contracts.events.registration import (

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from services.registration.adapters.repositories import Repositories
 from services.registration.domain import decisions as rules
 from services.registration.domain.decisions import Application
@@ -20,6 +23,8 @@ from shared.contracts.events.registration import (
     WithdrawMunicipality,
 )
 from shared.messaging.bus import UnitOfWork
+
+E = TypeVar("E", MunicipalityWithdrawn, AdmissionRevoked)
 
 TARGET = {
     Decision.ADMIT: rules.ADMITTED,
@@ -90,36 +95,34 @@ async def _promote_first_waiting(
     await emit_all(uow, ctx.events, events)
 
 
-async def withdraw_municipality(
-    cmd: WithdrawMunicipality, uow: UnitOfWork, ctx: Context
-) -> MunicipalityWithdrawn:
+async def _take_back(
+    uow: UnitOfWork,
+    ctx: Context,
+    cmd: WithdrawMunicipality | RevokeAdmission,
+    step: Callable[..., tuple[Application, list[E]]],
+) -> E:
+    """A withdrawal or a revocation; a place it frees goes to the first waiting."""
     repos = ctx.repositories(uow)
     found, app, _ = await _in_region(repos, ctx, cmd.round_id, cmd.municipality_number)
-    withdrawn, events = rules.withdraw(
+    taken, events = step(
         app,
         reason=cmd.reason,
         now=ctx.clock(),
         by=actor(),
         name=ctx.municipality_name(cmd.municipality_number),
     )
-    await repos.applications.save(withdrawn)
+    await repos.applications.save(taken)
     await emit_all(uow, ctx.events, events)
     if rules.frees_a_place(app.status):
         await _promote_first_waiting(uow, ctx, repos, found, app)
     return events[0]
 
 
+async def withdraw_municipality(
+    cmd: WithdrawMunicipality, uow: UnitOfWork, ctx: Context
+) -> MunicipalityWithdrawn:
+    return await _take_back(uow, ctx, cmd, rules.withdraw)
+
+
 async def revoke_admission(cmd: RevokeAdmission, uow: UnitOfWork, ctx: Context) -> AdmissionRevoked:
-    repos = ctx.repositories(uow)
-    found, app, _ = await _in_region(repos, ctx, cmd.round_id, cmd.municipality_number)
-    revoked, events = rules.revoke(
-        app,
-        reason=cmd.reason,
-        now=ctx.clock(),
-        by=actor(),
-        name=ctx.municipality_name(cmd.municipality_number),
-    )
-    await repos.applications.save(revoked)
-    await emit_all(uow, ctx.events, events)
-    await _promote_first_waiting(uow, ctx, repos, found, app)
-    return events[0]
+    return await _take_back(uow, ctx, cmd, rules.revoke)
