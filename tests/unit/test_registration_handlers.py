@@ -33,6 +33,7 @@ from shared.contracts.events.registration import (
     DecideApplication,
     Decision,
     GroupMember,
+    GroupMemberRemoved,
     ImportMembers,
     InterestUpdated,
     MunicipalityAdmitted,
@@ -40,8 +41,11 @@ from shared.contracts.events.registration import (
     OpenRound,
     PersonErased,
     RegisterInterest,
+    RemoveGroupMember,
+    ReplaceGroupMember,
     RevokeAdmission,
     SaveApplicationDraft,
+    SetBranchContact,
     SubmitApplication,
     WithdrawMunicipality,
 )
@@ -380,6 +384,69 @@ async def test_a_contact_named_per_municipality_goes_on_the_contacts_topic_event
     assert erased == [bergen.person_id]
     with pytest.raises(DomainError, match="4627"):
         await h.run(interest({"4627": "ask@askoy.example.no"}))
+
+
+async def test_a_group_changes_only_if_it_stays_complete_and_says_who_left_and_came() -> None:
+    h = Harness()
+    await h.set_up()
+    with pytest.raises(NotFound) as none_yet:
+        await h.run(
+            RemoveGroupMember(round_id=ROUND, municipality_number="4601", person_id=uuid.uuid4())
+        )
+    assert "no application from Bergen" in str(none_yet.value)
+    await h.submit("4601")
+    app = next(iter(h.store.applications.values()))
+    kulturskole, partner = (g["person_id"] for g in h.store.group)
+    with pytest.raises(Conflict, match="at least one representative of the kulturskole"):
+        await h.run(
+            RemoveGroupMember(round_id=ROUND, municipality_number="4601", person_id=kulturskole)
+        )
+    newcomer = GroupMember(
+        name="Nils",
+        email="nils@example.no",
+        role="barnehage",
+        organisation="Barnehagen",
+        commits_to_gatherings=False,
+    )
+    replace = ReplaceGroupMember(
+        round_id=ROUND, municipality_number="4601", person_id=partner, member=newcomer
+    )
+    with pytest.raises(DomainError) as uncommitted:
+        await h.run(replace)
+    assert uncommitted.value.field == "member.commits_to_gatherings"
+    committed = replace.model_copy(
+        update={"member": newcomer.model_copy(update={"commits_to_gatherings": True})}
+    )
+    added = await h.run(committed)
+    removed = [c for _, c in h.emitted if isinstance(c, GroupMemberRemoved)]
+    assert [(r.person_id, r.role) for r in removed] == [(partner, "grunnskole")]
+    assert (added.application_id, added.role) == (app.id, "barnehage")
+    assert h.events()[-2:] == ["GroupMemberRemoved", "GroupMemberAdded"]
+    assert [str(c.email) for c in h.contacts()][-1] == "nils@example.no"
+    active = [g["person_id"] for g in h.store.group if not g["removed"]]
+    assert active == [kulturskole, added.person_id]
+
+
+async def test_a_branch_contact_keeps_their_id_by_address_and_a_replaced_one_is_erased() -> None:
+    h = Harness()
+
+    def contact(email: str) -> SetBranchContact:
+        return SetBranchContact.model_validate(
+            {"branch": "Vestland", "contact": {"name": email.split("@")[0], "email": email}}
+        )
+
+    first = await h.run(contact("kari@example.no"), PROGRAMME)
+    again = await h.run(contact("KARI@example.no"), PROGRAMME)
+    assert (again.contact_person_id, again.previous_contact_person_id) == (
+        first.contact_person_id,
+        None,
+    )
+    other = await h.run(contact("per@example.no"), PROGRAMME)
+    assert other.previous_contact_person_id == first.contact_person_id
+    assert other.set_by == "Programledelsen"
+    erased = [c.person_id for _, c in h.emitted if isinstance(c, PersonErased)]
+    assert erased == [first.contact_person_id]
+    assert h.store.tombstones == [(h.ctx.contacts, str(first.contact_person_id))]
 
 
 @pytest.mark.parametrize(
