@@ -209,9 +209,9 @@ def change_group(
     removed: Member | None,
     added: tuple[UUID, GroupMember] | None,
     now: datetime,
-) -> list[GroupMemberRemoved | GroupMemberAdded]:
-    """The events of a change to the kommunegruppe, if the group it leaves (`after`) is
-    complete: an incomplete one conflicts with what is there."""
+) -> tuple[GroupMemberRemoved | None, GroupMemberAdded | None]:
+    """The events of a change to the kommunegruppe (who left, who came), if the group it
+    leaves (`after`) is complete: an incomplete one conflicts with what is there."""
     try:
         check_group(after)
     except IncompleteGroup as error:
@@ -222,10 +222,11 @@ def change_group(
         "municipality_number": app.municipality_number,
         "changed_at": now,
     }
-    events: list[GroupMemberRemoved | GroupMemberAdded] = []
+    gone = None
     if removed is not None and removed.person_id is not None:
         role = GroupRole(removed.role.value)
-        events.append(GroupMemberRemoved(**where, person_id=removed.person_id, role=role))
+        gone = GroupMemberRemoved(**where, person_id=removed.person_id, role=role)
+    came = None
     if added is not None:
-        events.append(GroupMemberAdded(**where, person_id=added[0], role=added[1].role))
-    return events
+        came = GroupMemberAdded(**where, person_id=added[0], role=added[1].role)
+    return gone, came

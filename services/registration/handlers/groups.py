@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import TypeVar
 from uuid import UUID
 
 from services.registration.domain import applications as rules
@@ -19,6 +20,8 @@ from shared.contracts.events.registration import (
 )
 from shared.messaging.bus import UnitOfWork
 
+E = TypeVar("E", GroupMemberAdded, GroupMemberRemoved)
+
 
 async def _change(
     uow: UnitOfWork,
@@ -28,7 +31,7 @@ async def _change(
     *,
     remove: UUID | None = None,
     add: GroupMember | None = None,
-) -> list[GroupMemberRemoved | GroupMemberAdded]:
+) -> tuple[GroupMemberRemoved | None, GroupMemberAdded | None]:
     repos = ctx.repositories(uow)
     app = await load_application(repos, ctx, round_id, municipality)
     rules.require_changeable(app)
@@ -40,36 +43,38 @@ async def _change(
         rules.require_committed(add)
         added = (uuid.uuid4(), add)
         after.append(Member(str(add.email), MemberRole(add.role.value), True, added[0]))
-    events = rules.change_group(app, after, removed=removed, added=added, now=ctx.clock())
-    if removed is not None and remove is not None:
+    gone, came = rules.change_group(app, after, removed=removed, added=added, now=ctx.clock())
+    if remove is not None:
         await repos.applications.remove_member(app.id, remove)
     if added is not None:
         await register_member(uow, ctx, repos, app.id, added[1], person_id=added[0])
-    await emit_all(uow, ctx.events, events)
-    return events
+    await emit_all(uow, ctx.events, [e for e in (gone, came) if e is not None])
+    return gone, came
 
 
 async def add_group_member(cmd: AddGroupMember, uow: UnitOfWork, ctx: Context) -> GroupMemberAdded:
-    (added,) = await _change(uow, ctx, cmd.round_id, cmd.municipality_number, add=cmd.member)
-    assert isinstance(added, GroupMemberAdded)
-    return added
+    _, came = await _change(uow, ctx, cmd.round_id, cmd.municipality_number, add=cmd.member)
+    return _given(came)
 
 
 async def remove_group_member(
     cmd: RemoveGroupMember, uow: UnitOfWork, ctx: Context
 ) -> GroupMemberRemoved:
-    (removed,) = await _change(
-        uow, ctx, cmd.round_id, cmd.municipality_number, remove=cmd.person_id
-    )
-    assert isinstance(removed, GroupMemberRemoved)
-    return removed
+    gone, _ = await _change(uow, ctx, cmd.round_id, cmd.municipality_number, remove=cmd.person_id)
+    return _given(gone)
 
 
 async def replace_group_member(
     cmd: ReplaceGroupMember, uow: UnitOfWork, ctx: Context
 ) -> GroupMemberAdded:
-    _, added = await _change(
+    _, came = await _change(
         uow, ctx, cmd.round_id, cmd.municipality_number, remove=cmd.person_id, add=cmd.member
     )
-    assert isinstance(added, GroupMemberAdded)
-    return added
+    return _given(came)
+
+
+def _given(event: E | None) -> E:
+    """The event of the step the command asked for, which `_change` always makes."""
+    if event is None:
+        raise RuntimeError("a group change without its event")
+    return event
