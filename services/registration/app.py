@@ -175,6 +175,7 @@ COMMANDS = CommandRegistry[Context](
                 result=DeadlineExtended,
             ),
         ),
+        # Also as CSV: `POST /members/csv` (`http.command_routes`).
         CommandEntry(
             ImportMembers,
             import_members,
@@ -289,9 +290,9 @@ COMMANDS = CommandRegistry[Context](
                 result=GroupMemberAdded,
             ),
         ),
-        # Over HTTP as `PUT /branches/{branch}/contact` (entrypoints/http.py).
+        # Over HTTP as `PUT /branches/{branch}/contact` (`http.command_routes`).
         CommandEntry(SetBranchContact, set_branch_contact, programme),
-        # `PUT /rounds/{round}/branches/{branch}/development-areas` (entrypoints/http.py).
+        # `PUT /rounds/{round}/branches/{branch}/development-areas` (`http.command_routes`).
         CommandEntry(SetDevelopmentAreas, set_development_areas, by_branch),
         CommandEntry(
             ErasePerson,
@@ -332,6 +333,7 @@ def make_context(settings: RegistrationSettings) -> Context:
 def router() -> APIRouter:
     combined = APIRouter()
     combined.include_router(COMMANDS.router(context=context_of))
+    combined.include_router(http.command_routes(COMMANDS, context_of))
     combined.include_router(http.router)
     combined.include_router(inbound.router)
     return combined

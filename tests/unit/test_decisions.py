@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -12,16 +13,20 @@ from services.registration.domain.decisions import (
     Application,
     CapacityFull,
     NotAllowedNow,
+    Region,
     Status,
     Waiting,
     check_decision,
+    decide,
     first_in_line,
     require_capacity_holds,
     require_place,
     require_transition,
+    withdraw,
 )
 from services.registration.domain.interest import DomainError
 from shared.contracts.errors import Conflict
+from shared.contracts.events.registration import MunicipalityAdmitted, MunicipalityWaitlisted
 
 pytestmark = pytest.mark.unit
 OSLO = ZoneInfo("Europe/Oslo")
@@ -226,3 +231,61 @@ def test_capacity_cannot_go_under_the_admitted() -> None:
     with pytest.raises(Conflict) as refused:
         require_capacity_holds(1, 2, "vestland")
     assert refused.value.field == "capacity_per_branch"
+
+
+def submitted_application() -> Application:
+    return Application(
+        id=uuid.UUID(int=7),
+        round_id="2030",
+        municipality_number="4601",
+        county_number="46",
+        branch_id="vestland",
+        status=Status.SUBMITTED,
+        submitted_at=datetime(2029, 9, 2, 10, 0, tzinfo=OSLO),
+    )
+
+
+def test_a_decision_returns_the_application_as_decided_and_its_event() -> None:
+    now = datetime(2029, 10, 1, 9, 0, tzinfo=OSLO)
+    app = submitted_application()
+    common = {
+        "reason": "",
+        "early_reason": None,
+        "window_deadline": date(2029, 9, 30),
+        "capacity": 1,
+        "region_name": "Vestland",
+        "group": (),
+        "now": now,
+        "by": "Kari",
+        "name": "Bergen",
+    }
+    waiting = Region(admitted=1, waiting=(Waiting("4640", 3),))
+    waitlisted, (event,) = decide(app, Status.WAITLISTED, region=waiting, **common)
+    assert (waitlisted.status, waitlisted.decided_by, waitlisted.decided_at) == (
+        Status.WAITLISTED,
+        "Kari",
+        now,
+    )
+    assert isinstance(event, MunicipalityWaitlisted) and event.position == 2  # last in line
+    assert app.status is Status.SUBMITTED  # the application read is left as it was
+    with pytest.raises(CapacityFull):
+        decide(app, Status.ADMITTED, region=Region(admitted=1), **common)
+    admitted, (event,) = decide(app, Status.ADMITTED, region=Region(admitted=0), **common)
+    assert isinstance(event, MunicipalityAdmitted) and admitted.status is Status.ADMITTED
+
+
+def test_a_withdrawal_keeps_the_decision_and_leaves_the_wait_list() -> None:
+    now = datetime(2029, 10, 2, 9, 0, tzinfo=OSLO)
+    app = replace(
+        submitted_application(),
+        status=Status.WAITLISTED,
+        decided_by="Kari",
+        decided_at=now,
+        waitlist_sequence=4,
+    )
+    withdrawn, (event,) = withdraw(app, reason="Ny gruppe", now=now, by="Styret", name="Bergen")
+    assert (withdrawn.status, withdrawn.waitlist_sequence) == (Status.WITHDRAWN, None)
+    assert (withdrawn.decided_by, withdrawn.withdrawn_by) == ("Kari", "Styret")
+    assert (event.previous_status, event.reason) == ("waitlisted", "Ny gruppe")
+    with pytest.raises(NotAllowedNow):
+        withdraw(withdrawn, reason="", now=now, by=None, name="Bergen")

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
+import services.registration
+from services.registration.adapters.fake import FakeUnitOfWork
 from services.registration.app import COMMANDS
 from services.registration.domain.reference import ReferenceData
 from services.registration.entrypoints import http
@@ -36,18 +39,6 @@ from shared.runtime.problems import Problem
 pytestmark = pytest.mark.unit
 
 CTX = Context(reference=ReferenceData.load(), topic_prefix="unit")
-
-
-@dataclass
-class FakeUnitOfWork:
-    """What a bound handler needs of a unit of work: the envelope it came in, and emit."""
-
-    caused_by: Envelope
-    emitted: list[Contract] = field(default_factory=list)
-    conn: Any = None
-
-    async def emit(self, topic: str, contract: Contract, *, subject: str | None = None) -> None:
-        self.emitted.append(contract)
 
 
 def decide(decision: Decision = Decision.ADMIT) -> DecideApplication:
@@ -156,11 +147,30 @@ def test_the_openapi_document_says_what_each_command_answers() -> None:
         SetBranchContact,
         SetDevelopmentAreas,
     ]
+    # Those with an HTTP shape of their own are made from the same registry.
     app = FastAPI()
-    app.include_router(http.router)
-    put = app.openapi()["paths"]
-    assert "put" in put["/branches/{branch}/contact"]
-    assert "put" in put["/rounds/{round_id}/branches/{branch}/development-areas"]
+    app.include_router(http.command_routes(COMMANDS, lambda runtime: CTX))
+    own = app.openapi()["paths"]
+    assert "put" in own["/branches/{branch}/contact"]
+    assert "put" in own["/rounds/{round_id}/branches/{branch}/development-areas"]
+    assert own["/members/csv"]["post"]["requestBody"]["content"].keys() == {"text/csv"}
+
+
+def test_only_the_composition_root_imports_it() -> None:
+    # app.py composes the service from its parts; a part that imported it back (even
+    # inside a function) would make an import circle.
+    root = Path(services.registration.__file__).parent
+    back = re.compile(
+        r"^\s*(from services\.registration\.app import|import services\.registration\.app"
+        r"|from services\.registration import .*\bapp\b)",
+        re.MULTILINE,
+    )
+    importers = [
+        str(path.relative_to(root))
+        for path in sorted(root.rglob("*.py"))
+        if path.name not in ("app.py", "__main__.py") and back.search(path.read_text())
+    ]
+    assert importers == []
 
 
 def test_the_membership_csv_takes_excel_exports() -> None:

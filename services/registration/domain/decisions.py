@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from services.registration.domain.deadlines import require_closed
-from shared.contracts.errors import Conflict, DomainError
+from services.registration.domain.groups import Member
+from shared.contracts.errors import Conflict, DomainError, NotFound
+from shared.contracts.events.registration import (
+    AdmissionRevoked,
+    GroupMemberRef,
+    GroupRole,
+    MunicipalityAdmitted,
+    MunicipalityDeclined,
+    MunicipalityWaitlisted,
+    MunicipalityWithdrawn,
+)
 
 
 class Status(StrEnum):
@@ -134,9 +144,21 @@ def first_in_line(waiting: Sequence[Waiting]) -> Waiting | None:
 
 
 @dataclass(frozen=True)
+class Region:
+    """A region's applications in a round as a decision needs them, read under the region's
+    lock (decisions in one region are serialised so that capacity holds)."""
+
+    admitted: int
+    waiting: tuple[Waiting, ...] = ()
+
+
+@dataclass(frozen=True)
 class Application:
-    """An application as the rules see it: where it stands and, while it is a draft, what
-    it says (its group is registered member by member only when it is submitted)."""
+    """An application, whole: where it stands and, while it is a draft, what it says (its
+    group is registered member by member only when it is submitted), and who took each step.
+
+    A repository saves it as it is; `waitlist_sequence` is given by the store when the
+    application joins the wait-list (None here until then)."""
 
     id: UUID
     round_id: str
@@ -150,6 +172,19 @@ class Application:
     draft_group: tuple[Mapping[str, Any], ...] = ()
     own_development_areas: tuple[str, ...] = ()
     themes: tuple[str, ...] = ()
+    submitted_at: datetime | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+    decided_by: str | None = None
+    early_reason: str | None = None
+    promoted_from_waitlist: bool = False
+    waitlist_sequence: int | None = None
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str | None = None
+    withdrawal_reason: str | None = None
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+    revocation_reason: str | None = None
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> Application:
@@ -166,7 +201,64 @@ class Application:
             draft_group=tuple(row.get("draft_group") or ()),
             own_development_areas=tuple(row.get("own_development_areas") or ()),
             themes=tuple(row.get("themes") or ()),
+            submitted_at=row.get("submitted_at"),
+            decided_at=row.get("decided_at"),
+            decision_reason=row.get("decision_reason"),
+            decided_by=row.get("decided_by"),
+            early_reason=row.get("early_reason"),
+            promoted_from_waitlist=bool(row.get("promoted_from_waitlist")),
+            waitlist_sequence=row.get("waitlist_sequence"),
+            withdrawn_at=row.get("withdrawn_at"),
+            withdrawn_by=row.get("withdrawn_by"),
+            withdrawal_reason=row.get("withdrawal_reason"),
+            revoked_at=row.get("revoked_at"),
+            revoked_by=row.get("revoked_by"),
+            revocation_reason=row.get("revocation_reason"),
         )
+
+    def with_decision(
+        self,
+        status: Status,
+        *,
+        at: datetime | None,
+        by: str | None,
+        reason: str | None = None,
+        early_reason: str | None = None,
+        promoted: bool = False,
+    ) -> Application:
+        """In `status` by a decision taken `at` (None: undecided, as a draft is); it leaves
+        the wait-list, which it joins again only by being wait-listed (the store draws its
+        place in line)."""
+        return replace(
+            self,
+            status=status,
+            decided_at=at,
+            decision_reason=reason,
+            decided_by=by,
+            early_reason=early_reason,
+            promoted_from_waitlist=promoted,
+            waitlist_sequence=None,
+        )
+
+    def _decided(self, at: datetime) -> dict[str, Any]:
+        """What every decision event says of the application."""
+        return {
+            "application_id": self.id,
+            "round_id": self.round_id,
+            "municipality_number": self.municipality_number,
+            "county_number": self.county_number,
+            "branch_id": self.branch_id,
+            "decided_at": at,
+        }
+
+
+def no_application(name: str, round_id: str) -> NotFound:
+    return NotFound(
+        f"no application from {name} in round {round_id}",
+        nb=f"Det finnes ingen søknad fra {name} i runde {round_id}.",
+        nn=f"Det finst ingen søknad frå {name} i runde {round_id}.",
+        field="municipality_number",
+    )
 
 
 def check_decision(
@@ -180,9 +272,9 @@ def check_decision(
     name: str = "",
 ) -> None:
     """May programme management take this decision now? (`name`: the municipality's, for the
-    reason.) The status must allow it, a decline
-    needs a reason, and every application of the county is in (its window has closed) unless
-    the decision is marked early, with a reason."""
+    reason.) The status must allow it, a decline needs a reason, and every application of
+    the county is in (its window has closed) unless the decision is marked early, with a
+    reason."""
     require_transition(app.status, target, name or app.municipality_number)
     if target is DECLINED and not reason.strip():
         raise DomainError(
@@ -203,3 +295,139 @@ def check_decision(
                 field="early_reason",
             )
         require_closed(window_deadline, now, app.county_number)
+
+
+def group_refs(group: Sequence[Member]) -> list[GroupMemberRef]:
+    return [
+        GroupMemberRef(person_id=m.person_id, role=GroupRole(m.role.value))
+        for m in group
+        if m.person_id is not None  # always so once submitted: the type allows drafts
+    ]
+
+
+def admit(
+    app: Application,
+    *,
+    region: Region,
+    capacity: int | None,
+    region_name: str,
+    group: Sequence[Member],
+    now: datetime,
+    by: str | None,
+    early_reason: str | None = None,
+    promoted: bool = False,
+) -> tuple[Application, list[MunicipalityAdmitted]]:
+    """An admission, if the region has a place left. A move up the wait-list is nobody's
+    decision (`by` is then None)."""
+    require_place(capacity, region.admitted, region_name)
+    admitted = app.with_decision(
+        ADMITTED, at=now, by=by, early_reason=early_reason, promoted=promoted
+    )
+    event = MunicipalityAdmitted(
+        **app._decided(now),
+        decided_by=by,
+        early_reason=early_reason,
+        promoted_from_waitlist=promoted,
+        group=group_refs(group),
+    )
+    return admitted, [event]
+
+
+def decide(
+    app: Application,
+    target: Status,
+    *,
+    reason: str,
+    early_reason: str | None,
+    window_deadline: date | None,
+    region: Region,
+    capacity: int | None,
+    region_name: str,
+    group: Sequence[Member],
+    now: datetime,
+    by: str | None,
+    name: str,
+) -> tuple[Application, list[MunicipalityAdmitted | MunicipalityWaitlisted | MunicipalityDeclined]]:
+    """Programme management's decision: the application as decided and the event to publish."""
+    check_decision(
+        app,
+        target,
+        reason=reason,
+        early_reason=early_reason,
+        window_deadline=window_deadline,
+        now=now,
+        name=name,
+    )
+    if target is ADMITTED:
+        admitted, events = admit(
+            app,
+            region=region,
+            capacity=capacity,
+            region_name=region_name,
+            group=group,
+            now=now,
+            by=by,
+            early_reason=early_reason,
+        )
+        return admitted, list(events)
+    decided = app.with_decision(
+        target,
+        at=now,
+        by=by,
+        reason=reason if target is DECLINED else None,
+        early_reason=early_reason,
+    )
+    fields = {**app._decided(now), "decided_by": by, "early_reason": early_reason}
+    if target is WAITLISTED:
+        # Last in line: after every application of the region already waiting.
+        return decided, [MunicipalityWaitlisted(**fields, position=len(region.waiting) + 1)]
+    return decided, [MunicipalityDeclined(**fields, reason=reason)]
+
+
+def withdraw(
+    app: Application, *, reason: str, now: datetime, by: str | None, name: str
+) -> tuple[Application, list[MunicipalityWithdrawn]]:
+    """The county board takes the application back: a fact of its own, not a decision (the
+    decision fields stay as they were); it leaves the wait-list."""
+    require_transition(app.status, WITHDRAWN, name)
+    withdrawn = replace(
+        app,
+        status=WITHDRAWN,
+        withdrawn_at=now,
+        withdrawal_reason=reason,
+        withdrawn_by=by,
+        waitlist_sequence=None,
+    )
+    # `decided_at` is kept for readers of v1: it is when this step was taken.
+    event = MunicipalityWithdrawn(
+        **app._decided(now),
+        previous_status=app.status,
+        reason=reason,
+        withdrawn_at=now,
+        withdrawn_by=by,
+    )
+    return withdrawn, [event]
+
+
+def revoke(
+    app: Application, *, reason: str, now: datetime, by: str | None, name: str
+) -> tuple[Application, list[AdmissionRevoked]]:
+    """Programme management takes an admission back, with a reason."""
+    require_transition(app.status, REVOKED, name)
+    revoked = replace(app, status=REVOKED, revoked_at=now, revocation_reason=reason, revoked_by=by)
+    event = AdmissionRevoked(
+        application_id=app.id,
+        round_id=app.round_id,
+        municipality_number=app.municipality_number,
+        county_number=app.county_number,
+        branch_id=app.branch_id,
+        reason=reason,
+        revoked_at=now,
+        revoked_by=by,
+    )
+    return revoked, [event]
+
+
+def frees_a_place(before: Status) -> bool:
+    """Whether leaving this status gives a place to the first on the wait-list."""
+    return before is ADMITTED

@@ -1,6 +1,7 @@
 """HTTP reads, the membership CSV and the participants export.
 
-Commands are routed by the registry in `services.registration.app` (one entry each). Reads
+Commands are routed by the registry `services.registration.app` composes (one entry each;
+the few with their own HTTP shape in `command_routes`, given the registry). Reads
 follow least privilege: programme management reads everything; a county board reads its own
 branch's details; an observer reads counts only (no messages, contacts or reasons).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -17,7 +19,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.registration.adapters import repository
+from services.registration.adapters import reads
 from services.registration.domain.access import Principal, Role
 from services.registration.domain.deadlines import closes_at, opens_at
 from services.registration.domain.reference import Branch, ReferenceData
@@ -39,6 +41,7 @@ from shared.runtime.commands import (
     REFUSALS,
     REPLAYED,
     Accepted,
+    CommandRegistry,
     IdempotencyKey,
     accepted_model,
 )
@@ -74,7 +77,7 @@ def _forbidden() -> Problem:
 
 
 async def _round(runtime: Runtime, round_id: str) -> Any:
-    found = await repository.get_round(runtime.pool, round_id)
+    found = await reads.get_round(runtime.pool, round_id)
     if found is None:
         raise _not_found(
             f"no programme round {round_id}",
@@ -158,122 +161,123 @@ def _kommunenummer(reader: csv.DictReader[str]) -> list[str]:
     return [value.strip().zfill(4) for row in reader if (value := (row.get(column) or "").strip())]
 
 
-@router.post(
-    "/members/csv",
-    tags=["members"],
-    summary="Replace the membership list from a CSV export (Excel's too)",
-    responses={200: REPLAYED, **REFUSALS},
-    response_model=accepted_model(ImportMembers, MembershipChanged),
-)
-async def import_members_csv(
-    request: Request,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    body: Annotated[
-        str,
-        Body(
-            media_type="text/csv",
-            description="CSV with a `kommunenummer` column; `,` or `;`, UTF-8 with or without BOM",
-        ),
-    ],
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    """Replace the membership list from a CSV export (column `kommunenummer`)."""
-    from services.registration.app import COMMANDS, context_of
-
-    numbers = parse_membership_csv(body)
-    if any(not n.isdigit() or len(n) != 4 for n in numbers) or len(numbers) > 400:
-        raise Problem(
-            "csv-bad-kommunenummer",
-            texts(
-                "Kolonnen «kommunenummer» må ha firesifrede kommunenummer (høyst 400).",
-                "Kolonnen «kommunenummer» må ha firesifra kommunenummer (høgst 400).",
-                "`kommunenummer` must hold four-digit municipality numbers (at most 400)",
-            ),
-            field="kommunenummer",
-        )
-    command = ImportMembers(municipality_numbers=numbers)
-    # Bound to the membership list the CSV says, not to the file's layout.
-    return await COMMANDS.run(
-        runtime,
-        principal,
-        command,
-        context_of(runtime),
-        key=idempotency_key,
-        route="POST /members/csv",
-    )
-
-
-# --- county branches ---------------------------------------------------------------------------
-
-
-@router.put(
-    "/branches/{branch}/contact",
-    tags=["branches"],
-    summary="Set a county branch's board contact (told when a round opens, reminded before "
-    "its interest deadline)",
-    responses={200: REPLAYED, **REFUSALS},
-    response_model=accepted_model(SetBranchContact, BranchContactSet),
-    dependencies=[Depends(require_json)],
-)
-async def set_branch_contact(
-    branch: Annotated[
-        str, Path(min_length=1, max_length=100, description="The branch's id or name")
-    ],
-    contact: ContactPerson,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    """Programme management keeps each branch's board contact. The contact's details travel
-    on the restricted contacts topic only; the `branch-contact-set` event names them by id."""
-    from services.registration.app import COMMANDS, context_of
-
-    return await COMMANDS.run(
-        runtime,
-        principal,
-        SetBranchContact(branch=branch, contact=contact),
-        context_of(runtime),
-        key=idempotency_key,
-        route="PUT /branches/{branch}/contact",
-    )
-
-
 class AdoptedAreas(BaseModel):
     model_config = ConfigDict(extra="forbid")
     areas: list[DevelopmentArea] = Field(max_length=30, description="In the board's words")
 
 
-@router.put(
-    "/rounds/{round_id}/branches/{branch}/development-areas",
-    tags=["branches"],
-    summary="Set the development areas a county branch has adopted for a round",
-    responses={200: REPLAYED, **REFUSALS},
-    response_model=accepted_model(SetDevelopmentAreas, DevelopmentAreasSet),
-    dependencies=[Depends(require_json)],
-)
-async def set_development_areas(
-    round_id: RoundPath,
-    branch: Annotated[
-        str, Path(min_length=1, max_length=100, description="The branch's id or name")
-    ],
-    body: AdoptedAreas,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    """The whole list at once (it replaces the one before); applications from the branch's
-    municipalities pick from it, beside areas of their own."""
-    from services.registration.app import COMMANDS, context_of
+def command_routes(
+    commands: CommandRegistry[Context], context: Callable[[Runtime], Context]
+) -> APIRouter:
+    """The commands whose HTTP shape is not the registry's `POST` of the contract: the
+    membership list as CSV, and two `PUT`s on a resource's path. Each runs through the
+    registry (its rule, idempotency, refusals) like every other command."""
+    routes = APIRouter()
 
-    return await COMMANDS.run(
-        runtime,
-        principal,
-        SetDevelopmentAreas(round_id=round_id, branch=branch, areas=body.areas),
-        context_of(runtime),
-        key=idempotency_key,
-        route="PUT /rounds/{round_id}/branches/{branch}/development-areas",
+    @routes.post(
+        "/members/csv",
+        tags=["members"],
+        summary="Replace the membership list from a CSV export (Excel's too)",
+        responses={200: REPLAYED, **REFUSALS},
+        response_model=accepted_model(ImportMembers, MembershipChanged),
     )
+    async def import_members_csv(
+        request: Request,
+        runtime: RuntimeDep,
+        principal: PrincipalDep,
+        body: Annotated[
+            str,
+            Body(
+                media_type="text/csv",
+                description="CSV with a `kommunenummer` column; `,` or `;`, UTF-8 with or without BOM",
+            ),
+        ],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response:
+        """Replace the membership list from a CSV export (column `kommunenummer`)."""
+        numbers = parse_membership_csv(body)
+        if any(not n.isdigit() or len(n) != 4 for n in numbers) or len(numbers) > 400:
+            raise Problem(
+                "csv-bad-kommunenummer",
+                texts(
+                    "Kolonnen «kommunenummer» må ha firesifrede kommunenummer (høyst 400).",
+                    "Kolonnen «kommunenummer» må ha firesifra kommunenummer (høgst 400).",
+                    "`kommunenummer` must hold four-digit municipality numbers (at most 400)",
+                ),
+                field="kommunenummer",
+            )
+        command = ImportMembers(municipality_numbers=numbers)
+        # Bound to the membership list the CSV says, not to the file's layout.
+        return await commands.run(
+            runtime,
+            principal,
+            command,
+            context(runtime),
+            key=idempotency_key,
+            route="POST /members/csv",
+        )
+
+    # --- county branches ---------------------------------------------------------------------------
+
+    @routes.put(
+        "/branches/{branch}/contact",
+        tags=["branches"],
+        summary="Set a county branch's board contact (told when a round opens, reminded before "
+        "its interest deadline)",
+        responses={200: REPLAYED, **REFUSALS},
+        response_model=accepted_model(SetBranchContact, BranchContactSet),
+        dependencies=[Depends(require_json)],
+    )
+    async def set_branch_contact(
+        branch: Annotated[
+            str, Path(min_length=1, max_length=100, description="The branch's id or name")
+        ],
+        contact: ContactPerson,
+        runtime: RuntimeDep,
+        principal: PrincipalDep,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response:
+        """Programme management keeps each branch's board contact. The contact's details travel
+        on the restricted contacts topic only; the `branch-contact-set` event names them by id."""
+        return await commands.run(
+            runtime,
+            principal,
+            SetBranchContact(branch=branch, contact=contact),
+            context(runtime),
+            key=idempotency_key,
+            route="PUT /branches/{branch}/contact",
+        )
+
+    @routes.put(
+        "/rounds/{round_id}/branches/{branch}/development-areas",
+        tags=["branches"],
+        summary="Set the development areas a county branch has adopted for a round",
+        responses={200: REPLAYED, **REFUSALS},
+        response_model=accepted_model(SetDevelopmentAreas, DevelopmentAreasSet),
+        dependencies=[Depends(require_json)],
+    )
+    async def set_development_areas(
+        round_id: RoundPath,
+        branch: Annotated[
+            str, Path(min_length=1, max_length=100, description="The branch's id or name")
+        ],
+        body: AdoptedAreas,
+        runtime: RuntimeDep,
+        principal: PrincipalDep,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response:
+        """The whole list at once (it replaces the one before); applications from the branch's
+        municipalities pick from it, beside areas of their own."""
+        return await commands.run(
+            runtime,
+            principal,
+            SetDevelopmentAreas(round_id=round_id, branch=branch, areas=body.areas),
+            context(runtime),
+            key=idempotency_key,
+            route="PUT /rounds/{round_id}/branches/{branch}/development-areas",
+        )
+
+    return routes
 
 
 class BranchAreas(BaseModel):
@@ -291,9 +295,7 @@ async def list_development_areas(
     the programme's themes an application may be tagged with: in `GET /themes`."""
     await _round(runtime, round_id)
     reference = _context(runtime).reference
-    found = {
-        r["branch_id"]: r for r in await repository.round_development_areas(runtime.pool, round_id)
-    }
+    found = {r["branch_id"]: r for r in await reads.round_development_areas(runtime.pool, round_id)}
     return [
         BranchAreas(
             branch_id=b.id,
@@ -313,7 +315,7 @@ async def list_themes(principal: PrincipalDep) -> list[str]:
 
 @router.get("/members", tags=["members"], responses=READ_REFUSALS)
 async def list_members(runtime: RuntimeDep, principal: PrincipalDep) -> list[str]:
-    return sorted(await repository.members(runtime.pool))
+    return sorted(await reads.members(runtime.pool))
 
 
 # --- rounds, windows ----------------------------------------------------------------------------
@@ -364,14 +366,14 @@ async def _round_view(runtime: Runtime, row: Any) -> RoundView:
         interest_closes_at=closes_at(row["interest_deadline"]),
         capacity_per_branch=row["capacity_per_branch"],
         branch_names={b.id: b.name for b in ctx.reference.branches.values()},
-        windows=_windows(ctx, await repository.windows(runtime.pool, row["round_id"])),
+        windows=_windows(ctx, await reads.windows(runtime.pool, row["round_id"])),
     )
 
 
 @router.get("/rounds", tags=["rounds"], responses=READ_REFUSALS)
 async def list_rounds(runtime: RuntimeDep, principal: PrincipalDep) -> list[RoundView]:
     """Every round with its deadlines, capacity and application windows per county."""
-    return [await _round_view(runtime, r) for r in await repository.rounds(runtime.pool)]
+    return [await _round_view(runtime, r) for r in await reads.rounds(runtime.pool)]
 
 
 @router.get("/rounds/{round_id}", tags=["rounds"], responses=READ_REFUSALS)
@@ -385,7 +387,7 @@ async def list_windows(
 ) -> list[Window]:
     """Each county's application window and deadline (end of the day, Europe/Oslo)."""
     await _round(runtime, round_id)
-    return _windows(_context(runtime), await repository.windows(runtime.pool, round_id))
+    return _windows(_context(runtime), await reads.windows(runtime.pool, round_id))
 
 
 # --- interest -----------------------------------------------------------------------------------
@@ -433,8 +435,8 @@ class InterestView(BaseModel):
 async def _interest_view(runtime: Runtime, row: Any) -> InterestView:
     reference = _context(runtime).reference
     branch = reference.branches.get(row["branch_id"])
-    history = await repository.interest_history(runtime.pool, row["id"])
-    named = await repository.municipality_contact_details(runtime.pool, row["id"])
+    history = await reads.interest_history(runtime.pool, row["id"])
+    named = await reads.municipality_contact_details(runtime.pool, row["id"])
     return InterestView(
         id=row["id"],
         round_id=row["round_id"],
@@ -478,7 +480,7 @@ async def list_interest(
     Programme management: all; a county board: its own branch's."""
     await _round(runtime, round_id)
     scope = _scope(principal, _branch_param(_context(runtime).reference, branch))
-    rows = await repository.interest_registrations(runtime.pool, round_id, scope)
+    rows = await reads.interest_registrations(runtime.pool, round_id, scope)
     return [await _interest_view(runtime, r) for r in rows]
 
 
@@ -486,7 +488,7 @@ async def list_interest(
 async def get_interest(
     registration_id: UUID, runtime: RuntimeDep, principal: PrincipalDep
 ) -> InterestView:
-    row = await repository.interest_registration(runtime.pool, registration_id)
+    row = await reads.interest_registration(runtime.pool, registration_id)
     if row is None:
         raise _not_found(
             "no such interest registration",
@@ -571,7 +573,7 @@ async def _application_view(runtime: Runtime, row: Any) -> ApplicationView:
                 phone=g["phone"],
                 language=g["language"],
             )
-            for g in await repository.group_of(runtime.pool, row["id"])
+            for g in await reads.group_of(runtime.pool, row["id"])
         ]
     municipality = reference.municipalities.get(row["municipality_number"])
     branch = reference.branches.get(row["branch_id"])
@@ -623,7 +625,7 @@ async def list_applications(
     kommunegruppe. Programme management: all; a county board: its own branch's."""
     await _round(runtime, round_id)
     scope = _scope(principal, _branch_param(_context(runtime).reference, branch))
-    rows = await repository.applications(runtime.pool, round_id, branch_id=scope, status=status)
+    rows = await reads.applications(runtime.pool, round_id, branch_id=scope, status=status)
     return [await _application_view(runtime, r) for r in rows]
 
 
@@ -638,7 +640,7 @@ async def get_application(
     runtime: RuntimeDep,
     principal: PrincipalDep,
 ) -> ApplicationView:
-    row = await repository.application(runtime.pool, round_id, municipality_number)
+    row = await reads.application(runtime.pool, round_id, municipality_number)
     if row is None:
         raise _not_found(
             f"no application from {municipality_number} in round {round_id}",
@@ -724,10 +726,10 @@ async def round_status(
     ctx = _context(runtime)
     counties = [
         CountyCounts(**dict(r), county_name=ctx.reference.counties.get(r["county_number"], ""))
-        for r in await repository.round_status(runtime.pool, round_id)
+        for r in await reads.round_status(runtime.pool, round_id)
     ]
     capacity = found["capacity_per_branch"]
-    by_branch = {r["branch_id"]: r for r in await repository.branch_counts(runtime.pool, round_id)}
+    by_branch = {r["branch_id"]: r for r in await reads.branch_counts(runtime.pool, round_id)}
     branches = []
     for branch in sorted(ctx.reference.branches.values(), key=lambda b: b.name):
         row = by_branch.get(branch.id)
@@ -742,7 +744,7 @@ async def round_status(
                 **counts,
             )
         )
-    promoted_rows = await repository.applications(runtime.pool, round_id, status="admitted")
+    promoted_rows = await reads.applications(runtime.pool, round_id, status="admitted")
     promoted = [
         Municipality(
             number=r["municipality_number"],
@@ -759,7 +761,7 @@ async def round_status(
         interest_deadline=found["interest_deadline"],
         interest_closes_at=closes_at(found["interest_deadline"]),
         capacity_per_branch=capacity,
-        windows=_windows(ctx, await repository.windows(runtime.pool, round_id)),
+        windows=_windows(ctx, await reads.windows(runtime.pool, round_id)),
         totals=Totals(
             branches_interested=sum(b.registered_interest for b in branches),
             promoted_from_waitlist=sum(b.promoted_from_waitlist for b in branches),
@@ -823,21 +825,19 @@ async def municipality_status(
             f"Ukjent kommunenummer {municipality_number}.",
             "municipality_number",
         )
-    row = await repository.municipality_status(runtime.pool, round_id, municipality_number)
+    row = await reads.municipality_status(runtime.pool, round_id, municipality_number)
     base = {
         "round_id": round_id,
         "municipality_number": municipality_number,
         "name": municipality.name,
         "county_number": municipality.county_number,
         "county_name": reference.counties.get(municipality.county_number, ""),
-        "member": municipality_number in await repository.members(runtime.pool),
+        "member": municipality_number in await reads.members(runtime.pool),
     }
     if row is None:
         return base | {
             "status": "none",
-            "interested": await repository.interested_in(
-                runtime.pool, round_id, municipality_number
-            ),
+            "interested": await reads.interested_in(runtime.pool, round_id, municipality_number),
         }
     found = dict(row)
     if not may_read_branch(principal, found["branch_id"]):
@@ -918,7 +918,7 @@ async def export_participants(
     ctx = _context(runtime)
     scope = _scope(principal, _branch_param(ctx.reference, branch))
     rows = []
-    for r in await repository.participants(runtime.pool, round_id, scope):
+    for r in await reads.participants(runtime.pool, round_id, scope):
         found = dict(r)
         b = ctx.reference.branches.get(r["branch_id"])
         m = ctx.reference.municipalities.get(r["municipality_number"])
@@ -978,7 +978,7 @@ async def _report_rows(runtime: Runtime, round_id: str) -> list[dict[str, Any]]:
     await _round(runtime, round_id)
     reference = _context(runtime).reference
     rows = []
-    for r in await repository.development_report(runtime.pool, round_id):
+    for r in await reads.development_report(runtime.pool, round_id):
         branch = reference.branches.get(r["branch_id"])
         municipality = reference.municipalities.get(r["municipality_number"])
         rows.append(

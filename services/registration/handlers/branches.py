@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import uuid
 
-from services.registration.domain import areas
-from services.registration.handlers.context import Context, actor, load_round, publish_contact
+from services.registration.domain import branches
+from services.registration.handlers.context import (
+    Context,
+    actor,
+    emit_all,
+    load_round,
+    publish_contact,
+)
 from services.registration.handlers.persons import erase
 from shared.contracts.events.registration import (
     BranchContactSet,
@@ -20,58 +26,34 @@ from shared.messaging.bus import UnitOfWork
 async def set_branch_contact(
     cmd: SetBranchContact, uow: UnitOfWork, ctx: Context
 ) -> BranchContactSet:
-    """The branch's board contact: the same person (by e-mail) keeps their id and has their
-    details updated; another person replaces them, and the one replaced is erased unless
-    something else here still refers to them."""
+    """The one replaced is erased unless something else here still refers to them."""
     branch = ctx.branch(cmd.branch)
-    store = ctx.store(uow)
-    current = await store.branch_contact(branch.id)
-    person_id, previous = uuid.uuid4(), None
-    if current is not None:
-        current_id, current_email = current
-        if (current_email or "").lower() == str(cmd.contact.email).lower():
-            person_id = current_id
-        else:
-            previous = current_id
-    now = ctx.clock()
-    by = actor()
-    await store.set_branch_contact(
-        branch_id=branch.id, person_id=person_id, contact=cmd.contact, at=now, by=by
+    repos = ctx.repositories(uow)
+    contact, previous, events = branches.set_contact(
+        branch,
+        await repos.branches.contact(branch.id),
+        cmd.contact,
+        new_id=uuid.uuid4(),
+        now=ctx.clock(),
+        by=actor(),
     )
-    await publish_contact(uow, ctx, person_id, cmd.contact)  # the restricted topic only
-    if previous is not None and not await store.person_in_use(previous):
+    await repos.branches.set_contact(contact)
+    await publish_contact(uow, ctx, contact.person_id, cmd.contact)  # the restricted topic only
+    if previous is not None and not await repos.persons.in_use(previous):
         await erase(uow, ctx, previous, by=None)
-    event = BranchContactSet(
-        branch_id=branch.id,
-        branch_name=branch.name,
-        county_numbers=list(branch.county_numbers),
-        contact_person_id=person_id,
-        previous_contact_person_id=previous,
-        set_at=now,
-        set_by=by,
-    )
-    await uow.emit(ctx.events, event)
-    return event
+    await emit_all(uow, ctx.events, events)
+    return events[0]
 
 
 async def set_development_areas(
     cmd: SetDevelopmentAreas, uow: UnitOfWork, ctx: Context
 ) -> DevelopmentAreasSet:
-    """The branch's adopted development areas for the round, the whole list at once."""
-    await load_round(uow, ctx, cmd.round_id)
+    repos = ctx.repositories(uow)
+    await load_round(repos, cmd.round_id)
     branch = ctx.branch(cmd.branch)
-    adopted = areas.tidy(cmd.areas)
-    now, by = ctx.clock(), actor()
-    await ctx.store(uow).set_development_areas(
-        round_id=cmd.round_id, branch_id=branch.id, areas=adopted, at=now, by=by
+    adopted, events = branches.adopt_areas(
+        cmd.round_id, branch, cmd.areas, now=ctx.clock(), by=actor()
     )
-    event = DevelopmentAreasSet(
-        round_id=cmd.round_id,
-        branch_id=branch.id,
-        branch_name=branch.name,
-        areas=adopted,
-        set_at=now,
-        set_by=by,
-    )
-    await uow.emit(ctx.events, event)
-    return event
+    await repos.branches.set_areas(adopted)
+    await emit_all(uow, ctx.events, events)
+    return events[0]

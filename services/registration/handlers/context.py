@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from services.registration.adapters.store import SqlStore, Store
-from services.registration.domain.reference import Branch, ReferenceData
-from services.registration.domain.rounds import Round
-from shared.contracts.errors import DomainError, NotFound
+from services.registration.adapters.repositories import Repositories
+from services.registration.adapters.sql import sql_repositories
+from services.registration.domain.reference import Branch, ReferenceData, branch_named
+from services.registration.domain.rounds import Round, require_round
+from shared.contracts.events.base import Contract
 from shared.contracts.events.registration import (
     ContactDetails,
     ContactHandover,
@@ -30,8 +31,8 @@ def oslo_now() -> datetime:
     return datetime.now(OSLO)
 
 
-def sql_store(uow: UnitOfWork) -> Store:
-    return SqlStore(uow.conn)
+def on_transaction(uow: UnitOfWork) -> Repositories:
+    return sql_repositories(uow.conn)
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ class Context:
     reference: ReferenceData
     topic_prefix: str
     clock: Callable[[], datetime] = field(default=oslo_now)
-    # Where the handlers' state lives: the unit of work's transaction (a fake in unit tests).
-    store: Callable[[UnitOfWork], Store] = field(default=sql_store)
+    # Where the aggregates live: the unit of work's transaction (in memory in unit tests).
+    repositories: Callable[[UnitOfWork], Repositories] = field(default=on_transaction)
 
     @property
     def events(self) -> str:
@@ -59,16 +60,7 @@ class Context:
         return self.reference.counties.get(number, number)
 
     def branch(self, name_or_id: str, *, field: str = "branch") -> Branch:
-        found = self.reference.branch(name_or_id)
-        if found is None:
-            known = ", ".join(sorted(b.name for b in self.reference.branches.values()))
-            raise DomainError(
-                f"unknown county branch {name_or_id[:60]!r}; known branches: {known}",
-                nb=f"Ukjent fylkesavdeling. Kjente avdelinger: {known}.",
-                nn=f"Ukjend fylkesavdeling. Kjende avdelingar: {known}.",
-                field=field,
-            )
-        return found
+        return branch_named(self.reference, name_or_id, field=field)
 
 
 def actor() -> str | None:
@@ -77,8 +69,13 @@ def actor() -> str | None:
     return principal.name if principal is not None else None
 
 
+async def emit_all(uow: UnitOfWork, topic: str, events: Sequence[Contract]) -> None:
+    for event in events:
+        await uow.emit(topic, event)
+
+
 async def load_round(
-    uow: UnitOfWork, ctx: Context, round_id: str, *, changes: bool = False, intake: bool = False
+    repos: Repositories, round_id: str, *, changes: bool = False, intake: bool = False
 ) -> Round:
     """The round, locked so that a deadline cannot move under a command that checks it.
 
@@ -86,21 +83,8 @@ async def load_round(
     do not queue behind one another. `intake`: the command adds interest or applications,
     which a closed round no longer takes. A cancelled round takes nothing.
     """
-    found = await ctx.store(uow).get_round(round_id, lock="update" if changes else "share")
+    found = await repos.rounds.get(round_id, lock="update" if changes else "share")
     return require_round(found, round_id, intake=intake)
-
-
-def require_round(found: Round | None, round_id: str, *, intake: bool = False) -> Round:
-    """The round read for a command, if it exists and takes the command (see `load_round`)."""
-    if found is None:
-        raise NotFound(
-            f"no programme round {round_id} is open",
-            nb=f"Programrunden {round_id} finnes ikke.",
-            nn=f"Programrunden {round_id} finst ikkje.",
-            field="round_id",
-        )
-    found.require_active(intake=intake)
-    return found
 
 
 async def publish_contact(
@@ -118,9 +102,8 @@ def contact_details(
     person_id: UUID, who: ContactPerson | GroupMember, *, handed_over: ContactHandover | None = None
 ) -> ContactDetails:
     """The contact-details event of a person from a command, which validated every field with
-    the contract's own types when it came in: built without validating them again. The e-mail
-    address was checked twice per registration, 19 µs each; without the second check,
-    registration alone carried 2,158-2,300 commands/s against 1,514-2,060 (docs/performance.md)."""
+    the contract's own types when it came in: built without validating them again, as the
+    e-mail check is a large share of a registration's cost (docs/performance.md)."""
     return ContactDetails.model_construct(
         person_id=person_id,
         name=who.name,

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 from uuid import UUID
 
-from services.registration.domain.deadlines import require_before
-from services.registration.domain.interest import check_municipality_contacts, scope_of_interest
-from services.registration.handlers.context import Context, publish_contact, require_round
+from services.registration.adapters.repositories import Repositories
+from services.registration.domain import interest
+from services.registration.handlers.context import Context, publish_contact
 from services.registration.handlers.persons import erase
 from shared.contracts.events.registration import (
     ContactDetails,
     ContactHandover,
     InterestRegistered,
     InterestUpdated,
-    MunicipalityContactRef,
     RegisterInterest,
 )
 from shared.messaging.bus import UnitOfWork
@@ -24,131 +22,52 @@ from shared.messaging.bus import UnitOfWork
 async def register_interest(
     cmd: RegisterInterest, uow: UnitOfWork, ctx: Context
 ) -> InterestRegistered | InterestUpdated:
-    # One read: the round (shared lock), the members among the municipalities and the
-    # branch's registration so far (locked). The checks then run in the order they always
-    # have: the round, its deadline, the branch and municipalities, membership.
+    repos = ctx.repositories(uow)
     branch = ctx.reference.branch(cmd.branch)
-    intake = await ctx.store(uow).interest_intake(
+    # One read: the round (shared lock), the members among the municipalities and the
+    # branch's registration so far (locked); then its municipalities' contacts, if any.
+    intake = await repos.interests.intake(
         round_id=cmd.round_id,
         branch_id=branch.id if branch is not None else None,
         municipality_numbers=cmd.municipality_numbers,
     )
-    found = require_round(intake.round, cmd.round_id, intake=True)
-    now = ctx.clock()
-    require_before(found.interest_deadline, now, f"interest for round {cmd.round_id}")
-    scope = scope_of_interest(
-        ctx.reference,
-        branch=cmd.branch,
-        municipality_numbers=cmd.municipality_numbers,
-        members=intake.members,
-    )
     existing = intake.existing
-    municipalities = list(scope.municipality_numbers)
-    check_municipality_contacts(
-        [c.municipality_number for c in cmd.municipality_contacts], municipalities
+    before = await repos.interests.municipality_contacts(existing.id) if existing else {}
+    registered = interest.register(
+        ctx.reference,
+        cmd,
+        found=intake.round,
+        members=intake.members,
+        existing=existing,
+        before=before,
+        now=ctx.clock(),
+        new_id=uuid.uuid4,
     )
-    replaced: UUID | None = None
-    added: list[str]
-    removed: list[str]
-    if existing is None:
-        registration_id, person_id = uuid.uuid4(), uuid.uuid4()
-        added, removed = municipalities, []
-    else:
-        # Registering again updates the registration; the same contact (by e-mail) keeps their id.
-        registration_id, person_id = existing.id, existing.contact_person_id
-        added, removed = existing.changes(municipalities)
-        same_contact = (existing.contact_email or "").lower() == str(cmd.contact.email).lower()
-        if not same_contact:
-            replaced, person_id = person_id, uuid.uuid4()
+    saved = registered.saved
     # One write: the contact person, the registration and a line of its history.
-    await ctx.store(uow).save_interest(
-        registration_id=registration_id,
-        new=existing is None,
-        round_id=cmd.round_id,
-        branch_id=scope.branch.id,
-        municipality_numbers=municipalities,
-        person_id=person_id,
-        contact=cmd.contact,
-        message=cmd.message,
-        at=now,
-        added=added,
-        removed=removed,
-        contact_changed=replaced is not None,
-    )
-    if replaced is not None:
-        await _hand_over(uow, ctx, replaced, registration_id, cmd.round_id, scope, person_id)
-    await publish_contact(uow, ctx, person_id, cmd.contact)
-    named = await _municipality_contacts(uow, ctx, registration_id, cmd, new=existing is None)
-    fields: dict[str, Any] = {
-        "registration_id": registration_id,
-        "round_id": cmd.round_id,
-        "branch_id": scope.branch.id,
-        "branch_name": scope.branch.name,
-        "county_numbers": list(scope.branch.county_numbers),
-        "municipality_numbers": municipalities,
-        "contact_person_id": person_id,
-        "message": cmd.message,
-        "municipality_contacts": named,
-    }
-    event: InterestRegistered | InterestUpdated = (
-        InterestRegistered(**fields, registered_at=now)
-        if existing is None
-        else InterestUpdated(
-            **fields,
-            updated_at=now,
-            added_municipality_numbers=added,
-            removed_municipality_numbers=removed,
-            previous_contact_person_id=replaced,
-        )
-    )
-    await uow.emit(ctx.events, event)
-    return event
-
-
-async def _municipality_contacts(
-    uow: UnitOfWork, ctx: Context, registration_id: UUID, cmd: RegisterInterest, *, new: bool
-) -> list[MunicipalityContactRef]:
-    """The contact named for each municipality: kept under the same id while the address is
-    the same; one no longer named is forgotten here (and downstream) unless still in use."""
-    store = ctx.store(uow)
-    before = {} if new else await store.municipality_contacts(registration_id)
-    named: list[MunicipalityContactRef] = []
-    for item in sorted(cmd.municipality_contacts, key=lambda c: c.municipality_number):
-        number, contact = item.municipality_number, item.contact
-        previous = before.get(number)
-        same = previous is not None and (previous[1] or "").lower() == str(contact.email).lower()
-        person_id = previous[0] if same and previous is not None else uuid.uuid4()
-        await store.save_municipality_contact(
-            registration_id=registration_id,
-            municipality_number=number,
-            person_id=person_id,
-            contact=contact,
-        )
-        await publish_contact(uow, ctx, person_id, contact)
-        named.append(MunicipalityContactRef(municipality_number=number, person_id=person_id))
-    kept = {ref.person_id for ref in named}
-    gone = sorted(n for n in before if n not in {ref.municipality_number for ref in named})
-    if gone:
-        await store.drop_municipality_contacts(registration_id, gone)
-    for person_id, _ in sorted(before.values()):
-        if person_id not in kept and not await store.person_in_use(person_id):
+    await repos.interests.save(saved)
+    if registered.replaced is not None and registered.handover is not None:
+        await _hand_over(uow, ctx, repos, registered.replaced, registered.handover)
+    await publish_contact(uow, ctx, saved.person_id, cmd.contact)
+    for named in registered.contacts:
+        await repos.interests.save_municipality_contact(saved.registration_id, named)
+        await publish_contact(uow, ctx, named.person_id, named.contact)
+    if registered.gone:
+        await repos.interests.drop_municipality_contacts(saved.registration_id, registered.gone)
+    for person_id in registered.let_go:
+        if not await repos.persons.in_use(person_id):
             await erase(uow, ctx, person_id, by=None)
-    return named
+    await uow.emit(ctx.events, registered.event)
+    return registered.event
 
 
 async def _hand_over(
-    uow: UnitOfWork,
-    ctx: Context,
-    previous: UUID,
-    registration_id: UUID,
-    round_id: str,
-    scope: Any,
-    new_person_id: UUID,
+    uow: UnitOfWork, ctx: Context, repos: Repositories, previous: UUID, handover: ContactHandover
 ) -> None:
     """Tell the former contact (on the restricted topic, with their details, so that they
     can be written to) that someone else now holds it; then, if nothing else here refers to
     them, nothing of theirs is kept (a tombstone follows under the same key, in order)."""
-    contact = await ctx.store(uow).person_contact(previous)
+    contact = await repos.persons.contact(previous)
     if contact is None:
         return
     notice = ContactDetails(
@@ -157,15 +76,9 @@ async def _hand_over(
         email=contact.email,
         phone=contact.phone,
         language=contact.language,
-        handed_over=ContactHandover(
-            registration_id=registration_id,
-            round_id=round_id,
-            branch_id=scope.branch.id,
-            branch_name=scope.branch.name,
-            new_contact_person_id=new_person_id,
-        ),
+        handed_over=handover,
     )
-    if await ctx.store(uow).person_in_use(previous):
+    if await repos.persons.in_use(previous):
         await uow.emit(ctx.contacts, notice)
     else:
         await erase(uow, ctx, previous, by=None, last_word=notice)

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from services.registration.handlers.context import Context
-from shared.contracts.errors import DomainError
+from services.registration.domain.interest import replace_members
+from services.registration.handlers.context import Context, emit_all
 from shared.contracts.events.registration import ImportMembers, MembershipChanged
 from shared.messaging.bus import UnitOfWork
 
 
 async def import_members(cmd: ImportMembers, uow: UnitOfWork, ctx: Context) -> MembershipChanged:
-    unknown = sorted({n for n in cmd.municipality_numbers if n not in ctx.reference.municipalities})
-    if unknown:
-        listed = ", ".join(unknown[:20])
-        raise DomainError(
-            f"unknown municipality number(s) {listed} (2024 structure)",
-            nb=f"Ukjente kommunenummer: {listed} (kommuneinndelingen fra 2024).",
-            nn=f"Ukjende kommunenummer: {listed} (kommuneinndelinga frå 2024).",
-            field="municipality_numbers",
-        )
-    new = set(cmd.municipality_numbers)
-    old = await ctx.store(uow).members()
-    await ctx.store(uow).replace_members(new)
-    event = MembershipChanged(
-        added=sorted(new - old), removed=sorted(old - new), member_count=len(new)
-    )
-    await uow.emit(ctx.events, event)
-    return event
+    members = ctx.repositories(uow).members
+    new, events = replace_members(ctx.reference, await members.all(), cmd.municipality_numbers)
+    await members.replace(new)
+    await emit_all(uow, ctx.events, events)
+    return events[0]

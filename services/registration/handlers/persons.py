@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from services.registration.domain import persons
 from services.registration.handlers.context import Context, actor
-from shared.contracts.errors import NotFound
 from shared.contracts.events.registration import ContactDetails, ErasePerson, PersonErased
 from shared.messaging.bus import UnitOfWork
 
@@ -23,17 +23,18 @@ async def erase(
     `last_word` goes on the contacts topic after their earlier records are withdrawn from the
     outbox and before the tombstone, so a consumer reads it (e.g. to tell them they are no
     longer the contact) and then forgets them; compaction keeps only the tombstone."""
-    if not await ctx.store(uow).erase_person(person_id, contacts_topic=ctx.contacts, erased_by=by):
+    repository = ctx.repositories(uow).persons
+    if not await repository.erase(person_id, contacts_topic=ctx.contacts, by=by):
         return None
     if last_word is not None:
         await uow.emit(ctx.contacts, last_word)
     now = ctx.clock()
     # A tombstone removes the contact record from the compacted topic (and from consumers that
     # hold it); the event tells every consumer of the public topic.
-    await ctx.store(uow).add_tombstone(
+    await repository.tombstone(
         ctx.contacts, str(person_id), f"tombstone:{person_id}:{now.isoformat()}"
     )
-    event = PersonErased(person_id=person_id, erased_at=now, erased_by=by)
+    event = persons.erased(person_id, now=now, by=by)
     await uow.emit(ctx.events, event)
     return event
 
@@ -41,10 +42,5 @@ async def erase(
 async def erase_person(cmd: ErasePerson, uow: UnitOfWork, ctx: Context) -> PersonErased:
     event = await erase(uow, ctx, cmd.person_id, by=actor())
     if event is None:
-        raise NotFound(
-            f"no person {cmd.person_id} with data to erase",
-            nb="Det finnes ingen personopplysninger å slette for denne personen.",
-            nn="Det finst ingen personopplysningar å slette for denne personen.",
-            field="person_id",
-        )
+        raise persons.nothing_to_erase(cmd.person_id)
     return event
