@@ -21,7 +21,6 @@ from services.scheduling.handlers.attendance import record_attendance, record_rs
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.gatherings import (
     cancel_gathering,
-    plan_semester,
     reschedule_gathering,
     schedule_gathering,
 )
@@ -35,6 +34,7 @@ from services.scheduling.handlers.meetings import (
 )
 from services.scheduling.handlers.proposals import propose_delingsarena
 from services.scheduling.handlers.registration_events import FOLLOWS
+from services.scheduling.handlers.rounds import plan_semester
 from services.scheduling.settings import SchedulingSettings
 from shared.contracts.events.base import REGISTRY, Event
 from shared.contracts.events.scheduling import (

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
-from services.scheduling.adapters import repository as repo
+from services.scheduling.adapters import queries as repo
 from services.scheduling.domain.attendance import attendance_rates
 from services.scheduling.domain.calendar import OSLO, current_round
 from services.scheduling.domain.suggestions import WEEKDAYS, suggest_dates

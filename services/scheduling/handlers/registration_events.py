@@ -24,8 +24,8 @@ from shared.contracts.events.registration import (
 from shared.messaging.bus import UnitOfWork
 
 FOLLOWS: dict[type[Contract], Callable[[Any, UnitOfWork, Context], Awaitable[Any]]] = {
-    RoundOpened: rounds.round_opened,
-    RoundClosed: rounds.round_closed,
+    RoundOpened: rounds.on_round_opened,
+    RoundClosed: rounds.on_round_closed,
     InterestRegistered: invitations.interest_registered,
     InterestUpdated: invitations.interest_registered,
     ApplicationSubmitted: invitations.application_submitted,
