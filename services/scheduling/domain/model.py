@@ -14,7 +14,8 @@ from typing import Any
 from uuid import UUID
 
 from services.scheduling.domain.calendar import Slot
-from services.scheduling.domain.interim_work import is_late
+from services.scheduling.domain.gatherings import Gathering
+from services.scheduling.domain.interim_work import is_late, require_after_samling
 from services.scheduling.domain.invitations import Member
 from shared.contracts.errors import Conflict, DomainError, NotFound
 from shared.contracts.events.registration import RoundState
@@ -152,6 +153,11 @@ def request_exists(request_id: UUID) -> Conflict:
     )
 
 
+def own_request_exists(request_id: UUID) -> Conflict:
+    """Programme management's own request under an id that is taken."""
+    return Conflict(f"a dialogue meeting request {request_id} exists already")
+
+
 # --- delingsarena proposals of the county boards ------------------------------------------
 
 
@@ -184,6 +190,16 @@ class DelingsarenaProposal:
         return replace(self, gathering_id=gathering_id)
 
 
+def require_proposal(found: DelingsarenaProposal | None, proposal_id: UUID) -> DelingsarenaProposal:
+    if found is None:
+        raise NotFound(f"no delingsarena proposal {proposal_id}")
+    return found
+
+
+def proposal_exists(proposal_id: UUID) -> Conflict:
+    return Conflict(f"a delingsarena proposal {proposal_id} exists already")
+
+
 # --- guests: other actors invited by name and address -------------------------------------
 
 
@@ -194,6 +210,12 @@ class Guest:
     email: str
     language: str
     organisation: str | None = None
+
+
+def require_guest(found: Guest | None, person_id: UUID) -> Guest:
+    if found is None:
+        raise NotFound(f"no guest {person_id}")
+    return found
 
 
 # --- mellomarbeid ------------------------------------------------------------------------
@@ -235,6 +257,47 @@ class InterimWork:
     def late(self, at: datetime) -> bool:
         return is_late(self.due_on, at)
 
+    def require_region(self, region: str) -> InterimWork:
+        if self.region != region:
+            raise DomainError(f"the interim work is in the region {self.region}, not {region}")
+        return self
+
+
+def interim_work_after(
+    after: Gathering | None,
+    after_id: UUID,
+    *,
+    work_id: UUID,
+    title: str,
+    description: str,
+    due_on: date,
+    now: datetime,
+) -> InterimWork:
+    """Mellomarbeid set after a samling that takes place, due after it."""
+    if after is None:
+        raise NotFound(f"no gathering {after_id}")
+    require_after_samling(after.kind, after.status, after.slot.ends_at, due_on)
+    return InterimWork(
+        id=work_id,
+        round_id=after.round_id,
+        region=after.region,
+        after_gathering_id=after.id,
+        title=title,
+        description=description,
+        due_on=due_on,
+        set_at=now,
+    )
+
+
+def require_work(found: InterimWork | None, interim_work_id: UUID) -> InterimWork:
+    if found is None:
+        raise NotFound(f"no interim work {interim_work_id}")
+    return found
+
+
+def work_exists(interim_work_id: UUID) -> Conflict:
+    return Conflict(f"interim work {interim_work_id} is already set")
+
 
 # --- what registration has said ------------------------------------------------------------
 
@@ -259,6 +322,23 @@ class Participant:
     @property
     def admitted(self) -> bool:
         return self.status is ParticipantStatus.ADMITTED
+
+
+def require_admitted(found: Participant | None, *, round_id: str, name: str) -> Participant:
+    """Veiledning is for the municipalities admitted to the round; `name`: the
+    municipality's, for the refusal."""
+    if found is None or not found.admitted:
+        raise DomainError(
+            f"{name} is not admitted to round {round_id}: "
+            "veiledning is for participating municipalities",
+            nb=f"{name} er ikke tatt opp i runde {round_id}: "
+            "veiledning er for kommunene som deltar.",
+            nn=f"{name} er ikkje teken opp i runde {round_id}: "
+            "rettleiing er for kommunane som deltek.",
+            field="municipality_number",
+            slug="not-admitted",
+        )
+    return found
 
 
 @dataclass(frozen=True)

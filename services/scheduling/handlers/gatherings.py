@@ -16,10 +16,13 @@ from services.scheduling.domain.gatherings import (
     scheduled,
     shape_allowed,
 )
-from services.scheduling.domain.model import require_in_semester, require_round
+from services.scheduling.domain.model import (
+    require_in_semester,
+    require_proposal,
+    require_round,
+)
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.invitations import refresh
-from shared.contracts.errors import NotFound
 from shared.contracts.events.scheduling import (
     CancelGathering,
     GatheringCancelled,
@@ -100,9 +103,7 @@ async def schedule_gathering(
     )
     proposal = None
     if cmd.proposal_id is not None:
-        found = await unit.proposals.get(cmd.proposal_id)
-        if found is None:
-            raise NotFound(f"no delingsarena proposal {cmd.proposal_id}")
+        found = require_proposal(await unit.proposals.get(cmd.proposal_id), cmd.proposal_id)
         proposal = found.taken_up(
             kind=cmd.kind, round_id=cmd.round_id, region=cmd.region, gathering_id=new.id
         )

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from services.scheduling.domain.interim_work import require_after_samling
-from services.scheduling.domain.model import InterimWork
+from services.scheduling.domain.model import interim_work_after, require_work, work_exists
 from services.scheduling.handlers.context import Context
-from shared.contracts.errors import Conflict, DomainError, NotFound
 from shared.contracts.events.scheduling import (
     GroupRecipient,
     InterimWorkReported,
@@ -20,23 +18,18 @@ from shared.messaging.bus import UnitOfWork
 
 async def set_interim_work(cmd: SetInterimWork, uow: UnitOfWork, ctx: Context) -> InterimWorkSet:
     unit = ctx.unit(uow)
-    after = await unit.gatherings.get(cmd.after_gathering_id, lock=False)
-    if after is None:
-        raise NotFound(f"no gathering {cmd.after_gathering_id}")
-    require_after_samling(after.kind.value, after.status.value, after.slot.ends_at, cmd.due_on)
-    state = await unit.region_state(after.round_id, after.region)
-    work = InterimWork(
-        id=cmd.interim_work_id or uuid.uuid4(),
-        round_id=after.round_id,
-        region=after.region,
-        after_gathering_id=after.id,
+    work = interim_work_after(
+        await unit.gatherings.get(cmd.after_gathering_id, lock=False),
+        cmd.after_gathering_id,
+        work_id=cmd.interim_work_id or uuid.uuid4(),
         title=cmd.title,
         description=cmd.description,
         due_on=cmd.due_on,
-        set_at=ctx.clock(),
+        now=ctx.clock(),
     )
+    state = await unit.region_state(work.round_id, work.region)
     if not await unit.interim_work.add(work):
-        raise Conflict(f"interim work {work.id} is already set")
+        raise work_exists(work.id)
     event = InterimWorkSet(
         interim_work_id=work.id,
         round_id=work.round_id,
@@ -61,11 +54,8 @@ async def report_interim_work(
     cmd: ReportInterimWork, uow: UnitOfWork, ctx: Context
 ) -> InterimWorkReported:
     unit = ctx.unit(uow)
-    work = await unit.interim_work.get(cmd.interim_work_id)
-    if work is None:
-        raise NotFound(f"no interim work {cmd.interim_work_id}")
-    if work.region != ctx.region(cmd.region).id:
-        raise DomainError(f"the interim work is in the region {work.region}, not {cmd.region}")
+    work = require_work(await unit.interim_work.get(cmd.interim_work_id), cmd.interim_work_id)
+    work.require_region(ctx.region(cmd.region).id)
     now = ctx.clock()
     reported = work.reported(
         await unit.participants.get(work.round_id, cmd.municipality_number),

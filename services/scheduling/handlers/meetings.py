@@ -13,14 +13,16 @@ from services.scheduling.domain.model import (
     DialogueRequest,
     Guest,
     Origin,
+    own_request_exists,
     request_exists,
+    require_admitted,
+    require_guest,
     require_request,
     require_round,
 )
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.gatherings import create_gathering, venue_json
 from services.scheduling.handlers.invitations import withdraw_person
-from shared.contracts.errors import Conflict, DomainError, NotFound
 from shared.contracts.events.scheduling import (
     BookSupervision,
     DialogueMeetingRequested,
@@ -106,8 +108,7 @@ async def erase_guest(cmd: EraseGuest, uow: UnitOfWork, ctx: Context) -> GuestEr
     """Their invitations ahead withdrawn, their name and address gone, downstream told."""
     unit = ctx.unit(uow)
     now = ctx.clock()
-    if await unit.guests.get(cmd.person_id) is None:
-        raise NotFound(f"no guest {cmd.person_id}")
+    require_guest(await unit.guests.get(cmd.person_id), cmd.person_id)
     await withdraw_person(unit, ctx, cmd.person_id, "personal data erased")
     await unit.guests.remove(cmd.person_id, ctx.contacts)
     await unit.tombstone(
@@ -203,7 +204,7 @@ async def propose_dialogue_meeting(
         requested_by=_requested_by(),
     )
     if not await unit.requests.add(request):
-        raise Conflict(f"a dialogue meeting request {request.id} exists already")
+        raise own_request_exists(request.id)
     return await _meet(
         unit,
         ctx,
@@ -223,19 +224,11 @@ async def book_supervision(
     cmd: BookSupervision, uow: UnitOfWork, ctx: Context
 ) -> SupervisionBooked:
     unit = ctx.unit(uow)
-    found = await unit.participants.get(cmd.round_id, cmd.municipality_number)
-    if found is None or not found.admitted:
-        name = ctx.municipality(cmd.municipality_number)
-        raise DomainError(
-            f"{name} is not admitted to round {cmd.round_id}: "
-            "veiledning is for participating municipalities",
-            nb=f"{name} er ikke tatt opp i runde {cmd.round_id}: "
-            "veiledning er for kommunene som deltar.",
-            nn=f"{name} er ikkje teken opp i runde {cmd.round_id}: "
-            "rettleiing er for kommunane som deltek.",
-            field="municipality_number",
-            slug="not-admitted",
-        )
+    found = require_admitted(
+        await unit.participants.get(cmd.round_id, cmd.municipality_number),
+        round_id=cmd.round_id,
+        name=ctx.municipality(cmd.municipality_number),
+    )
     slot = Slot.of(cmd.starts_at, cmd.ends_at)
     # One booking of a supervisor at a time: the lock makes check-then-insert safe.
     await unit.lock_supervisor(cmd.supervisor_id)

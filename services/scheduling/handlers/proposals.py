@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from services.scheduling.domain.model import DelingsarenaProposal
+from services.scheduling.domain.model import DelingsarenaProposal, proposal_exists
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.gatherings import venue_json
-from shared.contracts.errors import Conflict
 from shared.contracts.events.scheduling import DelingsarenaProposed, ProposeDelingsarena, VenueInfo
 from shared.messaging.bus import UnitOfWork
 from shared.runtime.commands import acting
@@ -31,7 +30,7 @@ async def propose_delingsarena(
         proposed_by=principal.name if principal is not None else None,
     )
     if not await unit.proposals.add(proposal):
-        raise Conflict(f"a delingsarena proposal {proposal.id} exists already")
+        raise proposal_exists(proposal.id)
     event = DelingsarenaProposed(
         proposal_id=proposal.id,
         round_id=proposal.round_id,
