@@ -1,7 +1,8 @@
 """The repositories on PostgreSQL, on the transaction the message bus gives a handler.
 
 Each repository remembers what it loaded, so saving a whole aggregate writes only what
-changed: a gathering with many invitations costs one statement per invitation that did.
+changed: a registration event touches every gathering ahead in a region, and each round
+trip to the database counts per message (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -145,6 +146,8 @@ class SqlGatherings:
     loaded: dict[UUID, Gathering] = field(default_factory=dict)
 
     async def _whole(self, rows: list[asyncpg.Record]) -> list[Gathering]:
+        """The gatherings of `rows` whole: their invitations and guests read for all of them
+        at once, not one gathering at a time."""
         if not rows:
             return []
         ids = [r["id"] for r in rows]
