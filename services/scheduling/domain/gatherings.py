@@ -229,8 +229,7 @@ class Gathering:
             for i in self.invitations
             if i.invitee.person_id == person_id
         ]
-        guests = tuple(g for g in self.guests if g != person_id)
-        return replace(self, invitations=self._with(forgotten), guests=guests)
+        return replace(self, invitations=self._with(forgotten))
 
     # --- changes by hand ---------------------------------------------------------------------
 
