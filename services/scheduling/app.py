@@ -1,4 +1,5 @@
-"""Composition root of the scheduling service: settings, the command registry, the app.
+"""Composition root of the scheduling service: settings, the one registry of commands and
+followed events, the app.
 
 The calendar of a round per region (county branch): semesters, gatherings of every kind,
 invitations that follow registration's events, dialogue meetings on request, supervision
@@ -21,11 +22,19 @@ from services.scheduling.handlers.attendance import record_attendance, record_rs
 from services.scheduling.handlers.context import Context
 from services.scheduling.handlers.gatherings import (
     cancel_gathering,
-    plan_semester,
     reschedule_gathering,
     schedule_gathering,
 )
 from services.scheduling.handlers.interim_work import report_interim_work, set_interim_work
+from services.scheduling.handlers.invitations import (
+    application_submitted,
+    group_member_added,
+    group_member_removed,
+    interest_registered,
+    municipality_admitted,
+    municipality_withdrawn,
+    person_erased,
+)
 from services.scheduling.handlers.meetings import (
     book_supervision,
     erase_guest,
@@ -34,9 +43,22 @@ from services.scheduling.handlers.meetings import (
     schedule_dialogue_meeting,
 )
 from services.scheduling.handlers.proposals import propose_delingsarena
-from services.scheduling.handlers.registration_events import FOLLOWS
+from services.scheduling.handlers.rounds import on_round_closed, on_round_opened, plan_semester
 from services.scheduling.settings import SchedulingSettings
-from shared.contracts.events.base import REGISTRY, Event
+from shared.contracts.events.base import REGISTRY, Contract, Event
+from shared.contracts.events.registration import (
+    AdmissionRevoked,
+    ApplicationSubmitted,
+    GroupMemberAdded,
+    GroupMemberRemoved,
+    InterestRegistered,
+    InterestUpdated,
+    MunicipalityAdmitted,
+    MunicipalityWithdrawn,
+    PersonErased,
+    RoundClosed,
+    RoundOpened,
+)
 from shared.contracts.events.scheduling import (
     CONTACTS,
     BookSupervision,
@@ -61,7 +83,7 @@ from shared.messaging.bus import Handler
 from shared.reference import ReferenceData
 from shared.runtime.auth import TOKENS
 from shared.runtime.catalog import LocalInfra, ServiceDeclaration
-from shared.runtime.commands import CommandEntry, CommandRegistry, Route
+from shared.runtime.commands import CommandEntry, CommandHandler, CommandRegistry, Route
 from shared.runtime.service import build_app
 from shared.runtime.spec import Runtime, ServiceSpec
 
@@ -199,6 +221,22 @@ COMMANDS = CommandRegistry[Context](
         ),
     ],
 )
+
+
+# The registration events followed, and the handler of each: the projection invitations need.
+FOLLOWS: dict[type[Contract], CommandHandler[Context]] = {
+    RoundOpened: on_round_opened,
+    RoundClosed: on_round_closed,
+    InterestRegistered: interest_registered,
+    InterestUpdated: interest_registered,
+    ApplicationSubmitted: application_submitted,
+    MunicipalityAdmitted: municipality_admitted,
+    MunicipalityWithdrawn: municipality_withdrawn,
+    AdmissionRevoked: municipality_withdrawn,
+    GroupMemberAdded: group_member_added,
+    GroupMemberRemoved: group_member_removed,
+    PersonErased: person_erased,
+}
 
 
 def make_handlers(ctx: Context) -> dict[str, Handler]:

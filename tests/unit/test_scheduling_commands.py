@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.scheduling.app import COMMANDS, make_context, make_handlers
-from services.scheduling.handlers.registration_events import FOLLOWS
+from services.scheduling.app import COMMANDS, FOLLOWS, make_context, make_handlers
 from services.scheduling.settings import SchedulingSettings
 from shared.contracts.errors import Conflict, DomainError, NotFound
 from shared.contracts.events.base import REGISTRY, Command

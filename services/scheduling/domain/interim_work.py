@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from services.scheduling.domain.calendar import OSLO
+from services.scheduling.domain.calendar import OSLO, Status
 from shared.contracts.errors import DomainError
+from shared.contracts.events.scheduling import GatheringKind
 
 
 class InterimStatus(StrEnum):
@@ -20,11 +21,13 @@ class InterimStatus(StrEnum):
     OVERDUE = "overdue"
 
 
-def require_after_samling(kind: str, status: str, ends_at: datetime, due_on: date) -> None:
+def require_after_samling(
+    kind: GatheringKind, status: Status, ends_at: datetime, due_on: date
+) -> None:
     """Work follows a samling that takes place, and is due after it."""
-    if kind != "samling":
+    if kind != GatheringKind.SAMLING:
         raise DomainError(f"mellomarbeid follows a samling, not a {kind}")
-    if status == "cancelled":
+    if status == Status.CANCELLED:
         raise DomainError("the samling was cancelled")
     if due_on <= ends_at.astimezone(OSLO).date():
         raise DomainError(

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from services.scheduling.adapters import repository as repo
+from services.scheduling.adapters import queries as repo
 from services.scheduling.domain.calendar import OSLO
 from services.scheduling.handlers.context import Context
 from shared.contracts.events.scheduling import RecordRsvp, Rsvp

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
-from services.scheduling.adapters import repository as repo
+from services.scheduling.adapters import queries as repo
 from services.scheduling.domain.attendance import attendance_rates
 from services.scheduling.domain.calendar import OSLO, current_round
 from services.scheduling.domain.suggestions import WEEKDAYS, suggest_dates
@@ -372,11 +372,26 @@ async def region_feed(
     principal = feed_principal(request, token)
     region = _region(request, region)
     rows = await repo.calendar(runtime.pool, round_id=None, region=region)
-    rows, chosen = await _feed_rows(request, runtime, rows, principal, round_ or round_id)
+    title = _ctx(request).regions.by_id[region].name
+    return await _feed(request, runtime, rows, principal, round_ or round_id, title, region)
+
+
+async def _feed(
+    request: Request,
+    runtime: Any,
+    rows: list[Any],
+    principal: Principal,
+    wanted: str | None,
+    title: str,
+    filename: str,
+) -> Response:
+    """The feed of the rows `principal` sees of one round, named after `title` and it."""
+    rows, chosen = await _feed_rows(request, runtime, rows, principal, wanted)
     ctx = _ctx(request)
-    name = f"Fremtidens kulturskole - {ctx.regions.by_id[region].name}"
+    name = f"Fremtidens kulturskole - {title}"
     name += f" - runde {chosen}" if chosen else ""
-    return _ics(ical.feed(name, rows, now=ctx.clock(), region_names=_region_names(ctx)), region)
+    feed = ical.feed(name, rows, now=ctx.clock(), region_names=_region_names(ctx))
+    return _ics(feed, filename)
 
 
 def _region_names(ctx: Context) -> dict[str, str]:
@@ -439,9 +454,7 @@ async def municipality_feed(
     rows = await repo.calendar(
         runtime.pool, round_id=None, region=None, municipality=municipality_number
     )
-    rows, chosen = await _feed_rows(request, runtime, rows, principal, round_ or round_id)
-    ctx = _ctx(request)
-    name = f"Fremtidens kulturskole - {ctx.municipality(municipality_number)}"
-    name += f" - runde {chosen}" if chosen else ""
-    feed = ical.feed(name, rows, now=ctx.clock(), region_names=_region_names(ctx))
-    return _ics(feed, municipality_number)
+    title = _ctx(request).municipality(municipality_number)
+    return await _feed(
+        request, runtime, rows, principal, round_ or round_id, title, municipality_number
+    )

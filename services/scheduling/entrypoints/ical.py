@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import asyncpg
 from icalendar import Calendar, Event
 
-from services.scheduling.adapters import repository as repo
+from services.scheduling.adapters import queries as repo
 from services.scheduling.domain.calendar import OSLO
 from shared.ical import PRODID, oslo_timezone
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
-from services.scheduling.adapters import interim_work as store
+from services.scheduling.adapters import queries
 from services.scheduling.domain.calendar import OSLO
 from services.scheduling.domain.interim_work import InterimStatus, status_of
 from services.scheduling.handlers.context import Context
@@ -37,13 +37,13 @@ async def interim_work_status(
         principal.role is Role.COUNTY_BOARD and principal.branch_id == region_id
     )
     now = ctx.clock()
-    municipalities = await store.admitted(runtime.pool, round_id, region_id)
+    municipalities = await queries.admitted(runtime.pool, round_id, region_id)
     reports = {
         (r["interim_work_id"], r["municipality_number"]): r
-        for r in await store.reports_of_region(runtime.pool, round_id, region_id)
+        for r in await queries.interim_reports_of_region(runtime.pool, round_id, region_id)
     }
     found = []
-    for work in await store.of_region(runtime.pool, round_id, region_id):
+    for work in await queries.interim_work_of_region(runtime.pool, round_id, region_id):
         # Those admitted now, and any that reported before leaving.
         numbers = sorted(set(municipalities) | {n for (w, n) in reports if w == work["id"]})
         rows = []

@@ -1,4 +1,4 @@
-"""What every handler is given besides the message and its unit of work."""
+"""What every handler is given besides the message and the bus's unit of work."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from services.scheduling.adapters.sql import sql_unit
+from services.scheduling.adapters.unit import Unit
 from services.scheduling.domain.calendar import OSLO
 from services.scheduling.domain.regions import Region, Regions
 from services.scheduling.domain.suggestions import HolidayWeeks
 from shared.contracts.errors import DomainError
 from shared.contracts.events.scheduling import guest_contacts_topic
 from shared.contracts.topics import events_topic
+from shared.messaging.bus import UnitOfWork
 
 
 def oslo_now() -> datetime:
@@ -36,6 +39,12 @@ class Context:
 
     # Shared with notification, which signs the answer links in invitations; empty: no links.
     answer_secret: str = field(default="", repr=False)
+    # Where the handlers' aggregates live: the bus's transaction (in memory in unit tests).
+    unit: Callable[[UnitOfWork], Unit] = field(default=sql_unit)
+
+    @property
+    def region_names(self) -> Mapping[str, str]:
+        return {r.id: r.name for r in self.regions.by_id.values()}
 
     @property
     def events(self) -> str:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from services.scheduling.adapters import interim_work as store
-from services.scheduling.adapters import repository as repo
-from services.scheduling.domain.interim_work import is_late, require_after_samling
+from services.scheduling.domain.model import interim_work_after, require_work, work_exists
 from services.scheduling.handlers.context import Context
-from shared.contracts.errors import Conflict, DomainError, NotFound
 from shared.contracts.events.scheduling import (
     GroupRecipient,
     InterimWorkReported,
@@ -20,35 +17,28 @@ from shared.messaging.bus import UnitOfWork
 
 
 async def set_interim_work(cmd: SetInterimWork, uow: UnitOfWork, ctx: Context) -> InterimWorkSet:
-    after = await repo.get_gathering(uow.conn, cmd.after_gathering_id)
-    if after is None:
-        raise NotFound(f"no gathering {cmd.after_gathering_id}")
-    require_after_samling(after["kind"], after["status"], after["ends_at"], cmd.due_on)
-    the_id = cmd.interim_work_id or uuid.uuid4()
-    now = ctx.clock()
-    state = await repo.region_state(uow.conn, after["round_id"], after["region"])
-    added = await store.insert(
-        uow.conn,
-        id=the_id,
-        round_id=after["round_id"],
-        region=after["region"],
-        after_gathering_id=after["id"],
+    unit = ctx.unit(uow)
+    work = interim_work_after(
+        await unit.gatherings.get(cmd.after_gathering_id, lock=False),
+        cmd.after_gathering_id,
+        work_id=cmd.interim_work_id or uuid.uuid4(),
         title=cmd.title,
         description=cmd.description,
         due_on=cmd.due_on,
-        set_at=now,
+        now=ctx.clock(),
     )
-    if not added:
-        raise Conflict(f"interim work {the_id} is already set")
+    state = await unit.region_state(work.round_id, work.region)
+    if not await unit.interim_work.add(work):
+        raise work_exists(work.id)
     event = InterimWorkSet(
-        interim_work_id=the_id,
-        round_id=after["round_id"],
-        region=after["region"],
-        after_gathering_id=after["id"],
-        title=cmd.title,
-        description=cmd.description,
-        due_on=cmd.due_on,
-        set_at=now,
+        interim_work_id=work.id,
+        round_id=work.round_id,
+        region=work.region,
+        after_gathering_id=work.after_gathering_id,
+        title=work.title,
+        description=work.description,
+        due_on=work.due_on,
+        set_at=work.set_at,
         municipality_numbers=sorted(state.groups),
         recipients=[
             GroupRecipient(person_id=m.person_id, municipality_number=number, role=m.role)
@@ -56,38 +46,32 @@ async def set_interim_work(cmd: SetInterimWork, uow: UnitOfWork, ctx: Context) -
             for m in state.groups[number]
         ],
     )
-    await uow.emit(ctx.events, event)
+    await unit.emit(ctx.events, event)
     return event
 
 
 async def report_interim_work(
     cmd: ReportInterimWork, uow: UnitOfWork, ctx: Context
 ) -> InterimWorkReported:
-    work = await store.get(uow.conn, cmd.interim_work_id)
-    if work is None:
-        raise NotFound(f"no interim work {cmd.interim_work_id}")
-    if work["region"] != ctx.region(cmd.region).id:
-        raise DomainError(f"the interim work is in the region {work['region']}, not {cmd.region}")
-    found = await repo.participant(uow.conn, work["round_id"], cmd.municipality_number)
-    # Admitted, or admitted once: work done before leaving may still be reported.
-    if (
-        found is None
-        or found["branch_id"] != work["region"]
-        or found["status"] not in ("admitted", "withdrawn")
-    ):
-        raise DomainError(
-            f"{cmd.municipality_number} is not an admitted municipality of {work['region']}"
-        )
+    unit = ctx.unit(uow)
+    work = require_work(await unit.interim_work.get(cmd.interim_work_id), cmd.interim_work_id)
+    work.require_region(ctx.region(cmd.region).id)
     now = ctx.clock()
-    await store.save_report(uow.conn, work["id"], cmd.municipality_number, cmd.report, now)
+    reported = work.reported(
+        await unit.participants.get(work.round_id, cmd.municipality_number),
+        cmd.municipality_number,
+        cmd.report,
+        now,
+    )
+    await unit.interim_work.save(reported)
     event = InterimWorkReported(
-        interim_work_id=work["id"],
-        round_id=work["round_id"],
-        region=work["region"],
+        interim_work_id=work.id,
+        round_id=work.round_id,
+        region=work.region,
         municipality_number=cmd.municipality_number,
         report=cmd.report,
         reported_at=now,
-        late=is_late(work["due_on"], now),
+        late=work.late(now),
     )
-    await uow.emit(ctx.events, event)
+    await unit.emit(ctx.events, event)
     return event

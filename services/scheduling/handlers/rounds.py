@@ -1,38 +1,32 @@
-"""The rounds registration opens, closes and cancels: a gathering needs a round that exists."""
+"""The rounds registration opens, closes and cancels, and the semesters planned in them."""
 
 from __future__ import annotations
 
-from services.scheduling.adapters import repository as repo
+from services.scheduling.domain.model import Round, Semester, require_round, round_opened
 from services.scheduling.handlers.context import Context
-from shared.contracts.errors import DomainError
 from shared.contracts.events.registration import RoundClosed, RoundOpened
+from shared.contracts.events.scheduling import PlanSemester, SemesterPlanned
 from shared.messaging.bus import UnitOfWork
 
 
-async def round_opened(event: RoundOpened, uow: UnitOfWork, ctx: Context) -> None:
-    await repo.save_round(uow.conn, event.round_id, "open", opened=True)
+async def on_round_opened(event: RoundOpened, uow: UnitOfWork, ctx: Context) -> None:
+    unit = ctx.unit(uow)
+    opened = round_opened(await unit.rounds.get(event.round_id), event.round_id)
+    if opened is not None:
+        await unit.rounds.save(opened)
 
 
-async def round_closed(event: RoundClosed, uow: UnitOfWork, ctx: Context) -> None:
-    await repo.save_round(uow.conn, event.round_id, event.state.value, opened=False)
+async def on_round_closed(event: RoundClosed, uow: UnitOfWork, ctx: Context) -> None:
+    await ctx.unit(uow).rounds.save(Round(event.round_id, event.state))
 
 
-async def require_round(uow: UnitOfWork, round_id: str) -> None:
-    """Known from registration's events and not cancelled (a closed round runs on)."""
-    state = await repo.round_state(uow.conn, round_id)
-    if state is None:
-        raise DomainError(
-            f"there is no round {round_id}: registration has not opened it",
-            nb=f"Det finnes ingen runde {round_id}: den er ikke åpnet i påmeldingen.",
-            nn=f"Det finst ingen runde {round_id}: han er ikkje opna i påmeldinga.",
-            field="round_id",
-            slug="unknown-round",
-        )
-    if state == "cancelled":
-        raise DomainError(
-            f"round {round_id} is cancelled",
-            nb=f"Runde {round_id} er avlyst.",
-            nn=f"Runde {round_id} er avlyst.",
-            field="round_id",
-            slug="round-cancelled",
-        )
+async def plan_semester(cmd: PlanSemester, uow: UnitOfWork, ctx: Context) -> SemesterPlanned:
+    ctx.region(cmd.region)
+    unit = ctx.unit(uow)
+    require_round(await unit.rounds.get(cmd.round_id), cmd.round_id)
+    await unit.semesters.save(
+        Semester(cmd.round_id, cmd.region, cmd.number, cmd.starts_on, cmd.ends_on)
+    )
+    event = SemesterPlanned(**cmd.model_dump())
+    await unit.emit(ctx.events, event)
+    return event
