@@ -194,3 +194,34 @@ def test_progress_shows_tenths_of_long_work_only(capsys: pytest.CaptureFixture[s
         progress("sent", done, 100)
     lines = capsys.readouterr().err.splitlines()
     assert lines == [f"dlq: sent {n}/100" for n in range(10, 101, 10)]
+
+
+def test_service_settings_come_from_the_services_own_variables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("KS_KAFKA_BOOTSTRAP", "KS_DATABASE_URL", "KS_REGISTRATION_DB_SCHEMA"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KS_KAFKA_BOOTSTRAP", "generic:9092")
+    monkeypatch.setenv("KS_REGISTRATION_DATABASE_URL", "postgresql://registration@db/ks")
+    monkeypatch.setenv("KS_REGISTRATION_KAFKA_BOOTSTRAP", "kafka-0:9093")
+    monkeypatch.setenv("KS_REGISTRATION_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("KS_REGISTRATION_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("KS_REGISTRATION_KAFKA_SASL_USERNAME", "registration")
+    monkeypatch.setenv("KS_REGISTRATION_KAFKA_SASL_PASSWORD", "s3cret")
+
+    def target(*argv: str) -> cli._Target | None:
+        args = cli._parser().parse_args(["dlq", "redrive", "t.x.commands", "--all", *argv])
+        return cli._target(args, database=True)
+
+    found = target("--service", "registration")
+    assert found is not None
+    assert (found.dsn, found.schema) == ("postgresql://registration@db/ks", "registration")
+    assert found.kafka.bootstrap == "kafka-0:9093"
+    assert (found.kafka.sasl_username, found.kafka.password()) == ("registration", "s3cret")
+    # Options win over the variables.
+    found = target("--service", "registration", "--schema", "reg2", "--bootstrap", "k:1")
+    assert found is not None and (found.schema, found.kafka.bootstrap) == ("reg2", "k:1")
+    # Without --service nothing comes from the environment: not even KS_KAFKA_BOOTSTRAP.
+    found = target("--dsn", "postgresql://x@db/ks", "--schema", "registration")
+    assert found is not None and found.kafka.bootstrap == "127.0.0.1:19092"
+    assert found.kafka.security_protocol == "PLAINTEXT"
