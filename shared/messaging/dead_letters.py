@@ -306,7 +306,6 @@ async def carry_out(
         if progress is not None:
             progress("sent", acked, len(chosen))
 
-    sent: list[DeadLetter] = []
     try:
         futures = []
         # send() queues in order; the idempotent producer keeps that order per partition.
