@@ -1,20 +1,27 @@
 """The `kulturskole` command line.
 
 kulturskole contracts generate|check [--root DIR] [--catalog MODULE]
-kulturskole dlq list TOPIC [KAFKA OPTIONS] [--limit N] [--json]
-kulturskole dlq redrive TOPIC (--all | --offset P:O ...) [KAFKA OPTIONS]
-kulturskole outbox parked --schema S [--dsn DSN] [--json]
-kulturskole outbox retry --schema S [--dsn DSN] (--all | --id N ...)
-kulturskole outbox discard --schema S [--dsn DSN] --id N --reason TEXT
-kulturskole replay --schema S [--dsn DSN] --topic T [--since ISO] [--types TYPE ...]
+kulturskole dlq list TOPIC [--service NAME] [KAFKA OPTIONS] [--limit N] [--json]
+kulturskole dlq redrive TOPIC --service NAME (--all [FILTERS] [--yes] | --offset P:O ...)
+                        [--dry-run] [KAFKA OPTIONS]
+kulturskole outbox parked --service NAME [FILTERS] [--json]
+kulturskole outbox retry --service NAME (--all [FILTERS] [--yes] | --id N ...) [--dry-run]
+kulturskole outbox discard --service NAME --id N --reason TEXT
+kulturskole replay --service NAME --topic T [--since ISO] [--types TYPE ...]
                    [--to TOPIC] [KAFKA OPTIONS] [--dry-run]
+kulturskole migrations status [--service NAME ...] [--json]
 kulturskole kafka acls [--prefix P] [--principal 'User:{service}'] [--service NAME ...]
                        [--apply] [KAFKA OPTIONS]
 
+--service NAME reads that service's own settings, as the service does: the database from
+KS_<NAME>_DATABASE_URL (schema KS_<NAME>_DB_SCHEMA, else NAME), Kafka from KS_<NAME>_KAFKA_*.
+--dsn, --schema and the KAFKA OPTIONS override them (without --service they are all there
+is). FILTERS narrow --all: --type TYPE (repeatable), --key KEY, --since ISO, --until ISO.
+
 KAFKA OPTIONS: --bootstrap, --security-protocol, --sasl-mechanism, --sasl-username,
---sasl-password-file, --ssl-ca-file, --ssl-cert-file, --ssl-key-file; each defaults to its
-environment variable (KS_KAFKA_BOOTSTRAP, KS_KAFKA_SECURITY_PROTOCOL, …). A password is
-taken only from KS_KAFKA_SASL_PASSWORD or a file, never from the command line.
+--sasl-password-file, --ssl-ca-file, --ssl-cert-file, --ssl-key-file. A password is taken
+only from KS_<NAME>_KAFKA_SASL_PASSWORD or a file, never from the command line. `kafka acls`
+acts as the cluster's administrator, not as a service: its defaults are KS_KAFKA_*.
 """
 
 from __future__ import annotations
@@ -24,15 +31,33 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.messaging.kafka_client import KafkaClientSettings, KafkaConnection
+
 if TYPE_CHECKING:
-    from shared.messaging.dead_letters import DeadLetter
-    from shared.messaging.kafka_client import KafkaConnection
-    from shared.messaging.outbox import ParkedRow
+    import asyncpg
+
+    from shared.messaging.dead_letters import DeadLetter, RedrivePlan
+    from shared.messaging.outbox import ParkedFilter, ParkedRow
+
+EXIT_CODES = """\
+exit codes:
+  0  done; with --dry-run: reported what would be done, did nothing
+  1  the work failed: a broker or database that cannot be reached or refuses, a letter or
+     row named that is not there, an applied migration that changed (migrations status)
+  2  wrong usage: an unknown option, a missing or invalid setting (e.g. no --service)
+  3  not confirmed: --all was answered no, or ran without a terminal and without --yes;
+     nothing was done
+"""
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_CONFIRMED = 0, 1, 2, 3
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BOOTSTRAP = "127.0.0.1:19092"
@@ -47,19 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _generate(args.root, args.catalog, allow_breaking=args.allow_breaking)
         return _check(args.root, args.catalog)
     if args.command == "dlq":
-        if args.action == "list":
-            kafka = _kafka(args)
-            if kafka is None:
-                return 2
-            return _dlq_list(args.topic, kafka, limit=args.limit, as_json=args.json)
-        kafka = _kafka(args)
-        if kafka is None:
-            return 2
-        return _dlq_redrive(args.topic, kafka, offsets=args.offset, all_=args.all)
+        return _dlq(args)
     if args.command == "outbox":
         return _outbox(args)
     if args.command == "replay":
         return _replay(args)
+    if args.command == "migrations":
+        return _migrations_status(args)
     if args.command == "kafka":
         return _kafka_acls(args)
     raise AssertionError(f"unhandled command: {args.command}")  # argparse requires one
@@ -69,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kulturskole",
         description=__doc__,
+        epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,  # keep the usage lines above
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -103,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_dlq_commands(commands)
     _add_outbox_commands(commands)
     _add_replay_command(commands)
+    _add_migrations_commands(commands)
     _add_kafka_commands(commands)
     return parser
 
@@ -113,11 +134,23 @@ def _add_dlq_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     actions = dlq.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser(
-        "list", help="one line per dead letter: where, from where, ce_type, reason"
+        "list",
+        help="one line per dead letter: where, from where, ce_type, reason (re-driven when)",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     redrive = actions.add_parser(
         "redrive",
         help="publish dead letters to their original topic again (dlq_* headers removed)",
+        description=(
+            "Publish dead letters to their original topic again, as first sent (dlq_* headers"
+            " removed, ks_redriven_from added), and record each in the service's schema"
+            " (dlq_redriven), so that the next --all passes it over. --all asks first on a"
+            " terminal; give --yes where nobody can answer (a script), or --dry-run to see"
+            " what would be sent."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for sub in (listing, redrive):
         sub.add_argument(
@@ -125,6 +158,7 @@ def _add_dlq_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
             metavar="TOPIC",
             help="the topic or its DLQ, e.g. kulturskole.registration.commands[.dlq]",
         )
+        _add_service_options(sub, database=True)
         _add_kafka_options(sub)
     listing.add_argument(
         "--limit",
@@ -135,7 +169,11 @@ def _add_dlq_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     chosen = redrive.add_mutually_exclusive_group(required=True)
-    chosen.add_argument("--all", action="store_true", help="every letter on the DLQ now")
+    chosen.add_argument(
+        "--all",
+        action="store_true",
+        help="every letter on the DLQ now that was not re-driven before (narrowed by FILTERS)",
+    )
     chosen.add_argument(
         "--offset",
         type=_place,
@@ -143,6 +181,107 @@ def _add_dlq_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
         metavar="P:O",
         help="the letter at DLQ partition P, offset O (as `dlq list` shows); repeatable",
     )
+    _add_filters(redrive, when="dead-lettered")
+    _add_confirmation(redrive, "send nothing: list the letters that would be re-driven")
+
+
+def _add_filters(sub: argparse.ArgumentParser, *, when: str) -> None:
+    group = sub.add_argument_group("filters (narrow --all)")
+    group.add_argument(
+        "--type", action="append", metavar="TYPE", help="only this ce_type; repeatable"
+    )
+    group.add_argument("--key", help="only messages with this key")
+    group.add_argument(
+        "--since", type=_timestamp, metavar="ISO", help=f"only those {when} at or after this time"
+    )
+    group.add_argument(
+        "--until", type=_timestamp, metavar="ISO", help=f"only those {when} before this time"
+    )
+
+
+def _add_confirmation(sub: argparse.ArgumentParser, dry_run: str) -> None:
+    sub.add_argument("--dry-run", action="store_true", help=dry_run)
+    sub.add_argument(
+        "--yes",
+        action="store_true",
+        help="do --all without asking (for scripts; without a terminal --all needs it)",
+    )
+
+
+def _add_service_options(sub: argparse.ArgumentParser, *, database: bool) -> None:
+    group = sub.add_argument_group("the service (its own settings, as it reads them)")
+    group.add_argument(
+        "--service",
+        metavar="NAME",
+        help="read KS_<NAME>_DATABASE_URL, KS_<NAME>_DB_SCHEMA and KS_<NAME>_KAFKA_*",
+    )
+    if database:
+        group.add_argument(
+            "--schema", help="the service's schema (default: KS_<NAME>_DB_SCHEMA, else NAME)"
+        )
+        group.add_argument(
+            "--dsn",
+            help="PostgreSQL DSN of a role with rights on the schema (default: "
+            "$KS_<NAME>_DATABASE_URL)",
+        )
+
+
+def _filters_given(args: argparse.Namespace) -> bool:
+    return any(getattr(args, name) is not None for name in ("type", "key", "since", "until"))
+
+
+def _check_selection(args: argparse.Namespace, name: str) -> bool:
+    """Filters narrow --all only; say so when given with a list of letters or rows."""
+    if _filters_given(args) and not args.all:
+        print(
+            f"{args.command}: --type, --key, --since and --until narrow --all; {name} names"
+            " the items themselves",
+            file=sys.stderr,
+        )
+        return False
+    if args.since is not None and args.until is not None and args.since >= args.until:
+        print(f"{args.command}: --since must be before --until", file=sys.stderr)
+        return False
+    return True
+
+
+class _Progress:
+    """Long work says how far it has come on stderr: at each tenth and at least every few
+    seconds, when there are enough items for it to take a while."""
+
+    def __init__(self, command: str, *, at_least: int = 50, every_s: float = 5.0) -> None:
+        self.command = command
+        self.at_least = at_least
+        self.every_s = every_s
+        self.shown: dict[str, tuple[int, float]] = {}
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if total < self.at_least:
+            return
+        tenth, at = self.shown.get(what, (0, time.monotonic()))
+        now_tenth = done * 10 // total
+        if now_tenth > tenth or time.monotonic() - at >= self.every_s:
+            self.shown[what] = (now_tenth, time.monotonic())
+            print(f"{self.command}: {what} {done}/{total}", file=sys.stderr, flush=True)
+
+
+def _confirmed(command: str, question: str, *, yes: bool) -> bool:
+    """Ask on a terminal; a script must say --yes. False: say nothing was done."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        print(
+            f"{command}: --all asks first, and there is no terminal to ask on; add --yes to"
+            " go ahead (or --dry-run to look); nothing done",
+            file=sys.stderr,
+        )
+        return False
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    if answer in {"y", "yes", "j", "ja"}:
+        return True
+    print(f"{command}: not confirmed; nothing done", file=sys.stderr)
+    return False
 
 
 def _positive_int(text: str) -> int:
@@ -210,60 +349,263 @@ def _check(root: Path, catalog: str) -> int:
     return 0
 
 
-def _dlq_list(topic: str, bootstrap: KafkaConnection, *, limit: int, as_json: bool) -> int:
-    from shared.messaging.dead_letters import as_dlq_topic, list_dead_letters
+def _dlq(args: argparse.Namespace) -> int:
+    target = _target(args, database=args.action == "redrive")
+    if target is None:
+        return EXIT_USAGE
+    if args.action == "list":
+        return _dlq_list(args, target)
+    if not _check_selection(args, "--offset"):
+        return EXIT_USAGE
+    return _dlq_redrive(args, target)
 
-    dlq = as_dlq_topic(topic)
 
-    async def run() -> list[DeadLetter]:
+def _dlq_list(args: argparse.Namespace, target: _Target) -> int:
+    from shared.messaging.dead_letters import as_dlq_topic, list_dead_letters, redriven_marks
+    from shared.messaging.dead_letters import was_redriven as redriven_at
+
+    dlq = as_dlq_topic(args.topic)
+    limit: int = args.limit
+
+    async def run() -> tuple[list[DeadLetter], dict[tuple[int, int], Any]]:
         # One more than shown, to tell whether there are more.
-        return await list_dead_letters(bootstrap, dlq, limit=limit + 1)
+        found = await list_dead_letters(target.kafka, dlq, limit=limit + 1)
+        if target.dsn is None:
+            return found, {}  # without the service's schema, nothing is known re-driven
+        conn = await target.connect()
+        try:
+            return found, await redriven_marks(conn, dlq)
+        finally:
+            await conn.close()
 
-    found = _run_dlq(run())
-    if found is None:
-        return 1
+    result = _run("dlq", run())
+    if result is None:
+        return EXIT_FAILED
+    found, marks = result
     for letter in found[:limit]:
-        if as_json:
-            print(json.dumps(letter.to_json(), ensure_ascii=False))
+        when = redriven_at(letter, marks)
+        if args.json:
+            shown = letter.to_json() | {"redriven_at": when.isoformat() if when else None}
+            print(json.dumps(shown, ensure_ascii=False))
             continue
         origin = f"{letter.original_topic}@{_or_dash(letter.original_partition)}"
         origin += f":{_or_dash(letter.original_offset)}"
         reason = " ".join(letter.reason.split()) or "-"  # one line per letter
-        print(f"{letter.partition}/{letter.offset}  {origin}  {letter.ce_type or '-'}  {reason}")
+        line = f"{letter.partition}/{letter.offset}  {origin}  {letter.ce_type or '-'}  {reason}"
+        if when is not None:
+            line += f"  (re-driven {when.isoformat(timespec='seconds')})"
+        print(line)
     if len(found) > limit:
         print(f"dlq: showing the first {limit} letters on {dlq}; use --limit", file=sys.stderr)
     elif not found:
         print(f"dlq: no dead letters on {dlq}", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
-def _dlq_redrive(
-    topic: str, bootstrap: KafkaConnection, *, offsets: list[tuple[int, int]] | None, all_: bool
-) -> int:
-    from shared.messaging.dead_letters import as_dlq_topic, redrive
+def _dlq_redrive(args: argparse.Namespace, target: _Target) -> int:
+    from shared.messaging.dead_letters import LetterFilter, as_dlq_topic, carry_out, plan_redrive
 
-    dlq = as_dlq_topic(topic)
-    count = _run_dlq(redrive(bootstrap, dlq, offsets=set(offsets) if offsets else None, all_=all_))
+    dlq = as_dlq_topic(args.topic)
+    progress = _Progress("dlq")
+    filters = LetterFilter(
+        types=frozenset(args.type or ()), key=args.key, since=args.since, until=args.until
+    )
+
+    async def plan() -> RedrivePlan:
+        conn = await target.connect()
+        try:
+            return await plan_redrive(
+                target.kafka,
+                dlq,
+                conn,
+                offsets=set(args.offset) if args.offset else None,
+                all_=args.all,
+                filters=filters,
+                progress=progress,
+            )
+        finally:
+            await conn.close()
+
+    found = _run("dlq", plan())
+    if found is None:
+        return EXIT_FAILED
+    passed = [
+        f"{len(found.already)} re-driven before",
+        f"{len(found.incomplete)} without their original value",
+    ]
+    if filters.narrows:
+        passed.append(f"{found.unmatched} not matching the filters")
+    summary = (
+        f"{len(found.chosen)} dead letter(s) from {dlq} to {', '.join(found.targets) or '-'}"
+        + (f" (passed over: {', '.join(passed)})" if args.all else "")
+    )
+    if args.dry_run:
+        for letter in found.chosen:
+            print(
+                f"{letter.partition}/{letter.offset}  {letter.original_topic}"
+                f"  {letter.ce_type or '-'}  {letter.ce_id or '-'}"
+            )
+        print(f"dlq: would re-drive {summary}; nothing sent (--dry-run)", file=sys.stderr)
+        return EXIT_OK
+    if not found.chosen:
+        print(f"dlq: re-drove {summary}")
+        return EXIT_OK
+    if args.all and not _confirmed("dlq", f"Re-drive {summary}?", yes=args.yes):
+        return EXIT_NOT_CONFIRMED
+
+    async def send() -> int:
+        conn = await target.connect()
+        try:
+            return await carry_out(target.kafka, found, conn, progress=progress)
+        finally:
+            await conn.close()
+
+    count = _run("dlq", send())
     if count is None:
-        return 1
-    print(f"dlq: re-drove {count} dead letter(s) from {dlq}")
-    return 0
+        return EXIT_FAILED
+    print(f"dlq: re-drove {count} dead letter(s) from {dlq}; recorded in {target.schema}")
+    return EXIT_OK
 
 
 T = TypeVar("T")
 
 
-def _run_dlq(work: Coroutine[Any, Any, T]) -> T | None:
-    """Run `work`; an operator's mistake or an unreachable broker is a message, not a trace."""
+def _run(command: str, work: Coroutine[Any, Any, T]) -> T | None:
+    """Run `work`; an operator's mistake or an unreachable broker or database is a message,
+    not a trace."""
+    import asyncpg
     from aiokafka.errors import KafkaError
 
     from shared.messaging.dead_letters import DeadLetterError
 
     try:
         return asyncio.run(work)
+    except asyncpg.UndefinedTableError as error:
+        print(
+            f"{command}: {error} (the service's schema predates this command: start the"
+            " service once, or run the set-up, to apply its migrations)",
+            file=sys.stderr,
+        )
     except (DeadLetterError, KafkaError, OSError, TimeoutError) as error:
-        print(f"dlq: {error}", file=sys.stderr)
+        print(f"{command}: {error}", file=sys.stderr)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        print(f"{command}: {type(error).__name__}: {error}", file=sys.stderr)
+    return None
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where a command works: the service's database (if it needs one) and Kafka."""
+
+    kafka: KafkaConnection
+    dsn: str | None
+    schema: str
+
+    async def connect(self) -> asyncpg.Connection:
+        from shared.db.pool import connect
+
+        assert self.dsn is not None
+        return await connect(self.dsn, self.schema, name="kulturskole-cli")
+
+
+def _target(args: argparse.Namespace, *, database: bool) -> _Target | None:
+    """The settings `--service` names, overridden by the options given; None (after saying
+    why) when they do not do. `database`: the command cannot work without one."""
+    from pydantic import ValidationError
+
+    command = args.command
+    given: dict[str, Any] = {
+        f"kafka_{name}": getattr(args, name)
+        for name in _KAFKA_OPTIONS
+        if getattr(args, name, None) is not None
+    }
+    if "kafka_sasl_password_file" in given:
+        given["kafka_sasl_password"] = None  # the file given here wins over the environment
+    service = args.service
+    if service is not None:
+        prefix = _service_prefix(command, service, getattr(args, "catalog", DEFAULT_CATALOG))
+        if prefix is None:
+            return None
+        settings_class = _service_settings(prefix)
+    else:
+        prefix, settings_class = "", _NoEnvironment
+    try:
+        settings = settings_class(**given)
+    except ValidationError as error:
+        for problem in error.errors():
+            reason = problem.get("ctx", {}).get("error", problem["msg"])
+            print(
+                f"{command}: settings{f' of {service}' if service else ''}: {reason}",
+                file=sys.stderr,
+            )
         return None
+    dsn = getattr(args, "dsn", None) or settings.database_url
+    schema = getattr(args, "schema", None) or settings.db_schema or service
+    if database and (dsn is None or schema is None):
+        missing = f"{prefix}DATABASE_URL is not set" if service else "no --service given"
+        generic = (
+            " (KS_DATABASE_URL is not read: name the service)"
+            if os.environ.get("KS_DATABASE_URL")
+            else ""
+        )
+        print(
+            f"{command}: {missing}{generic}; give --service NAME to use its own settings,"
+            " or --dsn and --schema",
+            file=sys.stderr,
+        )
+        return None
+    return _Target(settings.kafka, dsn, schema or "")
+
+
+_KAFKA_OPTIONS = (
+    "bootstrap",
+    "security_protocol",
+    "sasl_mechanism",
+    "sasl_username",
+    "sasl_password_file",
+    "ssl_ca_file",
+    "ssl_cert_file",
+    "ssl_key_file",
+)
+
+
+def _service_prefix(command: str, service: str, catalog: str) -> str | None:
+    from shared.runtime.catalog import find, load
+
+    try:
+        return find(load(catalog), service).env_prefix
+    except LookupError as error:
+        print(f"{command}: {error}", file=sys.stderr)
+        return None
+
+
+class _CliSettings(KafkaClientSettings):
+    """What the CLI needs of a service's settings (not all of them: a mail server's are not
+    needed to retry an outbox row)."""
+
+    database_url: str | None = None
+    db_schema: str = ""
+
+
+class _NoEnvironment(_CliSettings):
+    """Without --service: the options given, nothing from the environment."""
+
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: Any, *_: Any, **__: Any
+    ) -> tuple[Any, ...]:
+        return (init_settings,)
+
+
+def _service_settings(prefix: str) -> type[_CliSettings]:
+    class Settings(_CliSettings):
+        model_config = SettingsConfigDict(
+            env_prefix=prefix, extra="ignore", hide_input_in_errors=True
+        )
+
+    return Settings
 
 
 def _add_outbox_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -272,69 +614,117 @@ def _add_outbox_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
     actions = outbox.add_subparsers(dest="action", required=True, metavar="ACTION")
     parked = actions.add_parser(
-        "parked", help="one line per parked row: id, topic, key, type, size, rows held, reason"
+        "parked",
+        help="one line per parked row: id, topic, key, type, size, rows held, reason",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parked.add_argument("--json", action="store_true", help="one JSON object per line")
     retry = actions.add_parser(
-        "retry", help="un-park rows; the relay sends them (and the rows behind them) in order"
+        "retry",
+        help="un-park rows; the relay sends them (and the rows behind them) in order",
+        description=(
+            "Un-park parked outbox rows; the relay sends them, and the rows of their key"
+            " waiting behind them, in order. --all asks first on a terminal; give --yes where"
+            " nobody can answer (a script), or --dry-run to see what would be un-parked."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     chosen = retry.add_mutually_exclusive_group(required=True)
-    chosen.add_argument("--all", action="store_true", help="every parked row")
+    chosen.add_argument("--all", action="store_true", help="every parked row (narrowed by FILTERS)")
     chosen.add_argument(
         "--id", type=_positive_int, action="append", metavar="N", help="row N; repeatable"
     )
     discard = actions.add_parser(
         "discard",
         help="give a parked row up for good (it is never published); the rows behind it go on",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     discard.add_argument("--id", type=_positive_int, required=True, metavar="N")
     discard.add_argument("--reason", required=True, help="why, kept with the row")
+    for sub in (parked, retry):
+        _add_filters(sub, when="parked")
+    _add_confirmation(retry, "un-park nothing: list the rows that would be sent again")
     for sub in (parked, retry, discard):
-        sub.add_argument("--schema", required=True, help="the service's schema, e.g. registration")
-        sub.add_argument(
-            "--dsn",
-            default=os.environ.get("KS_DATABASE_URL"),
-            help="PostgreSQL DSN of a role with rights on the schema (default: $KS_DATABASE_URL)",
-        )
+        _add_service_options(sub, database=True)
 
 
 def _outbox(args: argparse.Namespace) -> int:
-    import asyncpg
-
-    from shared.db.pool import connect
     from shared.messaging import outbox
 
-    if not args.dsn:
-        print("outbox: give --dsn (or set KS_DATABASE_URL)", file=sys.stderr)
-        return 2
+    target = _target(args, database=True)
+    if target is None:
+        return EXIT_USAGE
+    if args.action == "parked":
+        if args.since is not None and args.until is not None and args.since >= args.until:
+            print("outbox: --since must be before --until", file=sys.stderr)
+            return EXIT_USAGE
+    elif args.action == "retry" and not _check_selection(args, "--id"):
+        return EXIT_USAGE
+    filters = outbox.ParkedFilter(
+        types=frozenset(getattr(args, "type", None) or ()),
+        key=getattr(args, "key", None),
+        since=getattr(args, "since", None),
+        until=getattr(args, "until", None),
+    )
+    schema = target.schema
 
     async def run() -> int:
-        conn = await connect(args.dsn, args.schema, name="kulturskole-cli")
+        conn = await target.connect()
         try:
             if args.action == "parked":
-                return _print_parked(await outbox.list_parked(conn), args.schema, args.json)
+                listed = await outbox.list_parked(conn, None, filters)
+                return _print_parked(listed, schema, args.json)
             if args.action == "retry":
-                ids = None if args.all else sorted(set(args.id))
-                done = await outbox.retry_parked(conn, ids)
-                missing = sorted(set(ids or ()) - set(done))
-                for row_id in missing:
-                    print(f"outbox: row {row_id} is not parked", file=sys.stderr)
-                print(f"outbox: {len(done)} row(s) queued again in {args.schema}: {_ids(done)}")
-                return 1 if missing else 0
+                return await _outbox_retry(conn, args, filters, schema)
             if await outbox.discard_parked(conn, args.id, args.reason):
-                print(f"outbox: row {args.id} discarded in {args.schema}; it will not be sent")
-                return 0
+                print(f"outbox: row {args.id} discarded in {schema}; it will not be sent")
+                return EXIT_OK
             print(f"outbox: row {args.id} is not parked", file=sys.stderr)
-            return 1
+            return EXIT_FAILED
         finally:
             await conn.close()
 
-    try:
-        return asyncio.run(run())
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as error:
-        # An unreachable database or a wrong schema is a message, not a trace.
-        print(f"outbox: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+    code = _run("outbox", run())
+    return EXIT_FAILED if code is None else code
+
+
+async def _outbox_retry(
+    conn: asyncpg.Connection, args: argparse.Namespace, filters: ParkedFilter, schema: str
+) -> int:
+    from shared.messaging import outbox
+
+    ids = None if args.all else sorted(set(args.id))
+    found = await outbox.list_parked(conn, ids, filters)
+    missing = sorted(set(ids or ()) - {row.id for row in found})
+    for row_id in missing:
+        print(f"outbox: row {row_id} is not parked", file=sys.stderr)
+    failed = EXIT_FAILED if missing else EXIT_OK
+    held = sum(row.held for row in found)
+    summary = f"{len(found)} parked row(s) in {schema} ({held} row(s) waiting behind them)"
+    if args.dry_run:
+        _print_parked(found, schema, json_lines=False, quiet=True)
+        print(f"outbox: would queue {summary} again; nothing changed (--dry-run)", file=sys.stderr)
+        return failed
+    if not found:
+        print(f"outbox: 0 row(s) queued again in {schema}: -")
+        return failed
+    # The question waits for a person: nothing is held in the database meanwhile, and rows
+    # retried or discarded by someone else are passed over when the answer comes.
+    if args.all and not await asyncio.to_thread(
+        _confirmed, "outbox", f"Queue {summary} again?", yes=args.yes
+    ):
+        return EXIT_NOT_CONFIRMED
+    progress = _Progress("outbox")
+    done = await outbox.retry_parked(
+        conn,
+        [row.id for row in found],
+        progress=lambda done, total: progress("queued", done, total),
+    )
+    print(f"outbox: {len(done)} row(s) queued again in {schema}: {_ids(done)}")
+    return failed
 
 
 def _add_replay_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -348,12 +738,7 @@ def _add_replay_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
             " by default); older events are only on the topic itself (docs/events.md)."
         ),
     )
-    replay.add_argument("--schema", required=True, help="the service's schema, e.g. registration")
-    replay.add_argument(
-        "--dsn",
-        default=os.environ.get("KS_DATABASE_URL"),
-        help="PostgreSQL DSN of a role with rights on the schema (default: $KS_DATABASE_URL)",
-    )
+    _add_service_options(replay, database=True)
     replay.add_argument(
         "--topic",
         required=True,
@@ -373,14 +758,17 @@ def _add_replay_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
     replay.add_argument("--dry-run", action="store_true", help="count the events, send nothing")
 
 
-def _add_kafka_options(sub: argparse.ArgumentParser) -> None:
-    """How to reach Kafka; each option defaults to its KS_KAFKA_* environment variable."""
+def _add_kafka_options(sub: argparse.ArgumentParser, *, admin: bool = False) -> None:
+    """How to reach Kafka; defaults: a service's KS_<NAME>_KAFKA_* (with --service), or the
+    administrator's KS_KAFKA_* (`admin`, for `kafka acls`)."""
+    env = "KS_KAFKA_" if admin else "KS_<NAME>_KAFKA_"
     group = sub.add_argument_group(
-        "Kafka connection (defaults: KS_KAFKA_BOOTSTRAP, KS_KAFKA_SECURITY_PROTOCOL, …)"
+        f"Kafka connection (defaults: {env}BOOTSTRAP, {env}SECURITY_PROTOCOL, …"
+        + (")" if admin else " with --service)")
     )
     group.add_argument(
         "--bootstrap",
-        help=f"bootstrap servers (default: $KS_KAFKA_BOOTSTRAP, else {DEFAULT_BOOTSTRAP})",
+        help=f"bootstrap servers (default: ${env}BOOTSTRAP, else {DEFAULT_BOOTSTRAP})",
     )
     group.add_argument(
         "--security-protocol", choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -390,7 +778,7 @@ def _add_kafka_options(sub: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--sasl-password-file",
         type=Path,
-        help="file holding the password (or set KS_KAFKA_SASL_PASSWORD; never on the command line)",
+        help=f"file holding the password (or set {env}SASL_PASSWORD; never on the command line)",
     )
     # Named, so that argparse does not take it for an abbreviation of --sasl-password-file.
     group.add_argument("--sasl-password", action=_Refused, nargs="?", help=argparse.SUPPRESS)
@@ -403,7 +791,8 @@ class _Refused(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *_: Any, **__: Any) -> None:
         parser.error(
             "a password is never given on the command line (others can read it there): "
-            "set KS_KAFKA_SASL_PASSWORD or give --sasl-password-file"
+            "set KS_<NAME>_KAFKA_SASL_PASSWORD (KS_KAFKA_SASL_PASSWORD for kafka acls) or give "
+            "--sasl-password-file"
         )
 
 
@@ -475,7 +864,7 @@ def _add_kafka_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         help="module whose SERVICES lists the services (default: %(default)s)",
     )
     acls.add_argument("--apply", action="store_true", help="create them on the cluster")
-    _add_kafka_options(acls)
+    _add_kafka_options(acls, admin=True)
 
 
 def _kafka_acls(args: argparse.Namespace) -> int:
@@ -523,22 +912,15 @@ def _timestamp(text: str) -> datetime:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    import asyncpg
-    from aiokafka.errors import KafkaError
-
-    from shared.db.pool import connect
     from shared.messaging import replay
 
-    if not args.dsn:
-        print("replay: give --dsn (or set KS_DATABASE_URL)", file=sys.stderr)
-        return 2
-    kafka = _kafka(args)
-    if kafka is None:
-        return 2
-    target = args.to or args.topic
+    target = _target(args, database=True)
+    if target is None:
+        return EXIT_USAGE
+    destination = args.to or args.topic
 
     async def run() -> replay.Replayed:
-        conn = await connect(args.dsn, args.schema, name="kulturskole-cli")
+        conn = await target.connect()
         try:
             if args.dry_run:
                 return await replay.replay(
@@ -546,35 +928,158 @@ def _replay(args: argparse.Namespace) -> int:
                 )
             return await replay.replay_to_kafka(
                 conn,
-                kafka,
+                target.kafka,
                 topic=args.topic,
-                to=target,
+                to=destination,
                 since=args.since,
                 types=args.types,
             )
         finally:
             await conn.close()
 
-    try:
-        done = asyncio.run(run())
-    except (
-        asyncpg.PostgresError,
-        asyncpg.InterfaceError,
-        KafkaError,
-        OSError,
-        TimeoutError,
-    ) as error:
-        print(f"replay: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+    done = _run("replay", run())
+    if done is None:
+        return EXIT_FAILED
     rows = f"outbox rows {done.first_id}..{done.last_id}" if done.count else "no outbox rows"
     verb = "would republish" if args.dry_run else "republished"
-    print(f"replay: {verb} {done.count} event(s) from {args.schema} ({rows}) to {target}")
-    return 0
+    print(f"replay: {verb} {done.count} event(s) from {target.schema} ({rows}) to {destination}")
+    return EXIT_OK
 
 
-def _print_parked(rows: list[ParkedRow], schema: str, as_json: bool) -> int:
+def _add_migrations_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    migrations = commands.add_parser(
+        "migrations", help="each service's schema migrations: applied, pending, changed"
+    )
+    actions = migrations.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = actions.add_parser(
+        "status",
+        help="per service: each migration applied (when, sha256) or pending",
+        description=(
+            "Each service's migrations, as its database has them: `applied` (with when and"
+            " the sha256 recorded), `pending` (this release has it, the database not yet: the"
+            " next start applies it), `changed` (the file differs from what was applied: the"
+            " service refuses to start), `unrecorded` (applied before checksums were kept: the"
+            " next start records them) and `unknown` (applied by a newer release). Each"
+            " service's database is read with its own KS_<NAME>_DATABASE_URL."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    status.add_argument(
+        "--service",
+        action="append",
+        metavar="NAME",
+        help="only this service; repeatable (default: every service in the catalog)",
+    )
+    status.add_argument(
+        "--dsn", help="with one --service: this DSN instead of KS_<NAME>_DATABASE_URL"
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object per migration")
+    status.add_argument(
+        "--catalog",
+        default=DEFAULT_CATALOG,
+        metavar="MODULE",
+        help="module whose SERVICES lists the services (default: %(default)s)",
+    )
+
+
+def _migrations_status(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from shared.db.migrations import migration_states
+    from shared.runtime.catalog import find, load
+
+    services = load(args.catalog)
+    try:
+        chosen = [find(services, name) for name in args.service] if args.service else services
+    except LookupError as error:
+        print(f"migrations: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.dsn and len(chosen) != 1:
+        print("migrations: --dsn goes with exactly one --service", file=sys.stderr)
+        return EXIT_USAGE
+    code = EXIT_OK
+    for declaration in chosen:
+        name = declaration.name
+        try:
+            settings = _service_settings(declaration.env_prefix)()
+        except ValidationError as error:
+            print(f"migrations: {name}: {error}", file=sys.stderr)
+            code = max(code, EXIT_USAGE)
+            continue
+        dsn = args.dsn or settings.database_url
+        if not dsn:
+            print(
+                f"migrations: {name}: {declaration.env_prefix}DATABASE_URL is not set",
+                file=sys.stderr,
+            )
+            code = max(code, EXIT_USAGE)
+            continue
+        schema = settings.db_schema or name
+        # The spec names the service's migrations; it is built, not started (nothing connects).
+        spec = declaration.spec(declaration.settings.model_construct(database_url=dsn))
+        target = _Target(settings.kafka, dsn, schema)
+
+        async def read(target: _Target = target, folder: Path = spec.migrations) -> list[Any]:
+            conn = await target.connect()
+            try:
+                return await migration_states(conn, target.schema, folder)
+            finally:
+                await conn.close()
+
+        states = _run("migrations", read())
+        if states is None:
+            code = max(code, EXIT_FAILED)
+            continue
+        counts = {kind: sum(1 for s in states if s.state == kind) for kind in _STATES}
+        for state in states:
+            if args.json:
+                print(
+                    json.dumps(
+                        {
+                            "service": name,
+                            "schema": schema,
+                            "version": state.version,
+                            "state": state.state,
+                            "applied_at": state.applied_at.isoformat()
+                            if state.applied_at
+                            else None,
+                            "sha256": state.recorded,
+                            "file_sha256": state.current,
+                        }
+                    )
+                )
+        if not args.json:
+            summary = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+            print(f"{name} (schema {schema}): {summary or 'no migrations'}")
+            for state in states:
+                when = state.applied_at.isoformat(timespec="seconds") if state.applied_at else "-"
+                recorded = (state.recorded or "-")[:12]
+                line = f"  {state.state:<10} {state.version:<48} {when:<25} {recorded}"
+                if state.state == "changed":
+                    line += f" (file now {(state.current or '-')[:12]})"
+                print(line)
+        if counts["changed"]:
+            changed = [str(s.path) for s in states if s.state == "changed"]
+            print(
+                f"migrations: {name}: changed after it was applied, the service will not"
+                f" start: {', '.join(changed)}",
+                file=sys.stderr,
+            )
+            code = max(code, EXIT_FAILED)
+    return code
+
+
+_STATES = ("applied", "pending", "changed", "unrecorded", "unknown")
+
+
+def _print_parked(
+    rows: list[ParkedRow], schema: str, json_lines: bool, *, quiet: bool = False
+) -> int:
     for row in rows:
-        if as_json:
+        if json_lines:
             print(json.dumps(row.to_json(), ensure_ascii=False))
             continue
         reason = " ".join(row.reason.split()) or "-"
@@ -582,9 +1087,9 @@ def _print_parked(rows: list[ParkedRow], schema: str, as_json: bool) -> int:
             f"{row.id}  {row.topic}  {row.key or '-'}  {row.ce_type or '-'}  {row.size} bytes"
             f"  held {row.held}  parked {row.parked_at.isoformat(timespec='seconds')}  {reason}"
         )
-    if not rows:
+    if not rows and not quiet:
         print(f"outbox: no parked rows in {schema}", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 def _ids(ids: list[int]) -> str:

@@ -24,7 +24,7 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -301,8 +301,45 @@ class ParkedRow:
         }
 
 
-async def list_parked(conn: asyncpg.Connection) -> list[ParkedRow]:
-    """Every parked row, oldest first, with how many rows of its key wait behind it."""
+@dataclass(frozen=True)
+class ParkedFilter:
+    """Which parked rows: every one, or those of these ce_types, key and time range (`since`
+    inclusive, `until` exclusive, on when the row was parked)."""
+
+    types: frozenset[str] = frozenset()
+    key: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def narrows(self) -> bool:
+        return bool(self.types) or any(v is not None for v in (self.key, self.since, self.until))
+
+    def args(self) -> tuple[list[str] | None, str | None, datetime | None, datetime | None]:
+        """The values of `_PARKED_FILTER`'s $2..$5."""
+        return (sorted(self.types) or None, self.key, self.since, self.until)
+
+
+EVERY_PARKED_ROW = ParkedFilter()
+
+# $1 ids (NULL: any), then ParkedFilter.args(); the alias of the outbox is `p`.
+_PARKED_FILTER = (
+    "($1::bigint[] IS NULL OR p.id = ANY($1))"
+    " AND ($2::text[] IS NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements(p.headers) AS h"
+    "  WHERE h->>0 = 'ce_type' AND h->>1 = ANY($2)))"
+    " AND ($3::text IS NULL OR p.key = $3)"
+    " AND ($4::timestamptz IS NULL OR p.parked_at >= $4)"
+    " AND ($5::timestamptz IS NULL OR p.parked_at < $5)"
+)
+
+
+async def list_parked(
+    conn: asyncpg.Connection,
+    ids: Sequence[int] | None = None,
+    filters: ParkedFilter = EVERY_PARKED_ROW,
+) -> list[ParkedRow]:
+    """Every parked row (of `ids`, taken by `filters`), oldest first, with how many rows of
+    its key wait behind it."""
     rows = await conn.fetch(
         "SELECT p.id, p.event_id, p.topic, p.key, p.headers, p.attempts, p.created_at,"
         " p.parked_at, p.parked_reason, coalesce(length(p.payload), 0) AS size,"
@@ -310,7 +347,10 @@ async def list_parked(conn: asyncpg.Connection) -> list[ParkedRow]:
         "  AND w.id > p.id AND w.published_at IS NULL AND w.discarded_at IS NULL) AS held"
         " FROM outbox AS p"
         " WHERE p.parked_at IS NOT NULL AND p.published_at IS NULL AND p.discarded_at IS NULL"
-        " ORDER BY p.id"
+        f" AND {_PARKED_FILTER}"
+        " ORDER BY p.id",
+        None if ids is None else list(ids),
+        *filters.args(),
     )
     return [
         ParkedRow(
@@ -330,21 +370,48 @@ async def list_parked(conn: asyncpg.Connection) -> list[ParkedRow]:
     ]
 
 
-async def retry_parked(conn: asyncpg.Connection, ids: Sequence[int] | None) -> list[int]:
-    """Un-park the rows `ids` (every parked row for None); the relay sends them in id order.
+# Rows un-parked per transaction: each batch is out of the way of the relay quickly, and a
+# long retry shows how far it has come.
+RETRY_BATCH = 500
 
-    Returns the ids un-parked. The relay is woken at commit. The last error stays in
-    `last_error`; a row refused again is parked again with a fresh reason.
+
+async def retry_parked(
+    conn: asyncpg.Connection,
+    ids: Sequence[int] | None,
+    filters: ParkedFilter = EVERY_PARKED_ROW,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[int]:
+    """Un-park the rows `ids` (every parked row for None) that `filters` takes; the relay
+    sends them in id order.
+
+    Returns the ids un-parked. Works in batches of `RETRY_BATCH` rows, one transaction each,
+    telling `progress` (done, of how many) after each; the relay is woken at each commit. The
+    last error stays in `last_error`; a row refused again is parked again with a fresh reason.
     """
-    async with conn.transaction():
-        rows = await conn.fetch(
-            f"UPDATE outbox SET parked_at = NULL, parked_reason = NULL WHERE {_PARKED}"
-            " AND ($1::bigint[] IS NULL OR id = ANY($1)) RETURNING id",
+    chosen = [
+        r["id"]
+        for r in await conn.fetch(
+            f"SELECT p.id FROM outbox AS p WHERE {_PARKED} AND {_PARKED_FILTER} ORDER BY p.id",
             None if ids is None else list(ids),
+            *filters.args(),
         )
-        if rows:
-            await wake(conn, OUTBOX)
-    return sorted(r["id"] for r in rows)
+    ]
+    done: list[int] = []
+    for start in range(0, len(chosen), RETRY_BATCH):
+        async with conn.transaction():
+            # Still parked: another operator may have retried or discarded one meanwhile.
+            rows = await conn.fetch(
+                f"UPDATE outbox SET parked_at = NULL, parked_reason = NULL WHERE {_PARKED}"
+                " AND id = ANY($1::bigint[]) RETURNING id",
+                chosen[start : start + RETRY_BATCH],
+            )
+            if rows:
+                await wake(conn, OUTBOX)
+        done += (r["id"] for r in rows)
+        if progress is not None:
+            progress(min(start + RETRY_BATCH, len(chosen)), len(chosen))
+    return sorted(done)
 
 
 async def discard_parked(conn: asyncpg.Connection, row_id: int, reason: str) -> bool:

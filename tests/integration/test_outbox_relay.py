@@ -511,7 +511,7 @@ async def test_a_row_too_large_for_its_topic_is_parked_its_key_waits_and_retry_s
             await set_topic_config(
                 endpoints.kafka_bootstrap, topic, {"max.message.bytes": str(1024 * 1024)}
             )
-            code, out, err = await outbox_cli(database, "retry", "--all")
+            code, out, err = await outbox_cli(database, "retry", "--all", "--yes")
             assert code == 0, err
             assert str(parked[0]["id"]) in out
             everything = [*first, *later]
