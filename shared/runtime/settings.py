@@ -57,6 +57,11 @@ class ServiceSettings(KafkaClientSettings):
     # How long an Idempotency-Key's answer is replayed; after that the key is free again.
     idempotency_retention_days: float = Field(default=30, gt=0)
     housekeeping_interval_s: float = Field(default=3600, gt=0)
+    # Traces go over OTLP/HTTP to this collector (its base URL, e.g. http://otel:4318); empty:
+    # the standard OTEL_EXPORTER_OTLP_ENDPOINT, and without that, no tracing at all.
+    otlp_endpoint: str = ""
+    # Ready only while the Kafka consumer has fetched from the broker this recently.
+    ready_fetch_within_s: float = Field(default=30, gt=0)
 
     # Shadows pydantic's deprecated v1 `BaseModel.schema()` classmethod on purpose; the name is
     # part of the settings API every service uses.
