@@ -305,7 +305,13 @@ async def send_batch(
     return outcome
 
 
-def _event(mail: Claimed, prefix: str, *, reason: str | None = None) -> tuple[str, Envelope]:
+def _event(
+    mail: Claimed,
+    prefix: str,
+    *,
+    reason: str | None = None,
+    trace: tuple[str | None, str | None] = (None, None),
+) -> tuple[str, Envelope]:
     kind = RecipientKind(mail.recipient_kind)
     facts = {
         "delivery_id": mail.id,
@@ -330,6 +336,8 @@ def _event(mail: Claimed, prefix: str, *, reason: str | None = None) -> tuple[st
         source=SOURCE,
         subject=contract.key(),
         event_id=str(uuid.uuid5(mail.id, outcome)),
+        traceparent=trace[0],
+        tracestate=trace[1],
     )
     return events_topic("notification", prefix), envelope
 
@@ -377,6 +385,8 @@ class Marker:
         self.flushes = flushes
         self.waiting: list[tuple[Claimed, asyncio.Future[None]]] = []
         self.running: set[asyncio.Task[None]] = set()
+        # The SMTP span of each mail waiting to be marked, for its event (when tracing).
+        self.traces: dict[uuid.UUID, tuple[str | None, str | None]] = {}
 
     async def close(self) -> None:
         # Every mark is awaited before its batch ends; a flush may still send its wake-up.
@@ -387,6 +397,8 @@ class Marker:
 
     async def mark(self, mail: Claimed) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if tracing.active():
+            self.traces[mail.id] = tracing.current_context_headers()
         self.waiting.append((mail, future))
         self._start()
         await future
@@ -405,7 +417,9 @@ class Marker:
     async def _flush(self, group: list[tuple[Claimed, asyncio.Future[None]]]) -> None:
         mails = [mail for mail, _ in group]
         try:
-            events = [_event(m, self.prefix) for m in mails]
+            events = [
+                _event(m, self.prefix, trace=self.traces.pop(m.id, (None, None))) for m in mails
+            ]
             async with self.pool.acquire() as conn:
                 # One statement, so no transaction to open; the connections waiting for it
                 # go on before the relay's wake-up is sent.
