@@ -11,21 +11,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib.util
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from swagger_ui_bundle import swagger_ui_path
 
 from shared.contracts.schema import asyncapi_document
 from shared.contracts.topics import dlq_topic
@@ -52,10 +57,12 @@ from shared.runtime.spec import Runtime, ServiceSpec, get_runtime
 
 log = logging.getLogger(__name__)
 
-# Swagger UI's files, served by the service itself: /docs needs no CDN, so no internet.
+# Swagger UI's and ReDoc's files, served by the service itself: /docs and /redoc need no
+# CDN, so no internet. The package is found, not imported: only its files are used.
+_STATIC = Path(str(importlib.util.find_spec("fastapi_offline").origin)).parent / "static"  # type: ignore[union-attr]
 DOCS_ASSETS = {
-    name: swagger_ui_path / name
-    for name in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
+    name: _STATIC / name
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
 }
 
 
@@ -225,8 +232,9 @@ def build_app(spec: ServiceSpec) -> FastAPI:
         version=spec.version,
         description=spec.description,
         lifespan=lifespan,
-        # Served below from the swagger-ui-bundle package instead of a CDN.
+        # Served below from the service's own files instead of a CDN.
         docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(HttpTelemetry, service=spec.name)
     app.state.ready = False
@@ -249,9 +257,20 @@ def build_app(spec: ServiceSpec) -> FastAPI:
             oauth2_redirect_url=f"{root}/docs/oauth2-redirect",
             swagger_js_url=f"{root}/docs/assets/swagger-ui-bundle.js",
             swagger_css_url=f"{root}/docs/assets/swagger-ui.css",
-            swagger_favicon_url=f"{root}/docs/assets/favicon-32x32.png",
+            swagger_favicon_url=f"{root}/docs/assets/favicon.png",
             # No badge from validator.swagger.io: nothing leaves the page.
             swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}/docs/assets/redoc.standalone.js",
+            redoc_favicon_url=f"{root}/docs/assets/favicon.png",
+            with_google_fonts=False,
         )
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
