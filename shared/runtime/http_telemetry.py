@@ -32,6 +32,8 @@ HTTP_SECONDS = Histogram(
 # Probes and scrapes come every few seconds: their lines are debug, their metrics kept.
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 UNMATCHED = "(unmatched)"
+# A method is a label: anything a client may send would make a time series of its own.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
@@ -79,6 +81,8 @@ class HttpTelemetry:
             await send(message)
 
         method = str(scope.get("method", ""))
+        if method not in METHODS:
+            method = "OTHER"
         if not tracing.active():
             try:
                 await self.app(scope, receive, sending)

@@ -82,6 +82,7 @@ async def test_a_request_leaves_an_access_line_and_a_metric_sample(
         )
         assert response.status_code == 200
         assert (await http.get("/nowhere")).status_code == 404
+        await http.request("BREW", "/feeds/x.ics")
 
     assert sample("ks_http_request_seconds_count", {**labels, "status": "200"}) == before + 1
     assert (
@@ -91,8 +92,16 @@ async def test_a_request_leaves_an_access_line_and_a_metric_sample(
         )
         >= 1
     )
+    # Neither a path without a route nor a made-up method makes a series of its own.
+    assert (
+        sample(
+            "ks_http_request_seconds_count",
+            {**labels, "method": "OTHER", "status": "405"},
+        )
+        >= 1
+    )
     lines = [r for r in caplog.records if r.name == "kulturskole.access"]
-    assert len(lines) == 2
+    assert len(lines) == 3
     written = json.loads(json_formatter("unit-http").format(lines[0]))
     assert written["message"] == "http request"
     assert written["method"] == "GET" and written["status"] == 200
