@@ -6,17 +6,22 @@ Registration and notification run in-process, through their lifespans, on the re
 PostgreSQL and SMTP sink, so that both record into one in-memory exporter: services run as
 processes would each need an exporter of their own (a collector), and the test would then
 read spans back over OTLP instead of asserting on them directly. Across Kafka nothing is
-shared but the message's `ce_traceparent` header, as between processes.
+shared but the message's `ce_traceparent` header, as between processes. The OTLP export
+itself is shown apart, to a receiver of the test's own on 127.0.0.1.
 """
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import ClassVar
 
 import httpx
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -212,3 +217,46 @@ async def test_the_spans_of_one_command_reach_from_http_to_the_mail(
         headers_of(r) for r in records if headers_of(r).get("ce_type") == InterestRegistered.TYPE
     ]
     assert [h[TRACEPARENT_HEADER].split("-")[1] for h in sent] == [caller_trace]
+
+
+class Collector(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP receiver of the test's own: keeps what is posted to it."""
+
+    received: ClassVar[list[tuple[str, str, bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((self.path, self.headers["Content-Type"], body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def collector() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    tracing.reset()
+
+
+def test_with_an_endpoint_configured_spans_go_out_over_otlp(collector: str) -> None:
+    endpoint = tracing.otlp_endpoint(collector)
+    assert endpoint == f"{collector}/v1/traces"
+    tracing.export_to(endpoint)
+    with tracing.span("registration", "handle something"):
+        pass
+    tracing.flush()
+    ((path, content_type, body),) = Collector.received
+    assert (path, content_type) == ("/v1/traces", "application/x-protobuf")
+    request = ExportTraceServiceRequest.FromString(body)
+    (resource,) = request.resource_spans
+    service = {a.key: a.value.string_value for a in resource.resource.attributes}
+    assert service["service.name"] == "registration"
+    assert [s.name for scope in resource.scope_spans for s in scope.spans] == ["handle something"]
