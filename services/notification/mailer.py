@@ -22,7 +22,7 @@ import functools
 import logging
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate, parseaddr
@@ -30,6 +30,8 @@ from email.utils import formatdate, parseaddr
 import aiosmtplib
 import asyncpg
 from jinja2 import TemplateError
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 
 from services.notification import mime
@@ -41,6 +43,7 @@ from services.notification.templates import Templates
 from shared.contracts.events.notification import NotificationFailed, NotificationSent, RecipientKind
 from shared.contracts.topics import events_topic
 from shared.db.pool import connect, create_pool
+from shared.messaging import tracing
 from shared.messaging.envelope import Envelope
 from shared.messaging.redact import redact
 from shared.messaging.retry import backoff_delay, describe, is_transient
@@ -226,6 +229,7 @@ async def send_batch(
     smtp: SmtpPool,
     *,
     on_sent: Callable[[Claimed], Awaitable[None]] | None = None,
+    parents: Mapping[str, Context] | None = None,
 ) -> Outcome:
     """Send the batch over the pool. `on_sent` records a mail the moment the server took it,
     holding its place in the pool's window (if it fails, the mail is left in `sent` for the
@@ -269,7 +273,20 @@ async def send_batch(
                 marked = True
 
         try:
-            await smtp.send(composed, then=record, held=lambda: unmarked[0] if unmarked else None)
+            # In the trace of the message that planned the mail (`parents`), when tracing.
+            with tracing.span(
+                "notification",
+                "smtp send",
+                parent=(parents or {}).get(mail.event_id),
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "kulturskole.delivery_id": str(mail.id),
+                    "mail.template": mail.template,
+                },
+            ):
+                await smtp.send(
+                    composed, then=record, held=lambda: unmarked[0] if unmarked else None
+                )
         except Held as error:
             outcome.retry.append((mail, str(error)))
             return
@@ -288,7 +305,13 @@ async def send_batch(
     return outcome
 
 
-def _event(mail: Claimed, prefix: str, *, reason: str | None = None) -> tuple[str, Envelope]:
+def _event(
+    mail: Claimed,
+    prefix: str,
+    *,
+    reason: str | None = None,
+    trace: tuple[str | None, str | None] = (None, None),
+) -> tuple[str, Envelope]:
     kind = RecipientKind(mail.recipient_kind)
     facts = {
         "delivery_id": mail.id,
@@ -313,6 +336,8 @@ def _event(mail: Claimed, prefix: str, *, reason: str | None = None) -> tuple[st
         source=SOURCE,
         subject=contract.key(),
         event_id=str(uuid.uuid5(mail.id, outcome)),
+        traceparent=trace[0],
+        tracestate=trace[1],
     )
     return events_topic("notification", prefix), envelope
 
@@ -341,7 +366,10 @@ async def deliver(
     the worker's `marker`, so that they are grouped across parts)."""
     settings = runtime.settings
     assert isinstance(settings, NotificationSettings)
-    outcome = await send_batch(claimed, settings, templates, smtp, on_sent=marker.mark)
+    parents = await tracing.inbox_parents(runtime.pool, [m.event_id for m in claimed])
+    outcome = await send_batch(
+        claimed, settings, templates, smtp, on_sent=marker.mark, parents=parents
+    )
     await _mark(runtime, settings, outcome)
     _count(outcome)
 
@@ -357,6 +385,8 @@ class Marker:
         self.flushes = flushes
         self.waiting: list[tuple[Claimed, asyncio.Future[None]]] = []
         self.running: set[asyncio.Task[None]] = set()
+        # The SMTP span of each mail waiting to be marked, for its event (when tracing).
+        self.traces: dict[uuid.UUID, tuple[str | None, str | None]] = {}
 
     async def close(self) -> None:
         # Every mark is awaited before its batch ends; a flush may still send its wake-up.
@@ -367,6 +397,8 @@ class Marker:
 
     async def mark(self, mail: Claimed) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if tracing.active():
+            self.traces[mail.id] = tracing.current_context_headers()
         self.waiting.append((mail, future))
         self._start()
         await future
@@ -385,7 +417,9 @@ class Marker:
     async def _flush(self, group: list[tuple[Claimed, asyncio.Future[None]]]) -> None:
         mails = [mail for mail, _ in group]
         try:
-            events = [_event(m, self.prefix) for m in mails]
+            events = [
+                _event(m, self.prefix, trace=self.traces.pop(m.id, (None, None))) for m in mails
+            ]
             async with self.pool.acquire() as conn:
                 # One statement, so no transaction to open; the connections waiting for it
                 # go on before the relay's wake-up is sent.

@@ -21,6 +21,8 @@ from shared.messaging.envelope import (
     CORRELATION_HEADER,
     LEGACY_CAUSATION_HEADER,
     LEGACY_CORRELATION_HEADER,
+    TRACEPARENT_HEADER,
+    TRACESTATE_HEADER,
 )
 from shared.runtime.catalog import Catalog
 
@@ -303,6 +305,17 @@ def _headers_schema() -> dict[str, Any]:
                     "Extension attribute causationid: the ce_id of the message that caused "
                     "this one; absent on the first"
                 ),
+            },
+            TRACEPARENT_HEADER: {
+                "type": "string",
+                "description": (
+                    "Extension attribute traceparent (CloudEvents distributed tracing): the W3C "
+                    "trace context of the message's making; present while tracing is on"
+                ),
+            },
+            TRACESTATE_HEADER: {
+                "type": "string",
+                "description": "Extension attribute tracestate: the W3C tracestate, if any",
             },
             LEGACY_CORRELATION_HEADER: {
                 "type": "string",

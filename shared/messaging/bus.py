@@ -20,11 +20,13 @@ from typing import Any, cast
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, ConsumerRecord
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram
 
 from shared.contracts.events.base import Contract
 from shared.contracts.topics import dlq_topic
-from shared.messaging.envelope import Envelope, PoisonMessage
+from shared.messaging import tracing
+from shared.messaging.envelope import Envelope, PoisonMessage, current_message, header_log_fields
 from shared.messaging.outbox import add_to_outbox, outbox_rows_at_end
 from shared.messaging.redact import redact
 from shared.messaging.retry import backoff_delay, describe, is_transient
@@ -88,8 +90,11 @@ class UnitOfWork:
     source: str
     caused_by: Envelope
     emitted: list[Envelope] = field(default_factory=list)
+    service: str = ""
 
     async def emit(self, topic: str, contract: Contract, *, subject: str | None = None) -> Envelope:
+        if tracing.active():
+            return await self._emit_traced(topic, contract, subject)
         envelope = Envelope.wrap(
             contract,
             source=self.source,
@@ -97,6 +102,35 @@ class UnitOfWork:
             caused_by=self.caused_by,
         )
         await add_to_outbox(self.conn, topic=topic, key=contract.key(), envelope=envelope)
+        self.emitted.append(envelope)
+        return envelope
+
+    async def _emit_traced(self, topic: str, contract: Contract, subject: str | None) -> Envelope:
+        """The outbox row in a span of its own, whose context the envelope carries: the
+        relay's publish and each consumer's handling continue from it."""
+        with tracing.span(
+            self.service,
+            f"create {topic}",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "create",
+                "messaging.destination.name": topic,
+                "cloudevents.event_type": contract.TYPE,
+            },
+        ) as span:
+            traceparent, tracestate = tracing.current_context_headers()
+            envelope = Envelope.wrap(
+                contract,
+                source=self.source,
+                subject=subject or contract.key(),
+                caused_by=self.caused_by,
+                traceparent=traceparent,
+                tracestate=tracestate,
+            )
+            if span is not None:
+                span.set_attribute("cloudevents.event_id", envelope.id)
+            await add_to_outbox(self.conn, topic=topic, key=contract.key(), envelope=envelope)
         self.emitted.append(envelope)
         return envelope
 
@@ -299,16 +333,19 @@ class MessageBus:
     async def _run_batch_handlers(
         self, conn: asyncpg.Connection, work: Sequence[Work]
     ) -> list[str]:
-        rows = await conn.fetch(
-            "INSERT INTO inbox (message_id, type, topic, kafka_partition, kafka_offset)"
-            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[])"
-            " ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
+        columns = [
             [w.envelope.id for w in work],
             [w.envelope.type for w in work],
             [w.record.topic for w in work],
             [w.record.partition for w in work],
             [w.record.offset for w in work],
-        )
+        ]
+        if tracing.active():
+            # Work done later because of a message (a mail) joins its trace from here.
+            columns.append([w.envelope.traceparent for w in work])
+            rows = await conn.fetch(_INBOX_BATCH_TRACED, *columns)
+        else:
+            rows = await conn.fetch(_INBOX_BATCH, *columns)
         fresh = {row["message_id"] for row in rows}
         outcomes: list[str] = []
         for index, item in enumerate(work):
@@ -317,7 +354,7 @@ class MessageBus:
                 continue
             fresh.discard(item.envelope.id)
             try:
-                await self._run_handler(conn, item.envelope, item.message)
+                await self._run_handler(conn, item.envelope, item.message, item.record.topic)
             except Rejected as rejected:
                 raise _Refused(index, rejected.reason) from rejected
             except Exception as error:
@@ -368,32 +405,83 @@ class MessageBus:
         before_commit: BeforeCommit | None = None,
     ) -> Outcome:
         fresh = await conn.fetchval(
-            "INSERT INTO inbox (message_id, type, topic, kafka_partition, kafka_offset)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id) DO NOTHING RETURNING true",
+            "INSERT INTO inbox (message_id, type, topic, kafka_partition, kafka_offset,"
+            " traceparent) VALUES ($1, $2, $3, $4, $5, $6)"
+            " ON CONFLICT (message_id) DO NOTHING RETURNING true",
             envelope.id,
             envelope.type,
             origin.topic,
             origin.partition,
             origin.offset,
+            # An HTTP command's is the request's span; a consumed message's, what it came with.
+            (envelope.traceparent or tracing.current_context_headers()[0])
+            if tracing.active()
+            else None,
         )
         if not fresh:
             return Outcome(fresh=False)
-        result = await self._run_handler(conn, envelope, message)
+        result = await self._run_handler(conn, envelope, message, origin.topic)
         if before_commit is not None:
             await before_commit(conn, result)
         return Outcome(fresh=True, result=result)
 
     async def _run_handler(
-        self, conn: asyncpg.Connection, envelope: Envelope, message: Contract
+        self, conn: asyncpg.Connection, envelope: Envelope, message: Contract, topic: str
     ) -> Any:
-        uow = UnitOfWork(conn=conn, source=f"/{self.service}", caused_by=envelope)
-        started = time.perf_counter()
-        result = await self.handlers[envelope.type](message, uow)
-        HANDLER_SECONDS.labels(self.service, envelope.type).observe(time.perf_counter() - started)
-        return result
+        uow = UnitOfWork(
+            conn=conn, source=f"/{self.service}", caused_by=envelope, service=self.service
+        )
+        # Log lines written while the handler runs name the message (shared.runtime.logs).
+        token = current_message.set(envelope)
+        try:
+            started = time.perf_counter()
+            if tracing.active():
+                result = await self._run_traced(uow, envelope, message, topic)
+            else:
+                result = await self.handlers[envelope.type](message, uow)
+            HANDLER_SECONDS.labels(self.service, envelope.type).observe(
+                time.perf_counter() - started
+            )
+            return result
+        finally:
+            current_message.reset(token)
+
+    async def _run_traced(
+        self, uow: UnitOfWork, envelope: Envelope, message: Contract, topic: str
+    ) -> Any:
+        """The handler in a span: a consumer's, continuing the trace the message came with;
+        an HTTP command's, inside the request's span."""
+        consumed = topic != "http"
+        with tracing.span(
+            self.service,
+            f"process {topic}" if consumed else f"handle {envelope.type}",
+            parent=tracing.context_of(envelope.traceparent, envelope.tracestate),
+            kind=SpanKind.CONSUMER if consumed else SpanKind.INTERNAL,
+            attributes={
+                "messaging.system": "kafka" if consumed else "http",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": topic,
+                "cloudevents.event_id": envelope.id,
+                "cloudevents.event_type": envelope.type,
+                "kulturskole.correlation_id": envelope.correlation_id or envelope.id,
+            },
+        ):
+            return await self.handlers[envelope.type](message, uow)
 
     def _count(self, topic: str, type_: str, outcome: str) -> None:
         MESSAGES.labels(self.service, topic, type_, outcome).inc()
+
+
+_INBOX_BATCH = (
+    "INSERT INTO inbox (message_id, type, topic, kafka_partition, kafka_offset)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[])"
+    " ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
+)
+_INBOX_BATCH_TRACED = (
+    "INSERT INTO inbox (message_id, type, topic, kafka_partition, kafka_offset, traceparent)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[],"
+    " $6::text[]) ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
+)
 
 
 def _on_its_topic(message: Contract, topic: str) -> None:
@@ -451,7 +539,12 @@ class DeadLetters:
                 raise  # only a cancelled retry loop ends here
             log.error(
                 "dead letter refused by the broker; sending it without the value",
-                extra={"topic": record.topic, "offset": record.offset, "error": describe(error)},
+                extra={
+                    **header_log_fields(record.headers),
+                    "topic": record.topic,
+                    "offset": record.offset,
+                    "error": describe(error),
+                },
             )
             omitted = [*headers, (OMITTED_HEADER, redact(describe(error))[:1000].encode())]
             try:
@@ -463,7 +556,12 @@ class DeadLetters:
                 ) from again
         log.warning(
             "message dead-lettered",
-            extra={"topic": record.topic, "offset": record.offset, "reason": reason},
+            extra={
+                **header_log_fields(record.headers),
+                "topic": record.topic,
+                "offset": record.offset,
+                "reason": reason,
+            },
         )
 
     async def _publish(
@@ -482,7 +580,11 @@ class DeadLetters:
                 attempt += 1
                 log.warning(
                     "dead-letter publish failed, retrying",
-                    extra={"attempt": attempt, "error": describe(error)},
+                    extra={
+                        **header_log_fields(record.headers),
+                        "attempt": attempt,
+                        "error": describe(error),
+                    },
                 )
                 await asyncio.sleep(backoff_delay(attempt))
 
@@ -536,7 +638,7 @@ class KafkaMessageProcessor:
                 # Something no retry of the batch cures: one by one, each with its budget.
                 log.warning(
                     "a handler failed in a batch; handling its records one by one",
-                    extra={"type": failed.work.envelope.type, "error": describe(failed.error)},
+                    extra={**failed.work.envelope.log_fields(), "error": describe(failed.error)},
                 )
                 await self._one_by_one(work, failed.work)
                 return
@@ -622,7 +724,7 @@ class KafkaMessageProcessor:
                     log.warning(
                         "transient failure, will retry",
                         extra={
-                            "type": item.envelope.type,
+                            **item.envelope.log_fields(),
                             "attempt": attempt,
                             "error": describe(error),
                         },
@@ -630,7 +732,14 @@ class KafkaMessageProcessor:
                 else:
                     failures += 1
                     log.exception(
-                        "handler failed", extra={"type": item.envelope.type, "attempt": failures}
+                        "handler failed",
+                        extra={
+                            **item.envelope.log_fields(),
+                            "topic": item.record.topic,
+                            "offset": item.record.offset,
+                            "attempt": failures,
+                            "max_attempts": self.max_attempts,
+                        },
                     )
                     if failures >= self.max_attempts:
                         return Letter(

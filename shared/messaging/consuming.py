@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError
 
 from shared.messaging.bus import MESSAGES
+from shared.messaging.envelope import header_log_fields
 from shared.messaging.retry import backoff_delay, describe
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,7 @@ def _hold(
     log.error(
         "message not processed; it will come again",
         extra={
+            **header_log_fields(record.headers),
             "topic": record.topic,
             "partition": record.partition,
             "offset": record.offset,

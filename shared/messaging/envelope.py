@@ -3,7 +3,8 @@
 Also carries the conversation (`correlationid`: the id of the message that started it) and the
 cause (`causationid`: the id of the message that caused this one) as CloudEvents extension
 attributes, `ce_correlationid` and `ce_causationid`: extension names are lowercase letters and
-digits only, or the CloudEvents SDKs drop them. Messages written before that (still on topics,
+digits only, or the CloudEvents SDKs drop them. The W3C trace context goes as the CloudEvents
+distributed-tracing extension (`ce_traceparent`, `ce_tracestate`), when tracing is on. Messages written before that (still on topics,
 in dead-letter topics and in outboxes) carry `correlation_id` and `causation_id` headers; they
 are read too. Decoding never raises anything but `PoisonMessage`, whose reason goes to the DLQ.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.contracts.events.base import REGISTRY, Contract
+from shared.messaging.tracing import current_trace_id, trace_id_of
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -28,6 +31,9 @@ CAUSATION_HEADER = "ce_causationid"
 # Who sent a command (`role:branch:name`, as `shared.runtime.auth.Principal.caller`), a CloudEvents
 # extension attribute like the two above. Optional: envelopes without it are read as before.
 PRINCIPAL_HEADER = "ce_principal"
+# The CloudEvents distributed-tracing extension: the W3C trace context of the message's making.
+TRACEPARENT_HEADER = "ce_traceparent"
+TRACESTATE_HEADER = "ce_tracestate"
 # The headers before they were CloudEvents extension attributes; read, never written.
 LEGACY_CORRELATION_HEADER = "correlation_id"
 LEGACY_CAUSATION_HEADER = "causation_id"
@@ -35,6 +41,10 @@ Headers = Sequence[tuple[str, bytes]]
 # The largest value read. Every contract bounds its text, so the largest message of ours is
 # tens of kilobytes (an application with its kommunegruppe); a bigger one is not ours.
 MAX_VALUE_BYTES = 256 * 1024
+
+
+# The message whose handler runs now, for the log lines written meanwhile.
+current_message: ContextVar[Envelope | None] = ContextVar("current_message", default=None)
 
 
 class PoisonMessage(Exception):
@@ -58,6 +68,8 @@ class Envelope:
     content_type: str = CONTENT_TYPE
     extra: dict[str, str] = field(default_factory=dict)
     principal: str | None = None
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     def headers(self) -> list[tuple[str, bytes]]:
         pairs = {
@@ -75,6 +87,10 @@ class Envelope:
             pairs[CAUSATION_HEADER] = self.causation_id
         if self.principal:
             pairs[PRINCIPAL_HEADER] = self.principal
+        if self.traceparent:
+            pairs[TRACEPARENT_HEADER] = self.traceparent
+            if self.tracestate:
+                pairs[TRACESTATE_HEADER] = self.tracestate
         return [(k, v.encode()) for k, v in pairs.items()]
 
     @classmethod
@@ -87,6 +103,8 @@ class Envelope:
         caused_by: Envelope | None = None,
         event_id: str | None = None,
         principal: str | None = None,
+        traceparent: str | None = None,
+        tracestate: str | None = None,
     ) -> Envelope:
         """A new envelope for `contract`, continuing the conversation of `caused_by`."""
         new_id = event_id or str(uuid.uuid4())
@@ -100,6 +118,8 @@ class Envelope:
             correlation_id=(caused_by.correlation_id if caused_by else "") or new_id,
             causation_id=caused_by.id if caused_by else None,
             principal=principal,
+            traceparent=traceparent,
+            tracestate=tracestate,
         )
 
     @classmethod
@@ -152,7 +172,19 @@ class Envelope:
             causation_id=found.get(CAUSATION_HEADER) or found.get(LEGACY_CAUSATION_HEADER),
             content_type=content_type,
             principal=found.get(PRINCIPAL_HEADER) or None,
+            traceparent=found.get(TRACEPARENT_HEADER) or None,
+            tracestate=found.get(TRACESTATE_HEADER) or None,
         )
+
+    def log_fields(self) -> dict[str, str | None]:
+        """What every log line about this message names: its id, type, conversation and
+        trace (the trace of the span being recorded, else the one it came with)."""
+        return {
+            "ce_id": self.id,
+            "ce_type": self.type,
+            "correlation_id": self.correlation_id or self.id,
+            "trace_id": current_trace_id() or trace_id_of(self.traceparent),
+        }
 
     def decode(self, accepted: Sequence[str] | None = None) -> Contract:
         """Validate the data against the contract named by `ce_type`."""
@@ -181,6 +213,26 @@ class Envelope:
             return model.model_validate(payload)
         except ValidationError as error:
             raise PoisonMessage(f"{self.type} failed validation: {_summary(error)}") from error
+
+
+def header_log_fields(headers: Headers | None) -> dict[str, str | None]:
+    """`Envelope.log_fields` of a record that may not decode (a dead letter, a record that
+    escaped): what its headers say, None for what they do not."""
+    found: dict[str, str] = {}
+    for name, raw in headers or ():
+        if name in _LOGGED and raw is not None:
+            found[name] = raw.decode(errors="replace")[:200]
+    return {
+        "ce_id": found.get("ce_id"),
+        "ce_type": found.get("ce_type"),
+        "correlation_id": found.get(CORRELATION_HEADER)
+        or found.get(LEGACY_CORRELATION_HEADER)
+        or found.get("ce_id"),
+        "trace_id": current_trace_id() or trace_id_of(found.get(TRACEPARENT_HEADER)),
+    }
+
+
+_LOGGED = {"ce_id", "ce_type", CORRELATION_HEADER, LEGACY_CORRELATION_HEADER, TRACEPARENT_HEADER}
 
 
 def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

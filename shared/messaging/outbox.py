@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import json
 import logging
 import time
@@ -33,10 +34,17 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka import errors as kafka_errors
 from aiokafka.partitioner import DefaultPartitioner
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
 
 from shared.db.pool import connect
-from shared.messaging.envelope import Envelope
+from shared.messaging import tracing
+from shared.messaging.envelope import (
+    TRACEPARENT_HEADER,
+    TRACESTATE_HEADER,
+    Envelope,
+    header_log_fields,
+)
 from shared.messaging.kafka_client import Kafka, client_kwargs
 from shared.messaging.redact import redact
 from shared.messaging.retry import backoff_delay, describe, is_transient
@@ -113,6 +121,10 @@ class OutboxRow:
 
     @classmethod
     def of(cls, topic: str, key: str | None, envelope: Envelope) -> OutboxRow:
+        if tracing.active() and not envelope.traceparent:
+            # Written outside `UnitOfWork.emit` (a mark, an erasure): the current span's.
+            traceparent, tracestate = tracing.current_context_headers()
+            envelope = dataclasses.replace(envelope, traceparent=traceparent, tracestate=tracestate)
         headers = [[k, v.decode()] for k, v in envelope.headers()]
         return cls(envelope.id, topic, key, json.dumps(headers), envelope.data)
 
@@ -486,6 +498,7 @@ class OutboxRelay:
         self._connected = False
         self._producer: AIOKafkaProducer | None = None
         self._counted_at = float("-inf")
+        self._sent_at = 0
 
     async def run(self) -> None:
         attempt = 0
@@ -596,6 +609,7 @@ class OutboxRelay:
         rows = await conn.fetch(self._next_batch)
         if not rows:
             return 0
+        self._sent_at = time.time_ns()  # where the publish spans of the batch begin
         lanes, waiting = await self._lanes(conn, rows)
         outcomes = await asyncio.gather(
             *(self._send_lane(lane) for lane in lanes), return_exceptions=True
@@ -769,10 +783,36 @@ class OutboxRelay:
             [row["id"] for row in rows],
         )
         self.published_total += len(rows)
+        if tracing.active():
+            self._trace_published(rows)
         for topic in {row["topic"] for row in rows}:
             OUTBOX_PUBLISHED.labels(self.service, topic).inc(
                 sum(1 for row in rows if row["topic"] == topic)
             )
+
+    def _trace_published(self, rows: Sequence[asyncpg.Record]) -> None:
+        """A publish span per row, from the batch's send to now (the broker's acknowledgement
+        and the mark), continuing the trace its envelope carries."""
+        tracer = tracing.tracer(self.service)
+        for row in rows:
+            headers = dict(row["headers"])
+            span = tracer.start_span(
+                f"publish {row['topic']}",
+                context=tracing.context_of(
+                    headers.get(TRACEPARENT_HEADER), headers.get(TRACESTATE_HEADER)
+                ),
+                kind=SpanKind.PRODUCER,
+                start_time=self._sent_at or None,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "send",
+                    "messaging.destination.name": row["topic"],
+                    "cloudevents.event_id": row["event_id"],
+                    "cloudevents.event_type": headers.get("ce_type", ""),
+                    "kulturskole.outbox_id": row["id"],
+                },
+            )
+            span.end()
 
     async def _park(
         self, conn: asyncpg.Connection, row: asyncpg.Record, error: BaseException
@@ -788,6 +828,7 @@ class OutboxRelay:
         log.error(
             "outbox row parked: the broker refuses it for good; later rows of its key wait",
             extra={
+                **header_log_fields([(k, v.encode()) for k, v in row["headers"]]),
                 "outbox_id": row["id"],
                 "event_id": row["event_id"],
                 "topic": row["topic"],

@@ -13,6 +13,7 @@ from typing import Any
 from pythonjsonlogger.core import LogData
 from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 
+from shared.messaging.envelope import current_message
 from shared.messaging.redact import redact
 
 # What the JSON encoder writes as it is: nothing in these can hold an address.
@@ -41,6 +42,19 @@ class RedactingJsonFormatter(JsonFormatter):
         return self._redacted(self._encoder.default(value))
 
 
+class MessageFields(logging.Filter):
+    """Every line written while a handler runs names its message: `ce_id`, `ce_type`,
+    `correlation_id` and `trace_id` (a line that names them itself keeps its own)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        envelope = current_message.get()
+        if envelope is not None:
+            for name, value in envelope.log_fields().items():
+                if not hasattr(record, name):
+                    setattr(record, name, value)
+        return True
+
+
 def json_formatter(service: str) -> logging.Formatter:
     return RedactingJsonFormatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -52,6 +66,7 @@ def json_formatter(service: str) -> logging.Formatter:
 def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(json_formatter(service))
+    handler.addFilter(MessageFields())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -11,14 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib.util
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -29,6 +36,7 @@ from shared.contracts.schema import asyncapi_document
 from shared.contracts.topics import dlq_topic
 from shared.db.migrations import migrate
 from shared.db.pool import connect, create_pool
+from shared.messaging import tracing
 from shared.messaging.bus import (
     DeadLetters,
     KafkaMessageProcessor,
@@ -39,13 +47,23 @@ from shared.messaging.kafka_client import KafkaAccessError
 from shared.messaging.outbox import OutboxRelay, kafka_producer, outbox_counts
 from shared.runtime import problems
 from shared.runtime.housekeeping import housekeeping_worker
+from shared.runtime.http_telemetry import HttpTelemetry
 from shared.runtime.kafka_access import check_access
 from shared.runtime.lag import consumer_lag_worker
 from shared.runtime.logs import configure_logging
+from shared.runtime.readiness import kafka_problem
 from shared.runtime.settings import ServiceSettings
 from shared.runtime.spec import Runtime, ServiceSpec, get_runtime
 
 log = logging.getLogger(__name__)
+
+# Swagger UI's and ReDoc's files, served by the service itself: /docs and /redoc need no
+# CDN, so no internet. The package is found, not imported: only its files are used.
+_STATIC = Path(str(importlib.util.find_spec("fastapi_offline").origin)).parent / "static"  # type: ignore[union-attr]
+DOCS_ASSETS = {
+    name: _STATIC / name
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
+}
 
 
 def bootstrap_servers(bootstrap: str) -> list[str]:
@@ -146,6 +164,9 @@ def build_app(spec: ServiceSpec) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        endpoint = tracing.otlp_endpoint(settings.otlp_endpoint)
+        if endpoint is not None:
+            tracing.export_to(endpoint)
         # A principal without the ACLs it needs (or a refused login) stops the start here,
         # naming what is missing, instead of retrying what no retry will change.
         try:
@@ -204,13 +225,18 @@ def build_app(spec: ServiceSpec) -> FastAPI:
             await asyncio.gather(*runtime.tasks, return_exceptions=True)
             await producer.stop()
             await pool.close()
+            tracing.flush()
 
     app = FastAPI(
         title=f"kulturskole {spec.name}",
         version=spec.version,
         description=spec.description,
         lifespan=lifespan,
+        # Served below from the service's own files instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
+    app.add_middleware(HttpTelemetry, service=spec.name)
     app.state.ready = False
     app.state.asyncapi = asyncapi_for(spec)
 
@@ -222,12 +248,54 @@ def build_app(spec: ServiceSpec) -> FastAPI:
         """The process is alive."""
         return {"status": "ok"}
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=f"{root}/docs/oauth2-redirect",
+            swagger_js_url=f"{root}/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/docs/assets/swagger-ui.css",
+            swagger_favicon_url=f"{root}/docs/assets/favicon.png",
+            # No badge from validator.swagger.io: nothing leaves the page.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}/docs/assets/redoc.standalone.js",
+            redoc_favicon_url=f"{root}/docs/assets/favicon.png",
+            with_google_fonts=False,
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def docs_oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/docs/assets/{name}", include_in_schema=False)
+    async def docs_asset(name: str) -> FileResponse:
+        path = DOCS_ASSETS.get(name)
+        if path is None:
+            raise HTTPException(status_code=404)
+        return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
+
     @app.get("/readyz", tags=["operations"])
     async def readyz(request: Request) -> JSONResponse:
-        """Started, and the database answers."""
+        """Started, the database answers, and each Kafka consumer has its partitions and
+        is fetching from the broker."""
         if not request.app.state.ready:
             return JSONResponse(status_code=503, content={"status": "starting"})
         runtime = get_runtime(request)
+        problem = kafka_problem(runtime.broker, within_s=settings.ready_fetch_within_s)
+        if problem is not None:
+            return JSONResponse(
+                status_code=503, content={"status": "kafka unavailable", "error": problem}
+            )
         try:
             async with runtime.pool.acquire(timeout=2) as conn:
                 counts = await outbox_counts(conn)

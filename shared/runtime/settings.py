@@ -69,6 +69,11 @@ class ServiceSettings(KafkaClientSettings):
     # How long an Idempotency-Key's answer is replayed; after that the key is free again.
     idempotency_retention_days: float = Field(default=30, gt=0)
     housekeeping_interval_s: float = Field(default=3600, gt=0)
+    # Traces go over OTLP/HTTP to this collector (its base URL, e.g. http://otel:4318); empty:
+    # the standard OTEL_EXPORTER_OTLP_ENDPOINT, and without that, no tracing at all.
+    otlp_endpoint: str = ""
+    # Ready only while the Kafka consumer has fetched from the broker this recently.
+    ready_fetch_within_s: float = Field(default=30, gt=0)
     # Person tokens (shared/runtime/auth.py): the HMAC secret a sign-in front signs them
     # with, or a file holding it (a mounted Secret; a rotated file counts from its next
     # change). Neither: only the API tokens are taken.

@@ -495,6 +495,7 @@ PROBES |= {
         "/asyncapi",
     )
 }
+PROBES["GET /docs/assets/{name}"] = _fixed("/docs/assets/swagger-ui.css")
 
 NOTIFICATION_TABLES = {
     "supervisors": "SELECT * FROM supervisors",

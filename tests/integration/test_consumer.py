@@ -4,6 +4,7 @@ that cannot succeed, retries for transient failures. Real Kafka and PostgreSQL, 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -199,7 +200,7 @@ async def test_poison_goes_to_the_dead_letter_topic_with_the_reason(
 
 
 async def test_a_handler_that_always_fails_is_dead_lettered_after_max_attempts(
-    harness: Harness, token: str
+    harness: Harness, token: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     def fail(attempt: int) -> None:
         raise ValueError(f"cannot file contact (attempt {attempt})")
@@ -207,7 +208,22 @@ async def test_a_handler_that_always_fails_is_dead_lettered_after_max_attempts(
     harness.behaviour = fail
     kari = contact("Kari", token)
     (record,) = await harness.publish((kari.headers(), kari.data))
+    caplog.set_level(logging.WARNING, logger="shared.messaging.bus")
     await harness.processor.process(record)
+
+    # Each line about the message names it: id, type, conversation and trace. (The first
+    # failure is in the batch; the others as the record is taken alone.)
+    about = [r for r in caplog.records if r.name == "shared.messaging.bus"]
+    assert [r.getMessage() for r in about] == [
+        "a handler failed in a batch; handling its records one by one",
+        *["handler failed"] * (MAX_ATTEMPTS - 1),
+        "message dead-lettered",
+    ]
+    for line in about:
+        assert line.__dict__["ce_id"] == kari.id
+        assert line.__dict__["ce_type"] == ContactDetails.TYPE
+        assert line.__dict__["correlation_id"] == kari.correlation_id
+        assert "trace_id" in line.__dict__  # None: tracing is off and the message had none
 
     assert harness.calls == [kari.id] * MAX_ATTEMPTS
     (letter,) = await harness.dead_letters()

@@ -68,8 +68,13 @@ async def test_registration_service_runs_and_publishes_an_interest(
     ):
         health = await client.get("/healthz")
         assert health.status_code == 200 and health.json() == {"status": "ok"}
-        ready = await client.get("/readyz")
-        assert ready.status_code == 200, ready.text
+
+        async def is_ready() -> httpx.Response | None:
+            # Ready once its consumer has its partitions and fetches, soon after the start.
+            response = await client.get("/readyz")
+            return response if response.status_code == 200 else None
+
+        ready = await eventually(is_ready, what="ready")
         assert ready.json() == {"status": "ready", "outbox_unpublished": 0, "outbox_parked": 0}
         handled_before = handled_count((await client.get("/metrics")).text)
 
