@@ -193,17 +193,20 @@ async def _command(
     COMMANDS.authorize(principal, command, ctx)
     if key is None:
         first = answer(await runtime.command(command))
-        return _response(first.status_code, first.body, replayed=False)
+        return _response(first, replayed=False)
     request = IdempotentRequest.of(caller=principal.caller, route=route, key=key, body=command)
     done = await run_once(runtime, command, request, answer)
-    return _response(done.status_code, done.body, replayed=REPLAYED_HEADER in done.headers)
+    if done.status_code != 204:
+        return done
+    return _response(Answer(204, None), replayed=REPLAYED_HEADER in done.headers)
 
 
-def _response(status_code: int, body: Any, *, replayed: bool) -> Response:
+def _response(answer: Answer, *, replayed: bool) -> Response:
+    """The answer as sent; a 204 has no body (not even JSON's `null`)."""
     headers = {REPLAYED_HEADER: "true"} if replayed else None
-    if status_code == 204:
+    if answer.status_code == 204:
         return Response(status_code=204, headers=headers)
-    return JSONResponse(body, status_code=status_code, headers=headers)
+    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
 
 
 class OptOut(BaseModel):
