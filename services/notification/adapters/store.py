@@ -5,9 +5,9 @@ objects: boards, members, gatherings, invitations, deadlines."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -22,6 +22,9 @@ from services.notification.domain.messages import (
     PlannedMail,
 )
 from services.notification.domain.reminders import Deadline, Reminder, ReminderKind
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Store(Protocol):
@@ -121,85 +124,58 @@ class Store(Protocol):
     async def delete_supervisor(self, supervisor_id: str) -> bool: ...
 
 
+def _on_conn(
+    query: Callable[Concatenate[asyncpg.Connection, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[SqlStore, P], Coroutine[Any, Any, R]]:
+    """A repository function as a method of `SqlStore`, on its connection."""
+
+    def method(self: SqlStore, /, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
+        return query(self.conn, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = query.__name__
+    method.__doc__ = query.__doc__
+    return method
+
+
 class SqlStore:
-    """The `Store` on one connection, inside the caller's transaction."""
+    """The `Store` on one connection, inside the caller's transaction: the repository's
+    statements, and the domain's objects made of the rows some of them return."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def upsert_recipient(
-        self, *, person_id: UUID, name: str, email: str, language: str
-    ) -> bool:
-        return await repo.upsert_recipient(
-            self.conn, person_id=person_id, name=name, email=email, language=language
-        )
-
-    async def erase_recipient(self, person_id: UUID) -> None:
-        await repo.erase_recipient(self.conn, person_id)
+    upsert_recipient = _on_conn(repo.upsert_recipient)
+    erase_recipient = _on_conn(repo.erase_recipient)
+    save_board = _on_conn(repo.save_board)
+    save_board_and_interest = _on_conn(repo.save_board_and_interest)
+    board_of_branch = _on_conn(repo.board_of_branch)
+    board_of_county = _on_conn(repo.board_of_county)
+    all_boards = _on_conn(repo.all_boards)
+    interest_of_round = _on_conn(repo.interest_of_round)
+    save_deadline = _on_conn(repo.save_deadline)
+    close_round = _on_conn(repo.close_round)
+    replace_reminders = _on_conn(repo.replace_reminders)
+    drop_reminders = _on_conn(repo.drop_reminders)
+    drop_round_reminders = _on_conn(repo.drop_round_reminders)
+    save_application = _on_conn(repo.save_application)
+    submitted_municipalities = _on_conn(repo.submitted_municipalities)
+    replace_group = _on_conn(repo.replace_group)
+    add_member = _on_conn(repo.add_member)
+    remove_member = _on_conn(repo.remove_member)
+    group_of = _on_conn(repo.group_of)
+    save_gathering = _on_conn(repo.save_gathering)
+    cancel_gathering = _on_conn(repo.cancel_gathering)
+    raise_gathering_sequence = _on_conn(repo.raise_gathering_sequence)
+    save_initiative = _on_conn(repo.save_initiative)
+    proposed_by_programme = _on_conn(repo.proposed_by_programme)
+    save_invitation = _on_conn(repo.save_invitation)
+    active_invitations = _on_conn(repo.active_invitations)
+    set_opt_out = _on_conn(repo.set_opt_out)
+    save_supervisor = _on_conn(repo.save_supervisor)
+    delete_supervisor = _on_conn(repo.delete_supervisor)
 
     async def plan(self, event_id: str, mails: Sequence[PlannedMail]) -> None:
         await repo.plan_deliveries(self.conn, event_id=event_id, mails=mails)
-
-    async def save_board(
-        self, *, branch_id: str, branch_name: str, county_numbers: Sequence[str], person_id: UUID
-    ) -> None:
-        await repo.save_board(
-            self.conn,
-            branch_id=branch_id,
-            branch_name=branch_name,
-            county_numbers=county_numbers,
-            person_id=person_id,
-        )
-
-    async def save_board_and_interest(
-        self,
-        *,
-        branch_id: str,
-        branch_name: str,
-        county_numbers: Sequence[str],
-        person_id: UUID,
-        round_id: str,
-        municipality_numbers: Sequence[str],
-    ) -> None:
-        await repo.save_board_and_interest(
-            self.conn,
-            branch_id=branch_id,
-            branch_name=branch_name,
-            county_numbers=county_numbers,
-            person_id=person_id,
-            round_id=round_id,
-            municipality_numbers=municipality_numbers,
-        )
-
-    async def board_of_branch(self, branch_id: str | None) -> Board | None:
-        return await repo.board_of_branch(self.conn, branch_id)
-
-    async def board_of_county(self, county: str | None) -> Board | None:
-        return await repo.board_of_county(self.conn, county)
-
-    async def all_boards(self) -> list[Board]:
-        return await repo.all_boards(self.conn)
-
-    async def interest_of_round(self, round_id: str) -> dict[str, list[str]]:
-        return await repo.interest_of_round(self.conn, round_id)
-
-    async def save_deadline(
-        self,
-        *,
-        round_id: str,
-        kind: str,
-        county_number: str | None,
-        deadline: date,
-        closes_at: datetime,
-    ) -> None:
-        await repo.save_deadline(
-            self.conn,
-            round_id=round_id,
-            kind=kind,
-            county_number=county_number,
-            deadline=deadline,
-            closes_at=closes_at,
-        )
 
     async def deadline_of(
         self, round_id: str, kind: str, county_number: str | None
@@ -207,61 +183,9 @@ class SqlStore:
         row = await repo.deadline_of(self.conn, round_id, kind, county_number)
         return Deadline(row["deadline"], row["closes_at"]) if row is not None else None
 
-    async def close_round(self, round_id: str) -> None:
-        await repo.close_round(self.conn, round_id)
-
     async def rounds_taking_interest(self, now: datetime) -> list[tuple[str, date]]:
         rows = await repo.rounds_taking_interest(self.conn, now)
         return [(r["round_id"], r["deadline"]) for r in rows]
-
-    async def replace_reminders(
-        self, kind: ReminderKind, subject: str, reminders: Sequence[Reminder]
-    ) -> None:
-        await repo.replace_reminders(self.conn, kind, subject, reminders)
-
-    async def drop_reminders(self, kind: ReminderKind, subject: str) -> None:
-        await repo.drop_reminders(self.conn, kind, subject)
-
-    async def drop_round_reminders(self, round_id: str) -> None:
-        await repo.drop_round_reminders(self.conn, round_id)
-
-    async def save_application(
-        self,
-        *,
-        round_id: str,
-        municipality_number: str,
-        county_number: str,
-        branch_id: str,
-        status: str,
-    ) -> None:
-        await repo.save_application(
-            self.conn,
-            round_id=round_id,
-            municipality_number=municipality_number,
-            county_number=county_number,
-            branch_id=branch_id,
-            status=status,
-        )
-
-    async def submitted_municipalities(self, round_id: str) -> set[str]:
-        return await repo.submitted_municipalities(self.conn, round_id)
-
-    async def replace_group(
-        self, round_id: str, municipality_number: str, members: Sequence[Member]
-    ) -> None:
-        await repo.replace_group(self.conn, round_id, municipality_number, members)
-
-    async def add_member(self, round_id: str, municipality_number: str, member: Member) -> None:
-        await repo.add_member(self.conn, round_id, municipality_number, member)
-
-    async def remove_member(self, round_id: str, municipality_number: str, person_id: UUID) -> None:
-        await repo.remove_member(self.conn, round_id, municipality_number, person_id)
-
-    async def group_of(self, round_id: str, municipality_number: str) -> list[Member]:
-        return await repo.group_of(self.conn, round_id, municipality_number)
-
-    async def save_gathering(self, gathering: Gathering) -> None:
-        await repo.save_gathering(self.conn, gathering)
 
     async def gathering(self, gathering_id: UUID) -> KnownGathering | None:
         row = await repo.gathering(self.conn, gathering_id)
@@ -269,57 +193,5 @@ class SqlStore:
             return None
         return KnownGathering(repo.gathering_of(row), cancelled=row["cancelled"])
 
-    async def cancel_gathering(self, gathering_id: UUID) -> None:
-        await repo.cancel_gathering(self.conn, gathering_id)
-
-    async def raise_gathering_sequence(self, gathering_id: UUID, sequence: int) -> None:
-        await repo.raise_gathering_sequence(self.conn, gathering_id, sequence)
-
-    async def save_initiative(self, gathering_id: UUID, *, proposed_by_programme: bool) -> None:
-        await repo.save_initiative(
-            self.conn, gathering_id, proposed_by_programme=proposed_by_programme
-        )
-
-    async def proposed_by_programme(self, gathering_id: UUID) -> bool:
-        return await repo.proposed_by_programme(self.conn, gathering_id)
-
-    async def save_invitation(
-        self,
-        *,
-        invitation_id: UUID,
-        gathering_id: UUID,
-        person_id: UUID | None,
-        municipality_number: str | None,
-        branch_id: str | None,
-        role: str,
-        active: bool,
-    ) -> None:
-        await repo.save_invitation(
-            self.conn,
-            invitation_id=invitation_id,
-            gathering_id=gathering_id,
-            person_id=person_id,
-            municipality_number=municipality_number,
-            branch_id=branch_id,
-            role=role,
-            active=active,
-        )
-
-    async def active_invitations(self, gathering_id: UUID) -> list[Invited]:
-        return await repo.active_invitations(self.conn, gathering_id)
-
-    async def set_opt_out(self, person_id: UUID, opted_out: bool) -> None:
-        await repo.set_opt_out(self.conn, person_id, opted_out)
-
     async def opted_out(self, person_ids: Sequence[str]) -> set[str]:
         return await repo.opted_out(self.conn, person_ids) if person_ids else set()
-
-    async def save_supervisor(
-        self, supervisor_id: str, *, name: str, email: str, language: str
-    ) -> None:
-        await repo.save_supervisor(
-            self.conn, supervisor_id, name=name, email=email, language=language
-        )
-
-    async def delete_supervisor(self, supervisor_id: str) -> bool:
-        return await repo.delete_supervisor(self.conn, supervisor_id)

@@ -293,7 +293,29 @@ def municipality_contact(group: Sequence[Member]) -> Member | None:
     return group[0] if group else None
 
 
+Decision = (
+    reg.MunicipalityAdmitted
+    | reg.MunicipalityWaitlisted
+    | reg.MunicipalityDeclined
+    | reg.MunicipalityWithdrawn
+    | reg.AdmissionRevoked
+)
+
+
 def _application_context(
+    event: reg.ApplicationSubmitted | Decision, board: Board | None, places: Places
+) -> dict[str, Any]:
+    return _municipality_context(
+        event.round_id,
+        event.municipality_number,
+        event.county_number,
+        event.branch_id,
+        board,
+        places,
+    )
+
+
+def _municipality_context(
     round_id: str,
     municipality_number: str,
     county_number: str | None,
@@ -319,14 +341,7 @@ def mails_for_application_submitted(
     places: Places,
 ) -> list[PlannedMail]:
     context = {
-        **_application_context(
-            event.round_id,
-            event.municipality_number,
-            event.county_number,
-            event.branch_id,
-            board,
-            places,
-        ),
+        **_application_context(event, board, places),
         "development_areas": list(event.development_areas),
         # Newer events carry them; older ones do not (tolerant reader).
         "own_development_areas": list(event.own_development_areas or []),
@@ -342,15 +357,6 @@ def mails_for_application_submitted(
         mails.append(person(contact.person_id, "application_received", context))
     mails.append(mailbox(programme_mailbox, "application_received", {**context, "copy": True}))
     return _unique(mails)
-
-
-Decision = (
-    reg.MunicipalityAdmitted
-    | reg.MunicipalityWaitlisted
-    | reg.MunicipalityDeclined
-    | reg.MunicipalityWithdrawn
-    | reg.AdmissionRevoked
-)
 
 
 @dataclass(frozen=True)
@@ -386,14 +392,7 @@ def mails_for_decision(
     # A revocation carries its own moment (`revoked_at`), not a decision's.
     decided_at = None if isinstance(event, reg.AdmissionRevoked) else event.decided_at
     context = {
-        **_application_context(
-            event.round_id,
-            event.municipality_number,
-            event.county_number,
-            event.branch_id,
-            board,
-            places,
-        ),
+        **_application_context(event, board, places),
         "decided_at": _json(decided_at),
         **found.facts,
     }
@@ -410,7 +409,7 @@ def mails_for_member_added(
 ) -> list[PlannedMail]:
     """Welcome to a new kommunegruppe member: what they have committed to."""
     county = county_of(event.municipality_number)
-    context = _application_context(
+    context = _municipality_context(
         event.round_id, event.municipality_number, county, "", board, places
     )
     context["role"] = event.role.value
@@ -644,20 +643,31 @@ def mails_for_invitation(
         gathering.kind, role, proposed_by_programme=proposed_by_programme
     )
     facts: dict[str, Any] = {"guest": role == GUEST_ROLE}
-    if event.municipality_number:
-        facts["municipality_name"] = places.municipality(event.municipality_number)
     if event.interim_work_due:  # newer invitations of a samling
         facts["interim_work_due"] = [d.model_dump(mode="json") for d in event.interim_work_due]
     if answer_links:
         facts["answer_links"] = dict(answer_links)
+    return _about_one_invitation(
+        template, "REQUEST", event, gathering, board_of=board_of, places=places, **facts
+    )
+
+
+def _about_one_invitation(
+    template: str,
+    method: str,
+    event: sched.InvitationIssued | sched.InvitationWithdrawn,
+    gathering: Gathering,
+    *,
+    board_of: Mapping[str, Board],
+    places: Places,
+    **facts: Any,
+) -> list[PlannedMail]:
+    """The mail to whom one invitation reaches, naming the municipality it is for, if any."""
+    if event.municipality_number:
+        facts["municipality_name"] = places.municipality(event.municipality_number)
+    targets = [InvitationTarget.of(event)]
     return mails_for_gathering(
-        template,
-        gathering,
-        [InvitationTarget.of(event)],
-        board_of=board_of,
-        method="REQUEST",
-        places=places,
-        **facts,
+        template, gathering, targets, board_of=board_of, method=method, places=places, **facts
     )
 
 
@@ -671,21 +681,11 @@ def mails_for_withdrawal(
 ) -> list[PlannedMail]:
     """A CANCEL to whom the invitation reached, unless another active invitation still reaches
     them (the one calendar entry they share stays)."""
-    target = InvitationTarget.of(event)
-    found = invitation_recipient(target, board_of)
+    found = invitation_recipient(InvitationTarget.of(event), board_of)
     if found is None or still_invited(found[0], remaining, board_of):
         return []
-    facts: dict[str, Any] = {}
-    if event.municipality_number:
-        facts["municipality_name"] = places.municipality(event.municipality_number)
-    return mails_for_gathering(
-        "invitation_withdrawn",
-        gathering,
-        [target],
-        board_of=board_of,
-        method="CANCEL",
-        places=places,
-        **facts,
+    return _about_one_invitation(
+        "invitation_withdrawn", "CANCEL", event, gathering, board_of=board_of, places=places
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+from services.notification.adapters.store import Store
 from services.notification.domain.messages import Handover
 from services.notification.handlers.context import Context
 from shared.contracts.events import registration as reg
@@ -14,8 +15,9 @@ from shared.messaging.bus import Rejected, Tombstone, UnitOfWork
 log = logging.getLogger(__name__)
 
 
-async def contact_details(contact: reg.ContactDetails, uow: UnitOfWork, ctx: Context) -> None:
-    store = ctx.store(uow)
+async def _keep_address(
+    contact: reg.ContactDetails | sched.GuestContact, store: Store, *, who: str
+) -> None:
     kept = await store.upsert_recipient(
         person_id=contact.person_id,
         name=contact.name,
@@ -24,7 +26,12 @@ async def contact_details(contact: reg.ContactDetails, uow: UnitOfWork, ctx: Con
     )
     if not kept:
         # Late or redelivered: an erased person stays erased.
-        log.info("contact details of an erased person ignored", extra={"person": contact.key()})
+        log.info("contact details of an erased %s ignored", who, extra={"person": contact.key()})
+
+
+async def contact_details(contact: reg.ContactDetails, uow: UnitOfWork, ctx: Context) -> None:
+    store = ctx.store(uow)
+    await _keep_address(contact, store, who="person")
     handover = Handover.of(contact)
     if handover is not None:
         # Told even if the erasure that follows it was already seen on the public topic;
@@ -36,14 +43,7 @@ async def contact_details(contact: reg.ContactDetails, uow: UnitOfWork, ctx: Con
 
 
 async def guest_contact(contact: sched.GuestContact, uow: UnitOfWork, ctx: Context) -> None:
-    kept = await ctx.store(uow).upsert_recipient(
-        person_id=contact.person_id,
-        name=contact.name,
-        email=str(contact.email),
-        language=contact.language.value,
-    )
-    if not kept:
-        log.info("contact details of an erased guest ignored", extra={"person": contact.key()})
+    await _keep_address(contact, ctx.store(uow), who="guest")
 
 
 async def person_erased(
