@@ -72,7 +72,7 @@ class SetReminders(Command):
 
     person_id: UUID
     reminders: bool = Field(
-        description="true: no reminders for this person; false: reminders again"
+        description="false: no reminders for this person; true: reminders again"
     )
 
     KEY: ClassVar[str | None] = "person_id"
