@@ -29,14 +29,13 @@ import timeit
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from bench.bare import SENDER_POOL, Headers, Message, bare_sender
 from bench.load import Workload, prepare_commands
 from bench.smtp import SmtpSink, ensure_smtp_sink
+from services.notification.adapters.mailer import _event, build_mail
 from services.notification.adapters.repository import Claimed
 from services.notification.domain.messages import Places, mails_for_interest_registered
-from services.notification.mailer import _event, build_mail
 from services.notification.settings import NotificationSettings
 from services.notification.templates import Templates
 from services.registration.domain.interest import scope_of_interest
@@ -123,17 +122,17 @@ def mail_work() -> Callable[[], object]:
     settings = NotificationSettings(database_url="postgresql://unused@127.0.0.1:1/unused")
     templates = Templates()
     places = Places(ReferenceData.load())
-    event: dict[str, Any] = {
-        "registration_id": str(uuid.uuid4()),
-        "round_id": "2028",
-        "branch_id": "rogaland",
-        "branch_name": "Rogaland",
-        "county_numbers": ["11"],
-        "municipality_numbers": ["1101", "1103"],
-        "contact_person_id": str(uuid.uuid4()),
-        "message": "Styret vil delta.",
-        "registered_at": datetime.now(UTC).isoformat(),
-    }
+    event = InterestRegistered(
+        registration_id=uuid.uuid4(),
+        round_id="2028",
+        branch_id="rogaland",
+        branch_name="Rogaland",
+        county_numbers=["11"],
+        municipality_numbers=["1101", "1103"],
+        contact_person_id=uuid.uuid4(),
+        message="Styret vil delta.",
+        registered_at=datetime.now(UTC),
+    )
     planned = mails_for_interest_registered(
         event, programme_mailbox=settings.programme_mailbox, places=places
     )

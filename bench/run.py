@@ -100,7 +100,7 @@ def service_smtp_connections() -> tuple[int, str]:
             if os.environ.get(variable):
                 return int(os.environ[variable]), variable
             return int(info.default), f"NotificationSettings.{name}"
-    return 1, "services/notification/mailer.py sends one mail at a time"
+    return 1, "services/notification/adapters/mailer.py sends one mail at a time"
 
 
 def machine() -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Composition root of the notification service."""
+"""Composition root of the notification service: settings, the one registry of commands and
+followed events, the app."""
 
 from __future__ import annotations
 
@@ -10,22 +11,101 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.notification.domain.messages import Places
+from services.notification.entrypoints.auth import programme
 from services.notification.entrypoints.http import router
-from services.notification.handlers import Context, make_handlers
-from services.notification.mailer import mail_worker
-from services.notification.reminders import CONTEXT, reminder_worker
+from services.notification.entrypoints.mailer import mail_worker
+from services.notification.entrypoints.reminders import reminder_worker
+from services.notification.handlers import contacts, registration_events, scheduling_events
+from services.notification.handlers.context import CONTEXT, Context
+from services.notification.handlers.reminders import set_reminders
+from services.notification.handlers.supervisors import remove_supervisor, set_supervisor
 from services.notification.settings import NotificationSettings
-from shared.contracts.events.notification import NotificationFailed, NotificationSent
+from shared.contracts.events import registration as reg
+from shared.contracts.events import scheduling as sched
+from shared.contracts.events.base import Contract
+from shared.contracts.events.notification import (
+    NotificationFailed,
+    NotificationSent,
+    RemoveSupervisor,
+    SetReminders,
+    SetSupervisor,
+)
 from shared.contracts.events.registration import contacts_topic
 from shared.contracts.events.scheduling import guest_contacts_topic
 from shared.contracts.topics import TopicSpec, commands_topic, events_topic, service_topics
+from shared.messaging.bus import Handler, tombstone_handler
 from shared.reference import REFERENCE_DIR, ReferenceData
 from shared.runtime.auth import TOKENS, parse_tokens
 from shared.runtime.catalog import LocalInfra, ServiceDeclaration
+from shared.runtime.commands import CommandEntry, CommandHandler, CommandRegistry
 from shared.runtime.service import build_app
 from shared.runtime.spec import Runtime, ServiceSpec
 
 VERSION = "0.2.0"
+
+# Each command once: contract, handler, who may send it. Over HTTP they keep their own routes
+# and answers (entrypoints/http.py): `PUT /persons/{person_id}/reminders`,
+# `PUT /supervisors/{supervisor_id}`, `DELETE /supervisors/{supervisor_id}`; any of them
+# may also come on the service's command topic.
+COMMANDS = CommandRegistry[Context](
+    [
+        CommandEntry(SetReminders, set_reminders, programme),
+        CommandEntry(SetSupervisor, set_supervisor, programme),
+        CommandEntry(RemoveSupervisor, remove_supervisor, programme),
+    ]
+)
+
+# The events followed, each to its handler, which takes the event's typed model.
+FOLLOWS: dict[type[Contract], CommandHandler[Context]] = {
+    # contacts and erasure
+    reg.ContactDetails: contacts.contact_details,
+    reg.PersonErased: contacts.person_erased,
+    sched.GuestContact: contacts.guest_contact,
+    sched.GuestErased: contacts.person_erased,
+    # registration
+    reg.InterestRegistered: registration_events.interest,
+    reg.InterestUpdated: registration_events.interest,
+    reg.RoundOpened: registration_events.round_opened,
+    reg.RoundClosed: registration_events.round_closed,
+    reg.BranchContactSet: registration_events.branch_contact_set,
+    reg.ApplicationWindowOpened: registration_events.window_opened,
+    reg.DeadlineExtended: registration_events.deadline_extended,
+    reg.ApplicationSubmitted: registration_events.application_submitted,
+    reg.MunicipalityAdmitted: registration_events.decision,
+    reg.MunicipalityWaitlisted: registration_events.decision,
+    reg.MunicipalityDeclined: registration_events.decision,
+    reg.MunicipalityWithdrawn: registration_events.decision,
+    reg.AdmissionRevoked: registration_events.decision,
+    reg.GroupMemberAdded: registration_events.member_added,
+    reg.GroupMemberRemoved: registration_events.member_removed,
+    # scheduling
+    sched.GatheringScheduled: scheduling_events.gathering_scheduled,
+    sched.GatheringRescheduled: scheduling_events.gathering_rescheduled,
+    sched.GatheringCancelled: scheduling_events.gathering_cancelled,
+    sched.InvitationIssued: scheduling_events.invitation_issued,
+    sched.InvitationWithdrawn: scheduling_events.invitation_withdrawn,
+    sched.SupervisionBooked: scheduling_events.supervision_booked,
+    sched.DialogueMeetingRequested: scheduling_events.dialogue_requested,
+    sched.DelingsarenaProposed: scheduling_events.delingsarena_proposed,
+    sched.InterimWorkSet: scheduling_events.interim_work_set,
+}
+
+
+def make_handlers(ctx: Context) -> dict[str, Handler]:
+    """The one table: commands (HTTP and topic), the events followed, and the tombstones of
+    the compacted contact topics (a person's details withdrawn: erased here too)."""
+    events = {contract.TYPE: COMMANDS.bind(handler, ctx) for contract, handler in FOLLOWS.items()}
+    tombstones = {
+        tombstone_handler(topic): COMMANDS.bind(contacts.contact_tombstone, ctx)
+        for topic in (ctx.contacts_topic, ctx.guest_contacts_topic)
+        if topic
+    }
+    return {**COMMANDS.handlers(ctx), **events, **tombstones}
+
+
+def context_of(runtime: Runtime) -> Context:
+    ctx: Context = runtime.extras[CONTEXT]
+    return ctx
 
 
 def make_context(settings: NotificationSettings) -> Context:

@@ -16,8 +16,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.notification import mailer
 from services.notification.adapters import repository
+from services.notification.entrypoints import mailer
 from services.notification.settings import NotificationSettings
 from shared.db.pool import connect
 from shared.messaging.outbox import OutboxRelay

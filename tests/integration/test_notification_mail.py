@@ -814,12 +814,35 @@ async def test_delivery_log_and_previews_behind_programme_tokens(harness: Harnes
             headers=auth,
         )
         assert supervisor.status_code == 200
+        assert supervisor.json() == {"supervisor_id": f"veileder-{t}"}
         refused = await client.put(
             f"/supervisors/veileder-{t}",
             json={"name": "X", "email": "not-an-address"},
             headers=auth,
         )
         assert refused.status_code == 422
+        # A retry under the same Idempotency-Key gets the first answer, and runs nothing.
+        keyed = {**auth, "Idempotency-Key": f"opt-in-{t}"}
+        first = await client.put(
+            f"/persons/{kari}/reminders", json={"reminders": True}, headers=keyed
+        )
+        await client.put(f"/persons/{kari}/reminders", json={"reminders": False}, headers=auth)
+        again = await client.put(
+            f"/persons/{kari}/reminders", json={"reminders": True}, headers=keyed
+        )
+        assert (first.status_code, again.status_code) == (200, 200)
+        assert first.json() == again.json() == {"person_id": str(kari), "reminders": True}
+        assert again.headers["Idempotent-Replayed"] == "true"
+        opted_out = "SELECT count(*) FROM reminder_opt_outs WHERE person_id = $1"
+        assert await harness.db.fetchval(opted_out, kari) == 1  # the retry changed nothing
+        reused = await client.put(
+            f"/persons/{kari}/reminders", json={"reminders": False}, headers=keyed
+        )
+        assert reused.status_code == 422
+        gone = await client.delete(f"/supervisors/veileder-{t}", headers=auth)
+        assert gone.status_code == 204 and gone.content == b""
+        missing = await client.delete(f"/supervisors/veileder-{t}", headers=auth)
+        assert missing.status_code == 404
 
 
 async def test_a_booked_supervisor_gets_the_invitation_once_their_contact_is_known(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from services.notification.domain.messages import PROGRAMME_SUBJECT
-from services.notification.reminders import CONTEXT, send_due_reminders
+from services.notification.entrypoints.reminders import CONTEXT, send_due_reminders
 from services.notification.templates import long_day
 from shared.contracts.events import registration as reg
 from shared.contracts.events import scheduling as sched

@@ -14,7 +14,16 @@ import aiosmtplib
 import pytest
 from icalendar import Calendar
 
-from services.notification import mime
+from services.notification.adapters import mime
+from services.notification.adapters.mailer import (
+    Composed,
+    Held,
+    SmtpPool,
+    Unwritable,
+    build_mail,
+    classify,
+    send_batch,
+)
 from services.notification.adapters.repository import Claimed
 from services.notification.domain import messages as rules
 from services.notification.domain.calendar import invitation
@@ -26,17 +35,10 @@ from services.notification.domain.reminders import (
     unsubmitted,
 )
 from services.notification.entrypoints.http import SAMPLE
-from services.notification.mailer import (
-    Composed,
-    Held,
-    SmtpPool,
-    Unwritable,
-    build_mail,
-    classify,
-    send_batch,
-)
 from services.notification.settings import NotificationSettings
 from services.notification.templates import LANGUAGES, Templates, blocks, span
+from shared.contracts.events import registration as reg
+from shared.contracts.events import scheduling as sched
 from shared.reference import ReferenceData
 
 pytestmark = pytest.mark.unit
@@ -56,7 +58,7 @@ def templates() -> Templates:
 
 def decision(**changes: Any) -> dict[str, Any]:
     return {
-        "application_id": str(uuid.uuid4()),
+        "application_id": uuid.uuid4(),
         "round_id": "2025",
         "municipality_number": "4621",
         "county_number": "46",
@@ -71,11 +73,9 @@ def decision(**changes: Any) -> dict[str, Any]:
 
 def test_admission_reaches_the_board_and_the_whole_group() -> None:
     mails = rules.mails_for_decision(
-        "admitted",
-        decision(),
+        reg.MunicipalityAdmitted.model_validate({**decision(), "group": []}),
         board=BOARD,
         group=[TEACHER, KULTURSKOLE],
-        whole_group=True,
         places=PLACES,
     )
     assert [m.person_id for m in mails] == [
@@ -90,13 +90,10 @@ def test_admission_reaches_the_board_and_the_whole_group() -> None:
 
 def test_a_decline_reaches_the_board_and_the_municipalitys_contact_only() -> None:
     mails = rules.mails_for_decision(
-        "declined",
-        decision(),
+        reg.MunicipalityDeclined.model_validate({**decision(), "reason": "Ingen plass."}),
         board=BOARD,
         group=[TEACHER, KULTURSKOLE],
-        whole_group=False,
         places=PLACES,
-        reason="Ingen plass.",
     )
     assert [m.person_id for m in mails] == [BOARD.person_id, KULTURSKOLE.person_id]
     assert all(m.context["reason"] == "Ingen plass." for m in mails)
@@ -104,9 +101,8 @@ def test_a_decline_reaches_the_board_and_the_municipalitys_contact_only() -> Non
 
 def test_a_board_contact_who_is_also_in_the_group_gets_one_mail() -> None:
     same = Member(BOARD.person_id, "kulturskole")
-    mails = rules.mails_for_decision(
-        "admitted", decision(), board=BOARD, group=[same], whole_group=True, places=PLACES
-    )
+    admitted = reg.MunicipalityAdmitted.model_validate({**decision(), "group": []})
+    mails = rules.mails_for_decision(admitted, board=BOARD, group=[same], places=PLACES)
     assert len(mails) == 1
 
 
@@ -118,11 +114,14 @@ def test_the_municipalitys_contact_is_its_kulturskole_first() -> None:
 
 def test_application_received_goes_to_board_contact_and_a_programme_copy() -> None:
     mails = rules.mails_for_application_submitted(
-        {
-            **decision(),
-            "submitted_at": "2025-11-01T10:00:00+00:00",
-            "development_areas": ["Medvirkning"],
-        },
+        reg.ApplicationSubmitted.model_validate(
+            {
+                **decision(),
+                "submitted_at": "2025-11-01T10:00:00+00:00",
+                "development_areas": ["Medvirkning"],
+                "group": [],
+            }
+        ),
         board=BOARD,
         group=[TEACHER, KULTURSKOLE],
         programme_mailbox=MAILBOX,
@@ -138,13 +137,15 @@ def test_application_received_goes_to_board_contact_and_a_programme_copy() -> No
 
 
 def test_without_a_known_board_the_window_mail_goes_to_nobody() -> None:
-    event = {
-        "round_id": "2025",
-        "county_number": "46",
-        "opens_on": "2025-10-01",
-        "deadline": "2025-11-15",
-        "closes_at": "2025-11-15T22:59:00+00:00",
-    }
+    event = reg.ApplicationWindowOpened.model_validate(
+        {
+            "round_id": "2025",
+            "county_number": "46",
+            "opens_on": "2025-10-01",
+            "deadline": "2025-11-15",
+            "closes_at": "2025-11-15T22:59:00+00:00",
+        }
+    )
     assert rules.mails_for_window_opened(event, board=None, places=PLACES) == []
     [mail] = rules.mails_for_window_opened(event, board=BOARD, places=PLACES)
     assert mail.context["county_name"] == "Vestland"
@@ -152,7 +153,7 @@ def test_without_a_known_board_the_window_mail_goes_to_nobody() -> None:
 
 def test_an_interest_update_names_what_was_added_and_removed_when_the_event_says() -> None:
     event = {
-        "registration_id": str(uuid.uuid4()),
+        "registration_id": uuid.uuid4(),
         "round_id": "2025",
         "branch_id": "vestland",
         "branch_name": "Vestland",
@@ -163,13 +164,18 @@ def test_an_interest_update_names_what_was_added_and_removed_when_the_event_says
         "updated_at": "2025-09-01T10:00:00+00:00",
     }
     older = rules.mails_for_interest_registered(
-        event, programme_mailbox=MAILBOX, updated=True, places=PLACES
+        reg.InterestUpdated.model_validate(event), programme_mailbox=MAILBOX, places=PLACES
     )
     assert "added" not in older[0].context  # an older event says nothing: nothing is claimed
     newer = rules.mails_for_interest_registered(
-        {**event, "added_municipality_numbers": ["4621"], "removed_municipality_numbers": ["4602"]},
+        reg.InterestUpdated.model_validate(
+            {
+                **event,
+                "added_municipality_numbers": ["4621"],
+                "removed_municipality_numbers": ["4602"],
+            }
+        ),
         programme_mailbox=MAILBOX,
-        updated=True,
         places=PLACES,
     )
     assert (newer[0].context["added"], newer[0].context["removed"]) == (["Voss"], ["Kinn"])
@@ -248,14 +254,16 @@ def test_a_dialogmote_of_programme_managements_initiative_is_its_invitation() ->
 
 
 def test_a_dialogue_request_is_told_to_the_programme_mailbox() -> None:
-    event = {
-        "request_id": "00000000-0000-4000-8000-000000000003",
-        "round_id": "2027",
-        "region": "vestland",
-        "topic": "Kobling av kommuner",
-        "wished_dates": ["2026-10-07"],
-        "requested_at": "2026-09-01T10:00:00+02:00",
-    }
+    event = sched.DialogueMeetingRequested.model_validate(
+        {
+            "request_id": "00000000-0000-4000-8000-000000000003",
+            "round_id": "2027",
+            "region": "vestland",
+            "topic": "Kobling av kommuner",
+            "wished_dates": ["2026-10-07"],
+            "requested_at": "2026-09-01T10:00:00+02:00",
+        }
+    )
     [mail] = rules.mails_for_dialogue_requested(
         event, programme_mailbox="post@example.no", places=PLACES
     )

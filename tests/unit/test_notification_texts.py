@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from jinja2 import UndefinedError
+from pydantic import ValidationError
 
 from services.notification.domain.messages import (
     PROGRAMME_SUBJECT,
@@ -27,8 +28,8 @@ PERSON_ID = uuid.UUID("0b7e1c2a-3f4d-4e5f-8a9b-0c1d2e3f4a5b")
 REGISTRATION_ID = uuid.UUID("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
 
 
-def event(**changes: Any) -> dict[str, Any]:
-    """An InterestRegistered event as the notification handler gets it: JSON-mode data."""
+def facts(**changes: Any) -> dict[str, Any]:
+    """An InterestRegistered event's properties."""
     fields: dict[str, Any] = {
         "registration_id": REGISTRATION_ID,
         "round_id": "2025",
@@ -41,7 +42,12 @@ def event(**changes: Any) -> dict[str, Any]:
         "registered_at": datetime(2024, 9, 15, 21, 59, tzinfo=UTC),
     }
     fields.update(changes)
-    return InterestRegistered.model_validate(fields).model_dump(mode="json")
+    return fields
+
+
+def event(**changes: Any) -> InterestRegistered:
+    """The event as the notification handler gets it: its typed model."""
+    return InterestRegistered.model_validate(facts(**changes))
 
 
 def planned(**changes: Any) -> list[PlannedMail]:
@@ -104,11 +110,11 @@ def test_planned_mails_carry_the_event_facts() -> None:
     assert "recipient_name" not in receipt.context
 
 
-def test_missing_event_field_raises() -> None:
-    incomplete = event()
+def test_an_event_without_a_fact_a_letter_needs_is_refused_before_anything_is_planned() -> None:
+    incomplete = facts()
     del incomplete["branch_name"]
-    with pytest.raises(KeyError, match="branch_name"):
-        mails_for_interest_registered(incomplete, programme_mailbox=MAILBOX, places=PLACES)
+    with pytest.raises(ValidationError, match="branch_name"):
+        InterestRegistered.model_validate(incomplete)
 
 
 # --- programme copy ---------------------------------------------------------------------------

@@ -5,11 +5,14 @@ a deadline said once, as its last day."""
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import date, datetime
 from typing import Any
 
 import pytest
 
 from services.notification.domain import messages as rules
+from services.notification.domain import reminders
 from services.notification.domain.messages import (
     Board,
     Gathering,
@@ -18,7 +21,10 @@ from services.notification.domain.messages import (
     Places,
     PlannedMail,
 )
+from services.notification.domain.reminders import ReminderKind
 from services.notification.templates import LANGUAGES, Templates
+from shared.contracts.events import registration as reg
+from shared.contracts.events import scheduling as sched
 from shared.reference import ReferenceData
 
 pytestmark = pytest.mark.unit
@@ -26,8 +32,11 @@ pytestmark = pytest.mark.unit
 REFERENCE = ReferenceData.load()
 PLACES = Places(REFERENCE)
 MAILBOX = "post@kulturskoleradet.no"
-BOARD = Board("more-og-romsdal", "Møre og Romsdal", "board-person")
-GROUP = [Member("kari", "kulturskole"), Member("ola", "grunnskole")]
+BOARD = Board("more-og-romsdal", "Møre og Romsdal", str(uuid.UUID(int=10)))
+GROUP = [
+    Member(str(uuid.UUID(int=11)), "kulturskole"),
+    Member(str(uuid.UUID(int=12)), "grunnskole"),
+]
 NOW = "2027-11-20T09:00:00+00:00"
 # A deadline of 1 December 2027 closes at midnight after it, in Oslo.
 DEADLINE, CLOSES_AT = "2027-12-01", "2027-12-01T23:00:00+00:00"
@@ -38,27 +47,28 @@ SAID_BY = {
 }
 
 
-def application(**more: Any) -> dict[str, Any]:
-    return {
-        "round_id": "2028",
-        "municipality_number": "1508",  # Ålesund
-        "county_number": "15",
-        "branch_id": "more-og-romsdal",
-        "decided_at": NOW,
-        **more,
-    }
+KARI, OLA, NY = (str(uuid.UUID(int=n)) for n in (11, 12, 13))
+BOARD_PERSON = BOARD.person_id
+APPLICATION = {
+    "application_id": uuid.UUID(int=21),
+    "round_id": "2028",
+    "municipality_number": "1508",  # Ålesund
+    "county_number": "15",
+    "branch_id": "more-og-romsdal",
+    "decided_at": NOW,
+}
 
 
 def planned() -> list[PlannedMail]:
     """One of every letter there is, planned from events as the handlers plan them."""
     interest = {
-        "registration_id": "r1",
+        "registration_id": uuid.UUID(int=31),
         "round_id": "2028",
         "branch_id": "more-og-romsdal",
         "branch_name": "Møre og Romsdal",
         "county_numbers": ["15"],
         "municipality_numbers": ["1508", "1506"],
-        "contact_person_id": "board-person",
+        "contact_person_id": BOARD_PERSON,
         "message": "Styret vil delta.",
         "registered_at": NOW,
         "updated_at": NOW,
@@ -66,7 +76,7 @@ def planned() -> list[PlannedMail]:
         "removed_municipality_numbers": [],
     }
     gathering = Gathering(
-        "g1",
+        str(uuid.UUID(int=41)),
         "2028",
         "more-og-romsdal",
         "samling",
@@ -77,49 +87,55 @@ def planned() -> list[PlannedMail]:
         {"name": "Parken kulturhus", "address": "Kongens gate 12, Ålesund"},
     )
     board_of = {"1508": BOARD}
-    targets = [InvitationTarget("kari"), InvitationTarget(None, "1508", "municipality")]
+    targets = [InvitationTarget(KARI), InvitationTarget(None, "1508", "municipality")]
+    group = [reg.GroupMemberRef(person_id=m.person_id, role=m.role) for m in GROUP]
+    submitted = {**APPLICATION, "development_areas": [], "group": group, "submitted_at": NOW}
     mails: list[PlannedMail] = [
-        *rules.mails_for_interest_registered(interest, programme_mailbox=MAILBOX, places=PLACES),
         *rules.mails_for_interest_registered(
-            interest, programme_mailbox=MAILBOX, places=PLACES, updated=True
+            reg.InterestRegistered.model_validate(interest),
+            programme_mailbox=MAILBOX,
+            places=PLACES,
         ),
-        *rules.Handover("r1", "2028", "Møre og Romsdal", "old", "board-person").mails(
+        *rules.mails_for_interest_registered(
+            reg.InterestUpdated.model_validate(interest), programme_mailbox=MAILBOX, places=PLACES
+        ),
+        *rules.Handover("r1", "2028", "Møre og Romsdal", "old", BOARD_PERSON).mails(
             name="Kari Nordmann", address="kari@example.no", language="nb"
         ),
         *rules.mails_for_round_opened(
-            {"round_id": "2028", "interest_deadline": DEADLINE, "interest_closes_at": CLOSES_AT},
-            boards=[BOARD],
-            programme_mailbox=MAILBOX,
+            "2028", date.fromisoformat(DEADLINE), boards=[BOARD], programme_mailbox=MAILBOX
         ),
         *rules.mails_for_window_opened(
-            {
-                "round_id": "2028",
-                "county_number": "15",
-                "opens_on": "2027-10-20",
-                "deadline": DEADLINE,
-                "closes_at": CLOSES_AT,
-            },
+            reg.ApplicationWindowOpened(
+                round_id="2028",
+                county_number="15",
+                opens_on=date(2027, 10, 20),
+                deadline=date.fromisoformat(DEADLINE),
+                closes_at=datetime.fromisoformat(CLOSES_AT),
+            ),
             board=BOARD,
             places=PLACES,
         ),
         *rules.mails_for_deadline_extended(
-            {
-                "round_id": "2028",
-                "kind": "application",
-                "county_number": "15",
-                "previous_deadline": "2027-11-15",
-                "new_deadline": DEADLINE,
-                "closes_at": CLOSES_AT,
-            },
+            reg.DeadlineExtended(
+                round_id="2028",
+                kind=reg.DeadlineKind.APPLICATION,
+                county_number="15",
+                previous_deadline=date(2027, 11, 15),
+                new_deadline=date.fromisoformat(DEADLINE),
+                closes_at=datetime.fromisoformat(CLOSES_AT),
+            ),
             boards=[BOARD],
             places=PLACES,
         ),
         *rules.mails_for_application_submitted(
-            application(
-                development_areas=["Samskaping"],
-                own_development_areas=["Lokal kulturarv"],
-                themes=["medvirkning", "bærekraft"],
-                submitted_at=NOW,
+            reg.ApplicationSubmitted.model_validate(
+                {
+                    **submitted,
+                    "development_areas": ["Samskaping"],
+                    "own_development_areas": ["Lokal kulturarv"],
+                    "themes": ["medvirkning", "bærekraft"],
+                }
             ),
             board=BOARD,
             group=GROUP,
@@ -127,39 +143,38 @@ def planned() -> list[PlannedMail]:
             places=PLACES,
         ),
         *rules.mails_for_application_submitted(  # a board not known yet: named all the same
-            application(submitted_at=NOW),
+            reg.ApplicationSubmitted.model_validate(submitted),
             board=None,
             group=GROUP,
             programme_mailbox=MAILBOX,
             places=PLACES,
         ),
     ]
-    decisions: list[tuple[str, bool, dict[str, Any]]] = [
-        ("admitted", True, {}),
-        ("moved_up", True, {}),
-        ("waitlisted", False, {"position": 1}),
-        ("declined", False, {"reason": "Regionen er full."}),
-        ("withdrawal_confirmed", True, {"reason": "Ny prioritering."}),
-        ("revoked", True, {"reason": "Gruppen er oppløst."}),
+    decisions: list[rules.Decision] = [
+        reg.MunicipalityAdmitted.model_validate({**APPLICATION, "group": group}),
+        reg.MunicipalityAdmitted.model_validate(
+            {**APPLICATION, "group": group, "promoted_from_waitlist": True}
+        ),
+        reg.MunicipalityWaitlisted.model_validate({**APPLICATION, "position": 1}),
+        reg.MunicipalityDeclined.model_validate({**APPLICATION, "reason": "Regionen er full."}),
+        reg.MunicipalityWithdrawn.model_validate(
+            {**APPLICATION, "previous_status": "admitted", "reason": "Ny prioritering."}
+        ),
+        reg.AdmissionRevoked.model_validate(
+            {**APPLICATION, "reason": "Gruppen er oppløst.", "revoked_at": NOW}
+        ),
     ]
-    for template, whole_group, facts in decisions:
-        mails += rules.mails_for_decision(
-            template,
-            application(),
-            board=BOARD,
-            group=GROUP,
-            whole_group=whole_group,
-            places=PLACES,
-            **facts,
-        )
+    for decision in decisions:
+        mails += rules.mails_for_decision(decision, board=BOARD, group=GROUP, places=PLACES)
     mails += rules.mails_for_member_added(
-        {
-            "round_id": "2028",
-            "municipality_number": "1508",
-            "county_number": "15",
-            "person_id": "ny",
-            "role": "barnehage",
-        },
+        reg.GroupMemberAdded(
+            application_id=uuid.UUID(int=21),
+            round_id="2028",
+            municipality_number="1508",
+            person_id=uuid.UUID(NY),
+            role=reg.GroupRole("barnehage"),
+            changed_at=datetime.fromisoformat(NOW),
+        ),
         board=BOARD,
         places=PLACES,
     )
@@ -177,33 +192,46 @@ def planned() -> list[PlannedMail]:
         mails += rules.mails_for_gathering(
             template, gathering, targets, board_of=board_of, method=method, places=PLACES, **facts
         )
+    starts, ends = (datetime.fromisoformat(gathering.starts_at), datetime.fromisoformat(NOW))
     mails += rules.mails_for_supervisor(
-        gathering, {"municipality_number": "1508", "supervisor_id": "s1"}, PLACES
+        gathering,
+        sched.SupervisionBooked(
+            gathering_id=uuid.UUID(gathering.gathering_id),
+            round_id="2028",
+            region="more-og-romsdal",
+            municipality_number="1508",
+            supervisor_id="s1",
+            starts_at=starts,
+            ends_at=ends,
+        ),
+        PLACES,
     )
     mails += rules.mails_for_supervision_released(gathering, "s1", "1508", PLACES)
     mails += rules.mails_for_dialogue_requested(
-        {
-            "round_id": "2028",
-            "region": "more-og-romsdal",
-            "topic": "Hvordan kommunene deler erfaringer",
-            "wished_dates": ["2027-10-07"],
-            "requested_at": NOW,
-            "request_id": "q1",
-        },
+        sched.DialogueMeetingRequested(
+            request_id=uuid.UUID(int=51),
+            round_id="2028",
+            region="more-og-romsdal",
+            topic="Hvordan kommunene deler erfaringer",
+            wished_dates=[date(2027, 10, 7)],
+            requested_at=datetime.fromisoformat(NOW),
+        ),
         programme_mailbox=MAILBOX,
         places=PLACES,
     )
     mails += rules.mails_for_delingsarena_proposed(
-        {
-            "round_id": "2028",
-            "region": "more-og-romsdal",
-            "title": "Delingsarena i Ålesund",
-            "description": "Kulturskolene viser fram arbeidet.",
-            "wished_dates": ["2028-03-07"],
-            "venue": {"name": "Parken kulturhus"},
-            "proposed_at": NOW,
-            "proposal_id": "p1",
-        },
+        sched.DelingsarenaProposed.model_validate(
+            {
+                "proposal_id": uuid.UUID(int=52),
+                "round_id": "2028",
+                "region": "more-og-romsdal",
+                "title": "Delingsarena i Ålesund",
+                "description": "Kulturskolene viser fram arbeidet.",
+                "wished_dates": ["2028-03-07"],
+                "venue": {"name": "Parken kulturhus"},
+                "proposed_at": NOW,
+            }
+        ),
         programme_mailbox=MAILBOX,
         places=PLACES,
     )
@@ -211,43 +239,40 @@ def planned() -> list[PlannedMail]:
         gathering, programme_mailbox=MAILBOX, places=PLACES
     )
     mails += rules.mails_for_interim_work(
-        {
-            "round_id": "2028",
-            "region": "more-og-romsdal",
-            "title": "Kartlegging av samarbeidsparter",
-            "description": "Kartlegg hvem kulturskolen samarbeider med.",
-            "due_on": "2028-03-01",
-            "recipients": [{"person_id": "kari", "municipality_number": "1508"}],
-        },
+        sched.InterimWorkSet.model_validate(
+            {
+                "interim_work_id": uuid.UUID(int=53),
+                "round_id": "2028",
+                "region": "more-og-romsdal",
+                "after_gathering_id": gathering.gathering_id,
+                "title": "Kartlegging av samarbeidsparter",
+                "description": "Kartlegg hvem kulturskolen samarbeider med.",
+                "due_on": "2028-03-01",
+                "set_at": NOW,
+                "municipality_numbers": ["1508"],
+                "recipients": [
+                    {"person_id": KARI, "municipality_number": "1508", "role": "kulturskole"}
+                ],
+            }
+        ),
         places=PLACES,
     )
-    # The reminder worker's contexts (services/notification/reminders.py).
-    mails += [
-        rules.person(
-            "board-person",
-            "reminder_interest_deadline",
-            {
-                "days_before": 7,
-                "round_id": "2028",
-                "branch_name": "Møre og Romsdal",
-                "deadline": DEADLINE,
-                "closes_at": CLOSES_AT,
-            },
-        ),
-        rules.person(
-            "board-person",
-            "reminder_application_deadline",
-            {
-                "days_before": 1,
-                "round_id": "2028",
-                "county_name": PLACES.county("15"),
-                "branch_name": "Møre og Romsdal",
-                "deadline": DEADLINE,
-                "closes_at": CLOSES_AT,
-                "municipalities": ["Ålesund"],
-            },
-        ),
-    ]
+    # What a reminder plans when it falls due (services/notification/domain/reminders.py).
+    deadline = reminders.Deadline(date.fromisoformat(DEADLINE), datetime.fromisoformat(CLOSES_AT))
+    mails += reminders.interest_deadline_reminders(
+        reminders.Due("1", ReminderKind.INTEREST_DEADLINE, "2028", 7),
+        deadline,
+        boards=[BOARD],
+        registered=[],
+    )
+    mails += reminders.application_deadline_reminders(
+        reminders.Due("2", ReminderKind.APPLICATION_DEADLINE, "2028:15", 1),
+        deadline,
+        board=BOARD,
+        interest={BOARD.branch_id: ["1508"]},
+        submitted=[],
+        places=PLACES,
+    )
     return mails
 
 

@@ -478,7 +478,7 @@ async def active_invitations(
 
 
 async def save_supervisor(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: asyncpg.Connection,
     supervisor_id: str,
     *,
     name: str,
@@ -497,44 +497,18 @@ async def save_supervisor(
     await wake(conn, DELIVERIES_CHANNEL)
 
 
-async def delete_supervisor(conn: asyncpg.Connection | asyncpg.Pool, supervisor_id: str) -> bool:
-    """The supervisor's contact goes; mails still waiting for them are cancelled."""
-    async with _transaction(conn) as tx:
-        await tx.execute(
-            "UPDATE deliveries SET status = 'cancelled', context = '{}'"
-            " WHERE supervisor_id = $1 AND status IN ('pending', 'sending')",
-            supervisor_id,
-        )
-        found = await tx.fetchval(
-            "DELETE FROM supervisors WHERE supervisor_id = $1 RETURNING true", supervisor_id
-        )
+async def delete_supervisor(conn: asyncpg.Connection, supervisor_id: str) -> bool:
+    """The supervisor's contact goes; mails still waiting for them are cancelled. Call inside
+    a transaction (the command's unit of work)."""
+    await conn.execute(
+        "UPDATE deliveries SET status = 'cancelled', context = '{}'"
+        " WHERE supervisor_id = $1 AND status IN ('pending', 'sending')",
+        supervisor_id,
+    )
+    found = await conn.fetchval(
+        "DELETE FROM supervisors WHERE supervisor_id = $1 RETURNING true", supervisor_id
+    )
     return bool(found)
-
-
-class _transaction:
-    """A transaction on a connection, or on one taken from a pool for the block."""
-
-    def __init__(self, conn: asyncpg.Connection | asyncpg.Pool) -> None:
-        self.source = conn
-        self.acquired: Any = None
-        self.tx: Any = None
-
-    async def __aenter__(self) -> asyncpg.Connection:
-        if isinstance(self.source, asyncpg.Pool):
-            self.acquired = self.source.acquire()
-            conn: asyncpg.Connection = await self.acquired.__aenter__()
-        else:
-            conn = self.source
-        self.tx = conn.transaction()
-        await self.tx.__aenter__()
-        return conn
-
-    async def __aexit__(self, *exc: Any) -> None:
-        try:
-            await self.tx.__aexit__(*exc)
-        finally:
-            if self.acquired is not None:
-                await self.acquired.__aexit__(*exc)
 
 
 async def set_opt_out(
@@ -765,9 +739,9 @@ def _json(value: Any) -> dict[str, Any]:
 
 # "Still being sent", in a form that keeps a marking statement on the primary key whatever
 # the statistics say. Written plainly (`status = 'sending'`), it lets the planner take the
-# partial index of due mails instead: statistics from a quiet hour say it is nearly empty, and
-# in a burst every mark then read all pending mails (in the benchmark the mail stage fell to
-# 60 mails/s until autovacuum analyzed the table).
+# partial index of due mails instead: statistics from a quiet hour say that index is nearly
+# empty, and in a burst every mark would then read all pending mails (docs/performance.md,
+# "a bound on what a crash repeats").
 _STILL_SENDING = "CASE WHEN status = 'sending' THEN true ELSE false END"
 
 

@@ -1,16 +1,25 @@
-"""Which mails an event causes, to whom, with which facts. Pure: the handler stores the result.
+"""Which mails an event causes, to whom, with which facts. Pure: the handler loads what
+these functions need, and stores what they return.
 
-A planned mail's context holds the facts of the event (names, dates, places) but no personal
-data: a recipient's name and address are looked up when the mail is sent, so erasure only has
-to forget the recipient. Municipalities and counties are named, not numbered.
+Each takes the event's typed model (`shared.contracts.events`) and what the handler read of
+the projections (boards, groups, gatherings). A planned mail's context holds the facts of the
+event (names, dates, places) as JSON, but no personal data: a recipient's name and address
+are looked up when the mail is sent, so erasure only has to forget the recipient.
+Municipalities and counties are named, not numbered.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
+from shared.contracts.events import registration as reg
+from shared.contracts.events import scheduling as sched
 from shared.reference import ReferenceData
 
 PROGRAMME_SUBJECT = "Fremtidens kulturskole, Regionale program"
@@ -90,6 +99,11 @@ def supervisor(supervisor_id: str, template: str, context: dict[str, Any]) -> Pl
     )
 
 
+def _json(value: Any) -> Any:
+    """A value of an event as the mail's context stores it: as the event's JSON says it."""
+    return to_jsonable_python(value)
+
+
 def _unique(mails: Iterable[PlannedMail]) -> list[PlannedMail]:
     """One mail per recipient and template: a board contact who is also in the group once."""
     seen: dict[tuple[str, str], PlannedMail] = {}
@@ -102,10 +116,9 @@ def _unique(mails: Iterable[PlannedMail]) -> list[PlannedMail]:
 
 
 def mails_for_interest_registered(
-    event: Mapping[str, Any],
+    event: reg.InterestRegistered | reg.InterestUpdated,
     *,
     programme_mailbox: str,
-    updated: bool = False,
     places: Places | None = None,
 ) -> list[PlannedMail]:
     """A receipt to the branch's contact, and a copy to the programme mailbox that names the
@@ -114,29 +127,31 @@ def mails_for_interest_registered(
     For an update (`interest-updated`) the same two, saying it is an update, with what was
     added and removed when the event says so.
     """
+    updated = isinstance(event, reg.InterestUpdated)
     kind = "interest_updated" if updated else "interest"
-    numbers = list(event["municipality_numbers"])
+    numbers = list(event.municipality_numbers)
     context: dict[str, Any] = {
-        "branch_name": event["branch_name"],
-        "round_id": event["round_id"],
+        "branch_name": event.branch_name,
+        "round_id": event.round_id,
         "municipality_numbers": numbers,
         "municipalities": places.municipalities(numbers) if places else numbers,
-        "county_numbers": event["county_numbers"],
-        "counties": [places.county(c) for c in event["county_numbers"]]
+        "county_numbers": list(event.county_numbers),
+        "counties": [places.county(c) for c in event.county_numbers]
         if places
-        else list(event["county_numbers"]),
-        "message": event["message"],
-        "registered_at": event["updated_at"] if updated else event["registered_at"],
-        "registration_id": event["registration_id"],
+        else list(event.county_numbers),
+        "message": event.message,
+        "registered_at": _json(
+            event.updated_at if isinstance(event, reg.InterestUpdated) else event.registered_at
+        ),
+        "registration_id": str(event.registration_id),
     }
-    if updated:
+    if isinstance(event, reg.InterestUpdated):
         # Newer registration events say what changed; older ones do not (tolerant reader).
-        added = _first(event, "added_municipality_numbers", "municipalities_added", "added")
-        removed = _first(event, "removed_municipality_numbers", "municipalities_removed", "removed")
+        added, removed = event.added_municipality_numbers, event.removed_municipality_numbers
         if added is not None or removed is not None:
             context["added"] = places.municipalities(added or []) if places else added or []
             context["removed"] = places.municipalities(removed or []) if places else removed or []
-    contact = str(event["contact_person_id"])
+    contact = str(event.contact_person_id)
     return [
         person(contact, f"{kind}_receipt", context),
         mailbox(programme_mailbox, f"{kind}_programme_copy", context, reply_to_person_id=contact),
@@ -152,6 +167,20 @@ class Handover:
     branch_name: str
     former_person_id: str
     new_person_id: str
+
+    @classmethod
+    def of(cls, contact: reg.ContactDetails) -> Handover | None:
+        """The handover a contact record tells of, if it tells of one (newer records do)."""
+        handed = contact.handed_over
+        if handed is None:
+            return None
+        return cls(
+            str(handed.registration_id),
+            handed.round_id,
+            handed.branch_name,
+            str(contact.person_id),
+            str(handed.new_contact_person_id),
+        )
 
     @property
     def key(self) -> str:
@@ -180,18 +209,18 @@ class Handover:
         ]
 
 
-def _first(event: Mapping[str, Any], *names: str) -> Any:
-    for name in names:
-        if event.get(name) is not None:
-            return event[name]
-    return None
-
-
 # --- rounds, windows, deadlines ----------------------------------------------------------------
 
 
+def round_letters_key(round_id: str) -> str:
+    """The round's letter to boards is planned under the round's own key, so the round's event
+    and a board contact set around it (another partition, so in either order) never write it
+    twice, nor miss a board."""
+    return f"round-opened:{round_id}"
+
+
 def mails_for_round_opened(
-    event: Mapping[str, Any], *, boards: Sequence[Board], programme_mailbox: str
+    round_id: str, interest_deadline: date, *, boards: Sequence[Board], programme_mailbox: str
 ) -> list[PlannedMail]:
     """Every county board hears of the new round: the interest deadline, and what to send
     where (the invitation's address and subject, the branch's name and its interest)."""
@@ -200,9 +229,9 @@ def mails_for_round_opened(
             board.person_id,
             "round_opened",
             {
-                "round_id": event["round_id"],
+                "round_id": round_id,
                 "branch_name": board.branch_name,
-                "deadline": event["interest_deadline"],
+                "deadline": _json(interest_deadline),
                 "programme_mailbox": programme_mailbox,
                 "programme_subject": PROGRAMME_SUBJECT,
             },
@@ -213,42 +242,46 @@ def mails_for_round_opened(
 
 
 def mails_for_window_opened(
-    event: Mapping[str, Any], *, board: Board | None, places: Places
+    event: reg.ApplicationWindowOpened, *, board: Board | None, places: Places
 ) -> list[PlannedMail]:
     """The county's board is told its municipalities can apply now, and until when."""
     if board is None:
         return []
     context = {
         "branch_name": board.branch_name,
-        "round_id": event["round_id"],
-        "county_name": places.county(event["county_number"]),
-        "opens_on": event["opens_on"],
-        "deadline": event["deadline"],
-        "closes_at": event["closes_at"],
+        "round_id": event.round_id,
+        "county_name": places.county(event.county_number),
+        "opens_on": _json(event.opens_on),
+        "deadline": _json(event.deadline),
+        "closes_at": _json(event.closes_at),
     }
     return [person(board.person_id, "application_window_opened", context)]
 
 
 def mails_for_deadline_extended(
-    event: Mapping[str, Any], *, boards: Sequence[Board], places: Places
+    event: reg.DeadlineExtended, *, boards: Sequence[Board], places: Places
 ) -> list[PlannedMail]:
     """An interest deadline: every board we know; an application deadline: the county's."""
     mails = []
     for board in boards:
         context = {
             "branch_name": board.branch_name,
-            "round_id": event["round_id"],
-            "kind": event["kind"],
-            "county_name": places.county(event.get("county_number")),
-            "previous_deadline": event["previous_deadline"],
-            "new_deadline": event["new_deadline"],
-            "closes_at": event["closes_at"],
+            "round_id": event.round_id,
+            "kind": event.kind.value,
+            "county_name": places.county(event.county_number),
+            "previous_deadline": _json(event.previous_deadline),
+            "new_deadline": _json(event.new_deadline),
+            "closes_at": _json(event.closes_at),
         }
         mails.append(person(board.person_id, "deadline_extended", context))
     return _unique(mails)
 
 
 # --- applications and decisions ----------------------------------------------------------------
+
+
+def members_of(refs: Iterable[reg.GroupMemberRef]) -> list[Member]:
+    return [Member(str(r.person_id), r.role.value) for r in refs]
 
 
 def municipality_contact(group: Sequence[Member]) -> Member | None:
@@ -260,21 +293,47 @@ def municipality_contact(group: Sequence[Member]) -> Member | None:
     return group[0] if group else None
 
 
+Decision = (
+    reg.MunicipalityAdmitted
+    | reg.MunicipalityWaitlisted
+    | reg.MunicipalityDeclined
+    | reg.MunicipalityWithdrawn
+    | reg.AdmissionRevoked
+)
+
+
 def _application_context(
-    event: Mapping[str, Any], board: Board | None, places: Places
+    event: reg.ApplicationSubmitted | Decision, board: Board | None, places: Places
 ) -> dict[str, Any]:
-    number = event["municipality_number"]
+    return _municipality_context(
+        event.round_id,
+        event.municipality_number,
+        event.county_number,
+        event.branch_id,
+        board,
+        places,
+    )
+
+
+def _municipality_context(
+    round_id: str,
+    municipality_number: str,
+    county_number: str | None,
+    branch_id: str,
+    board: Board | None,
+    places: Places,
+) -> dict[str, Any]:
     return {
-        "round_id": event["round_id"],
-        "municipality_number": number,
-        "municipality_name": places.municipality(number),
-        "county_name": places.county(event.get("county_number")),
-        "branch_name": board.branch_name if board else places.branch_name(event["branch_id"]),
+        "round_id": round_id,
+        "municipality_number": municipality_number,
+        "municipality_name": places.municipality(municipality_number),
+        "county_name": places.county(county_number),
+        "branch_name": board.branch_name if board else places.branch_name(branch_id),
     }
 
 
 def mails_for_application_submitted(
-    event: Mapping[str, Any],
+    event: reg.ApplicationSubmitted,
     *,
     board: Board | None,
     group: Sequence[Member],
@@ -283,12 +342,12 @@ def mails_for_application_submitted(
 ) -> list[PlannedMail]:
     context = {
         **_application_context(event, board, places),
-        "development_areas": list(event.get("development_areas") or []),
+        "development_areas": list(event.development_areas),
         # Newer events carry them; older ones do not (tolerant reader).
-        "own_development_areas": list(event.get("own_development_areas") or []),
-        "themes": list(event.get("themes") or []),
+        "own_development_areas": list(event.own_development_areas or []),
+        "themes": list(event.themes or []),
         "group_size": len(group),
-        "submitted_at": event["submitted_at"],
+        "submitted_at": _json(event.submitted_at),
     }
     mails = []
     if board is not None:
@@ -300,38 +359,66 @@ def mails_for_application_submitted(
     return _unique(mails)
 
 
+@dataclass(frozen=True)
+class Decided:
+    """What a decision means here: the application's status, the letter, and whether the
+    whole kommunegruppe is told (it takes part, or did) or only the municipality's contact."""
+
+    status: str
+    template: str
+    whole_group: bool
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def decided(event: Decision) -> Decided:
+    if isinstance(event, reg.MunicipalityAdmitted):
+        template = "moved_up" if event.promoted_from_waitlist else "admitted"
+        return Decided("admitted", template, True)
+    if isinstance(event, reg.MunicipalityWaitlisted):
+        return Decided("waitlisted", "waitlisted", False, {"position": event.position})
+    if isinstance(event, reg.MunicipalityDeclined):
+        return Decided("declined", "declined", False, {"reason": event.reason})
+    if isinstance(event, reg.MunicipalityWithdrawn):
+        return Decided("withdrawn", "withdrawal_confirmed", True, {"reason": event.reason})
+    return Decided("revoked", "revoked", True, {"reason": event.reason})
+
+
 def mails_for_decision(
-    template: str,
-    event: Mapping[str, Any],
-    *,
-    board: Board | None,
-    group: Sequence[Member],
-    whole_group: bool,
-    places: Places,
-    **facts: Any,
+    event: Decision, *, board: Board | None, group: Sequence[Member], places: Places
 ) -> list[PlannedMail]:
     """A decision goes to the board and the municipality: its whole kommunegruppe where the
     group takes part (admitted, moved up, withdrawn, revoked), else its contact."""
+    found = decided(event)
+    # A revocation carries its own moment (`revoked_at`), not a decision's.
+    decided_at = None if isinstance(event, reg.AdmissionRevoked) else event.decided_at
     context = {
         **_application_context(event, board, places),
-        "decided_at": event.get("decided_at"),
-        **facts,
+        "decided_at": _json(decided_at),
+        **found.facts,
     }
     mails = []
     if board is not None:
-        mails.append(person(board.person_id, template, {**context, "to_board": True}))
-    members = list(group) if whole_group else [m for m in [municipality_contact(group)] if m]
-    mails += [person(m.person_id, template, {**context, "to_board": False}) for m in members]
+        mails.append(person(board.person_id, found.template, {**context, "to_board": True}))
+    members = list(group) if found.whole_group else [m for m in [municipality_contact(group)] if m]
+    mails += [person(m.person_id, found.template, {**context, "to_board": False}) for m in members]
     return _unique(mails)
 
 
 def mails_for_member_added(
-    event: Mapping[str, Any], *, board: Board | None, places: Places
+    event: reg.GroupMemberAdded, *, board: Board | None, places: Places
 ) -> list[PlannedMail]:
     """Welcome to a new kommunegruppe member: what they have committed to."""
-    context = {**_application_context({**event, "branch_id": ""}, board, places)}
-    context["role"] = event["role"]
-    return [person(event["person_id"], "welcome_group_member", context)]
+    county = county_of(event.municipality_number)
+    context = _municipality_context(
+        event.round_id, event.municipality_number, county, "", board, places
+    )
+    context["role"] = event.role.value
+    return [person(event.person_id, "welcome_group_member", context)]
+
+
+def county_of(municipality_number: str) -> str:
+    """A kommunenummer begins with its county's number."""
+    return municipality_number[:2]
 
 
 # --- gatherings -------------------------------------------------------------------------------
@@ -348,6 +435,29 @@ class Gathering:
     ends_at: str
     sequence: int
     venue: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        event: sched.GatheringScheduled | sched.GatheringRescheduled | sched.GatheringCancelled,
+        *,
+        venue: Mapping[str, Any] | None = None,
+    ) -> Gathering:
+        """The gathering as an event tells it; a cancellation names no venue: `venue` is the
+        one known from before."""
+        if not isinstance(event, sched.GatheringCancelled):
+            venue = event.venue.model_dump(mode="json")
+        return cls(
+            gathering_id=str(event.gathering_id),
+            round_id=event.round_id,
+            region=event.region,
+            kind=event.kind.value,
+            title=event.title,
+            starts_at=event.starts_at.isoformat(),
+            ends_at=event.ends_at.isoformat(),
+            sequence=event.sequence,
+            venue=venue or {},
+        )
 
     def context(self, places: Places) -> dict[str, Any]:
         return {
@@ -379,6 +489,14 @@ class Gathering:
         }
 
 
+@dataclass(frozen=True)
+class KnownGathering:
+    """A gathering as this service keeps it, and whether it was cancelled."""
+
+    gathering: Gathering
+    cancelled: bool = False
+
+
 # Which mail an invitation is, by the gathering's kind.
 INVITATION_TEMPLATES = {
     "veiledning": "supervision_booked",
@@ -396,21 +514,21 @@ def invitation_template(kind: str, role: str, *, proposed_by_programme: bool) ->
 
 
 def mails_for_delingsarena_proposed(
-    event: Mapping[str, Any], *, programme_mailbox: str, places: Places
+    event: sched.DelingsarenaProposed, *, programme_mailbox: str, places: Places
 ) -> list[PlannedMail]:
     """Programme management is told of each delingsarena a county board proposes."""
-    venue = event.get("venue") or {}
+    venue = event.venue
     context = {
-        "round_id": event["round_id"],
-        "region_name": places.branch_name(event["region"]),
-        "title": event["title"],
-        "description": event.get("description") or "",
-        "wished_dates": list(event.get("wished_dates") or []),
-        "venue_name": venue.get("name") or "",
-        "venue_address": venue.get("address") or "",
-        "digital_link": venue.get("digital_link") or "",
-        "proposed_at": event["proposed_at"],
-        "proposal_id": str(event["proposal_id"]),
+        "round_id": event.round_id,
+        "region_name": places.branch_name(event.region),
+        "title": event.title,
+        "description": event.description or "",
+        "wished_dates": _json(list(event.wished_dates)),
+        "venue_name": (venue.name if venue else "") or "",
+        "venue_address": (venue.address if venue else "") or "",
+        "digital_link": (venue.digital_link if venue else "") or "",
+        "proposed_at": _json(event.proposed_at),
+        "proposal_id": str(event.proposal_id),
     }
     return [mailbox(programme_mailbox, "delingsarena_proposed", context)]
 
@@ -423,16 +541,16 @@ def mails_for_delingsarena_arranged(
 
 
 def mails_for_dialogue_requested(
-    event: Mapping[str, Any], *, programme_mailbox: str, places: Places
+    event: sched.DialogueMeetingRequested, *, programme_mailbox: str, places: Places
 ) -> list[PlannedMail]:
     """Programme management is told of each board's request for a dialogmøte."""
     context = {
-        "round_id": event["round_id"],
-        "region_name": places.branch_name(event["region"]),
-        "topic": event["topic"],
-        "wished_dates": list(event.get("wished_dates") or []),
-        "requested_at": event["requested_at"],
-        "request_id": str(event["request_id"]),
+        "round_id": event.round_id,
+        "region_name": places.branch_name(event.region),
+        "topic": event.topic,
+        "wished_dates": _json(list(event.wished_dates)),
+        "requested_at": _json(event.requested_at),
+        "request_id": str(event.request_id),
     }
     return [mailbox(programme_mailbox, "dialogue_requested", context)]
 
@@ -445,6 +563,24 @@ class InvitationTarget:
     person_id: str | None
     municipality_number: str | None = None
     role: str = ""
+
+    @classmethod
+    def of(
+        cls, invitee: sched.Invitee | sched.InvitationIssued | sched.InvitationWithdrawn
+    ) -> InvitationTarget:
+        return cls(
+            str(invitee.person_id) if invitee.person_id else None,
+            invitee.municipality_number,
+            invitee.role.value,
+        )
+
+
+# Each invitation with the branch that invited a municipality as such (its board speaks for it).
+Invited = tuple[InvitationTarget, str | None]
+
+
+def invited(invitees: Iterable[sched.Invitee]) -> list[Invited]:
+    return [(InvitationTarget.of(i), i.branch_id) for i in invitees]
 
 
 def invitation_recipient(
@@ -484,19 +620,134 @@ def mails_for_gathering(
     return _unique(mails)
 
 
+def with_sequence(known: KnownGathering, sequence: int) -> Gathering:
+    """The gathering at least at `sequence`: an invitation or withdrawal raised the SEQUENCE
+    in between, and a calendar program ignores a mail that carries a lower one."""
+    gathering = known.gathering
+    return dataclasses.replace(gathering, sequence=max(gathering.sequence, sequence))
+
+
+def mails_for_invitation(
+    event: sched.InvitationIssued,
+    gathering: Gathering,
+    *,
+    proposed_by_programme: bool,
+    board_of: Mapping[str, Board],
+    answer_links: Mapping[str, str],
+    places: Places,
+) -> list[PlannedMail]:
+    """The invitation, with the calendar, what is due before a samling, and the links to
+    answer it."""
+    role = event.role.value
+    template = invitation_template(
+        gathering.kind, role, proposed_by_programme=proposed_by_programme
+    )
+    facts: dict[str, Any] = {"guest": role == GUEST_ROLE}
+    if event.interim_work_due:  # newer invitations of a samling
+        facts["interim_work_due"] = [d.model_dump(mode="json") for d in event.interim_work_due]
+    if answer_links:
+        facts["answer_links"] = dict(answer_links)
+    return _about_one_invitation(
+        template, "REQUEST", event, gathering, board_of=board_of, places=places, **facts
+    )
+
+
+def _about_one_invitation(
+    template: str,
+    method: str,
+    event: sched.InvitationIssued | sched.InvitationWithdrawn,
+    gathering: Gathering,
+    *,
+    board_of: Mapping[str, Board],
+    places: Places,
+    **facts: Any,
+) -> list[PlannedMail]:
+    """The mail to whom one invitation reaches, naming the municipality it is for, if any."""
+    if event.municipality_number:
+        facts["municipality_name"] = places.municipality(event.municipality_number)
+    targets = [InvitationTarget.of(event)]
+    return mails_for_gathering(
+        template, gathering, targets, board_of=board_of, method=method, places=places, **facts
+    )
+
+
+def mails_for_withdrawal(
+    event: sched.InvitationWithdrawn,
+    gathering: Gathering,
+    *,
+    remaining: Sequence[InvitationTarget],
+    board_of: Mapping[str, Board],
+    places: Places,
+) -> list[PlannedMail]:
+    """A CANCEL to whom the invitation reached, unless another active invitation still reaches
+    them (the one calendar entry they share stays)."""
+    found = invitation_recipient(InvitationTarget.of(event), board_of)
+    if found is None or still_invited(found[0], remaining, board_of):
+        return []
+    return _about_one_invitation(
+        "invitation_withdrawn", "CANCEL", event, gathering, board_of=board_of, places=places
+    )
+
+
+def mails_for_change(
+    event: sched.GatheringRescheduled,
+    gathering: Gathering,
+    *,
+    board_of: Mapping[str, Board],
+    places: Places,
+) -> list[PlannedMail]:
+    """Everyone invited gets the moved gathering (REQUEST with the higher SEQUENCE)."""
+    return mails_for_gathering(
+        "gathering_changed",
+        gathering,
+        [t for t, _ in invited(event.invitees)],
+        board_of=board_of,
+        method="REQUEST",
+        places=places,
+        previous_starts_at=event.previous_starts_at.isoformat(),
+        reason=event.reason,
+    )
+
+
+def mails_for_cancellation(
+    event: sched.GatheringCancelled,
+    gathering: Gathering,
+    *,
+    board_of: Mapping[str, Board],
+    places: Places,
+) -> list[PlannedMail]:
+    """Everyone invited gets the CANCEL; the supervisor of a veiledning released because its
+    municipality left is told they are free again."""
+    mails = mails_for_gathering(
+        "gathering_cancelled",
+        gathering,
+        [t for t, _ in invited(event.invitees)],
+        board_of=board_of,
+        method="CANCEL",
+        places=places,
+        reason=event.reason,
+        cause=event.cause.value if event.cause else "",
+        municipality_name=places.municipality(event.municipality_number or ""),
+    )
+    if event.supervisor_id is not None and event.cause is not None:
+        mails += mails_for_supervision_released(
+            gathering, event.supervisor_id, event.municipality_number, places
+        )
+    return mails
+
+
 def mails_for_supervisor(
-    gathering: Gathering, event: Mapping[str, Any], places: Places
+    gathering: Gathering, event: sched.SupervisionBooked, places: Places
 ) -> list[PlannedMail]:
     """The supervisor is told of the booking, with the calendar invitation."""
-    number = event["municipality_number"]
     context = {
         **gathering.context(places),
-        "municipality_name": places.municipality(number),
+        "municipality_name": places.municipality(event.municipality_number),
         "for_supervisor": True,
         "on_behalf_of": "",
         "calendar": gathering.calendar("REQUEST"),
     }
-    return [supervisor(event["supervisor_id"], "supervision_booked", context)]
+    return [supervisor(event.supervisor_id, "supervision_booked", context)]
 
 
 def mails_for_supervision_released(
@@ -527,22 +778,22 @@ def still_invited(
     return False
 
 
-def mails_for_interim_work(event: Mapping[str, Any], *, places: Places) -> list[PlannedMail]:
+def mails_for_interim_work(event: sched.InterimWorkSet, *, places: Places) -> list[PlannedMail]:
     """Mellomarbeid set: every member of each kommunegruppe named is told, in their language."""
     facts = {
-        "round_id": event["round_id"],
-        "region_name": places.branch_name(event["region"]),
-        "title": event["title"],
-        "description": event["description"],
-        "due_on": event["due_on"],
+        "round_id": event.round_id,
+        "region_name": places.branch_name(event.region),
+        "title": event.title,
+        "description": event.description,
+        "due_on": _json(event.due_on),
     }
     return _unique(
         [
             person(
-                r["person_id"],
+                r.person_id,
                 "interim_work_set",
-                {**facts, "municipality_name": places.municipality(r["municipality_number"])},
+                {**facts, "municipality_name": places.municipality(r.municipality_number)},
             )
-            for r in event["recipients"]
+            for r in event.recipients
         ]
     )

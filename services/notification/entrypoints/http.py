@@ -1,35 +1,44 @@
 """HTTP routes of the notification service, for programme management (bearer tokens):
-the delivery log, template previews in each language, opt-out of reminders, supervisors."""
+the delivery log, template previews in each language, opt-out of reminders, supervisors.
+
+The writes are commands of the registry in `services.notification.app` (one entry each),
+run through the message bus in a unit of work, with `Idempotency-Key`; they answer as they
+always have (the body says what was set), not with the registry's `Accepted`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from services.notification.adapters import repository as repo
+from services.notification.entrypoints.auth import Programme
+from services.notification.handlers.context import CONTEXT, Context
 from services.notification.templates import LANGUAGES, Templates
-from shared.runtime.auth import Principal, PrincipalDep, require_programme
-from shared.runtime.commands import READ_REFUSALS, REFUSALS
-from shared.runtime.spec import RuntimeDep
+from shared.contracts.events.base import Contract
+from shared.contracts.events.notification import (
+    RemoveSupervisor,
+    SetReminders,
+    SetSupervisor,
+    SupervisorId,
+)
+from shared.messaging.bus import Outcome
+from shared.runtime.auth import Principal
+from shared.runtime.commands import READ_REFUSALS, REFUSALS, REPLAYED, IdempotencyKey
+from shared.runtime.idempotency import REPLAYED_HEADER, Answer, IdempotentRequest, run_once
+from shared.runtime.spec import Runtime, RuntimeDep
 
 TEMPLATES = Templates()
 
-
-def programme(principal: PrincipalDep) -> Principal:
-    """Programme management only: the log names who was told what."""
-    require_programme(principal)
-    return principal
-
-
-Programme = Annotated[Principal, Depends(programme)]
 # Every route may refuse a caller, a path or a parameter: say so in the OpenAPI document.
 router = APIRouter(tags=["notification"], responses=READ_REFUSALS)
-BODY: dict[int | str, dict[str, Any]] = {400: REFUSALS[400]}  # a body that is not JSON
+# A write may also refuse a body that is not JSON, and replays an earlier answer.
+BODY: dict[int | str, dict[str, Any]] = {400: REFUSALS[400]}
 
 Status = Annotated[str, StringConstraints(pattern="^(pending|sending|sent|failed|cancelled)$")]
 
@@ -164,24 +173,79 @@ async def preview(
     )
 
 
-# --- opt-outs and supervisors -------------------------------------------------------------------
+# --- opt-outs and supervisors: commands -----------------------------------------------------
+
+
+async def _command(
+    runtime: Runtime,
+    principal: Principal,
+    command: Contract,
+    *,
+    key: str | None,
+    route: str,
+    answer: Callable[[Outcome], Answer],
+) -> Response:
+    """Authorize by the registry's rule, then run once (per Idempotency-Key, when given)
+    through the bus, answering with `answer` of the outcome."""
+    from services.notification.app import COMMANDS
+
+    ctx: Context = runtime.extras[CONTEXT]
+    COMMANDS.authorize(principal, command, ctx)
+    if key is None:
+        first = answer(await runtime.command(command))
+        return _response(first, replayed=False)
+    request = IdempotentRequest.of(caller=principal.caller, route=route, key=key, body=command)
+    done = await run_once(runtime, command, request, answer)
+    if done.status_code != 204:
+        return done
+    return _response(Answer(204, None), replayed=REPLAYED_HEADER in done.headers)
+
+
+def _response(answer: Answer, *, replayed: bool) -> Response:
+    """The answer as sent; a 204 has no body (not even JSON's `null`)."""
+    headers = {REPLAYED_HEADER: "true"} if replayed else None
+    if answer.status_code == 204:
+        return Response(status_code=204, headers=headers)
+    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
 
 
 class OptOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reminders: bool = Field(
-        description="true: no reminders for this person; false: reminders again"
+        description="false: no reminders for this person; true: reminders again"
     )
 
 
-@router.put("/persons/{person_id}/reminders", status_code=200, responses=BODY)
+class RemindersSet(BaseModel):
+    person_id: UUID
+    reminders: bool
+
+
+@router.put(
+    "/persons/{person_id}/reminders",
+    status_code=200,
+    response_model=RemindersSet,
+    responses={200: REPLAYED, **BODY},
+)
 async def set_reminders(
-    person_id: UUID, body: OptOut, runtime: RuntimeDep, _: Programme
-) -> dict[str, Any]:
+    person_id: UUID,
+    body: OptOut,
+    runtime: RuntimeDep,
+    principal: Programme,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Opt a person out of reminders (or back in). Mandatory messages (decisions, invitations,
     changes, cancellations) are sent regardless."""
-    await repo.set_opt_out(runtime.pool, person_id, not body.reminders)
-    return {"person_id": person_id, "reminders": body.reminders}
+    command = SetReminders(person_id=person_id, reminders=body.reminders)
+    said = RemindersSet(person_id=person_id, reminders=body.reminders).model_dump(mode="json")
+    return await _command(
+        runtime,
+        principal,
+        command,
+        key=idempotency_key,
+        route="PUT /persons/{person_id}/reminders",
+        answer=lambda _: Answer(200, said),
+    )
 
 
 class Supervisor(BaseModel):
@@ -191,26 +255,49 @@ class Supervisor(BaseModel):
     language: Annotated[str, StringConstraints(pattern="^(nb|nn|en)$")] = "nb"
 
 
-SupervisorId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,100}$")]
+class SupervisorSet(BaseModel):
+    supervisor_id: str
 
 
-@router.put("/supervisors/{supervisor_id}", responses=BODY)
+@router.put(
+    "/supervisors/{supervisor_id}",
+    response_model=SupervisorSet,
+    responses={200: REPLAYED, **BODY},
+)
 async def put_supervisor(
-    supervisor_id: SupervisorId, body: Supervisor, runtime: RuntimeDep, _: Programme
-) -> dict[str, str]:
+    supervisor_id: SupervisorId,
+    body: Supervisor,
+    runtime: RuntimeDep,
+    principal: Programme,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """A supervisor's contact, under the id scheduling's bookings use; mails that waited for
     it go now."""
-    await repo.save_supervisor(
-        runtime.pool, supervisor_id, name=body.name, email=str(body.email), language=body.language
+    command = SetSupervisor(supervisor_id=supervisor_id, **body.model_dump())
+    return await _command(
+        runtime,
+        principal,
+        command,
+        key=idempotency_key,
+        route="PUT /supervisors/{supervisor_id}",
+        answer=lambda _: Answer(200, {"supervisor_id": supervisor_id}),
     )
-    return {"supervisor_id": supervisor_id}
 
 
-@router.delete("/supervisors/{supervisor_id}", status_code=204)
+@router.delete("/supervisors/{supervisor_id}", status_code=204, responses={204: REPLAYED})
 async def delete_supervisor(
-    supervisor_id: SupervisorId, runtime: RuntimeDep, _: Programme
+    supervisor_id: SupervisorId,
+    runtime: RuntimeDep,
+    principal: Programme,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Forget a supervisor's contact; mails still waiting for them are cancelled."""
-    if not await repo.delete_supervisor(runtime.pool, supervisor_id):
-        raise HTTPException(404, f"no supervisor {supervisor_id!r}")
-    return Response(status_code=204)
+    """Forget a supervisor's contact; mails still waiting for them are cancelled (404 if
+    there is no such supervisor)."""
+    return await _command(
+        runtime,
+        principal,
+        RemoveSupervisor(supervisor_id=supervisor_id),
+        key=idempotency_key,
+        route="DELETE /supervisors/{supervisor_id}",
+        answer=lambda _: Answer(204, None),
+    )
