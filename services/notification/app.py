@@ -8,11 +8,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from services.notification.domain.messages import Places
+from services.notification.entrypoints import http
 from services.notification.entrypoints.auth import programme
-from services.notification.entrypoints.http import router
 from services.notification.entrypoints.mailer import mail_worker
 from services.notification.entrypoints.reminders import reminder_worker
 from services.notification.handlers import contacts, registration_events, scheduling_events
@@ -91,6 +91,14 @@ FOLLOWS: dict[type[Contract], CommandHandler[Context]] = {
 }
 
 
+def router() -> APIRouter:
+    """The read routes, and the writes made from the registry."""
+    combined = APIRouter()
+    combined.include_router(http.command_routes(COMMANDS))
+    combined.include_router(http.router)
+    return combined
+
+
 def make_handlers(ctx: Context) -> dict[str, Handler]:
     """The one table: commands (HTTP and topic), the events followed, and the tombstones of
     the compacted contact topics (a person's details withdrawn: erased here too)."""
@@ -161,7 +169,7 @@ def service_spec(
             commands_topic("notification", prefix),
         ],
         publishes={events_topic("notification", prefix): [NotificationSent, NotificationFailed]},
-        router=router,
+        router=router(),
         migrations=Path(__file__).parent / "migrations",
         workers=[mail_worker, reminder_worker],
         on_startup=on_startup,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from services.notification.adapters.fake import FakeStore, FakeUnitOfWork
+from services.notification.adapters.fake import FakeStore
 from services.notification.app import COMMANDS, FOLLOWS, make_handlers
 from services.notification.domain.messages import Places
 from services.notification.domain.reminders import Due, ReminderKind
@@ -27,6 +27,7 @@ from shared.contracts.events.base import Contract
 from shared.contracts.events.notification import RemoveSupervisor, SetReminders, SetSupervisor
 from shared.messaging.bus import Handler, Rejected, Tombstone, tombstone_handler
 from shared.messaging.envelope import Envelope
+from shared.messaging.fake import FakeUnitOfWork
 from shared.reference import ReferenceData
 from shared.runtime.auth import Principal, Role
 from shared.runtime.commands import principal_header

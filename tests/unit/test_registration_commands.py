@@ -14,7 +14,6 @@ import pytest
 from fastapi import FastAPI
 
 import services.registration
-from services.registration.adapters.fake import FakeUnitOfWork
 from services.registration.app import COMMANDS
 from services.registration.domain.reference import ReferenceData
 from services.registration.entrypoints import http
@@ -32,6 +31,7 @@ from shared.contracts.events.registration import (
 )
 from shared.messaging.bus import Rejected
 from shared.messaging.envelope import Envelope
+from shared.messaging.fake import FakeUnitOfWork
 from shared.runtime.auth import Principal, Role
 from shared.runtime.commands import CommandEntry, CommandRegistry, acting, parse_principal
 from shared.runtime.problems import Problem

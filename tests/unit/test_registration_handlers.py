@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.registration.adapters.fake import FakeStore, FakeUnitOfWork
+from services.registration.adapters.fake import FakeStore
 from services.registration.app import COMMANDS
 from services.registration.domain.reference import ReferenceData
 from services.registration.handlers import Context
@@ -51,6 +51,7 @@ from shared.contracts.events.registration import (
 )
 from shared.messaging.bus import Rejected
 from shared.messaging.envelope import Envelope
+from shared.messaging.fake import FakeUnitOfWork
 from shared.runtime.auth import Principal, Role
 from shared.runtime.commands import acting_as
 

@@ -17,7 +17,7 @@ from uuid import UUID
 
 import pytest
 
-from services.scheduling.adapters.fake import FakeStore, FakeUnit, FakeUnitOfWork
+from services.scheduling.adapters.fake import FakeStore, FakeUnit
 from services.scheduling.app import make_context, make_handlers
 from services.scheduling.domain.calendar import OSLO
 from services.scheduling.settings import SchedulingSettings
@@ -56,6 +56,7 @@ from shared.contracts.events.scheduling import (
 )
 from shared.messaging.bus import Rejected
 from shared.messaging.envelope import Envelope
+from shared.messaging.fake import FakeUnitOfWork
 from shared.runtime.auth import Principal, Role
 
 pytestmark = pytest.mark.unit

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID
 
 from services.notification.adapters.repository import OWED
@@ -21,8 +20,6 @@ from services.notification.domain.messages import (
     PlannedMail,
 )
 from services.notification.domain.reminders import Deadline, Reminder, ReminderKind
-from shared.contracts.events.base import Contract
-from shared.messaging.envelope import Envelope
 
 
 @dataclass
@@ -287,16 +284,3 @@ class FakeStore:
             if d.mail.supervisor_id == supervisor_id and d.status == "pending":
                 d.status = "cancelled"
         return self.supervisors.pop(supervisor_id, None) is not None
-
-
-@dataclass
-class FakeUnitOfWork:
-    """What a handler uses of a unit of work: the envelope it came in and `emit`; what it
-    emitted is kept in order, by topic."""
-
-    caused_by: Envelope
-    emitted: list[tuple[str, Contract]] = field(default_factory=list)
-    conn: Any = None
-
-    async def emit(self, topic: str, contract: Contract, *, subject: str | None = None) -> None:
-        self.emitted.append((topic, contract))

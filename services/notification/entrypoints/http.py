@@ -29,7 +29,13 @@ from shared.contracts.events.notification import (
 )
 from shared.messaging.bus import Outcome
 from shared.runtime.auth import Principal
-from shared.runtime.commands import READ_REFUSALS, REFUSALS, REPLAYED, IdempotencyKey
+from shared.runtime.commands import (
+    READ_REFUSALS,
+    REFUSALS,
+    REPLAYED,
+    CommandRegistry,
+    IdempotencyKey,
+)
 from shared.runtime.idempotency import REPLAYED_HEADER, Answer, IdempotentRequest, run_once
 from shared.runtime.spec import Runtime, RuntimeDep
 
@@ -177,6 +183,7 @@ async def preview(
 
 
 async def _command(
+    commands: CommandRegistry[Context],
     runtime: Runtime,
     principal: Principal,
     command: Contract,
@@ -187,10 +194,8 @@ async def _command(
 ) -> Response:
     """Authorize by the registry's rule, then run once (per Idempotency-Key, when given)
     through the bus, answering with `answer` of the outcome."""
-    from services.notification.app import COMMANDS
-
     ctx: Context = runtime.extras[CONTEXT]
-    COMMANDS.authorize(principal, command, ctx)
+    commands.authorize(principal, command, ctx)
     if key is None:
         first = answer(await runtime.command(command))
         return _response(first, replayed=False)
@@ -221,33 +226,6 @@ class RemindersSet(BaseModel):
     reminders: bool
 
 
-@router.put(
-    "/persons/{person_id}/reminders",
-    status_code=200,
-    response_model=RemindersSet,
-    responses={200: REPLAYED, **BODY},
-)
-async def set_reminders(
-    person_id: UUID,
-    body: OptOut,
-    runtime: RuntimeDep,
-    principal: Programme,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    """Opt a person out of reminders (or back in). Mandatory messages (decisions, invitations,
-    changes, cancellations) are sent regardless."""
-    command = SetReminders(person_id=person_id, reminders=body.reminders)
-    said = RemindersSet(person_id=person_id, reminders=body.reminders).model_dump(mode="json")
-    return await _command(
-        runtime,
-        principal,
-        command,
-        key=idempotency_key,
-        route="PUT /persons/{person_id}/reminders",
-        answer=lambda _: Answer(200, said),
-    )
-
-
 class Supervisor(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -259,45 +237,81 @@ class SupervisorSet(BaseModel):
     supervisor_id: str
 
 
-@router.put(
-    "/supervisors/{supervisor_id}",
-    response_model=SupervisorSet,
-    responses={200: REPLAYED, **BODY},
-)
-async def put_supervisor(
-    supervisor_id: SupervisorId,
-    body: Supervisor,
-    runtime: RuntimeDep,
-    principal: Programme,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    """A supervisor's contact, under the id scheduling's bookings use; mails that waited for
-    it go now."""
-    command = SetSupervisor(supervisor_id=supervisor_id, **body.model_dump())
-    return await _command(
-        runtime,
-        principal,
-        command,
-        key=idempotency_key,
-        route="PUT /supervisors/{supervisor_id}",
-        answer=lambda _: Answer(200, {"supervisor_id": supervisor_id}),
-    )
+def command_routes(commands: CommandRegistry[Context]) -> APIRouter:
+    """The writes whose HTTP shape is not the registry's `POST` of the contract (a `PUT` and a
+    `DELETE` on a resource's path); each runs through `commands` (its rule, idempotency,
+    refusals) like every other command. The composition root hands the registry in."""
+    routes = APIRouter(tags=["notification"], responses=READ_REFUSALS)
 
-
-@router.delete("/supervisors/{supervisor_id}", status_code=204, responses={204: REPLAYED})
-async def delete_supervisor(
-    supervisor_id: SupervisorId,
-    runtime: RuntimeDep,
-    principal: Programme,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    """Forget a supervisor's contact; mails still waiting for them are cancelled (404 if
-    there is no such supervisor)."""
-    return await _command(
-        runtime,
-        principal,
-        RemoveSupervisor(supervisor_id=supervisor_id),
-        key=idempotency_key,
-        route="DELETE /supervisors/{supervisor_id}",
-        answer=lambda _: Answer(204, None),
+    @routes.put(
+        "/persons/{person_id}/reminders",
+        status_code=200,
+        response_model=RemindersSet,
+        responses={200: REPLAYED, **BODY},
     )
+    async def set_reminders(
+        person_id: UUID,
+        body: OptOut,
+        runtime: RuntimeDep,
+        principal: Programme,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response:
+        """Opt a person out of reminders (or back in). Mandatory messages (decisions, invitations,
+        changes, cancellations) are sent regardless."""
+        command = SetReminders(person_id=person_id, reminders=body.reminders)
+        said = RemindersSet(person_id=person_id, reminders=body.reminders).model_dump(mode="json")
+        return await _command(
+            commands,
+            runtime,
+            principal,
+            command,
+            key=idempotency_key,
+            route="PUT /persons/{person_id}/reminders",
+            answer=lambda _: Answer(200, said),
+        )
+
+    @routes.put(
+        "/supervisors/{supervisor_id}",
+        response_model=SupervisorSet,
+        responses={200: REPLAYED, **BODY},
+    )
+    async def put_supervisor(
+        supervisor_id: SupervisorId,
+        body: Supervisor,
+        runtime: RuntimeDep,
+        principal: Programme,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response:
+        """A supervisor's contact, under the id scheduling's bookings use; mails that waited for
+        it go now."""
+        command = SetSupervisor(supervisor_id=supervisor_id, **body.model_dump())
+        return await _command(
+            commands,
+            runtime,
+            principal,
+            command,
+            key=idempotency_key,
+            route="PUT /supervisors/{supervisor_id}",
+            answer=lambda _: Answer(200, {"supervisor_id": supervisor_id}),
+        )
+
+    @routes.delete("/supervisors/{supervisor_id}", status_code=204, responses={204: REPLAYED})
+    async def delete_supervisor(
+        supervisor_id: SupervisorId,
+        runtime: RuntimeDep,
+        principal: Programme,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response:
+        """Forget a supervisor's contact; mails still waiting for them are cancelled (404 if
+        there is no such supervisor)."""
+        return await _command(
+            commands,
+            runtime,
+            principal,
+            RemoveSupervisor(supervisor_id=supervisor_id),
+            key=idempotency_key,
+            route="DELETE /supervisors/{supervisor_id}",
+            answer=lambda _: Answer(204, None),
+        )
+
+    return routes

@@ -23,9 +23,7 @@ from services.registration.domain.interest import (
     MunicipalityContact,
 )
 from services.registration.domain.rounds import Round, Window
-from shared.contracts.events.base import Contract
 from shared.contracts.events.registration import ContactPerson, GroupMember
-from shared.messaging.envelope import Envelope
 
 
 @dataclass
@@ -305,19 +303,3 @@ class FakeMembers:
 
     async def replace(self, numbers: set[str]) -> None:
         self.db.member_numbers = set(numbers)
-
-
-@dataclass
-class FakeUnitOfWork:
-    """The unit of work as a handler uses it (the envelope it came in, `emit`, `conn`); what
-    was emitted is kept in order, by topic."""
-
-    caused_by: Envelope
-    emitted: list[tuple[str, Contract]] = field(default_factory=list)
-    conn: Any = None
-
-    async def emit(self, topic: str, contract: Contract, *, subject: str | None = None) -> None:
-        self.emitted.append((topic, contract))
-
-    def events(self, topic: str) -> list[Contract]:
-        return [c for t, c in self.emitted if t == topic]

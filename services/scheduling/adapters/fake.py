@@ -31,7 +31,6 @@ from services.scheduling.domain.model import (
 from services.scheduling.domain.programme import Planned
 from shared.contracts.events.base import Contract
 from shared.contracts.events.scheduling import GatheringKind, InterimWorkDue
-from shared.messaging.envelope import Envelope
 
 
 @dataclass
@@ -312,22 +311,6 @@ class FakeInterests:
             for _, i in sorted(self.store.interests.items())
             if i.contact_person_id == person_id or person_id in i.municipality_contacts.values()
         ]
-
-
-@dataclass
-class FakeUnitOfWork:
-    """What a handler uses of the bus's unit of work: the envelope it came in and `emit`;
-    what it emitted is kept in order, by topic."""
-
-    caused_by: Envelope
-    emitted: list[tuple[str, Contract]] = field(default_factory=list)
-    conn: Any = None
-
-    async def emit(self, topic: str, contract: Contract, *, subject: str | None = None) -> None:
-        self.emitted.append((topic, contract))
-
-    def events(self, topic: str) -> list[Contract]:
-        return [c for t, c in self.emitted if t == topic]
 
 
 class FakeUnit:
