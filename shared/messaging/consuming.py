@@ -37,10 +37,11 @@ from shared.messaging.retry import backoff_delay, describe
 
 log = logging.getLogger(__name__)
 
-# A batch smaller than a full one waits up to this long for one more fetch to join it. Under
-# load a fetch is at hand and nothing waits; at a few hundred records a second, batches of one
-# or two records each paid a transaction's fixed round trips (begin, inbox, outbox, commit).
-# The figures that chose 3 ms are in docs/performance.md (seventh round).
+# A batch smaller than a full one waits up to this long for one more fetch to join it (the
+# default of `consume_linger_ms`). Under load a fetch is at hand and nothing waits; at a few
+# hundred records a second, batches of one or two records each paid a transaction's fixed
+# round trips (begin, inbox, outbox, commit). The figures that chose 3 ms are in
+# docs/performance.md (seventh round).
 LINGER_MS = 3
 
 Escapes = dict[tuple[str, int, int], int]  # (topic, partition, offset) -> times it escaped
@@ -67,6 +68,7 @@ async def consume_batches(
     running: Callable[[], bool],
     max_records: int,
     poll_timeout_ms: int,
+    linger_ms: float = LINGER_MS,
 ) -> None:
     """Handle `records`, then the batches after them while `running()`, as above."""
     ahead: asyncio.Future[Fetched] | None = None
@@ -95,7 +97,7 @@ async def consume_batches(
             if records and len(records) < max_records:
                 # What arrived while the fetch ahead was answered, or arrives within the linger.
                 more = await consumer.getmany(
-                    timeout_ms=LINGER_MS, max_records=max_records - len(records)
+                    timeout_ms=int(linger_ms), max_records=max_records - len(records)
                 )
                 records += _flat(more)  # each partition's after its own, as fetched
             elif not records:

@@ -478,6 +478,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         delivery_timeout: float = 30.0,
         metrics_interval: float = 1.0,
+        linger: float = 0.0,
     ) -> None:
         self.dsn = dsn
         self.schema = schema
@@ -488,6 +489,8 @@ class OutboxRelay:
         # statement with parameters anew (`custom_plans`, for its mark), this one keeps its plan.
         self._next_batch = _NEXT_BATCH.format(limit=batch_size)
         self.poll_interval = poll_interval
+        # After a wake-up, wait this long (seconds) for more commits' rows to join the batch.
+        self.linger = linger
         # How long a sent batch may wait for the broker before the relay reconnects.
         self.delivery_timeout = delivery_timeout
         self.metrics_interval = metrics_interval
@@ -548,6 +551,8 @@ class OutboxRelay:
                     if fetched < self.batch_size:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                            if self.linger:
+                                await asyncio.sleep(self.linger)
         finally:
             self.is_leader = False
             try:

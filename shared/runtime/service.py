@@ -129,6 +129,7 @@ def _consumer(
             running=lambda: bool(subscriber.running),
             max_records=settings.consume_batch_size,
             poll_timeout_ms=settings.consume_poll_timeout_ms,
+            linger_ms=settings.consume_linger_ms,
         )
 
     return consume
@@ -193,6 +194,7 @@ def build_app(spec: ServiceSpec) -> FastAPI:
             bootstrap=settings.kafka,
             service=spec.name,  # the relay keeps the ks_outbox_* gauges under this label
             poll_interval=settings.relay_poll_interval_s,
+            linger=settings.relay_linger_ms / 1000,
         )
         runtime = Runtime(settings, pool, bus, broker, producer, relay)
         processor_ref["processor"] = KafkaMessageProcessor(

@@ -56,6 +56,12 @@ class ServiceSettings(KafkaClientSettings):
     # records when none are there.
     consume_batch_size: int = Field(default=500, ge=1)
     consume_poll_timeout_ms: int = Field(default=100, ge=1)
+    # A batch smaller than a full one waits up to this long for one more fetch to join it
+    # (shared/messaging/consuming.py); the outbox relay, woken by a commit, waits this long
+    # for more commits' rows before it reads (0: at once). Longer: fewer transactions, offset
+    # commits and relay rounds per message at low rates, for that much latency per hop.
+    consume_linger_ms: float = Field(default=3, ge=0, le=1000)
+    relay_linger_ms: float = Field(default=0, ge=0, le=1000)
     # Transactions of a batch, side by side, at most (a small batch takes fewer): its keys
     # are spread over them, each key in order in its own lane. More lanes overlap more round
     # trips to the database; each holds a connection of the pool while it runs.
