@@ -527,7 +527,7 @@ def create_app(
 
     def application_values(found: dict[str, Any] | None) -> dict[str, Any]:
         if not found:
-            return {"themes": [], "group": [{} for _ in range(2)]}
+            return {"themes": [], "development_areas": [], "group": [{} for _ in range(2)]}
         group = [
             {
                 "name": m.get("name") or "",
@@ -543,6 +543,8 @@ def create_app(
             "motivation": found["motivation"],
             "co_creation_plan": found["co_creation_plan"],
             "themes": found["themes"],
+            "development_areas": found["development_areas"],
+            "own_development_areas": "\n".join(found["own_development_areas"]),
             "group": [*group, {}],
         }
 
@@ -569,11 +571,13 @@ def create_app(
         values: dict[str, Any],
         errors: dict[str, str] | None = None,
         general: str = "",
+        adopted: list[str] | None = None,
     ) -> dict[str, Any]:
         return {
             "round_id": round_id,
             "number": number,
             "name": name,
+            "adopted": adopted or [],
             "application": found,
             "values": values,
             "errors": errors or {},
@@ -581,6 +585,14 @@ def create_app(
             "roles": GROUP_ROLES,
             "themes": THEMES,
         }
+
+    async def adopted_areas(person: Person, request: Request, round_id: str) -> list[str]:
+        """The development areas the board's branch has adopted for the round."""
+        found = await read("registration", f"/rounds/{round_id}/development-areas", person, request)
+        for branch in found:
+            if branch["branch_id"] == person.branch:
+                return [str(a) for a in branch["areas"]]
+        return []
 
     @app.get("/board/rounds/{round_id}/applications/{number}")
     async def application_form(request: Request, round_id: str, number: str) -> Response:
@@ -590,7 +602,14 @@ def create_app(
         return render(
             request,
             "board_application.html.j2",
-            application_context(round_id, number, name, found, application_values(found)),
+            application_context(
+                round_id,
+                number,
+                name,
+                found,
+                application_values(found),
+                adopted=await adopted_areas(person, request, round_id),
+            ),
         )
 
     def posted_application(form: FormData) -> dict[str, Any]:
@@ -607,6 +626,8 @@ def create_app(
             "motivation": str(form.get("motivation", "")),
             "co_creation_plan": str(form.get("co_creation_plan", "")),
             "themes": [str(v) for v in form.getlist("themes")],
+            "development_areas": [str(v) for v in form.getlist("development_areas")],
+            "own_development_areas": str(form.get("own_development_areas", "")),
             "group": group,
         }
 
@@ -617,13 +638,14 @@ def create_app(
         form = await form_of(request)
         values = posted_application(form)
         action = str(form.get("action", "save"))
+        adopted = await adopted_areas(person, request, round_id)
         if action == "add_member":
             values["group"].append({})
             found = await application_of(person, request, round_id, number)
             return render(
                 request,
                 "board_application.html.j2",
-                application_context(round_id, number, name, found, values),
+                application_context(round_id, number, name, found, values, adopted=adopted),
             )
         # Rows left empty are not members; indexes are kept so a reason names the right row.
         group: list[dict[str, Any]] = []
@@ -649,6 +671,13 @@ def create_app(
             "motivation": values["motivation"],
             "co_creation_plan": values["co_creation_plan"],
             "themes": values["themes"],
+            "development_areas": values["development_areas"],
+            # One a line, as the form asks.
+            "own_development_areas": [
+                line.strip()
+                for line in values["own_development_areas"].splitlines()
+                if line.strip()
+            ],
             "group": group,
         }
         lang = lang_of(request)
@@ -661,7 +690,9 @@ def create_app(
                 if len(parts) >= 3 and parts[0] == "group" and parts[1].isdigit():
                     parts[1] = str(index_of.get(int(parts[1]), int(parts[1])))
                 mapped["-".join(parts)] = reason
-            return application_context(round_id, number, name, None, values, mapped, general)
+            return application_context(
+                round_id, number, name, None, values, mapped, general, adopted
+            )
 
         reply = await services.post("registration", "/application-drafts", person, lang, body)
         if not reply.ok:
@@ -942,7 +973,10 @@ def create_app(
     async def plan_semester(request: Request, round_id: str, region: str) -> Response:
         person = signed_in(request, "programme")
         form = await form_of(request)
-        values = {k: str(form.get(k, "")).strip() for k in ("number", "starts_on", "ends_on")}
+        values = {
+            k: str(form.get(f"semester-{k}", "")).strip()
+            for k in ("number", "starts_on", "ends_on")
+        }
         reply = await services.post(
             "scheduling",
             "/semesters",

@@ -129,6 +129,17 @@ T: dict[str, tuple[str, str, str]] = {
     "open_application": ("Åpne søknaden", "Opne søknaden", "Open the application"),
     "motivation": ("Begrunnelse", "Grunngiving", "Motivation"),
     "themes": ("Tema", "Tema", "Themes"),
+    "development_areas": (
+        "Utviklingsområder fylkesavdelingen har vedtatt",
+        "Utviklingsområde fylkesavdelinga har vedteke",
+        "Development areas the branch has adopted",
+    ),
+    "own_development_areas": (
+        "Kommunens egne utviklingsområder",
+        "Kommunen sine eigne utviklingsområde",
+        "The municipality's own development areas",
+    ),
+    "own_development_areas_hint": ("Ett per linje.", "Eitt per linje.", "One a line."),
     "co_creation_plan": ("Plan for samskaping", "Plan for samskaping", "Co-creation plan"),
     "group": ("Kommunegruppe", "Kommunegruppe", "Municipal group"),
     "group_hint": (
