@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.catalog import SERVICES  # noqa: E402
+from services.web.settings import WebSettings  # noqa: E402
 from shared.messaging.kafka_client import KafkaClientSettings  # noqa: E402
 from shared.runtime.catalog import LocalInfra, ServiceDeclaration  # noqa: E402
 
@@ -35,6 +36,9 @@ SETUP_SETTINGS = {"KS_SETUP_PG_SUPERUSER_DSN", "KS_SETUP_SERVICES", "KS_SETUP_TI
 # Settings a deployment must give a service that declares them, besides those without a
 # default: without API tokens every HTTP command is refused.
 MUST_SET = {"api_tokens"}
+
+
+WEB_PREFIX = "KS_WEB_"
 
 
 def missing_settings(
@@ -51,6 +55,11 @@ def missing_settings(
 def unknown_settings(where: str, names: Iterable[str]) -> Iterator[str]:
     for name in names:
         if not name.startswith("KS_") or name in SETUP_SETTINGS:
+            continue
+        if name.startswith(WEB_PREFIX):
+            # The web front is no Kafka service of the catalog; its own settings class.
+            if name[len(WEB_PREFIX) :].lower() not in WebSettings.model_fields:
+                yield f"{where}: {name} is not a setting of the web front"
             continue
         owner = next((s for s in SERVICES if name.startswith(s.env_prefix.upper())), None)
         if owner is None:

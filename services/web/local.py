@@ -28,10 +28,29 @@ LOCAL_STAFF = {
     "programleder@kulturskoleradet.example.no": {"name": "Kari Programleder", "role": "programme"},
     "observator@kulturskoleradet.example.no": {"name": "Ola Observatør", "role": "observer"},
 }
+# The addresses the demo sets as the boards' contacts (deploy/local/demo.py,
+# `PUT /branches/{branch}/contact`): registration has no lookup of them by address.
 LOCAL_BOARD_CONTACTS = {
-    f"styret@{branch.id}.example.no": {"name": f"Styret i {branch.name}", "branch": branch.id}
+    f"leder.{branch.id.split('-')[0]}@example.no": {
+        "name": f"Styret i {branch.name}",
+        "branch": branch.id,
+    }
     for branch in ReferenceData.load().branches.values()
 }
+
+
+def sign_in_links(public_url: str, emails: list[str], ttl_s: int) -> dict[str, str]:
+    """Ready sign-in links for `emails` (the local stack prints the demo's), made with the
+    local secret as the web front would make them."""
+    from urllib.parse import quote
+
+    from services.web.security import SignInLinks
+
+    links = SignInLinks(LOCAL_SECRET, ttl_s)
+    return {
+        email: f"{public_url.rstrip('/')}/sign-in/link?token={quote(links.make(email))}"
+        for email in emails
+    }
 
 
 def local_env(
