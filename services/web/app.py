@@ -184,6 +184,7 @@ def create_app(
         session = request.state.session
         page = jinja.get_template(template).render(
             lang=lang,
+            label=lambda field: field_label(field, lang),
             t=lambda key: i18n.t(key, lang),
             fdate=lambda value: i18n.format_date(value, lang),
             fdatetime=lambda value: i18n.format_datetime(value, lang),
@@ -323,7 +324,7 @@ def create_app(
             return render(
                 request,
                 "sign_in.html.j2",
-                {"values": {"email": email}, "errors": {"email": i18n.t("email", lang)}},
+                {"values": {"email": email}, "errors": {"email": i18n.t("email_invalid", lang)}},
                 status=422,
             )
         client = request.client.host if request.client else "?"
@@ -1079,6 +1080,56 @@ def create_app(
         )
 
     return app
+
+
+# What the error summary calls a form's field (its label), by the input's id.
+LABELS = {
+    "email": "email",
+    "contact-name": "name",
+    "contact-email": "email",
+    "contact-phone": "phone",
+    "contact-language": "contact_language",
+    "municipality_numbers": "municipalities",
+    "message": "message",
+    "motivation": "motivation",
+    "themes": "themes",
+    "development_areas": "development_areas",
+    "own_development_areas": "own_development_areas",
+    "co_creation_plan": "co_creation_plan",
+    "group": "group",
+    "round_id": "round_id",
+    "interest_deadline": "interest_deadline",
+    "capacity": "capacity",
+    "county_number": "county",
+    "opens_on": "opens_on",
+    "deadline": "deadline",
+    "decision": "decision",
+    "reason": "reason",
+    "early_reason": "early_reason",
+    "withdraw-reason": "reason",
+    "semester-number": "semester",
+    "semester-starts_on": "starts_on",
+    "semester-ends_on": "ends_on",
+    "semester": "semester",
+    "kind": "kind",
+    "title": "title",
+    "venue-name": "venue",
+    "venue-address": "address",
+    "day": "day",
+    "starts_at": "day",
+    "ends_at": "end_time",
+}
+
+
+def field_label(field: str, lang: str) -> str:
+    """`Medlem 2, E-postadresse` for `group-1-email`; the label a form shows for the rest."""
+    parts = field.split("-")
+    if len(parts) == 3 and parts[0] == "group" and parts[1].isdigit():
+        inner = LABELS.get(parts[2], parts[2])
+        inner_text = i18n.t(inner, lang) if inner in i18n.T else parts[2]
+        return f"{i18n.t('member', lang)} {int(parts[1]) + 1}, {inner_text}"
+    key = LABELS.get(field)
+    return i18n.t(key, lang) if key else field
 
 
 def field_id(service_field: str) -> str:

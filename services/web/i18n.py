@@ -28,6 +28,11 @@ T: dict[str, tuple[str, str, str]] = {
     "sign_out": ("Logg ut", "Logg ut", "Sign out"),
     "signed_in_as": ("Innlogget som", "Innlogga som", "Signed in as"),
     "email": ("E-postadresse", "E-postadresse", "Email address"),
+    "email_invalid": (
+        "Skriv en e-postadresse, som navn@kommune.no.",
+        "Skriv ei e-postadresse, som namn@kommune.no.",
+        "Enter an email address, like name@municipality.no.",
+    ),
     "send_link": ("Send innloggingslenke", "Send innloggingslenkje", "Send sign-in link"),
     "sign_in_intro": (
         "Skriv e-postadressen din. Er den kjent for programmet, får du en lenke som gjelder "

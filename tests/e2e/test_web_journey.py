@@ -41,6 +41,8 @@ from tests.e2e.conftest import round_known
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 CHROMIUM = "/usr/bin/chromium"
+# KS_WEB_SCREENSHOTS=docs/screenshots: the journey saves its main pages there (the README's).
+SCREENSHOTS = os.environ.get("KS_WEB_SCREENSHOTS", "")
 ROUND = "2031"
 BERGEN, ASKOY = "4601", "4627"
 
@@ -129,6 +131,11 @@ class Visitor:
             assert results.violations_count == 0, results.generate_report()
         self.checked.append(self.page.url)
 
+    async def shot(self, name: str) -> None:
+        """A screenshot of the whole page, when KS_WEB_SCREENSHOTS names a folder."""
+        if SCREENSHOTS and self.javascript:
+            await self.page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
     async def goto(self, path: str) -> None:
         response = await self.page.goto(self.base + path)
         assert response is not None and response.status == 200, (path, response and response.status)
@@ -140,6 +147,7 @@ class Visitor:
 
     async def sign_in(self, sink: SinkClient, email: str) -> None:
         await self.goto("/sign-in")
+        await self.shot("sign-in")
         await self.page.get_by_label("E-postadresse").fill(email)
         await self.submit("Send innloggingslenke")
         await shows(self, "Hvis adressen er kjent")
@@ -171,7 +179,9 @@ async def shows(visitor: Visitor, text: str) -> None:
 
 
 async def visitor(browser: Browser, base: str, javascript: bool) -> Visitor:
-    context = await browser.new_context(java_script_enabled=javascript, locale="nb-NO")
+    context = await browser.new_context(
+        java_script_enabled=javascript, locale="nb-NO", viewport={"width": 1100, "height": 800}
+    )
     return Visitor(await context.new_page(), base, javascript)
 
 
@@ -186,6 +196,8 @@ async def fill_member(page: Page, row: int, name: str, email: str, role: str, or
 async def apply(board: Visitor, people: People, number: str, name: str) -> None:
     await board.goto(f"/board/rounds/{ROUND}/applications/{number}")
     page = board.page
+    if number == BERGEN:
+        await board.shot("board-application")
     await page.get_by_label("Begrunnelse").fill(
         f"{name} vil utvikle kulturskolen sammen med skolene."
     )
@@ -220,6 +232,7 @@ async def journey(
     await board.sign_in(sink, people.board)
     assert board.page.url.endswith("/board")
     await board.check()
+    await board.shot("board-home")
 
     # Interest for Bergen and Askøy, picked by name.
     await board.goto(f"/board/rounds/{ROUND}/interest")
@@ -236,6 +249,7 @@ async def journey(
     assert await page.get_by_label("Bergen", exact=True).is_checked()
     assert await page.get_by_label("Navn").input_value() == "Kari Nordmann"
     await board.check()
+    await board.shot("board-interest-refused")
     await page.get_by_label("E-postadresse").fill(people.member("kontakt"))
     await board.submit("Send")
     await shows(board, "Interessen er registrert.")
@@ -249,6 +263,7 @@ async def journey(
     await programme.sign_in(sink, people.programme)
     await programme.goto(f"/programme/rounds/{ROUND}")
     p = programme.page
+    await programme.shot("programme-round")
     await p.get_by_label("Fylke").select_option("46")
     today = date.today()
     await p.get_by_label("Åpner").fill(today.isoformat())
@@ -268,6 +283,8 @@ async def journey(
     for number, choice in ((BERGEN, "Ta opp"), (ASKOY, "Sett på venteliste")):
         await programme.goto(f"/programme/rounds/{ROUND}/applications/{number}")
         await p.get_by_label(choice).check()
+        if number == BERGEN:
+            await programme.shot("programme-application")
         await p.get_by_label("Hvorfor før søknadsfristen").fill("Fylkesårsmøtet har vedtatt.")
         await programme.submit("Fatt vedtak")
         await shows(programme, "Vedtaket er registrert.")
@@ -282,6 +299,7 @@ async def journey(
     await programme.submit("Planlegg semesteret")
     await shows(programme, "Semesteret er planlagt.")
     await programme.check()
+    await programme.shot("programme-plan")
     title = f"Samling 1 {people.tag}"
     await p.get_by_label("Tittel").fill(title)
     await p.get_by_label("Sted").fill("Grieghallen")
@@ -290,16 +308,19 @@ async def journey(
     await shows(programme, "Samlingen er satt opp.")
     await programme.check()
     await programme.goto("/programme/deliveries")
+    await programme.shot("programme-deliveries")
 
     # The board sees the decisions and, once scheduling has it, the samling.
     await board.goto(f"/board/rounds/{ROUND}/applications")
     rows = board.page.locator("tbody tr")
     assert "tatt opp" in await rows.filter(has_text="Bergen").inner_text()
     assert "på venteliste" in await rows.filter(has_text="Askøy").inner_text()
+    await board.shot("board-applications")
     await board.goto(f"/board/rounds/{ROUND}/applications/{BERGEN}")
     assert "tatt opp" in await board.page.locator("#application-status").inner_text()
     await board.goto(f"/board/rounds/{ROUND}/calendar")
     assert title in await board.page.locator("main").inner_text()
+    await board.shot("board-calendar")
 
     # The decision reached the kommunegruppe's kulturskole representative by mail.
     async def decision_mail() -> list[dict[str, Any]]:

@@ -164,6 +164,14 @@ def test_language_choice_goes_back_only_to_this_site(client: TestClient) -> None
     assert chosen.headers["location"] == "/"
 
 
+def test_an_address_that_is_none_is_asked_for_again(client: TestClient) -> None:
+    page = client.get("/sign-in")
+    answer = client.post("/sign-in", data={"email": "ikke en adresse", "csrf": csrf(page)})
+    assert answer.status_code == 422
+    assert "E-postadresse: Skriv en e-postadresse" in answer.text
+    assert 'value="ikke en adresse"' in answer.text
+
+
 def test_a_form_without_the_csrf_token_is_refused(
     client: TestClient, mails: list[EmailMessage]
 ) -> None:
@@ -283,7 +291,8 @@ def test_a_refusal_shows_beside_its_field_and_keeps_what_was_entered(
         },
     )
     assert answer.status_code == 422
-    assert 'href="#contact-email"' in answer.text  # the error summary links to the field
+    # The error summary at the top links to the field, named by its label.
+    assert 'href="#contact-email">E-postadresse: er ikke en gyldig e-postadresse' in answer.text
     assert 'id="contact-email-error"' in answer.text
     assert 'value="kari-at-example"' in answer.text and "Styret vil delta." in answer.text
     assert answer.text.count("checked") >= 2
