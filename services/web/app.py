@@ -9,6 +9,8 @@ shown beside the field it concerns, with what the person entered kept.
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime, time
@@ -741,13 +743,115 @@ def create_app(
             return refused(request, "board_application.html.j2", reply, context)
         return redirect(f"/board/rounds/{round_id}/applications/{number}", "withdrawn_ok", request)
 
-    @app.get("/board/rounds/{round_id}/calendar")
-    async def board_calendar(request: Request, round_id: str) -> Response:
-        person = signed_in(request, "county_board")
+    async def calendar_page(
+        request: Request,
+        person: Person,
+        round_id: str,
+        values: dict[str, Any] | None = None,
+        errors: dict[str, str] | None = None,
+        general: str = "",
+        status: int = 200,
+    ) -> Response:
         calendar = await read(
             "scheduling", f"/rounds/{round_id}/regions/{person.branch}/calendar", person, request
         )
-        return render(request, "calendar.html.j2", {"round_id": round_id, "calendar": calendar})
+        return render(
+            request,
+            "calendar.html.j2",
+            {
+                "round_id": round_id,
+                "calendar": calendar,
+                "detail_base": f"/board/rounds/{round_id}/gatherings",
+                "values": values or {},
+                "errors": errors or {},
+                "general": general,
+            },
+            status=status,
+        )
+
+    @app.get("/board/rounds/{round_id}/calendar")
+    async def board_calendar(request: Request, round_id: str) -> Response:
+        person = signed_in(request, "county_board")
+        return await calendar_page(request, person, round_id)
+
+    @app.post("/board/rounds/{round_id}/dialogue-requests")
+    async def request_dialogue(request: Request, round_id: str) -> Response:
+        person = signed_in(request, "county_board")
+        form = await form_of(request)
+        values = {k: str(form.get(k, "")).strip() for k in ("topic", "wished_dates")}
+        wished = [d for d in re.split(r"[\s,;]+", values["wished_dates"]) if d]
+        reply = await services.post(
+            "scheduling",
+            "/dialogue-requests",
+            person,
+            lang_of(request),
+            {
+                "round_id": round_id,
+                "region": person.branch,
+                "topic": values["topic"],
+                "wished_dates": wished,
+            },
+        )
+        if not reply.ok:
+            refusal = Refusal.of(reply)
+            errors = {
+                ("wished_dates" if k.startswith("wished_dates") else field_id(k)): v
+                for k, v in refusal.fields.items()
+            }
+            return await calendar_page(
+                request, person, round_id, values, errors, refusal.detail, reply.status
+            )
+        return redirect(f"/board/rounds/{round_id}/calendar", "dialogue_requested", request)
+
+    async def gathering_page(
+        request: Request,
+        person: Person,
+        round_id: str,
+        gathering_id: uuid.UUID,
+        general: str = "",
+        status: int = 200,
+    ) -> Response:
+        gathering = await read("scheduling", f"/gatherings/{gathering_id}", person, request)
+        if gathering["region"] != person.branch:
+            raise PageError(403, "forbidden")
+        for invitation in gathering.get("invitations", []):
+            municipality = reference.municipalities.get(invitation["municipality_number"] or "")
+            invitation["municipality_name"] = municipality.name if municipality else ""
+        return render(
+            request,
+            "board_gathering.html.j2",
+            {"round_id": round_id, "gathering": gathering, "general": general, "errors": {}},
+            status=status,
+        )
+
+    @app.get("/board/rounds/{round_id}/gatherings/{gathering_id}")
+    async def board_gathering(request: Request, round_id: str, gathering_id: uuid.UUID) -> Response:
+        person = signed_in(request, "county_board")
+        return await gathering_page(request, person, round_id, gathering_id)
+
+    @app.post("/board/rounds/{round_id}/gatherings/{gathering_id}/rsvps")
+    async def record_rsvp(request: Request, round_id: str, gathering_id: uuid.UUID) -> Response:
+        person = signed_in(request, "county_board")
+        form = await form_of(request)
+        body: dict[str, Any] = {
+            "gathering_id": str(gathering_id),
+            "region": person.branch,
+            "response": str(form.get("response", "")),
+        }
+        if form.get("person_id"):
+            body["person_id"] = str(form.get("person_id"))
+        else:
+            body["municipality_number"] = str(form.get("municipality_number", ""))
+        reply = await services.post("scheduling", "/rsvps", person, lang_of(request), body)
+        if not reply.ok:
+            if reply.status in (401, 403):
+                raise PageError(403, "forbidden", Refusal.of(reply).detail)
+            return await gathering_page(
+                request, person, round_id, gathering_id, Refusal.of(reply).detail, reply.status
+            )
+        return redirect(
+            f"/board/rounds/{round_id}/gatherings/{gathering_id}", "answer_saved", request
+        )
 
     # --- programme management ----------------------------------------------------------------
 
@@ -868,6 +972,70 @@ def create_app(
                 status=reply.status,
             )
         return redirect(f"/programme/rounds/{round_id}", "window_opened", request)
+
+    @app.post("/programme/rounds/{round_id}/closure")
+    async def close_round(request: Request, round_id: str) -> Response:
+        return await end_round(request, round_id, "/round-closures", "round_closed")
+
+    @app.post("/programme/rounds/{round_id}/cancellation")
+    async def cancel_round(request: Request, round_id: str) -> Response:
+        return await end_round(request, round_id, "/round-cancellations", "round_cancelled")
+
+    async def end_round(request: Request, round_id: str, path: str, done: str) -> Response:
+        person = signed_in(request, "programme")
+        form = await form_of(request)
+        values = {"end-reason": str(form.get("end-reason", "")).strip()}
+        reply = await services.post(
+            "registration",
+            path,
+            person,
+            lang_of(request),
+            {"round_id": round_id, "reason": values["end-reason"]},
+        )
+        if not reply.ok:
+            refusal = Refusal.of(reply)
+            errors = {
+                ("end-reason" if k == "reason" else field_id(k)): v
+                for k, v in refusal.fields.items()
+            }
+            return await round_page(
+                request, person, round_id, values, errors, refusal.detail, status=reply.status
+            )
+        return redirect(f"/programme/rounds/{round_id}", done, request)
+
+    @app.post("/programme/rounds/{round_id}/applications/{number}/revocation")
+    async def revoke(request: Request, round_id: str, number: str) -> Response:
+        person = signed_in(request, "programme")
+        form = await form_of(request)
+        values = {"revoke-reason": str(form.get("revoke-reason", "")).strip()}
+        reply = await services.post(
+            "registration",
+            "/revocations",
+            person,
+            lang_of(request),
+            {
+                "round_id": round_id,
+                "municipality_number": number,
+                "reason": values["revoke-reason"],
+            },
+        )
+        if not reply.ok:
+            found = await read(
+                "registration", f"/rounds/{round_id}/applications/{number}", person, request
+            )
+            return refused(
+                request,
+                "programme_application.html.j2",
+                reply,
+                lambda e, g: decision_context(
+                    round_id,
+                    found,
+                    values,
+                    {("revoke-reason" if k == "reason" else k): v for k, v in e.items()},
+                    g,
+                ),
+            )
+        return redirect(f"/programme/rounds/{round_id}/applications/{number}", "revoked", request)
 
     def decision_context(
         round_id: str,
@@ -1107,6 +1275,10 @@ LABELS = {
     "reason": "reason",
     "early_reason": "early_reason",
     "withdraw-reason": "reason",
+    "revoke-reason": "reason",
+    "end-reason": "reason",
+    "topic": "topic",
+    "wished_dates": "wished_dates",
     "semester-number": "semester",
     "semester-starts_on": "starts_on",
     "semester-ends_on": "ends_on",

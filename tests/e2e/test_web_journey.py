@@ -322,6 +322,32 @@ async def journey(
     assert title in await board.page.locator("main").inner_text()
     await board.shot("board-calendar")
 
+    # A dialogmøte asked for from the calendar.
+    await board.page.get_by_label("Tema for møtet").fill("Oppstart i Askøy")
+    await board.submit("Be om et dialogmøte")
+    await shows(board, "Forespørselen er sendt.")
+    await board.check()
+
+    # The samling's invitations (Bergen's kommunegruppe, once scheduling has the admission),
+    # and an answer recorded for one of them.
+    await board.page.get_by_role("link", name=title).click()
+    await board.page.wait_for_load_state()
+    gathering_url = board.page.url
+
+    async def invited() -> int:
+        await board.page.goto(gathering_url)
+        return await board.page.locator("#invitations tbody tr").count()
+
+    await eventually(invited, timeout=60, what="the samling's invitations")
+    await board.check()
+    first = board.page.locator("#invitations tbody tr").first
+    await first.get_by_label("Svar").select_option("yes")
+    await first.get_by_role("button", name="Lagre svaret").click()
+    await board.page.wait_for_load_state()
+    await shows(board, "Svaret er lagret.")
+    assert "kommer" in await board.page.locator("#invitations tbody tr").first.inner_text()
+    await board.shot("board-gathering")
+
     # The decision reached the kommunegruppe's kulturskole representative by mail.
     async def decision_mail() -> list[dict[str, Any]]:
         return await sink.messages(containing=people.member(f"kulturskole-{BERGEN}"))

@@ -398,10 +398,16 @@ ACCESS = {
     ("POST", "/board/rounds/{round_id}/applications/{number}"): "county_board",
     ("POST", "/board/rounds/{round_id}/applications/{number}/withdrawal"): "county_board",
     ("GET", "/board/rounds/{round_id}/calendar"): "county_board",
+    ("POST", "/board/rounds/{round_id}/dialogue-requests"): "county_board",
+    ("GET", "/board/rounds/{round_id}/gatherings/{gathering_id}"): "county_board",
+    ("POST", "/board/rounds/{round_id}/gatherings/{gathering_id}/rsvps"): "county_board",
     ("GET", "/programme"): "programme",
     ("POST", "/programme/rounds"): "programme",
     ("GET", "/programme/rounds/{round_id}"): "programme",
     ("POST", "/programme/rounds/{round_id}/windows"): "programme",
+    ("POST", "/programme/rounds/{round_id}/closure"): "programme",
+    ("POST", "/programme/rounds/{round_id}/cancellation"): "programme",
+    ("POST", "/programme/rounds/{round_id}/applications/{number}/revocation"): "programme",
     ("GET", "/programme/rounds/{round_id}/applications/{number}"): "programme",
     ("POST", "/programme/rounds/{round_id}/applications/{number}/decision"): "programme",
     ("GET", "/programme/rounds/{round_id}/regions/{region}/plan"): "programme",
@@ -430,7 +436,12 @@ def test_without_a_session_every_role_page_is_refused(
     client: TestClient, fake: FakeServices, method: str, route: str
 ) -> None:
     page = client.get("/sign-in")
-    path = route.format(round_id="2030", number="4601", region="vestland")
+    path = route.format(
+        round_id="2030",
+        number="4601",
+        region="vestland",
+        gathering_id="5b7f7c1e-0d4e-4a57-9a59-2f1f0f4d8f10",
+    )
     answer = client.request(method, path, data={"csrf": csrf(page)})
     assert answer.status_code == 401
     assert fake.requests == []
