@@ -8,12 +8,13 @@ shown beside the field it concerns, with what the person entered kept.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import date, datetime, time
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from services.web.security import (
     new_csrf,
     person_of,
 )
-from services.web.services_client import Refusal, Reply, Services, Unavailable
+from services.web.services_client import CALLS, Refusal, Reply, Services, Unavailable
 from services.web.settings import WebSettings
 from shared.reference import ReferenceData
 
@@ -135,6 +136,9 @@ def create_app(
     async def session_middleware(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        started = time.perf_counter()
+        calls = [0]
+        CALLS.set(calls)
         session = sessions.load(request.cookies.get(SESSION_COOKIE))
         before = dict(session)
         if "csrf" not in session:
@@ -158,6 +162,9 @@ def create_app(
             )
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        # What the page cost: calls to the services and time (bench/web_pages.py reads them).
+        response.headers["X-Service-Calls"] = str(calls[0])
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         if response.headers.get("content-type", "").startswith("text/html"):
             response.headers["Cache-Control"] = "no-store"
         return response
@@ -1192,9 +1199,9 @@ def create_app(
         lang = lang_of(request)
         starts = ends = None
         try:
-            day = date.fromisoformat(values["day"])
-            starts = datetime.combine(day, time.fromisoformat(values["start"]), i18n.OSLO)
-            ends = datetime.combine(day, time.fromisoformat(values["end"]), i18n.OSLO)
+            day = dt.date.fromisoformat(values["day"])
+            starts = dt.datetime.combine(day, dt.time.fromisoformat(values["start"]), i18n.OSLO)
+            ends = dt.datetime.combine(day, dt.time.fromisoformat(values["end"]), i18n.OSLO)
         except ValueError:
             errors["day"] = i18n.t("day", lang)
         body: dict[str, Any] = {

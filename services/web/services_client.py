@@ -7,6 +7,7 @@ role and branch. Refusals come back as problem documents, read into messages per
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,9 @@ import httpx
 from services.web.security import Person
 from services.web.settings import WebSettings
 from services.web.tokens import issue_person_token
+
+# Calls made for the request in hand: the page's cost, in its `X-Service-Calls` header.
+CALLS: ContextVar[list[int] | None] = ContextVar("service_calls", default=None)
 
 
 class Unavailable(Exception):
@@ -62,7 +66,6 @@ class Services:
             "notification": settings.notification_url.rstrip("/"),
         }
         self.client = httpx.AsyncClient(timeout=settings.service_timeout_s, transport=transport)
-        self.calls = 0  # per process; the pages' cost in calls shows in the logs and tests
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -95,7 +98,9 @@ class Services:
         token = self.token_for(person)
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self.calls += 1
+        counter = CALLS.get()
+        if counter is not None:
+            counter[0] += 1
         try:
             response = await self.client.request(
                 method, self.urls[service] + path, json=json, params=params, headers=headers

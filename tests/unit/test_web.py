@@ -242,6 +242,7 @@ def test_a_board_calls_the_services_as_its_own_board(
     sign_in(client, mails, BOARD)
     page = client.get("/board")
     assert "15. september 2029" in page.text
+    assert page.headers["x-service-calls"] == "1"  # GET /rounds
     assert fake.requests[-1].headers["authorization"] == "Bearer tok-board-vestland"
     assert fake.requests[-1].headers["accept-language"] == "nb"
 
