@@ -699,7 +699,10 @@ def create_app(
                 parts = key.split("-")
                 if len(parts) >= 3 and parts[0] == "group" and parts[1].isdigit():
                     parts[1] = str(index_of.get(int(parts[1]), int(parts[1])))
-                mapped["-".join(parts)] = reason
+                field = "-".join(parts)
+                if field == "development_areas" and not adopted:
+                    field = "own_development_areas"  # the only areas field the form shows
+                mapped[field] = reason
             return application_context(
                 round_id, number, name, None, values, mapped, general, adopted
             )

@@ -301,6 +301,61 @@ def test_a_refusal_shows_beside_its_field_and_keeps_what_was_entered(
     assert sent["branch"] == "Vestland" and sent["municipality_numbers"] == ["4601", "4621"]
 
 
+def test_the_services_answer_in_the_chosen_language(
+    client: TestClient, mails: list[EmailMessage], fake: FakeServices
+) -> None:
+    sign_in(client, mails, BOARD)
+    page = client.get("/board")
+    client.post("/language", data={"lang": "nn", "next": "/board", "csrf": csrf(page)})
+    again = client.get("/board")
+    assert fake.requests[-1].headers["accept-language"] == "nn"
+    assert "Frist for interesse" in again.text and "15. september 2029" in again.text
+    assert 'lang="nn"' in again.text
+
+
+def test_a_refused_submission_keeps_the_group_and_points_at_the_field(
+    client: TestClient, mails: list[EmailMessage], fake: FakeServices
+) -> None:
+    fake.answers[("GET", "/rounds/2030/development-areas")] = (
+        200,
+        [{"branch_id": "vestland", "areas": []}],
+    )
+    fake.answers[("POST", "/application-drafts")] = (200, {"status": "draft"})
+    fake.answers[("POST", "/application-submissions")] = (
+        422,
+        {
+            "type": "urn:kulturskole:problem:incomplete",
+            "title": "Ufullstendig",
+            "detail": "Søknaden mangler utviklingsområder før den kan sendes inn.",
+            "field": "development_areas",
+        },
+    )
+    sign_in(client, mails, BOARD)
+    page = client.get("/board/rounds/2030/applications/4601")
+    assert page.status_code == 200
+    answer = client.post(
+        "/board/rounds/2030/applications/4601",
+        data={
+            "csrf": csrf(page),
+            "action": "submit",
+            "rows": "2",
+            "motivation": "Vi vil.",
+            "group-1-name": "Liv Rektor",
+            "group-1-email": "liv@example.no",
+            "group-1-role": "kulturskole",
+            "group-1-organisation": "Bergen kulturskole",
+            "group-1-commits": "on",
+        },
+    )
+    assert answer.status_code == 422
+    assert 'href="#own_development_areas"' in answer.text
+    assert 'value="Liv Rektor"' in answer.text and "Vi vil." in answer.text
+    draft = fake.sent("/application-drafts")[-1]
+    # The empty first row is no member; the second is.
+    assert [m["name"] for m in draft["group"]] == ["Liv Rektor"]
+    assert draft["group"][0]["commits_to_gatherings"] is True
+
+
 def test_an_observer_sees_counts_only(
     client: TestClient, mails: list[EmailMessage], fake: FakeServices
 ) -> None:
