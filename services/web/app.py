@@ -944,6 +944,10 @@ def create_app(
                 "drafts": [a for a in applications if a["status"] == "draft"],
                 "counties": sorted(reference.counties.items(), key=lambda c: c[1]),
                 "branches": sorted(reference.branches.values(), key=lambda b: b.name),
+                "regions": [
+                    (b.id, b.name)
+                    for b in sorted(reference.branches.values(), key=lambda b: b.name)
+                ],
                 "values": values or {},
                 "errors": errors or {},
                 "general": general,
@@ -982,6 +986,107 @@ def create_app(
                 status=reply.status,
             )
         return redirect(f"/programme/rounds/{round_id}", "window_opened", request)
+
+    async def round_command(
+        request: Request,
+        round_id: str,
+        path: str,
+        fields: tuple[str, ...],
+        body_of: Callable[[dict[str, str]], dict[str, Any]],
+        done: str,
+    ) -> Response:
+        """A form of the round page that sends one command; refused: the page again."""
+        person = signed_in(request, "programme")
+        form = await form_of(request)
+        values = {k: str(form.get(k, "")).strip() for k in fields}
+        prefix = fields[0].split("-")[0]
+        reply = await services.post(
+            "registration",
+            path,
+            person,
+            lang_of(request),
+            {"round_id": round_id, **body_of(values)},
+        )
+        if not reply.ok:
+            refusal = Refusal.of(reply)
+            errors = {}
+            for key, reason in refusal.fields.items():
+                own = f"{prefix}-{field_id(key).split('-')[0]}"
+                errors[own if own in fields else fields[-1]] = reason
+            return await round_page(
+                request, person, round_id, values, errors, refusal.detail, status=reply.status
+            )
+        return redirect(f"/programme/rounds/{round_id}", done, request)
+
+    @app.post("/programme/rounds/{round_id}/capacity")
+    async def change_capacity(request: Request, round_id: str) -> Response:
+        def body(v: dict[str, str]) -> dict[str, Any]:
+            places = (
+                int(v["capacity-places"])
+                if v["capacity-places"].isdigit()
+                else v["capacity-places"]
+            )
+            return {"capacity_per_branch": {v["capacity-region"]: places}}
+
+        return await round_command(
+            request,
+            round_id,
+            "/capacity-changes",
+            ("capacity-region", "capacity-places"),
+            body,
+            "capacity_changed",
+        )
+
+    @app.post("/programme/rounds/{round_id}/deadline")
+    async def extend_deadline(request: Request, round_id: str) -> Response:
+        def body(v: dict[str, str]) -> dict[str, Any]:
+            found: dict[str, Any] = {
+                "kind": v["extend-kind"],
+                "new_deadline": v["extend-new_deadline"],
+            }
+            if v["extend-kind"] == "application":
+                found["county_number"] = v["extend-county_number"]
+            return found
+
+        return await round_command(
+            request,
+            round_id,
+            "/deadline-extensions",
+            ("extend-kind", "extend-county_number", "extend-new_deadline"),
+            body,
+            "deadline_extended",
+        )
+
+    @app.get("/programme/rounds/{round_id}/participants.csv")
+    async def participants(request: Request, round_id: str) -> Response:
+        person = signed_in(request, "programme")
+        found = await services.download(
+            "registration",
+            f"/rounds/{round_id}/participants.csv",
+            person,
+            lang_of(request),
+            delimiter="semicolon",
+        )
+        if found.status_code != 200:
+            raise PageError(found.status_code if found.status_code < 500 else 503, "not_found")
+        return Response(
+            found.content,
+            media_type=found.headers.get("content-type", "text/csv"),
+            headers={"Content-Disposition": f'attachment; filename="deltakere-{round_id}.csv"'},
+        )
+
+    @app.get("/programme/rounds/{round_id}/attendance")
+    async def attendance(request: Request, round_id: str) -> Response:
+        person = signed_in(request, "programme")
+        found = await read("scheduling", f"/rounds/{round_id}/attendance", person, request)
+        for row in found["municipalities"]:
+            municipality = reference.municipalities.get(row["municipality_number"])
+            row["name"] = municipality.name if municipality else row["municipality_number"]
+        return render(
+            request,
+            "programme_attendance.html.j2",
+            {"round_id": round_id, "rates": found["municipalities"]},
+        )
 
     @app.post("/programme/rounds/{round_id}/closure")
     async def close_round(request: Request, round_id: str) -> Response:
@@ -1287,6 +1392,11 @@ LABELS = {
     "withdraw-reason": "reason",
     "revoke-reason": "reason",
     "end-reason": "reason",
+    "capacity-region": "region",
+    "capacity-places": "capacity",
+    "extend-kind": "kind",
+    "extend-county_number": "county",
+    "extend-new_deadline": "new_deadline",
     "topic": "topic",
     "wished_dates": "wished_dates",
     "semester-number": "semester",

@@ -336,6 +336,35 @@ T: dict[str, tuple[str, str, str]] = {
         "The admission is revoked.",
     ),
     "waitlist_order": ("Venteliste", "Venteliste", "Wait-list"),
+    "change_capacity": ("Endre kapasitet", "Endre kapasitet", "Change capacity"),
+    "places": ("Plasser", "Plassar", "Places"),
+    "capacity_changed": (
+        "Kapasiteten er endret.",
+        "Kapasiteten er endra.",
+        "The capacity is changed.",
+    ),
+    "extend_deadline": ("Utsett en frist", "Utset ein frist", "Extend a deadline"),
+    "deadline_kind_interest": ("Frist for interesse", "Frist for interesse", "Interest deadline"),
+    "deadline_kind_application": (
+        "Søknadsfrist for et fylke",
+        "Søknadsfrist for eit fylke",
+        "A county's application deadline",
+    ),
+    "county_if_application": (
+        "Fylke (for søknadsfrist)",
+        "Fylke (for søknadsfrist)",
+        "County (for an application deadline)",
+    ),
+    "new_deadline": ("Ny frist", "Ny frist", "New deadline"),
+    "deadline_extended": ("Fristen er utsatt.", "Fristen er utsett.", "The deadline is extended."),
+    "participants_export": (
+        "Deltakerliste (CSV for Excel)",
+        "Deltakarliste (CSV for Excel)",
+        "Participants (CSV for Excel)",
+    ),
+    "attendance_rates": ("Oppmøte", "Oppmøte", "Attendance"),
+    "recorded": ("Registrert", "Registrert", "Recorded"),
+    "rate": ("Andel", "Del", "Rate"),
     "back": ("Tilbake", "Tilbake", "Back"),
 }
 

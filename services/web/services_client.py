@@ -115,6 +115,23 @@ class Services:
             body = response.text
         return Reply(response.status_code, body)
 
+    async def download(
+        self, service: str, path: str, person: Person, lang: str, **params: Any
+    ) -> httpx.Response:
+        """A file as the service sends it (CSV), for the browser to save."""
+        token = self.token_for(person)
+        headers = {
+            "Accept-Language": lang,
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        }
+        counter = CALLS.get()
+        if counter is not None:
+            counter[0] += 1
+        try:
+            return await self.client.get(self.urls[service] + path, params=params, headers=headers)
+        except httpx.HTTPError as error:
+            raise Unavailable(f"{service}: {type(error).__name__}") from error
+
     async def get(self, service: str, path: str, person: Person, lang: str, **params: Any) -> Reply:
         return await self.call(service, "GET", path, person, lang, params=params or None)
 

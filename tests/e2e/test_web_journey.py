@@ -264,7 +264,7 @@ async def journey(
     await programme.goto(f"/programme/rounds/{ROUND}")
     p = programme.page
     await programme.shot("programme-round")
-    await p.get_by_label("Fylke").select_option("46")
+    await p.get_by_label("Fylke", exact=True).select_option("46")
     today = date.today()
     await p.get_by_label("Åpner").fill(today.isoformat())
     await p.get_by_label("Frist", exact=True).fill((today + timedelta(days=30)).isoformat())
@@ -289,6 +289,23 @@ async def journey(
         await programme.submit("Fatt vedtak")
         await shows(programme, "Vedtaket er registrert.")
         await programme.check()
+
+    # Capacity, a later deadline, the participants export and the attendance page.
+    await programme.goto(f"/programme/rounds/{ROUND}")
+    await p.get_by_label("Region", exact=True).select_option("vestland")
+    await p.get_by_label("Plasser").fill("3")
+    await programme.submit("Endre kapasitet")
+    await shows(programme, "Kapasiteten er endret.")
+    await p.get_by_label("Type", exact=True).select_option("application")
+    await p.get_by_label("Fylke (for søknadsfrist)").select_option("46")
+    await p.get_by_label("Ny frist").fill((today + timedelta(days=40)).isoformat())
+    await programme.submit("Utsett en frist")
+    await shows(programme, "Fristen er utsatt.")
+    await programme.check()
+    export = await p.request.get(f"{web}/programme/rounds/{ROUND}/participants.csv")
+    assert export.status == 200
+    assert people.member(f"kulturskole-{BERGEN}") in await export.text()
+    await programme.goto(f"/programme/rounds/{ROUND}/attendance")
 
     # Plan semester 1 and schedule a samling on the first suggested date.
     await round_known(services.url("scheduling"), ROUND)
