@@ -1238,6 +1238,7 @@ def create_app(
                 "round_id": round_id,
                 "region": branch,
                 "calendar": calendar,
+                "detail_base": f"/programme/rounds/{round_id}/gatherings",
                 "semester": semester,
                 "suggestions": suggestions,
                 "kinds": KINDS,
@@ -1340,6 +1341,132 @@ def create_app(
             )
         return redirect(f"/programme/rounds/{round_id}/regions/{region}/plan", "scheduled", request)
 
+    async def programme_gathering_page(
+        request: Request,
+        person: Person,
+        round_id: str,
+        gathering_id: uuid.UUID,
+        values: dict[str, Any] | None = None,
+        errors: dict[str, str] | None = None,
+        general: str = "",
+        status: int = 200,
+    ) -> Response:
+        gathering = await read("scheduling", f"/gatherings/{gathering_id}", person, request)
+        for invitation in gathering.get("invitations", []):
+            municipality = reference.municipalities.get(invitation["municipality_number"] or "")
+            invitation["municipality_name"] = municipality.name if municipality else ""
+        starts = dt.datetime.fromisoformat(gathering["starts_at"]).astimezone(i18n.OSLO)
+        ends = dt.datetime.fromisoformat(gathering["ends_at"]).astimezone(i18n.OSLO)
+        shown = {
+            "day": starts.date().isoformat(),
+            "start": f"{starts:%H:%M}",
+            "end": f"{ends:%H:%M}",
+            **(values or {}),
+        }
+        return render(
+            request,
+            "programme_gathering.html.j2",
+            {
+                "round_id": round_id,
+                "gathering": gathering,
+                "values": shown,
+                "errors": errors or {},
+                "general": general,
+            },
+            status=status,
+        )
+
+    @app.get("/programme/rounds/{round_id}/gatherings/{gathering_id}")
+    async def programme_gathering(
+        request: Request, round_id: str, gathering_id: uuid.UUID
+    ) -> Response:
+        person = signed_in(request, "programme")
+        return await programme_gathering_page(request, person, round_id, gathering_id)
+
+    @app.post("/programme/rounds/{round_id}/gatherings/{gathering_id}/rescheduling")
+    async def reschedule(request: Request, round_id: str, gathering_id: uuid.UUID) -> Response:
+        person = signed_in(request, "programme")
+        form = await form_of(request)
+        values = {k: str(form.get(k, "")).strip() for k in ("day", "start", "end", "move-reason")}
+        try:
+            day = dt.date.fromisoformat(values["day"])
+            starts = dt.datetime.combine(day, dt.time.fromisoformat(values["start"]), i18n.OSLO)
+            ends = dt.datetime.combine(day, dt.time.fromisoformat(values["end"]), i18n.OSLO)
+        except ValueError:
+            return await programme_gathering_page(
+                request,
+                person,
+                round_id,
+                gathering_id,
+                values,
+                {"day": i18n.t("day", lang_of(request))},
+                "",
+                422,
+            )
+        reply = await services.post(
+            "scheduling",
+            "/reschedulings",
+            person,
+            lang_of(request),
+            {
+                "gathering_id": str(gathering_id),
+                "starts_at": starts.isoformat(),
+                "ends_at": ends.isoformat(),
+                "reason": values["move-reason"],
+            },
+        )
+        if not reply.ok:
+            refusal = Refusal.of(reply)
+            errors = {
+                {"reason": "move-reason", "starts_at": "day", "ends_at": "end"}.get(k, k): v
+                for k, v in refusal.fields.items()
+            }
+            return await programme_gathering_page(
+                request,
+                person,
+                round_id,
+                gathering_id,
+                values,
+                errors,
+                refusal.detail,
+                reply.status,
+            )
+        return redirect(
+            f"/programme/rounds/{round_id}/gatherings/{gathering_id}", "rescheduled", request
+        )
+
+    @app.post("/programme/rounds/{round_id}/gatherings/{gathering_id}/cancellation")
+    async def cancel_gathering(
+        request: Request, round_id: str, gathering_id: uuid.UUID
+    ) -> Response:
+        person = signed_in(request, "programme")
+        form = await form_of(request)
+        values = {"cancel-reason": str(form.get("cancel-reason", "")).strip()}
+        reply = await services.post(
+            "scheduling",
+            "/cancellations",
+            person,
+            lang_of(request),
+            {"gathering_id": str(gathering_id), "reason": values["cancel-reason"]},
+        )
+        if not reply.ok:
+            refusal = Refusal.of(reply)
+            return await programme_gathering_page(
+                request,
+                person,
+                round_id,
+                gathering_id,
+                values,
+                {("cancel-reason" if k == "reason" else k): v for k, v in refusal.fields.items()},
+                refusal.detail,
+                reply.status,
+            )
+        return redirect(
+            f"/programme/rounds/{round_id}/gatherings/{gathering_id}",
+            "gathering_cancelled",
+            request,
+        )
+
     @app.get("/programme/deliveries")
     async def deliveries(request: Request) -> Response:
         person = signed_in(request, "programme")
@@ -1391,6 +1518,10 @@ LABELS = {
     "early_reason": "early_reason",
     "withdraw-reason": "reason",
     "revoke-reason": "reason",
+    "move-reason": "move_reason",
+    "cancel-reason": "cancel_reason",
+    "start": "start_time",
+    "end": "end_time",
     "end-reason": "reason",
     "capacity-region": "region",
     "capacity-places": "capacity",

@@ -336,6 +336,20 @@ T: dict[str, tuple[str, str, str]] = {
         "The admission is revoked.",
     ),
     "waitlist_order": ("Venteliste", "Venteliste", "Wait-list"),
+    "move_reason": ("Begrunnelse for flyttingen", "Grunngiving for flyttinga", "Why it moves"),
+    "cancel_reason": (
+        "Begrunnelse for avlysningen",
+        "Grunngiving for avlysinga",
+        "Why it is cancelled",
+    ),
+    "reschedule": ("Flytt samlingen", "Flytt samlinga", "Move the gathering"),
+    "rescheduled": ("Samlingen er flyttet.", "Samlinga er flytta.", "The gathering is moved."),
+    "cancel_gathering": ("Avlys samlingen", "Avlys samlinga", "Cancel the gathering"),
+    "gathering_cancelled": (
+        "Samlingen er avlyst.",
+        "Samlinga er avlyst.",
+        "The gathering is cancelled.",
+    ),
     "change_capacity": ("Endre kapasitet", "Endre kapasitet", "Change capacity"),
     "places": ("Plasser", "Plassar", "Places"),
     "capacity_changed": (

@@ -324,6 +324,17 @@ async def journey(
     await programme.submit("Sett opp samlingen")
     await shows(programme, "Samlingen er satt opp.")
     await programme.check()
+    # Moved an hour later, from the samling's own page.
+    await p.get_by_role("link", name=title).click()
+    await p.wait_for_load_state()
+    await programme.check()
+    await p.get_by_label("Starter kl.").fill("11:00")
+    await p.get_by_label("Slutter kl.").fill("16:00")
+    await p.get_by_label("Begrunnelse for flyttingen").fill("Flyet lander senere.")
+    await programme.submit("Flytt samlingen")
+    await shows(programme, "Samlingen er flyttet.")
+    assert "kl. 11.00" in await p.locator("#gathering-when").inner_text()
+    await programme.check()
     await programme.goto("/programme/deliveries")
     await programme.shot("programme-deliveries")
 

@@ -474,6 +474,9 @@ ACCESS = {
     ("POST", "/programme/rounds/{round_id}/regions/{region}/semesters"): "programme",
     ("POST", "/programme/rounds/{round_id}/regions/{region}/gatherings"): "programme",
     ("GET", "/programme/deliveries"): "programme",
+    ("GET", "/programme/rounds/{round_id}/gatherings/{gathering_id}"): "programme",
+    ("POST", "/programme/rounds/{round_id}/gatherings/{gathering_id}/rescheduling"): "programme",
+    ("POST", "/programme/rounds/{round_id}/gatherings/{gathering_id}/cancellation"): "programme",
     ("GET", "/observer"): "observer",
 }
 
