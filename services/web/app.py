@@ -222,7 +222,7 @@ def create_app(
     def signed_in(request: Request, *roles: str) -> Person:
         person = person_of(request.state.session)
         if person is None:
-            raise PageError(401, "forbidden")
+            raise PageError(401, "sign_in_needed")
         if roles and person.role not in roles:
             raise PageError(403, "forbidden")
         return person

@@ -85,6 +85,11 @@ T: dict[str, tuple[str, str, str]] = {
         "Du har ikkje tilgang til denne sida.",
         "You do not have access to this page.",
     ),
+    "sign_in_needed": (
+        "Du må logge inn for å se denne siden.",
+        "Du må logge inn for å sjå denne sida.",
+        "Sign in to see this page.",
+    ),
     "not_found": ("Siden finnes ikke.", "Sida finst ikkje.", "The page does not exist."),
     "service_down": (
         "Tjenesten svarer ikke akkurat nå. Prøv igjen om litt; det du skrev, er tatt vare på.",

@@ -109,6 +109,9 @@ class RateLimit:
 
     def allow(self, key: str) -> bool:
         now = time.monotonic()
+        if len(self._seen) > 10_000:
+            # Many addresses or clients: forget those with nothing left in the window.
+            self._seen = {k: v for k, v in self._seen.items() if v and v[-1] > now - self.window_s}
         times = self._seen.setdefault(key, deque())
         while times and times[0] <= now - self.window_s:
             times.popleft()

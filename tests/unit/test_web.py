@@ -356,6 +356,28 @@ def test_a_refused_submission_keeps_the_group_and_points_at_the_field(
     assert draft["group"][0]["commits_to_gatherings"] is True
 
 
+def test_what_people_enter_is_shown_as_text_never_as_markup(
+    client: TestClient, mails: list[EmailMessage], fake: FakeServices
+) -> None:
+    fake.answers[("POST", "/interest-registrations")] = (
+        422,
+        {"detail": "Nei.", "field": "message", "errors": [{"field": "message", "reason": "nei"}]},
+    )
+    sign_in(client, mails, BOARD)
+    page = client.get("/board/rounds/2030/interest")
+    answer = client.post(
+        "/board/rounds/2030/interest",
+        data={"csrf": csrf(page), "message": "<script>alert(1)</script>", "contact-name": "K"},
+    )
+    assert "<script>alert(1)</script>" not in answer.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in answer.text
+
+
+def test_a_page_without_a_session_asks_to_sign_in(client: TestClient) -> None:
+    page = client.get("/board")
+    assert page.status_code == 401 and 'href="/sign-in"' in page.text
+
+
 def test_an_observer_sees_counts_only(
     client: TestClient, mails: list[EmailMessage], fake: FakeServices
 ) -> None:
