@@ -109,7 +109,8 @@ async def browser() -> AsyncIterator[Browser]:
     if not Path(CHROMIUM).exists():  # noqa: ASYNC240 (once, before the browser starts)
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make test does)")
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM)
+        # Norwegian browser chrome too (date fields as dd.mm.åååå in the screenshots).
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--lang=nb-NO"])
         yield launched
         await launched.close()
 
@@ -382,6 +383,14 @@ async def journey(
 
     assert await eventually(decision_mail, timeout=60, what="a mail to Bergen's group")
 
+    # Nynorsk, chosen once and kept from page to page.
+    await board.page.get_by_label("Språk").select_option("nn")
+    await board.submit("Velg")
+    assert await board.page.locator("html").get_attribute("lang") == "nn"
+    assert board.page.url == gathering_url  # back where the choice was made
+    await board.goto("/board")
+    assert "Fylkesavdelinga si side" in await board.page.locator("main h1").inner_text()
+
     # Another county's board is refused Vestland's pages and actions.
     other = await visitor(browser, web, javascript)
     await other.sign_in(sink, people.other_board)
@@ -394,7 +403,7 @@ async def journey(
     )
     assert posted.status == 403
     await board.goto(f"/board/rounds/{ROUND}/applications/{BERGEN}")
-    assert "tatt opp" in await board.page.locator("#application-status").inner_text()
+    assert "teken opp" in await board.page.locator("#application-status").inner_text()
 
 
 async def test_board_and_programme_journey_with_javascript(
