@@ -942,6 +942,12 @@ def create_app(
                 "counts": counts,
                 "applications": [a for a in applications if a["status"] != "draft"],
                 "drafts": [a for a in applications if a["status"] == "draft"],
+                # Per region, in the order they were wait-listed (the API gives no place
+                # number; registration promotes in that order).
+                "waiting": sorted(
+                    (a for a in applications if a["status"] == "waitlisted"),
+                    key=lambda a: (a["branch_name"], a["decided_at"] or ""),
+                ),
                 "counties": sorted(reference.counties.items(), key=lambda c: c[1]),
                 "branches": sorted(reference.branches.values(), key=lambda b: b.name),
                 "regions": [
