@@ -827,10 +827,17 @@ def create_app(
         for invitation in gathering.get("invitations", []):
             municipality = reference.municipalities.get(invitation["municipality_number"] or "")
             invitation["municipality_name"] = municipality.name if municipality else ""
+        begun = dt.datetime.fromisoformat(gathering["starts_at"]) <= dt.datetime.now(dt.UTC)
         return render(
             request,
             "board_gathering.html.j2",
-            {"round_id": round_id, "gathering": gathering, "general": general, "errors": {}},
+            {
+                "round_id": round_id,
+                "gathering": gathering,
+                "general": general,
+                "errors": {},
+                "begun": begun,
+            },
             status=status,
         )
 
@@ -838,6 +845,36 @@ def create_app(
     async def board_gathering(request: Request, round_id: str, gathering_id: uuid.UUID) -> Response:
         person = signed_in(request, "county_board")
         return await gathering_page(request, person, round_id, gathering_id)
+
+    @app.post("/board/rounds/{round_id}/gatherings/{gathering_id}/attendance")
+    async def record_attendance(
+        request: Request, round_id: str, gathering_id: uuid.UUID
+    ) -> Response:
+        person = signed_in(request, "county_board")
+        form = await form_of(request)
+        present = [str(v) for v in form.getlist("present")]
+        reply = await services.post(
+            "scheduling",
+            "/attendance",
+            person,
+            lang_of(request),
+            {
+                "gathering_id": str(gathering_id),
+                "region": person.branch,
+                # A person by id, a municipality invited as such by its number.
+                "present_persons": [v[2:] for v in present if v.startswith("p:")],
+                "present_municipalities": [v[2:] for v in present if v.startswith("m:")],
+            },
+        )
+        if not reply.ok:
+            if reply.status in (401, 403):
+                raise PageError(403, "forbidden", Refusal.of(reply).detail)
+            return await gathering_page(
+                request, person, round_id, gathering_id, Refusal.of(reply).detail, reply.status
+            )
+        return redirect(
+            f"/board/rounds/{round_id}/gatherings/{gathering_id}", "attendance_saved", request
+        )
 
     @app.post("/board/rounds/{round_id}/gatherings/{gathering_id}/rsvps")
     async def record_rsvp(request: Request, round_id: str, gathering_id: uuid.UUID) -> Response:

@@ -215,6 +215,17 @@ T: dict[str, tuple[str, str, str]] = {
     "answers": ("Svar", "Svar", "Answers"),
     "answer": ("Svar", "Svar", "Answer"),
     "save_answer": ("Lagre svaret", "Lagre svaret", "Save the answer"),
+    "record_attendance": ("Registrer oppmøte", "Registrer oppmøte", "Record attendance"),
+    "attendance_hint": (
+        "Kryss av for dem som møtte; de andre registreres som fraværende.",
+        "Kryss av for dei som møtte; dei andre vert registrerte som fråverande.",
+        "Tick those who came; the others are recorded absent.",
+    ),
+    "attendance_saved": (
+        "Oppmøtet er registrert.",
+        "Oppmøtet er registrert.",
+        "Attendance is recorded.",
+    ),
     "answer_saved": ("Svaret er lagret.", "Svaret er lagra.", "The answer is saved."),
     "confirmed": ("Påmeldt", "Påmeldt", "Confirmed"),
     "attended": ("Møtte", "Møtte", "Attended"),

@@ -378,6 +378,62 @@ def test_a_page_without_a_session_asks_to_sign_in(client: TestClient) -> None:
     assert page.status_code == 401 and 'href="/sign-in"' in page.text
 
 
+def test_a_board_records_who_came_to_a_gathering_that_has_begun(
+    client: TestClient, mails: list[EmailMessage], fake: FakeServices
+) -> None:
+    gathering = "5b7f7c1e-0d4e-4a57-9a59-2f1f0f4d8f10"
+    person = "0f5a2a3e-3b7e-4a4c-9a8e-6c1d2e3f4a5b"
+    fake.answers[("GET", f"/gatherings/{gathering}")] = (
+        200,
+        {
+            "gathering_id": gathering,
+            "region": "vestland",
+            "kind": "samling",
+            "title": "Samling 1",
+            "venue": {"name": "Grieghallen", "address": None},
+            "status": "scheduled",
+            "starts_at": "2026-01-12T10:00:00+01:00",
+            "ends_at": "2026-01-12T15:00:00+01:00",
+            "capacity": None,
+            "confirmed": 1,
+            "invitations": [
+                {
+                    "invitation_id": "1",
+                    "person_id": person,
+                    "municipality_number": "4601",
+                    "role": "kulturskole",
+                    "rsvp": "yes",
+                    "attended": None,
+                },
+                {
+                    "invitation_id": "2",
+                    "person_id": None,
+                    "municipality_number": "4627",
+                    "role": "municipality",
+                    "rsvp": None,
+                    "attended": None,
+                },
+            ],
+        },
+    )
+    fake.answers[("POST", "/attendance")] = (200, {})
+    sign_in(client, mails, BOARD)
+    page = client.get(f"/board/rounds/2030/gatherings/{gathering}")
+    assert "Registrer oppmøte" in page.text and "12. januar 2026 kl. 10.00" in page.text
+    done = client.post(
+        f"/board/rounds/2030/gatherings/{gathering}/attendance",
+        data={"csrf": csrf(page), "present": [f"p:{person}", "m:4627"]},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert fake.sent("/attendance")[-1] == {
+        "gathering_id": gathering,
+        "region": "vestland",
+        "present_persons": [person],
+        "present_municipalities": ["4627"],
+    }
+
+
 def test_an_observer_sees_counts_only(
     client: TestClient, mails: list[EmailMessage], fake: FakeServices
 ) -> None:
@@ -479,6 +535,7 @@ ACCESS = {
     ("POST", "/board/rounds/{round_id}/dialogue-requests"): "county_board",
     ("GET", "/board/rounds/{round_id}/gatherings/{gathering_id}"): "county_board",
     ("POST", "/board/rounds/{round_id}/gatherings/{gathering_id}/rsvps"): "county_board",
+    ("POST", "/board/rounds/{round_id}/gatherings/{gathering_id}/attendance"): "county_board",
     ("GET", "/programme"): "programme",
     ("POST", "/programme/rounds"): "programme",
     ("GET", "/programme/rounds/{round_id}"): "programme",
