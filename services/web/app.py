@@ -221,6 +221,12 @@ def create_app(
 
     def signed_in(request: Request, *roles: str) -> Person:
         person = person_of(request.state.session)
+        if person is not None and who_is(person.email) != person:
+            # No longer on the staff list or a board's contact (or moved): signed out now,
+            # not when the session would have run out.
+            request.state.session.clear()
+            request.state.session["csrf"] = new_csrf()
+            person = None
         if person is None:
             raise PageError(401, "sign_in_needed")
         if roles and person.role not in roles:

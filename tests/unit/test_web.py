@@ -247,6 +247,24 @@ def test_a_board_calls_the_services_as_its_own_board(
     assert fake.requests[-1].headers["accept-language"] == "nb"
 
 
+def test_a_person_taken_off_the_lists_is_signed_out_at_once(
+    fake: FakeServices, mails: list[EmailMessage]
+) -> None:
+    async def mailer(message: EmailMessage) -> None:
+        mails.append(message)
+
+    before = create_app(settings(), transport=httpx.MockTransport(fake.handler), mailer=mailer)
+    client = TestClient(before, base_url="https://testserver")
+    sign_in(client, mails, BOARD)
+    assert client.get("/board").status_code == 200
+    # The same secret, the board's contact gone: the cookie no longer names a known person.
+    after = create_app(
+        settings(board_contacts={}), transport=httpx.MockTransport(fake.handler), mailer=mailer
+    )
+    later = TestClient(after, base_url="https://testserver", cookies=client.cookies)
+    assert later.get("/board").status_code == 401
+
+
 def test_a_board_is_refused_another_countys_municipality(
     client: TestClient, mails: list[EmailMessage], fake: FakeServices
 ) -> None:
