@@ -561,7 +561,8 @@ def create_app(
             "themes": found["themes"],
             "development_areas": found["development_areas"],
             "own_development_areas": "\n".join(found["own_development_areas"]),
-            "group": [*group, {}],
+            # A free row to add one more; a kulturskole and a partner at least.
+            "group": [*group, {}] + [{}] * max(0, 1 - len(group)),
         }
 
     async def application_of(
@@ -647,6 +648,132 @@ def create_app(
             "group": group,
         }
 
+    def draft_body(
+        round_id: str, number: str, values: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[int, int]]:
+        """The draft command from the form's values, and each member's row on the form.
+
+        Rows left empty are not members; the row index is kept so that a reason the service
+        gives for `group.0` lands beside the right row."""
+        group: list[dict[str, Any]] = []
+        index_of: dict[int, int] = {}
+        for i, m in enumerate(values["group"]):
+            if not any(m.get(k) for k in ("name", "email", "phone", "organisation")):
+                continue
+            index_of[len(group)] = i
+            member: dict[str, Any] = {
+                "name": m["name"],
+                "email": m["email"],
+                "role": m["role"] or "annen",
+                "organisation": m["organisation"],
+                "commits_to_gatherings": m["commits"],
+                "language": "nb",
+            }
+            if m.get("phone"):
+                member["phone"] = m["phone"]
+            group.append(member)
+        body = {
+            "round_id": round_id,
+            "municipality_number": number,
+            "motivation": values.get("motivation", ""),
+            "co_creation_plan": values.get("co_creation_plan", ""),
+            "themes": values.get("themes", []),
+            "development_areas": values.get("development_areas", []),
+            # One a line, as the form asks.
+            "own_development_areas": [
+                line.strip()
+                for line in values.get("own_development_areas", "").splitlines()
+                if line.strip()
+            ],
+            "group": group,
+        }
+        return body, index_of
+
+    def mapped_errors(
+        errors: dict[str, str], index_of: dict[int, int], adopted: list[str]
+    ) -> dict[str, str]:
+        """The service's field names as the form's: `group-0-email` is row index_of[0]."""
+        mapped = {}
+        for key, reason in errors.items():
+            parts = key.split("-")
+            if len(parts) >= 3 and parts[0] == "group" and parts[1].isdigit():
+                parts[1] = str(index_of.get(int(parts[1]), int(parts[1])))
+            field = "-".join(parts)
+            if field == "development_areas" and not adopted:
+                field = "own_development_areas"  # the only areas field the form shows
+            mapped[field] = reason
+        return mapped
+
+    # One question per page, as Designsystemet advises for a long form: the same
+    # application in four steps, each saved as a draft before the next.
+    STEPS: dict[int, tuple[str, ...]] = {
+        1: ("motivation",),
+        2: ("themes", "development_areas", "own_development_areas"),
+        3: ("co_creation_plan",),
+        4: ("group",),
+    }
+
+    @app.get("/board/rounds/{round_id}/applications/{number}/steps/{step}")
+    async def application_step(request: Request, round_id: str, number: str, step: int) -> Response:
+        person = signed_in(request, "county_board")
+        name = own_municipality(person, number)
+        if step not in STEPS:
+            raise PageError(404, "not_found")
+        found = await application_of(person, request, round_id, number)
+        context = application_context(
+            round_id,
+            number,
+            name,
+            found,
+            application_values(found),
+            adopted=await adopted_areas(person, request, round_id),
+        )
+        return render(request, "board_application.html.j2", {**context, "step": step})
+
+    @app.post("/board/rounds/{round_id}/applications/{number}/steps/{step}")
+    async def save_step(request: Request, round_id: str, number: str, step: int) -> Response:
+        person = signed_in(request, "county_board")
+        name = own_municipality(person, number)
+        if step not in STEPS:
+            raise PageError(404, "not_found")
+        form = await form_of(request)
+        found = await application_of(person, request, round_id, number)
+        adopted = await adopted_areas(person, request, round_id)
+        # This step's answers over what the draft already holds: nothing else is lost.
+        posted = posted_application(form)
+        values = {**application_values(found), **{k: posted[k] for k in STEPS[step]}}
+        if form.get("action") == "add_member":
+            values["group"].append({})
+            context = application_context(round_id, number, name, found, values, adopted=adopted)
+            return render(request, "board_application.html.j2", {**context, "step": step})
+        body, index_of = draft_body(round_id, number, values)
+        reply = await services.post(
+            "registration", "/application-drafts", person, lang_of(request), body
+        )
+        if not reply.ok:
+            return refused(
+                request,
+                "board_application.html.j2",
+                reply,
+                lambda e, g: {
+                    **application_context(
+                        round_id,
+                        number,
+                        name,
+                        found,
+                        values,
+                        mapped_errors(e, index_of, adopted),
+                        g,
+                        adopted,
+                    ),
+                    "step": step,
+                },
+            )
+        base = f"/board/rounds/{round_id}/applications/{number}"
+        if step < max(STEPS):
+            return redirect(f"{base}/steps/{step + 1}", "saved", request)
+        return redirect(base, "saved", request)
+
     @app.post("/board/rounds/{round_id}/applications/{number}")
     async def save_application(request: Request, round_id: str, number: str) -> Response:
         person = signed_in(request, "county_board")
@@ -663,54 +790,19 @@ def create_app(
                 "board_application.html.j2",
                 application_context(round_id, number, name, found, values, adopted=adopted),
             )
-        # Rows left empty are not members; indexes are kept so a reason names the right row.
-        group: list[dict[str, Any]] = []
-        index_of: dict[int, int] = {}
-        for i, m in enumerate(values["group"]):
-            if not any(m[k] for k in ("name", "email", "phone", "organisation")):
-                continue
-            index_of[len(group)] = i
-            member: dict[str, Any] = {
-                "name": m["name"],
-                "email": m["email"],
-                "role": m["role"] or "annen",
-                "organisation": m["organisation"],
-                "commits_to_gatherings": m["commits"],
-                "language": "nb",
-            }
-            if m["phone"]:
-                member["phone"] = m["phone"]
-            group.append(member)
-        body = {
-            "round_id": round_id,
-            "municipality_number": number,
-            "motivation": values["motivation"],
-            "co_creation_plan": values["co_creation_plan"],
-            "themes": values["themes"],
-            "development_areas": values["development_areas"],
-            # One a line, as the form asks.
-            "own_development_areas": [
-                line.strip()
-                for line in values["own_development_areas"].splitlines()
-                if line.strip()
-            ],
-            "group": group,
-        }
+        body, index_of = draft_body(round_id, number, values)
         lang = lang_of(request)
 
         def context(errors: dict[str, str], general: str) -> dict[str, Any]:
-            # `group-0-email` of the service is the form's row index_of[0].
-            mapped = {}
-            for key, reason in errors.items():
-                parts = key.split("-")
-                if len(parts) >= 3 and parts[0] == "group" and parts[1].isdigit():
-                    parts[1] = str(index_of.get(int(parts[1]), int(parts[1])))
-                field = "-".join(parts)
-                if field == "development_areas" and not adopted:
-                    field = "own_development_areas"  # the only areas field the form shows
-                mapped[field] = reason
             return application_context(
-                round_id, number, name, None, values, mapped, general, adopted
+                round_id,
+                number,
+                name,
+                None,
+                values,
+                mapped_errors(errors, index_of, adopted),
+                general,
+                adopted,
             )
 
         reply = await services.post("registration", "/application-drafts", person, lang, body)

@@ -173,6 +173,14 @@ T: dict[str, tuple[str, str, str]] = {
     "role_sfo": ("SFO", "SFO", "After-school (SFO)"),
     "role_grunnskole": ("Skole", "Skule", "School"),
     "role_annen": ("Annen", "Annan", "Other"),
+    "step_of": ("Steg %d av %d", "Steg %d av %d", "Step %d of %d"),
+    "one_at_a_time": (
+        "Fyll ut ett spørsmål om gangen",
+        "Fyll ut eitt spørsmål om gongen",
+        "Fill it in one question at a time",
+    ),
+    "previous": ("Forrige", "Førre", "Previous"),
+    "save_and_go_on": ("Lagre og gå videre", "Lagre og gå vidare", "Save and go on"),
     "save_draft": ("Lagre utkast", "Lagre utkast", "Save draft"),
     "submit_application": ("Send inn søknaden", "Send inn søknaden", "Submit the application"),
     "submitted": (

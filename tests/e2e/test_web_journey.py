@@ -221,6 +221,44 @@ async def apply(board: Visitor, people: People, number: str, name: str) -> None:
     await board.check()
 
 
+async def apply_in_steps(board: Visitor, people: People, number: str, name: str) -> None:
+    """The same application one question at a time, each step saved before the next."""
+    page = board.page
+    await board.goto(f"/board/rounds/{ROUND}/applications/{number}/steps/1")
+    await shows(board, "Steg 1 av 4")
+    await page.get_by_label("Begrunnelse").fill(f"{name} vil lære av de andre kommunene.")
+    await board.submit("Lagre og gå videre")
+    await shows(board, "Steg 2 av 4")
+    await board.check()
+    await page.get_by_label("medvirkning", exact=True).check()
+    await page.get_by_label("Kommunens egne utviklingsområder").fill("Medvirkning i SFO")
+    await board.submit("Lagre og gå videre")
+    await shows(board, "Steg 3 av 4")
+    await board.check()
+    await page.get_by_label("Plan for samskaping").fill("Samarbeid med SFO-ene.")
+    await board.submit("Lagre og gå videre")
+    await shows(board, "Steg 4 av 4")
+    await board.check()
+    await fill_member(
+        page,
+        0,
+        f"Rektor {name}",
+        people.member(f"kulturskole-{number}"),
+        "kulturskole",
+        f"{name} kulturskole",
+    )
+    await fill_member(
+        page, 1, f"Leder {name}", people.member(f"sfo-{number}"), "sfo", f"{name} SFO"
+    )
+    await board.submit("Lagre og gå videre")
+    await shows(board, "Lagret.")
+    # Every step's answer is in the draft.
+    assert "lære av de andre" in await page.get_by_label("Begrunnelse").input_value()
+    assert await page.get_by_label("medvirkning", exact=True).is_checked()
+    assert await page.locator("#group-1-name").input_value() == f"Leder {name}"
+    await board.check()
+
+
 async def journey(
     browser: Browser,
     web: str,
@@ -257,7 +295,7 @@ async def journey(
 
     # Drafts before the window opens.
     await apply(board, people, BERGEN, "Bergen")
-    await apply(board, people, ASKOY, "Askøy")
+    await apply_in_steps(board, people, ASKOY, "Askøy")
 
     # Programme management opens Vestland's window.
     programme = await visitor(browser, web, javascript)

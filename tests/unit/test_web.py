@@ -452,6 +452,52 @@ def test_a_board_records_who_came_to_a_gathering_that_has_begun(
     }
 
 
+def test_an_application_one_question_at_a_time_keeps_the_other_answers(
+    client: TestClient, mails: list[EmailMessage], fake: FakeServices
+) -> None:
+    fake.answers[("GET", "/rounds/2030/development-areas")] = (200, [])
+    fake.answers[("GET", "/rounds/2030/applications/4601")] = (
+        200,
+        {
+            "status": "draft",
+            "motivation": "Vi vil.",
+            "co_creation_plan": "Plan.",
+            "themes": ["samskaping"],
+            "development_areas": [],
+            "own_development_areas": ["Dans"],
+            "group": [
+                {
+                    "name": "Liv",
+                    "email": "liv@example.no",
+                    "phone": None,
+                    "role": "kulturskole",
+                    "organisation": "Bergen kulturskole",
+                    "commits_to_gatherings": True,
+                }
+            ],
+            "decided_at": None,
+            "decided_by": None,
+            "decision_reason": None,
+        },
+    )
+    fake.answers[("POST", "/application-drafts")] = (200, {"status": "draft"})
+    sign_in(client, mails, BOARD)
+    page = client.get("/board/rounds/2030/applications/4601/steps/3")
+    assert "Steg 3 av 4" in page.text
+    assert 'id="co_creation_plan"' in page.text and 'id="motivation"' not in page.text
+    done = client.post(
+        "/board/rounds/2030/applications/4601/steps/3",
+        data={"csrf": csrf(page), "action": "save", "co_creation_plan": "Ny plan."},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"].endswith("/steps/4")
+    draft = fake.sent("/application-drafts")[-1]
+    assert draft["co_creation_plan"] == "Ny plan."
+    assert draft["motivation"] == "Vi vil." and draft["themes"] == ["samskaping"]
+    assert draft["own_development_areas"] == ["Dans"]
+    assert [m["name"] for m in draft["group"]] == ["Liv"]
+
+
 def test_an_observer_sees_counts_only(
     client: TestClient, mails: list[EmailMessage], fake: FakeServices
 ) -> None:
@@ -549,6 +595,8 @@ ACCESS = {
     ("GET", "/board/rounds/{round_id}/applications/{number}"): "county_board",
     ("POST", "/board/rounds/{round_id}/applications/{number}"): "county_board",
     ("POST", "/board/rounds/{round_id}/applications/{number}/withdrawal"): "county_board",
+    ("GET", "/board/rounds/{round_id}/applications/{number}/steps/{step}"): "county_board",
+    ("POST", "/board/rounds/{round_id}/applications/{number}/steps/{step}"): "county_board",
     ("GET", "/board/rounds/{round_id}/calendar"): "county_board",
     ("POST", "/board/rounds/{round_id}/dialogue-requests"): "county_board",
     ("GET", "/board/rounds/{round_id}/gatherings/{gathering_id}"): "county_board",
@@ -601,6 +649,7 @@ def test_without_a_session_every_role_page_is_refused(
         number="4601",
         region="vestland",
         gathering_id="5b7f7c1e-0d4e-4a57-9a59-2f1f0f4d8f10",
+        step="1",
     )
     answer = client.request(method, path, data={"csrf": csrf(page)})
     assert answer.status_code == 401
