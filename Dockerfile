@@ -2,7 +2,7 @@
 #   docker build -t kulturskole:0.1.0 \
 #     --build-arg VERSION=0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" \
 #     --build-arg SOURCE=https://git.example.org/kulturskole .
-#   docker run kulturskole python -m services.registration   (or .scheduling, .notification)
+#   docker run kulturskole python -m services.registration   (or .scheduling, .notification, .web)
 #   docker run kulturskole python deploy/setup.py            (topics, roles, migrations)
 #   docker run kulturskole kulturskole dlq list kulturskole.registration.commands
 # Nothing of the local demo is in it (deploy/local/demo.py stays in the repository).
@@ -27,6 +27,12 @@ COPY shared/ shared/
 COPY services/ services/
 RUN pip install --no-compile --no-deps -e /app
 
+# --- assets: Designsystemet's CSS for the web front, at package-lock.json's versions -----
+FROM node:22.12.0-bookworm-slim AS assets
+WORKDIR /web
+COPY services/web/package.json services/web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 # --- runtime: the virtualenv and the code, run as an unprivileged user -------------------
 FROM ${PYTHON_IMAGE} AS runtime
 ARG VERSION=0.1.0
@@ -43,18 +49,20 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     KS_REGISTRATION_HTTP_HOST=0.0.0.0 \
     KS_SCHEDULING_HTTP_HOST=0.0.0.0 \
-    KS_NOTIFICATION_HTTP_HOST=0.0.0.0
+    KS_NOTIFICATION_HTTP_HOST=0.0.0.0 \
+    KS_WEB_HTTP_HOST=0.0.0.0
 RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY pyproject.toml ./
 COPY shared/ shared/
 COPY services/ services/
+COPY --from=assets /web/node_modules services/web/node_modules
 COPY deploy/setup.py deploy/healthcheck.py deploy/
 # Byte-compile once here: the code is read-only for the user that runs it.
 RUN python -m compileall -q /opt/venv /app
 USER 10001:10001
-EXPOSE 8001 8002 8003
+EXPOSE 8001 8002 8003 8004
 # The service in process 1 answers /healthz (deploy/healthcheck.py); the set-up and CLI
 # commands have nothing to check. Kubernetes ignores this and uses the chart's probes.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

@@ -17,8 +17,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# The web front's Designsystemet CSS, from npm at the versions package-lock.json pins.
+WEB_ASSETS := services/web/node_modules/.package-lock.json
+$(WEB_ASSETS): services/web/package.json services/web/package-lock.json
+	cd services/web && npm ci --no-audit --no-fund --silent
+	touch $(WEB_ASSETS)
+
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
+
 ## up: Kafka, PostgreSQL, SMTP sink, the three services, and demo data
-up: $(STAMP)
+up: $(STAMP) $(WEB_ASSETS)
 	$(STACK) up --demo
 
 ## infra: Kafka, PostgreSQL and the SMTP sink only (what the tests need)
@@ -50,7 +61,7 @@ status: $(STAMP)
 	$(STACK) status
 
 ## test: the whole suite (unit, integration, end to end) against the real stack
-test: infra
+test: infra $(WEB_ASSETS) $(CHROMIUM)
 	eval "$$($(STACK) env)" && $(PY) -m pytest -p no:cacheprovider
 
 test-unit: $(STAMP)

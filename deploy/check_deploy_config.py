@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.catalog import SERVICES  # noqa: E402
+from services.web.settings import WebSettings  # noqa: E402
 from shared.messaging.kafka_client import KafkaClientSettings  # noqa: E402
 from shared.runtime.catalog import LocalInfra, ServiceDeclaration  # noqa: E402
 
@@ -38,6 +39,9 @@ SETUP_SETTINGS = {"KS_SETUP_PG_SUPERUSER_DSN", "KS_SETUP_SERVICES", "KS_SETUP_TI
 # Settings a deployment must give a service that declares them, besides those without a
 # default: without API tokens every HTTP command is refused.
 MUST_SET = {"api_tokens"}
+
+
+WEB_PREFIX = "KS_WEB_"
 
 
 def missing_settings(
@@ -54,6 +58,11 @@ def missing_settings(
 def unknown_settings(where: str, names: Iterable[str]) -> Iterator[str]:
     for name in names:
         if not name.startswith("KS_") or name in SETUP_SETTINGS:
+            continue
+        if name.startswith(WEB_PREFIX):
+            # The web front is no Kafka service of the catalog; its own settings class.
+            if name[len(WEB_PREFIX) :].lower() not in WebSettings.model_fields:
+                yield f"{where}: {name} is not a setting of the web front"
             continue
         owner = next((s for s in SERVICES if name.startswith(s.env_prefix.upper())), None)
         if owner is None:
@@ -135,6 +144,12 @@ def check_chart(path: Path) -> Iterator[str]:
         for key in d.get("data") or {}
     }
     for name, deployment in deployments.items():
+        if name == "web":
+            # The web front is not a catalog service: its command, and its settings only.
+            command = deployment["spec"]["template"]["spec"]["containers"][0]["command"]
+            if command != ["python", "-m", "services.web"]:
+                yield f"chart ({path.name}): web runs {command}"
+            continue
         if name not in catalog:
             yield f"chart ({path.name}): Deployment {name} is not in the catalog"
             continue

@@ -19,7 +19,7 @@ from pathlib import Path
 
 # Each service's default HTTP port (its settings' `http_port`); deploy/check_deploy_config.py
 # checks that these match the service catalog.
-DEFAULT_PORTS = {"registration": 8001, "scheduling": 8002, "notification": 8003}
+DEFAULT_PORTS = {"registration": 8001, "scheduling": 8002, "notification": 8003, "web": 8004}
 
 
 def service_of(cmdline: list[str]) -> str | None:

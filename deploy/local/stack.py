@@ -520,6 +520,54 @@ def start_services() -> None:
         wait_until(f"{service.name} to be ready", lambda port=port: healthy(port), 90)
 
 
+WEB_PORT = int(os.environ.get("KS_WEB_PORT", "8004"))
+
+
+def web_url() -> str:
+    return f"http://127.0.0.1:{WEB_PORT}"
+
+
+def start_web() -> None:
+    """The web front (services/web): not a Kafka service, it only calls the others' APIs."""
+    from services.web.local import local_env
+
+    if not (ROOT / "services" / "web" / "node_modules").is_dir():
+        # Designsystemet's CSS (`make up` installs it; a direct stack.py run may not have).
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--silent"],
+            cwd=ROOT / "services" / "web",
+            check=True,
+        )
+    if already_running("web", WEB_PORT, "KS_WEB_PORT") and healthy(WEB_PORT, "/healthz"):
+        log(f"web already runs on {web_url()}")
+        return
+    port = {s.name: PORTS.service(s) for s in catalog()}
+    env = local_env(
+        port=WEB_PORT,
+        registration=f"http://127.0.0.1:{port['registration']}",
+        scheduling=f"http://127.0.0.1:{port['scheduling']}",
+        notification=f"http://127.0.0.1:{port['notification']}",
+        smtp_host="127.0.0.1",
+        smtp_port=PORTS.smtp,
+    )
+    spawn("web", [PYTHON, "-m", "services.web"], env)
+    wait_until("web to be ready", lambda: healthy(WEB_PORT), 60)
+
+
+def print_web_links() -> None:
+    """The web front's address and sign-in links for the demo's people."""
+    from services.web.local import LOCAL_STAFF, sign_in_links
+    from services.web.settings import WebSettings
+
+    ttl = int(WebSettings.model_fields["sign_in_link_ttl_s"].default)
+    people = [*LOCAL_STAFF, "leder.vestland@example.no", "leder.trondelag@example.no"]
+    print()
+    print(f"web front: {web_url()}/  (sign in with one of these addresses; the link is mailed)")
+    print(f"sign-in links, each valid once for {ttl // 60} minutes:")
+    for email, link in sign_in_links(web_url(), people, ttl).items():
+        print(f"  {email:<42} {link}")
+
+
 def load_demo_data() -> None:
     subprocess.run(
         [
@@ -610,6 +658,8 @@ def status(*, services: bool = True) -> int:
         rows.append(
             (service.name, f"http://127.0.0.1:{port} (docs /docs, /asyncapi)", healthy(port))
         )
+    if services:
+        rows.append(("web", f"{web_url()}/ (sign in: {web_url()}/sign-in)", healthy(WEB_PORT)))
     for name, where, up in rows:
         print(f"{name:<13} {'up  ' if up else 'down'}  {where}")
     print(f"state and logs: {STATE}")
@@ -617,6 +667,7 @@ def status(*, services: bool = True) -> int:
 
 
 def down() -> None:
+    stop("web")
     for name in names(catalog()):
         stop(name)
     stop("smtp-sink")
@@ -647,10 +698,14 @@ def main() -> int:
     infra()
     if args.command == "up":
         start_services()
+        start_web()
         if args.demo:
             load_demo_data()
     print()
-    return status(services=args.command == "up")
+    code = status(services=args.command == "up")
+    if args.command == "up":
+        print_web_links()
+    return code
 
 
 if __name__ == "__main__":
