@@ -549,6 +549,8 @@ def start_web() -> None:
         notification=f"http://127.0.0.1:{port['notification']}",
         smtp_host="127.0.0.1",
         smtp_port=PORTS.smtp,
+        # The services take person tokens signed with it: a decision records who made it.
+        person_token_secret=LOCAL_PERSON_TOKEN_SECRET,
     )
     spawn("web", [PYTHON, "-m", "services.web"], env)
     wait_until("web to be ready", lambda: healthy(WEB_PORT), 60)

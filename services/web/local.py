@@ -63,9 +63,12 @@ def local_env(
     smtp_port: int,
     staff: Mapping[str, Mapping[str, str]] | None = None,
     board_contacts: Mapping[str, Mapping[str, str]] | None = None,
+    person_token_secret: str = "",
 ) -> dict[str, str]:
-    """`KS_WEB_*` environment variables for a local run on `port`."""
+    """`KS_WEB_*` environment variables for a local run on `port`; with
+    `person_token_secret` (the services' own), it calls them with person tokens."""
     return {
+        "KS_WEB_PERSON_TOKEN_SECRET": person_token_secret,
         "KS_WEB_HTTP_PORT": str(port),
         "KS_WEB_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "KS_WEB_REGISTRATION_URL": registration,

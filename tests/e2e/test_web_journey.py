@@ -22,21 +22,24 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from services.web.local import local_env
+from shared.runtime.catalog import Catalog, find, names
 from shared.testing.fixtures import (
     ROOT,
     Endpoints,
     ServiceProcesses,
     SinkClient,
+    TestDatabase,
     eventually,
     free_port,
 )
-from tests.e2e.conftest import round_known
+from tests.e2e.conftest import PROGRAMME, prepare, round_known
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -74,6 +77,34 @@ def people() -> People:
     return People()
 
 
+# The services and the web front share it: each call carries a token for the person.
+PERSON_TOKEN_SECRET = "journey-person-token-secret"
+
+
+@pytest.fixture
+def services(
+    endpoints: Endpoints,
+    database: TestDatabase,
+    topic_prefix: str,
+    logs_dir: Path,
+    catalog: Catalog,
+) -> Iterator[ServiceProcesses]:
+    """All the services as processes, taking person tokens signed with the journey's secret."""
+    overrides = {
+        service: {f"{find(catalog, service).env_prefix}PERSON_TOKEN_SECRET": PERSON_TOKEN_SECRET}
+        for service in names(catalog)
+    }
+    procs = ServiceProcesses(
+        endpoints, database, topic_prefix, logs_dir, catalog, overrides=overrides
+    )
+    try:
+        procs.start()
+        prepare(procs.url("registration"))
+        yield procs
+    finally:
+        procs.stop_all()
+
+
 @pytest.fixture
 def web(services: ServiceProcesses, endpoints: Endpoints, people: People) -> Iterator[str]:
     """The web front as a process beside the services, stopped with them."""
@@ -90,6 +121,7 @@ def web(services: ServiceProcesses, endpoints: Endpoints, people: People) -> Ite
             people.board: {"name": "Styret i Vestland", "branch": "vestland"},
             people.other_board: {"name": "Styret i Agder", "branch": "agder"},
         },
+        person_token_secret=PERSON_TOKEN_SECRET,
     )
     log = open(services.logs / "web.log", "ab")
     services.ports["web"] = port
@@ -328,6 +360,11 @@ async def journey(
         await programme.submit("Fatt vedtak")
         await shows(programme, "Vedtaket er registrert.")
         await programme.check()
+    # The services learnt who decided: the person signed in, not a shared token's name.
+    async with httpx.AsyncClient(base_url=services.url("registration"), timeout=30) as api:
+        found = await api.get(f"/rounds/{ROUND}/applications/{BERGEN}", headers=PROGRAMME)
+    assert found.status_code == 200, found.text
+    assert found.json()["decided_by"] == "Kari Programleder"
 
     # Capacity, a later deadline, the participants export and the attendance page.
     await programme.goto(f"/programme/rounds/{ROUND}")
