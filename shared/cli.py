@@ -867,18 +867,27 @@ def _add_kafka_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     _add_kafka_options(acls, admin=True)
 
 
-def _kafka_acls(args: argparse.Namespace) -> int:
-    from aiokafka.errors import KafkaError
-
+def _chosen_services(args: argparse.Namespace, command: str) -> list[Any] | None:
+    """The catalog's services named by `--service` (all when none is named); None, said on
+    stderr, when a name is not in the catalog."""
     from shared.runtime.catalog import find, load
-    from shared.runtime.kafka_access import AclError, catalog_acls, create_acls
 
     services = load(args.catalog)
     try:
-        chosen = [find(services, name) for name in args.service] if args.service else services
+        return [find(services, name) for name in args.service] if args.service else list(services)
     except LookupError as error:
-        print(f"kafka: {error}", file=sys.stderr)
-        return 2
+        print(f"{command}: {error}", file=sys.stderr)
+        return None
+
+
+def _kafka_acls(args: argparse.Namespace) -> int:
+    from aiokafka.errors import KafkaError
+
+    from shared.runtime.kafka_access import AclError, catalog_acls, create_acls
+
+    chosen = _chosen_services(args, "kafka")
+    if chosen is None:
+        return EXIT_USAGE
     if "{service}" not in args.principal and len(chosen) > 1:
         print(
             "kafka: --principal must contain {service} (one principal per service)", file=sys.stderr
@@ -989,13 +998,9 @@ def _migrations_status(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from shared.db.migrations import migration_states
-    from shared.runtime.catalog import find, load
 
-    services = load(args.catalog)
-    try:
-        chosen = [find(services, name) for name in args.service] if args.service else services
-    except LookupError as error:
-        print(f"migrations: {error}", file=sys.stderr)
+    chosen = _chosen_services(args, "migrations")
+    if chosen is None:
         return EXIT_USAGE
     if args.dsn and len(chosen) != 1:
         print("migrations: --dsn goes with exactly one --service", file=sys.stderr)
