@@ -425,7 +425,6 @@ async def journey(
     assert "tatt opp" in await board.page.locator("#application-status").inner_text()
     await board.goto(f"/board/rounds/{ROUND}/calendar")
     assert title in await board.page.locator("main").inner_text()
-    await board.shot("board-calendar")
 
     # A dialogmøte asked for from the calendar.
     await board.page.get_by_label("Tema for møtet").fill("Oppstart i Askøy")
@@ -499,6 +498,7 @@ async def journey(
     shown = await board.page.locator("#gatherings").inner_text()
     assert supervision in shown and "Dialogmøte: Oppstart i Askøy" in shown
     assert f"10. februar {ROUND} kl. 13.00" in shown
+    await board.shot("board-calendar")
 
     # The samling's invitations (Bergen's kommunegruppe, once scheduling has the admission),
     # and an answer recorded for one of them.
