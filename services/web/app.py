@@ -1608,6 +1608,253 @@ def create_app(
             request,
         )
 
+    # --- veiledning and dialogmøter ----------------------------------------------------------
+
+    def posted_times(values: dict[str, str], lang: str) -> tuple[dict[str, str], dict[str, str]]:
+        """The day and times (Europe/Oslo) as the services take them, or the fields wrong."""
+        try:
+            day = dt.date.fromisoformat(values["day"])
+            starts = dt.datetime.combine(day, dt.time.fromisoformat(values["start"]), i18n.OSLO)
+            ends = dt.datetime.combine(day, dt.time.fromisoformat(values["end"]), i18n.OSLO)
+        except ValueError:
+            return {}, {"day": i18n.t("day_and_times", lang)}
+        if ends <= starts:
+            return {}, {"end": i18n.t("end_after_start", lang)}
+        return {"starts_at": starts.isoformat(), "ends_at": ends.isoformat()}, {}
+
+    def posted_venue(values: dict[str, str]) -> dict[str, Any]:
+        return {
+            "name": values["venue-name"],
+            "address": values["venue-address"] or None,
+            "digital_link": values["venue-digital_link"] or None,
+        }
+
+    # A meeting's refusal by the service's field, as the form's input; the rest is the
+    # form's general message (the request itself, the body as a whole).
+    MEETING_FIELDS = {
+        "starts_at": "day",
+        "ends_at": "end",
+        "venue": "venue-address",
+        "venue-name": "venue-name",
+        "venue-address": "venue-address",
+        "venue-digital_link": "venue-digital_link",
+        "municipality_number": "municipality_number",
+        "supervisor_id": "supervisor_id",
+        "title": "title",
+        "also_invite": "also_invite",
+    }
+
+    def meeting_errors(refusal: Refusal) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        for key, reason in refusal.fields.items():
+            own = field_id(key)
+            own = MEETING_FIELDS.get(own) or MEETING_FIELDS.get(own.split("-")[0], "")
+            if own:
+                errors.setdefault(own, reason)
+        return errors
+
+    MEETING_INPUTS = ("day", "start", "end", "title", "venue-name", "venue-address")
+
+    async def supervision_page(
+        request: Request,
+        person: Person,
+        round_id: str,
+        region: str,
+        values: dict[str, Any] | None = None,
+        errors: dict[str, str] | None = None,
+        general: str = "",
+        status: int = 200,
+    ) -> Response:
+        branch = reference.branches.get(region)
+        if branch is None:
+            raise PageError(404, "not_found")
+        calendar = await read(
+            "scheduling", f"/rounds/{round_id}/regions/{region}/calendar", person, request
+        )
+        admitted = await read(
+            "registration",
+            f"/rounds/{round_id}/applications",
+            person,
+            request,
+            branch=region,
+            status="admitted",
+        )
+        return render(
+            request,
+            "programme_supervision.html.j2",
+            {
+                "round_id": round_id,
+                "region": branch,
+                "calendar": calendar,
+                "detail_base": f"/programme/rounds/{round_id}/gatherings",
+                # Picked by name; the service takes the number.
+                "municipalities": sorted(
+                    (a["municipality_number"], a["municipality_name"]) for a in admitted
+                ),
+                "values": values or {},
+                "errors": errors or {},
+                "general": general,
+            },
+            status=status,
+        )
+
+    @app.get("/programme/rounds/{round_id}/regions/{region}/supervisions")
+    async def supervisions(request: Request, round_id: str, region: str) -> Response:
+        person = signed_in(request, "programme")
+        return await supervision_page(request, person, round_id, region)
+
+    @app.post("/programme/rounds/{round_id}/regions/{region}/supervisions")
+    async def book_supervision(request: Request, round_id: str, region: str) -> Response:
+        person = signed_in(request, "programme")
+        form = await form_of(request)
+        values = {
+            k: str(form.get(k, "")).strip()
+            for k in (*MEETING_INPUTS, "venue-digital_link", "municipality_number", "supervisor_id")
+        }
+        lang = lang_of(request)
+        times, errors = posted_times(values, lang)
+        if errors:
+            return await supervision_page(
+                request, person, round_id, region, values, errors, "", 422
+            )
+        reply = await services.post(
+            "scheduling",
+            "/supervisions",
+            person,
+            lang,
+            {
+                "round_id": round_id,
+                "municipality_number": values["municipality_number"],
+                "supervisor_id": values["supervisor_id"],
+                # Left empty: the service's own title, «Veiledning».
+                **({"title": values["title"]} if values["title"] else {}),
+                "venue": posted_venue(values),
+                **times,
+            },
+        )
+        if not reply.ok:
+            if reply.status in (401, 403):
+                raise PageError(403, "forbidden", Refusal.of(reply).detail)
+            refusal = Refusal.of(reply)
+            return await supervision_page(
+                request,
+                person,
+                round_id,
+                region,
+                values,
+                meeting_errors(refusal),
+                refusal.detail,
+                reply.status,
+            )
+        return redirect(
+            f"/programme/rounds/{round_id}/regions/{region}/supervisions",
+            "supervision_booked",
+            request,
+        )
+
+    def dialogue_rows(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for row in found:
+            branch = reference.branches.get(row["region"])
+            row["region_name"] = branch.name if branch else row["region"]
+        return found
+
+    @app.get("/programme/rounds/{round_id}/dialogue-requests")
+    async def dialogue_requests(request: Request, round_id: str) -> Response:
+        person = signed_in(request, "programme")
+        found = await read("scheduling", f"/rounds/{round_id}/dialogue-requests", person, request)
+        rows = dialogue_rows(found)
+        return render(
+            request,
+            "programme_dialogue_requests.html.j2",
+            {
+                "round_id": round_id,
+                "open": [r for r in rows if not r.get("gathering_id")],
+                "answered": [r for r in rows if r.get("gathering_id")],
+            },
+        )
+
+    async def dialogue_page(
+        request: Request,
+        person: Person,
+        round_id: str,
+        request_id: uuid.UUID,
+        values: dict[str, Any] | None = None,
+        errors: dict[str, str] | None = None,
+        general: str = "",
+        status: int = 200,
+    ) -> Response:
+        found = await read("scheduling", f"/rounds/{round_id}/dialogue-requests", person, request)
+        wanted = [r for r in dialogue_rows(found) if r["id"] == str(request_id)]
+        if not wanted:
+            raise PageError(404, "not_found")
+        asked = wanted[0]
+        shown = {
+            "day": (asked["wished_dates"] or [""])[0],
+            "start": "10:00",
+            "end": "12:00",
+            "also_invite": [],
+            **(values or {}),
+        }
+        return render(
+            request,
+            "programme_dialogue_meeting.html.j2",
+            {
+                "round_id": round_id,
+                "asked": asked,
+                "municipalities": branch_municipalities(asked["region"]),
+                "values": shown,
+                "errors": errors or {},
+                "general": general,
+            },
+            status=status,
+        )
+
+    @app.get("/programme/rounds/{round_id}/dialogue-requests/{request_id}")
+    async def dialogue_request(request: Request, round_id: str, request_id: uuid.UUID) -> Response:
+        person = signed_in(request, "programme")
+        return await dialogue_page(request, person, round_id, request_id)
+
+    @app.post("/programme/rounds/{round_id}/dialogue-requests/{request_id}/meeting")
+    async def schedule_dialogue(request: Request, round_id: str, request_id: uuid.UUID) -> Response:
+        person = signed_in(request, "programme")
+        form = await form_of(request)
+        values: dict[str, Any] = {
+            k: str(form.get(k, "")).strip() for k in (*MEETING_INPUTS, "venue-digital_link")
+        }
+        values["also_invite"] = [str(n) for n in form.getlist("also_invite")]
+        lang = lang_of(request)
+        times, errors = posted_times(values, lang)
+        if errors:
+            return await dialogue_page(
+                request, person, round_id, request_id, values, errors, "", 422
+            )
+        body: dict[str, Any] = {
+            "request_id": str(request_id),
+            "venue": posted_venue(values),
+            "also_invite": values["also_invite"],
+            **times,
+        }
+        if values["title"]:
+            body["title"] = values["title"]
+        reply = await services.post("scheduling", "/dialogue-meetings", person, lang, body)
+        if not reply.ok:
+            if reply.status in (401, 403):
+                raise PageError(403, "forbidden", Refusal.of(reply).detail)
+            refusal = Refusal.of(reply)
+            return await dialogue_page(
+                request,
+                person,
+                round_id,
+                request_id,
+                values,
+                meeting_errors(refusal),
+                refusal.detail,
+                reply.status,
+            )
+        return redirect(
+            f"/programme/rounds/{round_id}/dialogue-requests", "dialogue_scheduled", request
+        )
+
     @app.get("/programme/deliveries")
     async def deliveries(request: Request) -> Response:
         person = signed_in(request, "programme")
@@ -1682,6 +1929,10 @@ LABELS = {
     "day": "day",
     "starts_at": "day",
     "ends_at": "end_time",
+    "municipality_number": "municipality",
+    "supervisor_id": "supervisor",
+    "venue-digital_link": "digital_link",
+    "also_invite": "also_invite",
 }
 
 

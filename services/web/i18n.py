@@ -404,6 +404,92 @@ T: dict[str, tuple[str, str, str]] = {
     "recorded": ("Registrert", "Registrert", "Recorded"),
     "rate": ("Andel", "Del", "Rate"),
     "back": ("Tilbake", "Tilbake", "Back"),
+    "day_and_times": (
+        "Oppgi dag, starttid og sluttid.",
+        "Oppgi dag, starttid og sluttid.",
+        "Give the day, the start and the end.",
+    ),
+    "end_after_start": (
+        "Må være etter starttiden.",
+        "Må vere etter starttida.",
+        "Must be after the start.",
+    ),
+    "book_supervision": ("Book veiledning", "Book rettleiing", "Book supervision"),
+    "supervision_intro": (
+        "Veiledning av én kommune som er tatt opp. Den vises i regionens kalender for "
+        "programledelsen og fylkesavdelingen.",
+        "Rettleiing av éin kommune som er teken opp. Ho blir vist i regionen sin kalender for "
+        "programleiinga og fylkesavdelinga.",
+        "Supervision of one admitted municipality. It shows in the region's calendar for "
+        "programme management and the county board.",
+    ),
+    "no_admitted": (
+        "Ingen kommuner i regionen er tatt opp ennå.",
+        "Ingen kommunar i regionen er tekne opp enno.",
+        "No municipality of the region is admitted yet.",
+    ),
+    "supervisor": ("Veileder (id)", "Rettleiar (id)", "Supervisor (id)"),
+    "supervisor_hint": (
+        "En id dere velger, uten navn: bokstaver, tall, punktum, _ og -.",
+        "Ein id de vel, utan namn: bokstavar, tal, punktum, _ og -.",
+        "An id of your choosing, no name: letters, digits, full stop, _ and -.",
+    ),
+    "title_optional": ("Tittel (valgfritt)", "Tittel (valfritt)", "Title (optional)"),
+    "digital_link": (
+        "Lenke til digitalt møte",
+        "Lenkje til digitalt møte",
+        "Link to a digital meeting",
+    ),
+    "venue_hint": (
+        "Oppgi adresse, lenke til digitalt møte eller begge.",
+        "Oppgi adresse, lenkje til digitalt møte eller begge.",
+        "Give an address, a link to a digital meeting, or both.",
+    ),
+    "supervision_booked": (
+        "Veiledningen er booket.",
+        "Rettleiinga er booka.",
+        "The supervision is booked.",
+    ),
+    "dialogue_requests": (
+        "Forespørsler om dialogmøte",
+        "Førespurnader om dialogmøte",
+        "Dialogue meeting requests",
+    ),
+    "open_requests": ("Ubesvarte", "Ikkje svarte", "Not yet answered"),
+    "answered_requests": ("Besvarte", "Svarte", "Answered"),
+    "no_open_requests": (
+        "Ingen forespørsler venter på svar.",
+        "Ingen førespurnader ventar på svar.",
+        "No request waits for an answer.",
+    ),
+    "origin": ("Fra", "Frå", "From"),
+    "origin_board": ("fylkesavdelingen", "fylkesavdelinga", "the county board"),
+    "origin_programme": ("programledelsen", "programleiinga", "programme management"),
+    "requested_by": ("Bedt om av", "Bede om av", "Asked by"),
+    "requested_at": ("Sendt", "Send", "Sent"),
+    "wished": ("Ønskede datoer", "Ønskte datoar", "Wished dates"),
+    "answer_request": ("Sett opp møtet", "Set opp møtet", "Schedule the meeting"),
+    "the_meeting": ("Møtet", "Møtet", "The meeting"),
+    "schedule_dialogue": (
+        "Sett opp dialogmøtet",
+        "Set opp dialogmøtet",
+        "Schedule the dialogue meeting",
+    ),
+    "also_invite": (
+        "Inviter også kommuner (valgfritt)",
+        "Inviter også kommunar (valfritt)",
+        "Also invite municipalities (optional)",
+    ),
+    "also_invite_hint": (
+        "Fylkesstyret inviteres alltid.",
+        "Fylkesstyret blir alltid invitert.",
+        "The county board is always invited.",
+    ),
+    "dialogue_scheduled": (
+        "Dialogmøtet er satt opp.",
+        "Dialogmøtet er sett opp.",
+        "The dialogue meeting is scheduled.",
+    ),
 }
 
 

@@ -4,8 +4,9 @@ services as processes, on the real Kafka, PostgreSQL and SMTP sink.
 A county board signs in with the link from the mail sink, registers interest and saves and
 submits applications with their kommunegrupper; programme management signs in, opens the
 county's window, admits one municipality and wait-lists another, plans a semester and
-schedules a samling on a suggested date; the board sees the decisions and the samling in its
-calendar, and the decision mails arrive. The same with JavaScript off. axe-core finds no
+schedules a samling on a suggested date, books veiledning for the admitted municipality and
+answers the board's dialogmøte request; the board sees the decisions, the samling, the
+veiledning and the dialogmøte in its calendar, and the decision mails arrive. The same with JavaScript off. axe-core finds no
 violation on any page of the journey; a board is refused another county's pages and actions.
 """
 
@@ -424,13 +425,80 @@ async def journey(
     assert "tatt opp" in await board.page.locator("#application-status").inner_text()
     await board.goto(f"/board/rounds/{ROUND}/calendar")
     assert title in await board.page.locator("main").inner_text()
-    await board.shot("board-calendar")
 
     # A dialogmøte asked for from the calendar.
     await board.page.get_by_label("Tema for møtet").fill("Oppstart i Askøy")
     await board.submit("Be om et dialogmøte")
     await shows(board, "Forespørselen er sendt.")
     await board.check()
+
+    # Programme management books veiledning for Bergen, from the round's overview.
+    await programme.goto(f"/programme/rounds/{ROUND}")
+    await p.get_by_role("link", name="Book veiledning \u2013 Vestland").click()
+    await p.wait_for_load_state()
+    await programme.check()
+    supervision = f"Veiledning {people.tag}"
+    supervisor = f"veileder-{people.tag}"
+
+    async def book(start: str, end: str) -> str:
+        await p.get_by_label("Kommune", exact=True).select_option(label="Bergen")
+        await p.get_by_label("Veileder (id)").fill(supervisor)
+        await p.get_by_label("Dag", exact=True).fill(f"{ROUND}-03-11")
+        await p.get_by_label("Starter kl.").fill(start)
+        await p.get_by_label("Slutter kl.").fill(end)
+        await p.get_by_label("Tittel (valgfritt)").fill(supervision)
+        await p.get_by_label("Sted", exact=True).fill("Bergen rådhus")
+        await p.get_by_label("Lenke til digitalt møte").fill("https://mote.example.no/bergen")
+        await programme.submit("Book veiledning")
+        return await p.locator("main").inner_text()
+
+    async def booked() -> bool:
+        # Scheduling learns of Bergen's admission from registration's events: until then
+        # it refuses the booking, and the form says so.
+        if "Veiledningen er booket." in await book("10:00", "12:00"):
+            return True
+        await programme.goto(f"/programme/rounds/{ROUND}/regions/vestland/supervisions")
+        return False
+
+    await eventually(booked, timeout=60, what="the veiledning booked for Bergen")
+    await programme.check()
+    assert supervision in await p.locator("#gatherings").inner_text()
+    # The same supervisor an hour later overlaps: refused beside the day, the input kept.
+    await book("11:00", "13:00")
+    await p.locator("#day-error").wait_for()
+    assert "Veilederen er allerede booket" in await p.locator("#day-error").inner_text()
+    assert await p.get_by_label("Veileder (id)").input_value() == supervisor
+    assert await p.get_by_label("Starter kl.").input_value() == "11:00"
+    await programme.check()
+    await programme.shot("programme-supervision")
+
+    # ... and answers the board's request with a dialogmøte, Askøy invited as well.
+    await programme.goto(f"/programme/rounds/{ROUND}")
+    await p.get_by_role("link", name="Forespørsler om dialogmøte").click()
+    await p.wait_for_load_state()
+    await programme.check()
+    assert "Styret i Vestland" in await p.locator("#open-requests").inner_text()
+    await p.get_by_role("link", name="Oppstart i Askøy \u2013 Sett opp møtet").click()
+    await p.wait_for_load_state()
+    await programme.check()
+    await p.get_by_label("Dag", exact=True).fill(f"{ROUND}-02-10")
+    await p.get_by_label("Starter kl.").fill("13:00")
+    await p.get_by_label("Slutter kl.").fill("14:30")
+    await p.get_by_label("Sted", exact=True).fill("Fylkeshuset")
+    await p.get_by_label("Adresse", exact=True).fill("Agnes Mowinckels gate 5, Bergen")
+    await p.get_by_label("Askøy", exact=True).check()
+    await programme.shot("programme-dialogue-meeting")
+    await programme.submit("Sett opp dialogmøtet")
+    await shows(programme, "Dialogmøtet er satt opp.")
+    assert "Oppstart i Askøy" in await p.locator("#answered-requests").inner_text()
+    await programme.check()
+
+    # The board sees both in its region's calendar.
+    await board.goto(f"/board/rounds/{ROUND}/calendar")
+    shown = await board.page.locator("#gatherings").inner_text()
+    assert supervision in shown and "Dialogmøte: Oppstart i Askøy" in shown
+    assert f"10. februar {ROUND} kl. 13.00" in shown
+    await board.shot("board-calendar")
 
     # The samling's invitations (Bergen's kommunegruppe, once scheduling has the admission),
     # and an answer recorded for one of them.

@@ -571,6 +571,155 @@ def test_dates_are_written_the_norwegian_way() -> None:
     assert format_datetime("2027-07-12T09:00:00+00:00", "nb") == "12. juli 2027 kl. 11.00"
 
 
+CALENDAR = {"round_id": "2030", "region": "vestland", "semesters": [], "gatherings": []}
+REQUEST = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+
+
+def test_programme_management_books_veiledning_for_an_admitted_municipality_by_name(
+    client: TestClient, mails: list[EmailMessage], fake: FakeServices
+) -> None:
+    fake.answers[("GET", "/rounds/2030/regions/vestland/calendar")] = (200, CALENDAR)
+    fake.answers[("GET", "/rounds/2030/applications")] = (
+        200,
+        [{"municipality_number": "4601", "municipality_name": "Bergen", "status": "admitted"}],
+    )
+    fake.answers[("POST", "/supervisions")] = (201, {"gathering_id": REQUEST})
+    sign_in(client, mails, PROGRAMME)
+    page = client.get("/programme/rounds/2030/regions/vestland/supervisions")
+    assert page.status_code == 200
+    assert '<option value="4601" >Bergen</option>' in page.text
+    asked = [r for r in fake.requests if r.url.path == "/rounds/2030/applications"][-1]
+    assert (asked.url.params["branch"], asked.url.params["status"]) == ("vestland", "admitted")
+    done = client.post(
+        "/programme/rounds/2030/regions/vestland/supervisions",
+        data={
+            "csrf": csrf(page),
+            "municipality_number": "4601",
+            "supervisor_id": "veileder-1",
+            "day": "2030-03-12",
+            "start": "10:00",
+            "end": "12:00",
+            "venue-name": "Rådhuset",
+            "venue-address": "",
+            "venue-digital_link": "https://meet.example.no/bergen",
+        },
+    )
+    assert done.status_code == 200 and "Veiledningen er booket." in done.text
+    assert fake.sent("/supervisions")[-1] == {
+        "round_id": "2030",
+        "municipality_number": "4601",
+        "supervisor_id": "veileder-1",
+        "venue": {
+            "name": "Rådhuset",
+            "address": None,
+            "digital_link": "https://meet.example.no/bergen",
+        },
+        # Europe/Oslo: winter time in March.
+        "starts_at": "2030-03-12T10:00:00+01:00",
+        "ends_at": "2030-03-12T12:00:00+01:00",
+    }
+
+
+def test_a_supervisor_already_booked_is_shown_beside_the_day_with_the_input_kept(
+    client: TestClient, mails: list[EmailMessage], fake: FakeServices
+) -> None:
+    fake.answers[("GET", "/rounds/2030/regions/vestland/calendar")] = (200, CALENDAR)
+    fake.answers[("GET", "/rounds/2030/applications")] = (
+        200,
+        [{"municipality_number": "4601", "municipality_name": "Bergen", "status": "admitted"}],
+    )
+    fake.answers[("POST", "/supervisions")] = (
+        409,
+        {
+            "type": "urn:kulturskole:problem:supervisor-booked",
+            "detail": "Veilederen er allerede booket 12.03.2030 kl. 09:00\u201311:00.",
+            "field": "starts_at",
+        },
+    )
+    sign_in(client, mails, PROGRAMME)
+    page = client.get("/programme/rounds/2030/regions/vestland/supervisions")
+    form = {
+        "csrf": csrf(page),
+        "municipality_number": "4601",
+        "supervisor_id": "veileder-1",
+        "day": "2030-03-12",
+        "start": "10:00",
+        "end": "12:00",
+        "venue-name": "Rådhuset",
+        "venue-address": "Rådhusgaten 10, Bergen",
+    }
+    answer = client.post("/programme/rounds/2030/regions/vestland/supervisions", data=form)
+    assert answer.status_code == 409
+    assert 'href="#day">Dag: Veilederen er allerede booket' in answer.text
+    assert 'id="day-error"' in answer.text
+    assert 'value="veileder-1"' in answer.text and 'value="Rådhusgaten 10, Bergen"' in answer.text
+    # An end before the start is asked for again before any service is called.
+    calls = len(fake.sent("/supervisions"))
+    again = client.post(
+        "/programme/rounds/2030/regions/vestland/supervisions", data={**form, "end": "09:00"}
+    )
+    assert again.status_code == 422 and "Må være etter starttiden." in again.text
+    assert len(fake.sent("/supervisions")) == calls
+
+
+def test_programme_management_answers_a_dialogue_request(
+    client: TestClient, mails: list[EmailMessage], fake: FakeServices
+) -> None:
+    asked = {
+        "id": REQUEST,
+        "round_id": "2030",
+        "region": "vestland",
+        "topic": "Oppstart i Askøy",
+        "wished_dates": ["2030-02-04", "2030-02-05"],
+        "requested_at": "2030-01-10T09:00:00+00:00",
+        "gathering_id": None,
+        "origin": "board",
+        "requested_by": "Styret i Vestland",
+    }
+    fake.answers[("GET", "/rounds/2030/dialogue-requests")] = (200, [asked])
+    fake.answers[("POST", "/dialogue-meetings")] = (
+        422,
+        {
+            "detail": "Kontroller disse feltene: venue: en venue trenger adresse eller lenke",
+            "errors": [{"field": "venue", "reason": "trenger adresse eller lenke"}],
+        },
+    )
+    sign_in(client, mails, PROGRAMME)
+    listing = client.get("/programme/rounds/2030/dialogue-requests")
+    assert "Oppstart i Askøy" in listing.text and "4. februar 2030" in listing.text
+    assert "fylkesavdelingen (Styret i Vestland)" in listing.text
+    page = client.get(f"/programme/rounds/2030/dialogue-requests/{REQUEST}")
+    assert page.status_code == 200 and 'value="2030-02-04"' in page.text  # the first wish
+    form = {
+        "csrf": csrf(page),
+        "day": "2030-02-04",
+        "start": "13:00",
+        "end": "14:30",
+        "venue-name": "Fylkeshuset",
+        "also_invite": ["4627"],
+    }
+    url = f"/programme/rounds/2030/dialogue-requests/{REQUEST}/meeting"
+    refused = client.post(url, data=form)
+    assert refused.status_code == 422
+    assert 'href="#venue-address">Adresse: trenger adresse eller lenke' in refused.text
+    assert 'value="Fylkeshuset"' in refused.text
+    assert re.search(r'id="m-4627" name="also_invite" value="4627"\s+checked', refused.text)
+    fake.answers[("POST", "/dialogue-meetings")] = (201, {"request_id": REQUEST})
+    done = client.post(url, data={**form, "venue-address": "Agnes Mowinckels gate 5"})
+    assert done.status_code == 200 and "Dialogmøtet er satt opp." in done.text
+    assert fake.sent("/dialogue-meetings")[-1] == {
+        "request_id": REQUEST,
+        "venue": {
+            "name": "Fylkeshuset",
+            "address": "Agnes Mowinckels gate 5",
+            "digital_link": None,
+        },
+        "also_invite": ["4627"],
+        "starts_at": "2030-02-04T13:00:00+01:00",
+        "ends_at": "2030-02-04T14:30:00+01:00",
+    }
+
+
 def test_service_field_paths_become_form_ids() -> None:
     assert field_id("contact.email") == "contact-email"
     assert field_id("group.0.role") == "group-0-role"
@@ -619,6 +768,11 @@ ACCESS = {
     ("POST", "/programme/rounds/{round_id}/regions/{region}/semesters"): "programme",
     ("POST", "/programme/rounds/{round_id}/regions/{region}/gatherings"): "programme",
     ("GET", "/programme/deliveries"): "programme",
+    ("GET", "/programme/rounds/{round_id}/regions/{region}/supervisions"): "programme",
+    ("POST", "/programme/rounds/{round_id}/regions/{region}/supervisions"): "programme",
+    ("GET", "/programme/rounds/{round_id}/dialogue-requests"): "programme",
+    ("GET", "/programme/rounds/{round_id}/dialogue-requests/{request_id}"): "programme",
+    ("POST", "/programme/rounds/{round_id}/dialogue-requests/{request_id}/meeting"): "programme",
     ("GET", "/programme/rounds/{round_id}/gatherings/{gathering_id}"): "programme",
     ("POST", "/programme/rounds/{round_id}/gatherings/{gathering_id}/rescheduling"): "programme",
     ("POST", "/programme/rounds/{round_id}/gatherings/{gathering_id}/cancellation"): "programme",
@@ -650,6 +804,7 @@ def test_without_a_session_every_role_page_is_refused(
         region="vestland",
         gathering_id="5b7f7c1e-0d4e-4a57-9a59-2f1f0f4d8f10",
         step="1",
+        request_id=REQUEST,
     )
     answer = client.request(method, path, data={"csrf": csrf(page)})
     assert answer.status_code == 401
