@@ -435,9 +435,10 @@ def _dlq_redrive(args: argparse.Namespace, target: _Target) -> int:
     ]
     if filters.narrows:
         passed.append(f"{found.unmatched} not matching the filters")
-    summary = (
-        f"{len(found.chosen)} dead letter(s) from {dlq} to {', '.join(found.targets) or '-'}"
-        + (f" (passed over: {', '.join(passed)})" if args.all else "")
+    # Where they go, once there are any: their original topics.
+    towards = f" to {', '.join(found.targets)}" if found.targets else ""
+    summary = f"{len(found.chosen)} dead letter(s) from {dlq}{towards}" + (
+        f" (passed over: {', '.join(passed)})" if args.all else ""
     )
     if args.dry_run:
         for letter in found.chosen:
