@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+import uvloop
+
 from bench.report import RESULTS, summary, write_json
 from bench.run import Options, Scenario, run
 
@@ -65,6 +67,14 @@ def parse(argv: list[str]) -> Options:
     )
     parser.add_argument("--no-bare", action="store_true", help="skip the bare chain and sender")
     parser.add_argument(
+        "--event-loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="the loop the benchmark's own clients and yardsticks run on; the services' is "
+        "their KS_<SERVICE>_EVENT_LOOP (both uvloop by default, so the bare chain is measured "
+        "on the loop the services run on)",
+    )
+    parser.add_argument(
         "--smtp-connections",
         type=int,
         default=None,
@@ -114,6 +124,7 @@ def parse(argv: list[str]) -> Options:
         results=args.results,
         per_message_limit=args.per_message_limit,
         smtp=_host_port(args.smtp) if args.smtp else None,
+        event_loop=args.event_loop,
     )
     return options
 
@@ -123,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     # A new topic's first produce meets a leader election now and then; aiokafka retries it.
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     options = parse(sys.argv[1:] if argv is None else argv)
-    report = asyncio.run(run(options))
+    report = (uvloop.run if options.event_loop == "uvloop" else asyncio.run)(run(options))
     path = write_json(report, options.results or RESULTS)
     print(summary(report))
     print(f"JSON: {path}")

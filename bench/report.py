@@ -132,6 +132,8 @@ def summary(report: dict[str, Any]) -> str:
         f"Machine: {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, "
         f"load average {m['load_average']} before, {m.get('load_average_after', '-')} after",
         f"SMTP server: {report['smtp_server']}",
+        f"Event loop of the benchmark's clients: {report.get('event_loop', 'asyncio')} "
+        "(the services': their KS_<SERVICE>_EVENT_LOOP, uvloop by default)",
         "",
     ]
     widths = [16, 10, 10, 10, 10, 10]

@@ -12,4 +12,5 @@ uvicorn.run(
     port=settings.http_port,
     log_config=None,
     proxy_headers=True,
+    loop=settings.event_loop,
 )

@@ -7,7 +7,7 @@ mailed one-time link, and holds who they are in a signed session cookie.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +21,8 @@ class WebSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8004
     log_level: str = "INFO"
+    # As the services' (shared/runtime/settings.py): uvloop, or asyncio's own loop.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # Where people reach it (the sign-in links in mails point here).
     public_url: str = "http://127.0.0.1:8004"
     registration_url: str = "http://127.0.0.1:8001"

@@ -367,4 +367,5 @@ def run(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None:
         port=settings.http_port,
         log_config=None,
         access_log=False,
+        loop=settings.event_loop,
     )
