@@ -40,9 +40,9 @@ log = logging.getLogger(__name__)
 # A batch smaller than a full one waits up to this long for one more fetch to join it (the
 # default of `consume_linger_ms`). Under load a fetch is at hand and nothing waits; at a few
 # hundred records a second, batches of one or two records each paid a transaction's fixed
-# round trips (begin, inbox, outbox, commit). The figures that chose 3 ms, and later 10, are
-# in docs/performance.md (seventh and tenth rounds).
-LINGER_MS = 10
+# round trips (begin, inbox, outbox, commit). The figures that chose 3 ms, later 10 and then
+# 20, are in docs/performance.md (seventh, tenth and eleventh rounds).
+LINGER_MS = 20
 
 Escapes = dict[tuple[str, int, int], int]  # (topic, partition, offset) -> times it escaped
 Fetched = Mapping[TopicPartition, Sequence[ConsumerRecord[Any, Any]]]
