@@ -64,7 +64,7 @@ class ServiceSettings(KafkaClientSettings):
     # (shared/messaging/consuming.py); the outbox relay, woken by a commit, waits this long
     # for more commits' rows before it reads (0: at once). Longer: fewer transactions, offset
     # commits and relay rounds per message at low rates, for that much latency per hop.
-    # 20 and 10 cost a command at 200/s 12-19 % less CPU than 10 and 5, which took a tenth off
+    # 20 and 10 cost a command at 200/s 6-19 % less CPU than 10 and 5, which took a tenth off
     # 3 and 0 (docs/performance.md, tenth and eleventh rounds).
     consume_linger_ms: float = Field(default=20, ge=0, le=1000)
     relay_linger_ms: float = Field(default=10, ge=0, le=1000)
