@@ -31,6 +31,7 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from icalendar import Calendar
 
 from services.notification.adapters import repository
+from services.notification.adapters.mailer import _event as sent_event
 from services.notification.app import create_app, local_tokens
 from services.notification.domain.messages import PlannedMail
 from services.notification.settings import NotificationSettings
@@ -964,5 +965,69 @@ async def test_a_dead_workers_claims_are_due_again_at_once_a_live_ones_are_not(
         [again] = await repository.claim_due(pool, **claim, worker=2)
         assert again.address == "x@example.no"
         await pool.release(second)
+    finally:
+        await pool.close()
+
+
+async def test_a_worker_whose_session_ended_claims_nothing_under_its_old_key(
+    database: TestDatabase,
+) -> None:
+    # After a database restart a worker's pool reconnects on its own, but its lock is gone:
+    # a claim under that key would be anybody's at once, and its mail sent twice.
+    pool = await migrated_pool(
+        database.dsns["notification"], "notification", NOTIFICATION_MIGRATIONS
+    )
+    try:
+        mail = PlannedMail("mailbox:x", "waitlisted", {}, address="x@example.no", language="nb")
+        async with pool.acquire() as conn, conn.transaction():
+            await repository.plan_deliveries(conn, event_id="e1", mails=[mail])
+        claim = {"limit": 10, "lease_s": 300, "reply_to_wait_s": 0}
+        async with pool.acquire() as session:
+            await repository.hold_worker_lock(session, 3)
+            await session.close()
+        assert await repository.claim_due(pool, **claim, worker=3) == []
+        async with pool.acquire() as live:
+            await repository.hold_worker_lock(live, 4)
+            claimed = await repository.claim_due(pool, **claim, worker=4)
+        assert [m.address for m in claimed] == ["x@example.no"]
+    finally:
+        await pool.close()
+
+
+async def test_a_mail_marked_by_two_workers_is_sent_once_with_one_event(
+    database: TestDatabase,
+) -> None:
+    # Two workers sent the same mail (one's claim was taken over): the second to mark it
+    # changes nothing, queues no second event, and its other mails are marked with it.
+    pool = await migrated_pool(
+        database.dsns["notification"], "notification", NOTIFICATION_MIGRATIONS
+    )
+    try:
+        mails = [
+            PlannedMail(f"mailbox:{n}", "waitlisted", {}, address=f"{n}@example.no", language="nb")
+            for n in ("a", "b")
+        ]
+        async with pool.acquire() as conn, conn.transaction():
+            await repository.plan_deliveries(conn, event_id="e1", mails=mails)
+        async with pool.acquire() as session:
+            await repository.hold_worker_lock(session, 5)
+            claimed = await repository.claim_due(
+                pool, limit=10, lease_s=300, reply_to_wait_s=0, worker=5
+            )
+        first, second = sorted(claimed, key=lambda m: m.address)
+
+        async with pool.acquire() as conn:
+            await repository.mark_sent(conn, [first.id], [sent_event(first, "")])
+            await repository.mark_sent(
+                conn, [first.id, second.id], [sent_event(first, ""), sent_event(second, "")]
+            )
+            await repository.mark_failed(conn, [(first.id, "550 late refusal")], [])
+        statuses = {
+            r["id"]: (r["status"], r["attempts"])
+            for r in await pool.fetch("SELECT id, status, attempts FROM deliveries")
+        }
+        assert statuses == {first.id: ("sent", 1), second.id: ("sent", 1)}
+        queued = Counter(r["event_id"] for r in await pool.fetch("SELECT event_id FROM outbox"))
+        assert queued == {str(uuid.uuid5(m.id, "sent")): 1 for m in (first, second)}
     finally:
         await pool.close()

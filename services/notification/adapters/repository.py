@@ -678,6 +678,7 @@ WITH alive AS (
             OR d.claimed_by IS NULL OR d.claimed_by NOT IN (SELECT key FROM alive)))
       )
       AND coalesce(d.address, r.email, s.email) IS NOT NULL
+      AND $4 IN (SELECT key FROM alive)
       AND (d.reply_to_person_id IS NULL OR rt.email IS NOT NULL
            OR d.created_at < now() - make_interval(secs => $3))
     ORDER BY d.next_attempt_at
@@ -706,7 +707,8 @@ async def claim_due(
     reply_to_wait_s: float,
     worker: int,
 ) -> list[Claimed]:
-    """Claim due mails whose address is known for the worker `worker` (whose lock is held):
+    """Claim due mails whose address is known for the worker `worker`, whose lock must be held
+    (under a key nobody holds it claims nothing: such a claim would be anybody's at once):
     claimed, they are nobody else's until marked, until that worker is gone (its lock with
     it), or until the lease runs out; then they are due again.
 
@@ -752,12 +754,16 @@ async def mark_sent(
     *,
     wake_relay: bool = True,
 ) -> None:
-    """Sent, with the notification-sent events in the outbox: one statement, so it is atomic
-    in the caller's transaction or without one. `wake_relay=False`: the caller wakes the
-    relay itself (`wake(conn, OUTBOX)`).
+    """Sent, with the notification-sent events in the outbox (`events[i]` is `ids[i]`'s): one
+    statement, so it is atomic in the caller's transaction or without one. `wake_relay=False`:
+    the caller wakes the relay itself (`wake(conn, OUTBOX)`).
 
-    Only rows still 'sending' count: an erasure meanwhile has cancelled and scrubbed its row.
-    An owed notice to a person erased before it went out keeps nothing of theirs."""
+    Only rows still 'sending' count, and only their events are queued: a mail another worker
+    has marked meanwhile (its claim was taken over) is left as it is, and its event is not
+    queued twice; an erasure meanwhile has cancelled and scrubbed its row. An owed notice to a
+    person erased before it went out keeps nothing of theirs."""
+    if len(ids) != len(events):
+        raise ValueError(f"{len(ids)} mails and {len(events)} events to mark")
     await conn.execute(
         "WITH sent AS ("
         " UPDATE deliveries SET status = 'sent', sent_at = now(), attempts = attempts + 1,"
@@ -766,11 +772,12 @@ async def mark_sent(
         "   THEN '{}'::jsonb ELSE context END,"
         " address = CASE WHEN person_id IN (SELECT person_id FROM erased_persons)"
         "   THEN NULL ELSE address END"
-        f" WHERE id = ANY($1::uuid[]) AND {_STILL_SENDING})"
+        f" WHERE id = ANY($1::uuid[]) AND {_STILL_SENDING} RETURNING id)"
         " INSERT INTO outbox (event_id, topic, key, headers, payload)"
-        " SELECT event_id, topic, key, headers::jsonb, payload"
-        " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[])"
-        " AS e(event_id, topic, key, headers, payload)",
+        " SELECT e.event_id, e.topic, e.key, e.headers::jsonb, e.payload"
+        " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[])"
+        " AS e(delivery_id, event_id, topic, key, headers, payload)"
+        " WHERE e.delivery_id IN (SELECT id FROM sent)",
         list(ids),
         *_outbox_columns(events),
     )
@@ -796,14 +803,23 @@ async def mark_failed(
     failures: Sequence[tuple[uuid.UUID, str]],
     events: Sequence[tuple[str, Envelope]],
 ) -> None:
-    """Failed for good (a refusal, a broken template): the reason kept without addresses."""
-    await conn.executemany(
-        "UPDATE deliveries SET status = 'failed', failed_at = now(), attempts = attempts + 1,"
-        f" last_error = $2 WHERE id = $1 AND {_STILL_SENDING}",
-        [(delivery_id, redact(reason)[:REASON_LIMIT]) for delivery_id, reason in failures],
+    """Failed for good (a refusal, a broken template): the reason kept without addresses.
+    `events[i]`, if given, is `failures[i]`'s, queued only if its row was still 'sending'."""
+    if events and len(events) != len(failures):
+        raise ValueError(f"{len(failures)} mails and {len(events)} events to mark")
+    rows = await conn.fetch(
+        "UPDATE deliveries d SET status = 'failed', failed_at = now(),"
+        " attempts = d.attempts + 1, last_error = f.reason"
+        " FROM unnest($1::uuid[], $2::text[]) AS f(id, reason)"
+        f" WHERE d.id = f.id AND {_STILL_SENDING} RETURNING d.id",
+        [delivery_id for delivery_id, _ in failures],
+        [redact(reason)[:REASON_LIMIT] for _, reason in failures],
     )
-    await _scrub_erased(conn, [delivery_id for delivery_id, _ in failures])
-    await _to_outbox(conn, events)
+    failed = {row["id"] for row in rows}
+    await _scrub_erased(conn, list(failed))
+    await _to_outbox(
+        conn, [event for (id_, _), event in zip(failures, events, strict=False) if id_ in failed]
+    )
 
 
 async def retry_later(

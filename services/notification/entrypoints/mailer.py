@@ -60,7 +60,11 @@ async def mail_worker(runtime: Runtime) -> None:
                 )
                 await listener.add_listener(repository.DELIVERIES_CHANNEL, lambda *_: wake.set())
                 # This worker's claims live as long as this session's lock (a new key for a
-                # new session: claims of one that broke off are due again).
+                # new session: claims of one that broke off are due again). When the session
+                # ends (the database restarted), the round ends too: claiming on under a key
+                # nobody holds would hand each claim to the next claim, this worker's or
+                # another's, while its mail is still on the wire.
+                listener.add_termination_listener(lambda _: wake.set())
                 worker = secrets.randbelow(2**31 - 1) + 1
                 await repository.hold_worker_lock(listener, worker)
                 attempt = 0
@@ -69,7 +73,9 @@ async def mail_worker(runtime: Runtime) -> None:
                     settings.database_url, repository.DELIVERIES_CHANNEL, wake.set
                 )
                 with here:
-                    await _send_continuously(mailing, templates, smtp, wake, worker=worker)
+                    await _send_continuously(
+                        mailing, templates, smtp, wake, worker=worker, session=listener
+                    )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -90,7 +96,13 @@ async def mail_worker(runtime: Runtime) -> None:
 
 
 async def _send_continuously(
-    runtime: Runtime, templates: Templates, smtp: SmtpPool, wake: asyncio.Event, *, worker: int
+    runtime: Runtime,
+    templates: Templates,
+    smtp: SmtpPool,
+    wake: asyncio.Event,
+    *,
+    worker: int,
+    session: asyncpg.Connection,
 ) -> None:
     """Claim in parts of a quarter batch while earlier parts are on the wire, up to a batch in
     flight: the connections do not idle while a batch waits for its slowest mail, and a mail
@@ -98,8 +110,9 @@ async def _send_continuously(
 
     With nothing in flight a wake-up claims at once; with parts in flight the next claim waits
     for one of them to end, so that under load a claim takes what came meanwhile instead of
-    each planned mail costing a claim of its own. Returns only by an error (of a part: the
-    others are stopped, their mails are leased and due again after the worker's session ends).
+    each planned mail costing a claim of its own. Returns only by an error: of a part, or the
+    end of `session`, which holds the worker's lock. The parts in flight are let finish (their
+    marks wait for the database), so that what the server took is marked, not sent again.
     """
     settings = runtime.settings
     assert isinstance(settings, NotificationSettings)
@@ -109,6 +122,8 @@ async def _send_continuously(
     try:
         while True:
             wake.clear()
+            if session.is_closed():
+                raise ConnectionError("the mail worker's database session ended")
             room = settings.mail_batch_size - sum(flying.values())
             if room > 0:
                 limit = min(part, room)
@@ -130,8 +145,20 @@ async def _send_continuously(
             for task in [t for t in flying if t.done()]:
                 del flying[task]
                 task.result()  # a part that failed ends the round
+    except Exception:
+        await _finish(flying)
+        raise
     finally:
         for task in flying:
             task.cancel()
         await asyncio.gather(*flying, return_exceptions=True)
         await marker.close()
+
+
+async def _finish(flying: dict[asyncio.Task[None], int]) -> None:
+    """Let the parts in flight end on their own after another part failed or the session
+    ended: each marks what the server took, waiting for the database if it is away."""
+    ended = await asyncio.gather(*flying, return_exceptions=True)
+    for error in ended:
+        if isinstance(error, Exception):
+            log.warning("a part of the mail round failed as it ended", exc_info=error)
