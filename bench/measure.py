@@ -52,6 +52,10 @@ class Figures:
     # What was done more than once: a command with more than one event, an event with more
     # than its mails planned or sent.
     repeated: dict[str, int] = field(default_factory=dict)
+    # The slowest 1 % end to end, slowest first: when each was due (seconds into the run) and
+    # its stages, which tells a few stalls (slow commands due close together) from a tail
+    # spread over the run.
+    slowest: list[dict[str, float]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +77,7 @@ class Figures:
             },
             "missing": self.missing,
             "repeated": self.repeated,
+            "slowest": self.slowest,
         }
 
 
@@ -89,6 +94,7 @@ async def collect(
 
     event_of: dict[str, str] = {}  # event id -> command id
     event_published: dict[str, float] = {}
+    stages: dict[str, dict[str, float]] = {}  # command id -> its slowest share of each stage
     registration, waits, starts, event_done = [], [], [], []
     events_of_command = Counter(row["cause"] for row in events if row["cause"] in published)
     for row in events:
@@ -99,6 +105,7 @@ async def collect(
         event_published[row["event_id"]] = row["published_at"].timestamp()
         sent = published[command]
         registration.append((row["published_at"].timestamp() - sent) * 1000)
+        stages[command] = {"registration_ms": registration[-1]}
         waits.append((row["created_at"].timestamp() - sent) * 1000)
         starts.append(sent)
         event_done.append(row["published_at"].timestamp())
@@ -115,10 +122,23 @@ async def collect(
         mail.append((row["sent_at"] - row["created_at"]).total_seconds() * 1000)
         planned.append(row["created_at"].timestamp())
         planning.append((row["created_at"].timestamp() - event_published[row["event_id"]]) * 1000)
+        share = stages[command]
+        share["planning_ms"] = max(share.get("planning_ms", planning[-1]), planning[-1])
+        share["mail_ms"] = max(share.get("mail_ms", mail[-1]), mail[-1])
         mail_done.append(row["sent_at"].timestamp())
 
     complete = {c: max(t) for c, t in accepted.items() if len(t) >= mails_per_command}
     end_to_end = [(done - published[c]) * 1000 for c, done in complete.items()]
+    first = min(published.values(), default=0.0)
+    slowest = sorted(complete, key=lambda c: complete[c] - published[c], reverse=True)
+    slow = [
+        {
+            "due_s": round(published[c] - first, 3),
+            "end_to_end_ms": round((complete[c] - published[c]) * 1000, 1),
+            **{k: round(v, 1) for k, v in stages[c].items()},
+        }
+        for c in slowest[: max(1, len(slowest) // 100)]
+    ]
     sent_count = sum(len(t) for t in accepted.values())
     return Figures(
         commands=len(published),
@@ -146,4 +166,5 @@ async def collect(
                 n > mails_per_command for n in sent_of_event.values()
             ),
         },
+        slowest=slow,
     )

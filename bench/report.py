@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,8 @@ def summary(report: dict[str, Any]) -> str:
                     widths,
                 )
             )
+        if s["mode"] == "open" and f.get("slowest"):
+            lines.append("   " + _slowest(f["slowest"]))
         lines.append(_row(["throughput /s", "overall", "steady", "seconds", "", "items"], widths))
         for label, key in (
             ("registration", "registration_stage_commands"),
@@ -301,3 +304,18 @@ def summary(report: dict[str, Any]) -> str:
         lines.append("")
     lines += comparisons(report)
     return "\n".join(lines)
+
+
+def _slowest(slow: list[dict[str, float]]) -> str:
+    """Where the slowest 1 % came from: due in how many separate seconds of the run (few means
+    stalls, many a spread tail), and which stage was the largest share of each."""
+    seconds = Counter(int(c["due_s"]) for c in slow)
+    busiest, most = seconds.most_common(1)[0]
+    largest = Counter(
+        max(("registration", "planning", "mail"), key=lambda k: c.get(f"{k}_ms", 0.0)) for c in slow
+    )
+    stages = ", ".join(f"{k} {n}" for k, n in largest.most_common())
+    return (
+        f"slowest 1 % ({len(slow)}): due in {len(seconds)} separate seconds "
+        f"({most} in second {busiest}); largest stage: {stages}"
+    )
