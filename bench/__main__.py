@@ -65,6 +65,13 @@ def parse(argv: list[str]) -> Options:
         default=float(os.environ.get("BENCH_SECONDS", "30")),
         help="open loop: how long to offer (env BENCH_SECONDS)",
     )
+    parser.add_argument(
+        "--warm-up",
+        type=float,
+        default=float(os.environ.get("BENCH_WARM_UP", "3")),
+        help="open loop: seconds of the same load offered before the measured part, not counted"
+        " (env BENCH_WARM_UP; 0: none)",
+    )
     parser.add_argument("--no-bare", action="store_true", help="skip the bare chain and sender")
     parser.add_argument(
         "--event-loop",
@@ -125,6 +132,7 @@ def parse(argv: list[str]) -> Options:
         per_message_limit=args.per_message_limit,
         smtp=_host_port(args.smtp) if args.smtp else None,
         event_loop=args.event_loop,
+        warm_up_s=args.warm_up,
     )
     return options
 

@@ -82,6 +82,9 @@ WHERE datname = current_database() AND pid <> pg_backend_pid()
 """
 
 
+COUNTED = ("mails_sent", "dead_letters")  # counted from `count_from_here`
+
+
 @dataclass
 class Monitor:
     bootstrap: Kafka  # a connection, or a PLAINTEXT bootstrap string
@@ -100,6 +103,9 @@ class Monitor:
     # seconds when the clock started (0.0 for one that connected later) and when last seen.
     _backends_at_start: dict[int, float] = field(default_factory=dict)
     _backends_seen: dict[int, float] = field(default_factory=dict)
+    # Mails sent and dead letters before the measured part (a warm-up's): samples count from
+    # these.
+    _before: dict[str, int] = field(default_factory=dict)
 
     async def __aenter__(self) -> Monitor:
         self._admin = AIOKafkaAdminClient(**client_kwargs(self.bootstrap))
@@ -111,6 +117,12 @@ class Monitor:
         self._known: dict[str, list[TopicPartition]] = {}
         self._started = time.time()
         return self
+
+    async def count_from_here(self) -> None:
+        """From now on the samples count mails sent and dead letters from what there is now."""
+        self._before = {}
+        now = await self.sample()
+        self._before = {key: int(now[key]) for key in COUNTED}
 
     def start(self) -> None:
         """Sample every `interval_s` from now on; `t` counts from here."""
@@ -218,7 +230,7 @@ class Monitor:
             used = cpu_seconds(pid) if _is_postgres(pid) else None
             if used is not None:
                 self._backends_seen[pid] = used
-        return {
+        found = {
             "t": round(time.time() - self._started, 2),
             "published": self.published(),
             **{f"lag_{group.name}": await self.lag(group) for group in self.groups},
@@ -231,6 +243,9 @@ class Monitor:
                 for name, pid in self.pids.items()
             },
         }
+        for key, before in self._before.items():
+            found[key] -= before
+        return found
 
 
 def _round(value: float | None) -> float | None:

@@ -153,6 +153,11 @@ def summary(report: dict[str, Any]) -> str:
                 if s["mode"] == "open"
                 else ""
             )
+            + (
+                f", after a warm-up of {s['warm_up_commands']:,} commands not counted"
+                if s.get("warm_up_commands")
+                else ""
+            )
         )
         lines.append(_row(["latency ms", "p50", "p95", "p99", "max", "count"], widths))
         for label, key in (
