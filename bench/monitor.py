@@ -43,10 +43,17 @@ def cpu_seconds(pid: int) -> float | None:
 
 def machine_cpu_seconds() -> float:
     """CPU time the whole machine has been busy so far, all cores together (/proc/stat)."""
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (
-        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
-    )
+    user, nice, system, _idle, _iowait, irq, softirq, steal = _proc_stat()
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def stolen_cpu_seconds() -> float:
+    """CPU time the hypervisor gave other guests while this one wanted it (/proc/stat)."""
+    return _proc_stat()[7] / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat() -> list[int]:
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
 
 
 def _is_postgres(pid: int) -> bool:
@@ -99,6 +106,7 @@ class Monitor:
     _started: float = 0.0
     _cpu_at_start: dict[str, tuple[int, float | None]] = field(default_factory=dict)
     _machine_at_start: tuple[float, float] = (0.0, 0.0)  # (monotonic, busy CPU seconds)
+    _stolen_at_start: float = 0.0
     # The run database's PostgreSQL backends (this monitor's own left out), by pid: their CPU
     # seconds when the clock started (0.0 for one that connected later) and when last seen.
     _backends_at_start: dict[int, float] = field(default_factory=dict)
@@ -130,6 +138,7 @@ class Monitor:
         self._started = time.time()
         self._cpu_at_start = {name: (pid, cpu_seconds(pid)) for name, pid in self.pids.items()}
         self._machine_at_start = (time.monotonic(), machine_cpu_seconds())
+        self._stolen_at_start = stolen_cpu_seconds()
         # The backends seen by the samples before (the pools connect at start-up); one that
         # connects from now on counts from nothing.
         self._backends_at_start = {
@@ -164,6 +173,8 @@ class Monitor:
         )
         found["postgresql"] = round(100 * backends / wall, 1)
         found["machine"] = round(100 * (machine_cpu_seconds() - busy) / wall, 1)
+        # Of the machine's, what the hypervisor took for other guests (in "machine" too).
+        found["stolen"] = round(100 * (stolen_cpu_seconds() - self._stolen_at_start) / wall, 1)
         found["cores"] = os.cpu_count()
         found["seconds"] = round(wall, 2)
         return found

@@ -38,7 +38,7 @@ def _row(cells: list[str], widths: list[int]) -> str:
     )
 
 
-NOT_PROCESSES = ("machine", "cores", "seconds")
+NOT_PROCESSES = ("machine", "stolen", "cores", "seconds")
 
 
 def cpu_per_command(scenario: dict[str, Any]) -> dict[str, float] | None:
@@ -50,7 +50,7 @@ def cpu_per_command(scenario: dict[str, Any]) -> dict[str, float] | None:
         return None
     per: dict[str, float] = {}
     for name, percent in cpu.items():
-        if name in ("cores", "seconds") or percent is None:
+        if name in ("stolen", "cores", "seconds") or percent is None:
             continue
         key = name.split("#", 1)[0]  # `registration#2`: a further replica
         per[key] = per.get(key, 0.0) + percent / 100 * cpu["seconds"] * 1000 / commands
@@ -217,6 +217,16 @@ def summary(report: dict[str, Any]) -> str:
             lines.append(
                 f"   CPU from the first command to the last mail, % of one core: {used}; "
                 f"the machine {_n(cpu['machine'], 0)} of {100 * (cpu['cores'] or 1)}"
+                + (
+                    f", of it stolen by the host {_n(cpu['stolen'], 0)}"
+                    if cpu.get("stolen")
+                    else ""
+                )
+            )
+        if s.get("host_command_work_us"):
+            lines.append(
+                f"   the host just before: a command's own Python work took "
+                f"{_n(s['host_command_work_us'], 1)} µs of CPU (python -m bench.floor's; lower is faster)"
             )
         per = cpu_per_command(s)
         if per:

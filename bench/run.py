@@ -23,7 +23,7 @@ import asyncpg
 from pydantic_settings import SettingsConfigDict
 
 from bench.bare import bare_chain, bare_sender
-from bench.floor import command_step
+from bench.floor import command_step, command_work, per_item
 from bench.load import SOURCE, Workload, burst, load_producer, open_loop, prepare
 from bench.measure import Figures, collect
 from bench.monitor import Group, Monitor, proc_status
@@ -235,6 +235,12 @@ async def run_scenario(
                 await _warm_up(bootstrap, command_topic, warm, prefix, scenario.rate)
                 await _until_quiet(monitor, procs, others, mails=MAILS_PER_COMMAND * warm.count)
                 result["warm_up_commands"] = warm.count
+            if scenario.mode == "open":
+                # The host's own speed just now (its speed drifts by a third within an hour):
+                # CPU a command's Python work takes, on an otherwise idle platform.
+                # On this thread: beside the loop's, it would time the GIL's hand-overs too.
+                host = per_item(command_work(HOST_PROBE), HOST_PROBE)
+                result["host_command_work_us"] = round(host * 1e6, 1)
             await monitor.count_from_here()
             if scenario.mode == "stages":
                 await asyncio.to_thread(procs.stop, "notification")
@@ -311,6 +317,7 @@ async def _warm_up(
 
 
 HOLD_MAIL = {"KS_NOTIFICATION_MAIL_SENDING": "false"}
+HOST_PROBE = 1000  # commands' work timed to gauge the host before an open loop
 REPLICA = "#"  # a further replica's name in the samples and CPU: `registration#2`
 
 
