@@ -943,26 +943,37 @@ async def test_a_replaced_contact_is_told_even_when_erased_around_it(
     )
 
 
-async def test_a_dead_workers_claims_are_due_again_at_once_a_live_ones_are_not(
-    database: TestDatabase,
-) -> None:
+CLAIM = {"limit": 10, "lease_s": 300, "reply_to_wait_s": 0}
+
+
+async def planned_pool(database: TestDatabase, *boxes: str) -> asyncpg.Pool:
+    """The notification schema, migrated, with one planned mail for each mailbox in `boxes`."""
     pool = await migrated_pool(
         database.dsns["notification"], "notification", NOTIFICATION_MIGRATIONS
     )
+    mails = [
+        PlannedMail(f"mailbox:{box}", "waitlisted", {}, address=f"{box}@example.no", language="nb")
+        for box in boxes
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        await repository.plan_deliveries(conn, event_id="e1", mails=mails)
+    return pool
+
+
+async def test_a_dead_workers_claims_are_due_again_at_once_a_live_ones_are_not(
+    database: TestDatabase,
+) -> None:
+    pool = await planned_pool(database, "x")
     try:
-        mail = PlannedMail("mailbox:x", "waitlisted", {}, address="x@example.no", language="nb")
-        async with pool.acquire() as conn, conn.transaction():
-            await repository.plan_deliveries(conn, event_id="e1", mails=[mail])
-        claim = {"limit": 10, "lease_s": 300, "reply_to_wait_s": 0}
         first = await pool.acquire()
         await repository.hold_worker_lock(first, 1)
-        assert len(await repository.claim_due(pool, **claim, worker=1)) == 1
+        assert len(await repository.claim_due(pool, **CLAIM, worker=1)) == 1
         second = await pool.acquire()
         await repository.hold_worker_lock(second, 2)
         # Worker 1 lives: its claim is its own until its lease runs out.
-        assert await repository.claim_due(pool, **claim, worker=2) == []
+        assert await repository.claim_due(pool, **CLAIM, worker=2) == []
         await first.close()  # as a crash would: the session and its lock are gone
-        [again] = await repository.claim_due(pool, **claim, worker=2)
+        [again] = await repository.claim_due(pool, **CLAIM, worker=2)
         assert again.address == "x@example.no"
         await pool.release(second)
     finally:
@@ -974,21 +985,15 @@ async def test_a_worker_whose_session_ended_claims_nothing_under_its_old_key(
 ) -> None:
     # After a database restart a worker's pool reconnects on its own, but its lock is gone:
     # a claim under that key would be anybody's at once, and its mail sent twice.
-    pool = await migrated_pool(
-        database.dsns["notification"], "notification", NOTIFICATION_MIGRATIONS
-    )
+    pool = await planned_pool(database, "x")
     try:
-        mail = PlannedMail("mailbox:x", "waitlisted", {}, address="x@example.no", language="nb")
-        async with pool.acquire() as conn, conn.transaction():
-            await repository.plan_deliveries(conn, event_id="e1", mails=[mail])
-        claim = {"limit": 10, "lease_s": 300, "reply_to_wait_s": 0}
         async with pool.acquire() as session:
             await repository.hold_worker_lock(session, 3)
             await session.close()
-        assert await repository.claim_due(pool, **claim, worker=3) == []
+        assert await repository.claim_due(pool, **CLAIM, worker=3) == []
         async with pool.acquire() as live:
             await repository.hold_worker_lock(live, 4)
-            claimed = await repository.claim_due(pool, **claim, worker=4)
+            claimed = await repository.claim_due(pool, **CLAIM, worker=4)
         assert [m.address for m in claimed] == ["x@example.no"]
     finally:
         await pool.close()
@@ -999,21 +1004,11 @@ async def test_a_mail_marked_by_two_workers_is_sent_once_with_one_event(
 ) -> None:
     # Two workers sent the same mail (one's claim was taken over): the second to mark it
     # changes nothing, queues no second event, and its other mails are marked with it.
-    pool = await migrated_pool(
-        database.dsns["notification"], "notification", NOTIFICATION_MIGRATIONS
-    )
+    pool = await planned_pool(database, "a", "b")
     try:
-        mails = [
-            PlannedMail(f"mailbox:{n}", "waitlisted", {}, address=f"{n}@example.no", language="nb")
-            for n in ("a", "b")
-        ]
-        async with pool.acquire() as conn, conn.transaction():
-            await repository.plan_deliveries(conn, event_id="e1", mails=mails)
         async with pool.acquire() as session:
             await repository.hold_worker_lock(session, 5)
-            claimed = await repository.claim_due(
-                pool, limit=10, lease_s=300, reply_to_wait_s=0, worker=5
-            )
+            claimed = await repository.claim_due(pool, **CLAIM, worker=5)
         first, second = sorted(claimed, key=lambda m: m.address)
 
         async with pool.acquire() as conn:
