@@ -315,6 +315,19 @@ async def test_the_programme_shape_is_kept_unless_a_reason_sets_it_aside() -> No
     assert allowed.overridden == ["too-many-presamlinger"]
 
 
+async def test_a_gathering_sent_again_is_a_conflict_on_its_id_not_a_shape_refusal() -> None:
+    # A client that scheduled the round's presamlinger and sends one again (a retry, a second
+    # run) learns that it exists, whatever date it asks for this time.
+    w = World()
+    await w.open_round()
+    gathering_id = str(uuid.uuid4())
+    await w.send(samling("2029-10-10", kind="presamling", gathering_id=gathering_id))
+    await w.send(samling("2029-11-10", kind="presamling"))
+    for day in ("2029-10-10", "2029-11-20"):
+        again = await w.refused(samling(day, kind="presamling", gathering_id=gathering_id))
+        assert (again.status, slug_of(again)) == (409, "already-exists")
+
+
 async def test_a_supervisor_is_booked_once_at_a_time_and_released_when_the_municipality_leaves() -> (
     None
 ):

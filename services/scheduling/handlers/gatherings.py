@@ -80,6 +80,10 @@ async def schedule_gathering(
         )
     require_round(await unit.rounds.get(cmd.round_id), cmd.round_id)
     await unit.lock_round(cmd.round_id)  # two at once cannot both pass the count
+    # The same gathering sent again (a retry, a client that ran before) is a conflict on its
+    # id, not a refusal by the programme's shape, which it counts itself in.
+    if cmd.gathering_id is not None and await unit.gatherings.get(cmd.gathering_id, lock=False):
+        raise already_exists(cmd.gathering_id)
     overridden = shape_allowed(
         kind=cmd.kind,
         round_id=cmd.round_id,
