@@ -611,9 +611,9 @@ class CountingClient:
     async def connect(self) -> None:
         self.is_connected = True
 
-    async def sendmail(self, sender: str, recipients: list[str], data: bytes) -> None:
+    async def send_one(self, sender: str, recipient: str, data: bytes) -> None:
         await asyncio.sleep(0)  # the wire: others run meanwhile
-        self.taken.extend(recipients)
+        self.taken.append(recipient)
 
     def close(self) -> None:
         self.is_connected = False
