@@ -8,6 +8,7 @@ the plain and HTML bodies, and the calendar part parsed back with `icalendar`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -31,10 +32,13 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from icalendar import Calendar
 
 from services.notification.adapters import repository
+from services.notification.adapters.mailer import Marker, SmtpPool, send_batch
 from services.notification.adapters.mailer import _event as sent_event
 from services.notification.app import create_app, local_tokens
 from services.notification.domain.messages import PlannedMail
+from services.notification.entrypoints.http import SAMPLE
 from services.notification.settings import NotificationSettings
+from services.notification.templates import Templates
 from shared.contracts.events import registration as reg
 from shared.contracts.events import scheduling as sched
 from shared.contracts.events.base import Contract
@@ -946,13 +950,22 @@ async def test_a_replaced_contact_is_told_even_when_erased_around_it(
 CLAIM = {"limit": 10, "lease_s": 300, "reply_to_wait_s": 0}
 
 
-async def planned_pool(database: TestDatabase, *boxes: str) -> asyncpg.Pool:
-    """The notification schema, migrated, with one planned mail for each mailbox in `boxes`."""
+async def planned_pool(
+    database: TestDatabase, *boxes: str, context: dict[str, Any] | None = None
+) -> asyncpg.Pool:
+    """The notification schema, migrated, with one planned mail for each mailbox in `boxes`
+    (a 'waitlisted' letter, with `context` for its template)."""
     pool = await migrated_pool(
         database.dsns["notification"], "notification", NOTIFICATION_MIGRATIONS
     )
     mails = [
-        PlannedMail(f"mailbox:{box}", "waitlisted", {}, address=f"{box}@example.no", language="nb")
+        PlannedMail(
+            f"mailbox:{box}",
+            "waitlisted",
+            context or {},
+            address=f"{box}@example.no",
+            language="nb",
+        )
         for box in boxes
     ]
     async with pool.acquire() as conn, conn.transaction():
@@ -1025,4 +1038,74 @@ async def test_a_mail_marked_by_two_workers_is_sent_once_with_one_event(
         queued = Counter(r["event_id"] for r in await pool.fetch("SELECT event_id FROM outbox"))
         assert queued == {str(uuid.uuid5(m.id, "sent")): 1 for m in (first, second)}
     finally:
+        await pool.close()
+
+
+class Stamping:
+    """An SMTP server that notes when it took each mail (before it answers "250")."""
+
+    def __init__(self) -> None:
+        self.taken: dict[str, datetime] = {}
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
+        for address in envelope.rcpt_tos:
+            self.taken[address] = datetime.now(UTC)
+        return "250 Message accepted"
+
+
+async def test_a_mail_is_sent_when_the_server_took_it_not_when_its_mark_got_through(
+    database: TestDatabase,
+) -> None:
+    # The mark of the first mail waits for a lock; the second, taken by the server meanwhile,
+    # waits behind that mark. Both rows and both events say when the server took each mail.
+    pool = await planned_pool(database, "a", "b", context=dict(SAMPLE))
+    server = Stamping()
+    port = free_port()
+    controller = Controller(server, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings = NotificationSettings(
+        database_url=database.dsns["notification"],
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_starttls=False,
+        smtp_connections=1,
+    )
+    smtp = SmtpPool(settings)
+    marker = Marker(pool, "")
+    try:
+        async with pool.acquire() as session:
+            await repository.hold_worker_lock(session, 6)
+            claimed = sorted(
+                await repository.claim_due(pool, **CLAIM, worker=6), key=lambda m: m.address
+            )
+            first, second = claimed
+            async with pool.acquire() as locker, locker.transaction():
+                await locker.execute("SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE", first.id)
+                sending = asyncio.create_task(
+                    send_batch(claimed, settings, Templates(), smtp, on_sent=marker.mark)
+                )
+
+                async def second_waits_behind_the_first() -> bool:
+                    return any(entry[0].id == second.id for entry in marker.waiting)
+
+                await eventually(second_waits_behind_the_first, what="the second mail taken")
+                released = datetime.now(UTC)
+            outcome = await asyncio.wait_for(sending, 30)
+        assert sorted(m.address for m in outcome.marked) == ["a@example.no", "b@example.no"]
+        rows = {
+            r["address"]: r["sent_at"]
+            for r in await pool.fetch("SELECT address, sent_at FROM deliveries")
+        }
+        events = {
+            json.loads(r["payload"])["delivery_id"]: json.loads(r["payload"])["sent_at"]
+            for r in await pool.fetch("SELECT payload FROM outbox")
+        }
+        for mail in claimed:
+            sent_at = rows[mail.address]
+            assert server.taken[mail.address] <= sent_at < released, mail.address
+            assert datetime.fromisoformat(events[str(mail.id)]) == sent_at
+    finally:
+        await marker.close()
+        await smtp.close()
+        controller.stop()
         await pool.close()

@@ -638,7 +638,7 @@ async def test_mails_taken_and_not_yet_marked_stay_within_the_window(
     marked: list[str] = []
     most_unmarked = 0
 
-    async def slow_mark(mail: Claimed) -> None:
+    async def slow_mark(mail: Claimed, accepted_at: datetime) -> None:
         nonlocal most_unmarked
         most_unmarked = max(most_unmarked, len(taken) - len(marked))
         for _ in range(20):  # a commit that takes a while

@@ -22,7 +22,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate, parseaddr
 
@@ -171,6 +171,9 @@ class Outcome:
     failed: list[tuple[Claimed, str]]
     retry: list[tuple[Claimed, str]]
     marked: list[Claimed]  # taken by the server and marked already
+    # When the server took each mail (its "250" after the data): the mail's sent_at, in its
+    # row and its notification-sent event, however long its mark waits behind others.
+    accepted: dict[uuid.UUID, datetime] = field(default_factory=dict)
 
 
 class SmtpPool:
@@ -264,7 +267,7 @@ async def send_batch(
     templates: Templates,
     smtp: SmtpPool,
     *,
-    on_sent: Callable[[Claimed], Awaitable[None]] | None = None,
+    on_sent: Callable[[Claimed, datetime], Awaitable[None]] | None = None,
     parents: Mapping[str, Context] | None = None,
 ) -> Outcome:
     """Send the batch over the pool. `on_sent` records a mail the moment the server took it,
@@ -298,10 +301,11 @@ async def send_batch(
 
         async def record() -> None:
             nonlocal marked
+            outcome.accepted[mail.id] = at = datetime.now(UTC)
             if on_sent is None:
                 return
             try:
-                await on_sent(mail)
+                await on_sent(mail, at)
             except Exception as error:
                 log.warning("a sent mail not marked yet", extra={"error": describe(error)})
                 unmarked.append(f"held: marking sent mails failed: {describe(error)}")
@@ -347,6 +351,7 @@ def _event(
     *,
     reason: str | None = None,
     trace: tuple[str | None, str | None] = (None, None),
+    at: datetime | None = None,
 ) -> tuple[str, Envelope]:
     kind = RecipientKind(mail.recipient_kind)
     facts = {
@@ -359,7 +364,7 @@ def _event(
         "supervisor_id": mail.supervisor_id,
         "attempts": mail.attempts + 1,
     }
-    now = datetime.now(UTC)
+    now = at or datetime.now(UTC)
     contract: NotificationSent | NotificationFailed
     if reason is None:
         contract = NotificationSent(**facts, sent_at=now)
@@ -419,7 +424,7 @@ class Marker:
         self.pool = pool
         self.prefix = prefix
         self.flushes = flushes
-        self.waiting: list[tuple[Claimed, asyncio.Future[None]]] = []
+        self.waiting: list[tuple[Claimed, datetime, asyncio.Future[None]]] = []
         self.running: set[asyncio.Task[None]] = set()
         # The SMTP span of each mail waiting to be marked, for its event (when tracing).
         self.traces: dict[uuid.UUID, tuple[str | None, str | None]] = {}
@@ -431,11 +436,11 @@ class Marker:
         for task in self.running:
             task.cancel()
 
-    async def mark(self, mail: Claimed) -> None:
+    async def mark(self, mail: Claimed, accepted_at: datetime) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if tracing.active():
             self.traces[mail.id] = tracing.current_context_headers()
-        self.waiting.append((mail, future))
+        self.waiting.append((mail, accepted_at, future))
         self._start()
         await future
 
@@ -450,22 +455,28 @@ class Marker:
         self.running.discard(task)
         self._start()  # what came while every flush was busy
 
-    async def _flush(self, group: list[tuple[Claimed, asyncio.Future[None]]]) -> None:
-        mails = [mail for mail, _ in group]
+    async def _flush(self, group: list[tuple[Claimed, datetime, asyncio.Future[None]]]) -> None:
         try:
             events = [
-                _event(m, self.prefix, trace=self.traces.pop(m.id, (None, None))) for m in mails
+                _event(m, self.prefix, trace=self.traces.pop(m.id, (None, None)), at=at)
+                for m, at, _ in group
             ]
             async with self.pool.acquire() as conn:
                 # One statement, so no transaction to open; the connections waiting for it
                 # go on before the relay's wake-up is sent.
-                await repository.mark_sent(conn, [m.id for m in mails], events, wake_relay=False)
-                for _, future in group:
+                await repository.mark_sent(
+                    conn,
+                    [m.id for m, _, _ in group],
+                    events,
+                    sent_at=[at for _, at, _ in group],
+                    wake_relay=False,
+                )
+                for _, _, future in group:
                     if not future.done():
                         future.set_result(None)
                 await wake(conn, OUTBOX)
         except BaseException as error:
-            for _, future in group:
+            for _, _, future in group:
                 if not future.done():
                     if isinstance(error, asyncio.CancelledError):
                         future.cancel()
@@ -497,8 +508,12 @@ async def _mark_once(runtime: Runtime, settings: NotificationSettings, outcome: 
     prefix = settings.topic_prefix
     async with runtime.pool.acquire() as conn, after_commit(conn), conn.transaction():
         if outcome.sent:
+            at = [outcome.accepted.get(m.id) or datetime.now(UTC) for m in outcome.sent]
             await repository.mark_sent(
-                conn, [m.id for m in outcome.sent], [_event(m, prefix) for m in outcome.sent]
+                conn,
+                [m.id for m in outcome.sent],
+                [_event(m, prefix, at=t) for m, t in zip(outcome.sent, at, strict=True)],
+                sent_at=at,
             )
         if outcome.failed:
             await repository.mark_failed(

@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
@@ -752,11 +752,13 @@ async def mark_sent(
     ids: Sequence[uuid.UUID],
     events: Sequence[tuple[str, Envelope]],
     *,
+    sent_at: Sequence[datetime] | None = None,
     wake_relay: bool = True,
 ) -> None:
     """Sent, with the notification-sent events in the outbox (`events[i]` is `ids[i]`'s): one
-    statement, so it is atomic in the caller's transaction or without one. `wake_relay=False`:
-    the caller wakes the relay itself (`wake(conn, OUTBOX)`).
+    statement, so it is atomic in the caller's transaction or without one. `sent_at[i]` is
+    when the server took `ids[i]` (default: now). `wake_relay=False`: the caller wakes the
+    relay itself (`wake(conn, OUTBOX)`).
 
     Only rows still 'sending' count, and only their events are queued: a mail another worker
     has marked meanwhile (its claim was taken over) is left as it is, and its event is not
@@ -764,15 +766,20 @@ async def mark_sent(
     person erased before it went out keeps nothing of theirs."""
     if len(ids) != len(events):
         raise ValueError(f"{len(ids)} mails and {len(events)} events to mark")
+    if sent_at is None:
+        sent_at = [datetime.now(UTC)] * len(ids)
+    elif len(sent_at) != len(ids):
+        raise ValueError(f"{len(ids)} mails and {len(sent_at)} times they were sent")
     await conn.execute(
         "WITH sent AS ("
-        " UPDATE deliveries SET status = 'sent', sent_at = now(), attempts = attempts + 1,"
+        " UPDATE deliveries d SET status = 'sent', sent_at = s.at, attempts = d.attempts + 1,"
         " last_error = NULL,"
-        " context = CASE WHEN person_id IN (SELECT person_id FROM erased_persons)"
-        "   THEN '{}'::jsonb ELSE context END,"
-        " address = CASE WHEN person_id IN (SELECT person_id FROM erased_persons)"
-        "   THEN NULL ELSE address END"
-        f" WHERE id = ANY($1::uuid[]) AND {_STILL_SENDING} RETURNING id)"
+        " context = CASE WHEN d.person_id IN (SELECT person_id FROM erased_persons)"
+        "   THEN '{}'::jsonb ELSE d.context END,"
+        " address = CASE WHEN d.person_id IN (SELECT person_id FROM erased_persons)"
+        "   THEN NULL ELSE d.address END"
+        " FROM unnest($1::uuid[], $7::timestamptz[]) AS s(id, at)"
+        f" WHERE d.id = s.id AND {_STILL_SENDING} RETURNING d.id)"
         " INSERT INTO outbox (event_id, topic, key, headers, payload)"
         " SELECT e.event_id, e.topic, e.key, e.headers::jsonb, e.payload"
         " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[])"
@@ -780,6 +787,7 @@ async def mark_sent(
         " WHERE e.delivery_id IN (SELECT id FROM sent)",
         list(ids),
         *_outbox_columns(events),
+        list(sent_at),
     )
     if events and wake_relay:
         await wake(conn, OUTBOX)
