@@ -23,21 +23,21 @@ _WORD_BYTES = 39
 
 
 def encoded_words(value: str) -> str:
-    """RFC 2047: ASCII as it is, anything else as base64 encoded words (folded)."""
+    """RFC 2047: ASCII as it is, anything else as base64 encoded words (folded), each word as
+    many whole characters as fit in `_WORD_BYTES` bytes of UTF-8."""
     if value.isascii():
         return value
+    data = value.encode()
     words: list[str] = []
-    chunk: list[str] = []
-    size = 0
-    for char in value:
-        width = len(char.encode())
-        if size + width > _WORD_BYTES:
-            words.append("".join(chunk))
-            chunk, size = [], 0
-        chunk.append(char)
-        size += width
-    words.append("".join(chunk))
-    return (CRLF + " ").join(f"=?utf-8?b?{base64.b64encode(w.encode()).decode()}?=" for w in words)
+    start = 0
+    while start < len(data):
+        end = start + _WORD_BYTES
+        # Back to the start of a character: a byte 10xxxxxx continues the one before it.
+        while end < len(data) and data[end] & 0xC0 == 0x80:
+            end -= 1
+        words.append(f"=?utf-8?b?{base64.b64encode(data[start:end]).decode()}?=")
+        start = end
+    return (CRLF + " ").join(words)
 
 
 class NotAscii(ValueError):
