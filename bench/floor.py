@@ -157,7 +157,7 @@ def mail_work() -> Callable[[], object]:
             language="nb",
             recipient_name="" if mail.address else "Kari Nordmann",
             recipient_kind=mail.recipient_key.split(":", 1)[0],
-            person_id=mail.person_id,
+            person_id=uuid.UUID(mail.person_id) if mail.person_id else None,
             supervisor_id=None,
             reply_to_name="Kari Nordmann" if mail.reply_to_person_id else None,
             reply_to_email="styret@example.no" if mail.reply_to_person_id else None,
