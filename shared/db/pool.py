@@ -34,10 +34,17 @@ async def _no_session_state(conn: asyncpg.Connection) -> None:
     """
 
 
-def _settings(schema: str, name: str, custom_plans: bool, queue_reads: bool) -> dict[str, str]:
+def _settings(
+    schema: str, name: str, custom_plans: bool, queue_reads: bool, index_plans: bool = False
+) -> dict[str, str]:
+    if custom_plans and index_plans:
+        raise ValueError("a connection plans each execution or keeps its plans, not both")
     settings = {"search_path": schema, "application_name": name or schema, "timezone": "UTC"}
     if custom_plans:
         settings["plan_cache_mode"] = "force_custom_plan"
+    if index_plans:
+        settings["plan_cache_mode"] = "force_generic_plan"
+        settings["enable_seqscan"] = "off"
     if queue_reads:
         settings["enable_bitmapscan"] = "off"
     return settings
@@ -60,6 +67,13 @@ def _settings(schema: str, name: str, custom_plans: bool, queue_reads: bool) -> 
 # scans step over it; a bitmap scan marks nothing and reads the page of every row done since
 # the last vacuum, and the planner takes it when its statistics say that little is to do
 # (docs/performance.md, eighth round, has what that cost the relay and the mail worker).
+#
+# `index_plans`: the other way out for such a statement: planned once, for any parameters
+# (`force_generic_plan`), and never with a sequential scan (`enable_seqscan = off`), so that
+# the plan it keeps, even one made while the table was empty, reads through the indexes. For
+# the mail worker's claim, a join of four tables, planning cost more than running it
+# (docs/performance.md, fourteenth round). Only for statements that have an index for every
+# table they read; its plans are checked in tests/integration/test_db_plans.py.
 
 
 async def create_pool(
@@ -91,12 +105,14 @@ async def connect(
     name: str = "",
     custom_plans: bool = False,
     queue_reads: bool = False,
+    index_plans: bool = False,
 ) -> asyncpg.Connection:
-    """One connection of its own (see `create_pool` for `custom_plans` and `queue_reads`)."""
+    """One connection of its own (see above for `custom_plans`, `queue_reads` and
+    `index_plans`)."""
     conn = await asyncpg.connect(
         dsn,
         connection_class=Connection,
-        server_settings=_settings(schema, name, custom_plans, queue_reads),
+        server_settings=_settings(schema, name, custom_plans, queue_reads, index_plans),
     )
     await _init_connection(conn, where=(dsn, schema))
     return conn

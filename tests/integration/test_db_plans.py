@@ -119,46 +119,89 @@ async def test_the_relays_next_batch_reads_each_waiting_row_once(
         await conn.close()
 
 
+async def explained_claim(conn: asyncpg.Connection) -> dict[str, Any]:
+    """The plan the prepared claim `claim_probe` ran with (its kept plan), rolled back."""
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        explained = await conn.fetchval(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE claim_probe(100, 300, 300, 1, '{}')"
+        )
+    finally:
+        await transaction.rollback()
+    plan: dict[str, Any] = json.loads(explained)[0]["Plan"]
+    return plan
+
+
+def scans(plan: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each table scan in `plan`: (how, which table)."""
+    found = [(plan["Node Type"], plan["Relation Name"])] if "Relation Name" in plan else []
+    for node in plan.get("Plans", []):
+        found += scans(node)
+    return found
+
+
+def due_part(plan: dict[str, Any]) -> dict[str, Any]:
+    """The claim's `due`: the due mails, found and locked (under its Limit), apart from what
+    the update then writes to the table and its indexes."""
+    return next(node for node in plan["Plans"] if node["Node Type"] == "Limit")
+
+
 async def test_the_mail_workers_claim_reads_the_due_mails_not_the_sent_ones(
     database: TestDatabase,
 ) -> None:
-    # As in a burst: mails planned a thousand at a time, claimed and sent, the table analyzed
-    # at a moment when nothing was due, and then 50 mails due.
+    # The claim is planned once, on the worker's session (`index_plans`). Its plan is made on
+    # the empty table, kept while a thousand mails at a time are planned, claimed and sent,
+    # made again when the table is analyzed at a moment when nothing was due; then 50 are due.
     dsn = database.dsns["notification"]
     setup = await migrated_pool(dsn, "notification", NOTIFICATION_MIGRATIONS)
     pool = await mailer.open_pool(NotificationSettings(database_url=dsn))
-    worker = await connect(dsn, "notification", name="test-plans-worker")
+    worker = await connect(
+        dsn, "notification", name="test-plans-worker", queue_reads=True, index_plans=True
+    )
     plan_mails = (
         "INSERT INTO deliveries (id, event_id, recipient_key, address, template, context)"
         " SELECT gen_random_uuid(), gen_random_uuid()::text, 'mailbox:post@example.no',"
         " 'post@example.no', 'interest_programme_copy', jsonb_build_object('text', repeat('x', 300))"
         " FROM generate_series(1, $1::int)"
     )
-    claim = dict(lease_s=300, reply_to_wait_s=300, worker=1)
+    claim: dict[str, Any] = {"lease_s": 300, "reply_to_wait_s": 300}
     try:
-        await repository.hold_worker_lock(worker, 1)
+        lock = await repository.hold_worker_lock(worker, 1)
+        await setup.execute(plan_mails, 3)
+        await setup.execute("ANALYZE deliveries")
+        await worker.execute(f"PREPARE claim_probe AS {repository._CLAIM}")
+        await explained_claim(worker)  # planned now, on a table of three rows
         for _ in range(10):
             await setup.execute(plan_mails, 1000)
-            while claimed := await repository.claim_due(pool, limit=200, **claim):
+            while claimed := await repository.claim_due(lock, limit=200, **claim):
                 await pool.execute(
                     "UPDATE deliveries SET status = 'sent', sent_at = now() WHERE id = ANY($1)",
                     [mail.id for mail in claimed],
                 )
+        await setup.execute(plan_mails, 50)
+        kept = await explained_claim(worker)
+
+        await setup.execute("UPDATE deliveries SET status = 'sent' WHERE status = 'pending'")
         await setup.execute("ANALYZE deliveries")
         await setup.execute(plan_mails, 50)
+        analyzed_when_none_due = await explained_claim(worker)
 
-        async with pool.acquire() as conn:
-            plan = await analyzed(
-                conn, repository._CLAIM, 100, 300, 300, 1, repository.WORKER_LOCK_CLASS
-            )
-        # The due mails, found and locked (the claim's `due`, under its Limit), apart from
-        # what the update then writes to the table and its indexes.
-        due = next(node for node in plan["Plans"] if node["Node Type"] == "Limit")
-        read = blocks(due)
+        plans = await worker.fetchrow(
+            "SELECT custom_plans, generic_plans FROM pg_prepared_statements"
+            " WHERE name = 'claim_probe'"
+        )
+        assert plans is not None and plans["custom_plans"] == 0, plans
         # 55 blocks for 50 mails; 1,485 when the claims before it read by bitmap scans, which
-        # left the entries of every sent mail for each later claim to read again.
-        assert due["Actual Rows"] == 50
-        assert read < 200, (read, due)
+        # left the entries of every sent mail for each later claim to read again; a whole
+        # table's (some 2,000) with a sequential scan.
+        for plan in (kept, analyzed_when_none_due):
+            due = due_part(plan)
+            assert due["Actual Rows"] == 50
+            assert blocks(due) < 200, due
+            # The plan made on three rows, without `index_plans`'s `enable_seqscan = off`, finds
+            # the claimed rows again by reading the whole table (a Seq Scan on deliveries).
+            assert [how for how, _ in scans(plan) if how == "Seq Scan"] == [], scans(plan)
     finally:
         await worker.close()
         await pool.close()

@@ -947,7 +947,7 @@ async def test_a_replaced_contact_is_told_even_when_erased_around_it(
     )
 
 
-CLAIM = {"limit": 10, "lease_s": 300, "reply_to_wait_s": 0}
+CLAIM: dict[str, Any] = {"limit": 10, "lease_s": 300, "reply_to_wait_s": 0}
 
 
 async def planned_pool(
@@ -973,21 +973,26 @@ async def planned_pool(
     return pool
 
 
-async def test_a_dead_workers_claims_are_due_again_at_once_a_live_ones_are_not(
+async def test_a_gone_workers_claims_are_due_again_once_found_a_live_ones_are_not(
     database: TestDatabase,
 ) -> None:
     pool = await planned_pool(database, "x")
     try:
         first = await pool.acquire()
-        await repository.hold_worker_lock(first, 1)
-        assert len(await repository.claim_due(pool, **CLAIM, worker=1)) == 1
+        one = await repository.hold_worker_lock(first, 1)
+        assert len(await repository.claim_due(one, **CLAIM)) == 1
         second = await pool.acquire()
-        await repository.hold_worker_lock(second, 2)
+        two = await repository.hold_worker_lock(second, 2)
         # Worker 1 lives: its claim is its own until its lease runs out.
-        assert await repository.claim_due(pool, **CLAIM, worker=2) == []
+        assert await repository.gone_workers(pool) == []
+        assert await repository.claim_due(two, **CLAIM) == []
         await first.close()  # as a crash would: the session and its lock are gone
-        [again] = await repository.claim_due(pool, **CLAIM, worker=2)
+        assert await repository.claim_due(two, **CLAIM) == []  # not yet found gone
+        gone = await repository.gone_workers(pool)
+        assert gone == [1]
+        [again] = await repository.claim_due(two, **CLAIM, gone=gone)
         assert again.address == "x@example.no"
+        assert await repository.gone_workers(pool) == []  # its claim is worker 2's now
         await pool.release(second)
     finally:
         await pool.close()
@@ -1001,12 +1006,13 @@ async def test_a_worker_whose_session_ended_claims_nothing_under_its_old_key(
     pool = await planned_pool(database, "x")
     try:
         async with pool.acquire() as session:
-            await repository.hold_worker_lock(session, 3)
+            ended = await repository.hold_worker_lock(session, 3)
             await session.close()
-        assert await repository.claim_due(pool, **CLAIM, worker=3) == []
+        with pytest.raises(asyncpg.InterfaceError):
+            await repository.claim_due(ended, **CLAIM)
         async with pool.acquire() as live:
-            await repository.hold_worker_lock(live, 4)
-            claimed = await repository.claim_due(pool, **CLAIM, worker=4)
+            lock = await repository.hold_worker_lock(live, 4)
+            claimed = await repository.claim_due(lock, **CLAIM)
         assert [m.address for m in claimed] == ["x@example.no"]
     finally:
         await pool.close()
@@ -1020,8 +1026,8 @@ async def test_a_mail_marked_by_two_workers_is_sent_once_with_one_event(
     pool = await planned_pool(database, "a", "b")
     try:
         async with pool.acquire() as session:
-            await repository.hold_worker_lock(session, 5)
-            claimed = await repository.claim_due(pool, **CLAIM, worker=5)
+            lock = await repository.hold_worker_lock(session, 5)
+            claimed = await repository.claim_due(lock, **CLAIM)
         first, second = sorted(claimed, key=lambda m: m.address)
 
         async with pool.acquire() as conn:
@@ -1074,10 +1080,8 @@ async def test_a_mail_is_sent_when_the_server_took_it_not_when_its_mark_got_thro
     marker = Marker(pool, "")
     try:
         async with pool.acquire() as session:
-            await repository.hold_worker_lock(session, 6)
-            claimed = sorted(
-                await repository.claim_due(pool, **CLAIM, worker=6), key=lambda m: m.address
-            )
+            lock = await repository.hold_worker_lock(session, 6)
+            claimed = sorted(await repository.claim_due(lock, **CLAIM), key=lambda m: m.address)
             first, second = claimed
             async with pool.acquire() as locker, locker.transaction():
                 await locker.execute("SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE", first.id)

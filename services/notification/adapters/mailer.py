@@ -383,16 +383,23 @@ def _event(
     return events_topic("notification", prefix), envelope
 
 
-async def claim(runtime: Runtime, *, worker: int, limit: int = 0) -> list[Claimed]:
-    """Due mails, at most `limit` (default: the batch size), leased to this worker."""
+async def claim(
+    runtime: Runtime,
+    lock: repository.WorkerLock,
+    *,
+    limit: int = 0,
+    gone: Sequence[int] = (),
+) -> list[Claimed]:
+    """Due mails, at most `limit` (default: the batch size), leased to the worker holding
+    `lock`; the claims of the workers in `gone` count as due."""
     settings = runtime.settings
     assert isinstance(settings, NotificationSettings)
     return await repository.claim_due(
-        runtime.pool,
+        lock,
         limit=limit or settings.mail_batch_size,
         lease_s=settings.mail_lease_s,
         reply_to_wait_s=settings.reply_to_wait_s,
-        worker=worker,
+        gone=gone,
     )
 
 

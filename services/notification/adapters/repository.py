@@ -658,11 +658,12 @@ class Claimed:
 # The advisory lock class of mail workers: (WORKER_LOCK_CLASS, key) is held by a live worker.
 WORKER_LOCK_CLASS = 7401
 
+# Due: pending and due, or claimed by a worker whose lease ran out or who is gone. A gone
+# worker's claims ($5) are found now and then by `gone_workers`, not in every claim: reading
+# `pg_locks` builds the whole lock table under every lock partition's lock, and made a claim
+# cost about twice as much (docs/performance.md, fourteenth round).
 _CLAIM = """
-WITH alive AS (
-    SELECT objid::bigint AS key FROM pg_locks
-    WHERE locktype = 'advisory' AND classid = $5 AND objsubid = 2 AND granted
-), due AS (
+WITH due AS (
     SELECT d.id,
            coalesce(d.address, r.email, s.email) AS to_address,
            coalesce(d.language, r.language, s.language, 'nb') AS to_language,
@@ -675,10 +676,9 @@ WITH alive AS (
     WHERE (
         (d.status = 'pending' AND d.next_attempt_at <= now())
         OR (d.status = 'sending' AND (d.next_attempt_at <= now()
-            OR d.claimed_by IS NULL OR d.claimed_by NOT IN (SELECT key FROM alive)))
+            OR d.claimed_by IS NULL OR d.claimed_by = ANY($5::bigint[])))
       )
       AND coalesce(d.address, r.email, s.email) IS NOT NULL
-      AND $4 IN (SELECT key FROM alive)
       AND (d.reply_to_person_id IS NULL OR rt.email IS NOT NULL
            OR d.created_at < now() - make_interval(secs => $3))
     ORDER BY d.next_attempt_at
@@ -693,27 +693,56 @@ RETURNING d.id, d.event_id, d.template, d.context, d.attempts, d.person_id, d.su
           due.reply_to_email
 """
 
+# The statement's snapshot is taken before `pg_locks` is read: a claim it sees was made under
+# a lock taken before it, so a key missing from `pg_locks` is a session that has ended (a
+# worker never lets its lock go otherwise, and a new session draws a new key).
+_GONE = """
+SELECT DISTINCT d.claimed_by AS key FROM deliveries d
+WHERE d.status = 'sending' AND d.next_attempt_at > now() AND d.claimed_by IS NOT NULL
+  AND d.claimed_by NOT IN (
+    SELECT objid::bigint FROM pg_locks
+    WHERE locktype = 'advisory' AND classid = $1 AND objsubid = 2 AND granted
+  )
+"""
 
-async def hold_worker_lock(conn: asyncpg.Connection, key: int) -> None:
+
+@dataclass(frozen=True)
+class WorkerLock:
+    """A mail worker's lock, held by `session` for as long as that session lives. Claims are
+    made on `session` itself: a claim under `key` is only possible while its lock is held (a
+    claim under a key nobody holds would be anybody's at once, and its mail sent twice)."""
+
+    session: asyncpg.Connection
+    key: int
+
+
+async def hold_worker_lock(conn: asyncpg.Connection, key: int) -> WorkerLock:
     """Held by `conn`'s session for as long as it lives: claims under `key` are alive."""
     await conn.execute("SELECT pg_advisory_lock($1, $2)", WORKER_LOCK_CLASS, key)
+    return WorkerLock(conn, key)
+
+
+async def gone_workers(conn: asyncpg.Connection | asyncpg.Pool) -> list[int]:
+    """The keys of workers that hold claims still in their lease but whose session has ended
+    (a crash, a lost connection): their claims may be taken at once (`claim_due`'s `gone`)."""
+    return [r["key"] for r in await conn.fetch(_GONE, WORKER_LOCK_CLASS)]
 
 
 async def claim_due(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    lock: WorkerLock,
     *,
     limit: int,
     lease_s: float,
     reply_to_wait_s: float,
-    worker: int,
+    gone: Sequence[int] = (),
 ) -> list[Claimed]:
-    """Claim due mails whose address is known for the worker `worker`, whose lock must be held
-    (under a key nobody holds it claims nothing: such a claim would be anybody's at once):
-    claimed, they are nobody else's until marked, until that worker is gone (its lock with
-    it), or until the lease runs out; then they are due again.
+    """Claim due mails whose address is known for the worker holding `lock`, on the session
+    that holds it (when that session has ended, the claim fails): claimed, they are nobody
+    else's until marked, until that worker is gone (`gone_workers` finds it), or until the
+    lease runs out; then they are due again. The claims of the workers in `gone` are due now.
 
     One short statement, its own transaction: the sending happens outside it."""
-    rows = await conn.fetch(_CLAIM, limit, lease_s, reply_to_wait_s, worker, WORKER_LOCK_CLASS)
+    rows = await lock.session.fetch(_CLAIM, limit, lease_s, reply_to_wait_s, lock.key, list(gone))
     return [
         Claimed(
             id=r["id"],

@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import logging
 import secrets
+import time
 
 import asyncpg
 
@@ -22,6 +23,9 @@ from shared.runtime.spec import Runtime
 
 log = logging.getLogger(__name__)
 
+# How often (seconds) a worker looks for workers that are gone, whose claims it may take over.
+GONE_CHECK_S = 1.0
+
 
 async def open_pool(settings: NotificationSettings) -> asyncpg.Pool:
     """The mail worker's own connections: its claims and marks plan each statement for the
@@ -29,7 +33,7 @@ async def open_pool(settings: NotificationSettings) -> asyncpg.Pool:
     return await create_pool(
         settings.database_url,
         settings.schema,
-        max_size=MARK_FLUSHES + 2,  # and a claim, and a batch's marking
+        max_size=MARK_FLUSHES + 2,  # and a batch's marking, and a lookup beside it
         name="notification-mail",
         custom_plans=True,
         queue_reads=True,
@@ -46,8 +50,9 @@ async def mail_worker(runtime: Runtime) -> None:
     wake = asyncio.Event()
     attempt = 0
     smtp = SmtpPool(settings)
-    # Claims and marks on connections of the worker's own: a connection waits for its mail's
-    # mark, which must not queue behind the consumers' batch transactions for the pool.
+    # Marks on connections of the worker's own: a connection waits for its mail's mark, which
+    # must not queue behind the consumers' batch transactions for the pool. Claims are made on
+    # the session that holds the worker's lock.
     own: asyncpg.Pool | None = None
     try:
         while True:
@@ -56,7 +61,11 @@ async def mail_worker(runtime: Runtime) -> None:
                 if own is None:
                     own = await open_pool(settings)
                 listener = await connect(
-                    settings.database_url, settings.schema, name="notification-mail-listener"
+                    settings.database_url,
+                    settings.schema,
+                    name="notification-mail-listener",
+                    queue_reads=True,
+                    index_plans=True,  # its claim is planned once (shared/db/pool.py)
                 )
                 await listener.add_listener(repository.DELIVERIES_CHANNEL, lambda *_: wake.set())
                 # This worker's claims live as long as this session's lock (a new key for a
@@ -66,16 +75,14 @@ async def mail_worker(runtime: Runtime) -> None:
                 # another's, while its mail is still on the wire.
                 listener.add_termination_listener(lambda _: wake.set())
                 worker = secrets.randbelow(2**31 - 1) + 1
-                await repository.hold_worker_lock(listener, worker)
+                lock = await repository.hold_worker_lock(listener, worker)
                 attempt = 0
                 mailing = dataclasses.replace(runtime, pool=own)
                 here = listening_here(
                     settings.database_url, repository.DELIVERIES_CHANNEL, wake.set
                 )
                 with here:
-                    await _send_continuously(
-                        mailing, templates, smtp, wake, worker=worker, session=listener
-                    )
+                    await _send_continuously(mailing, templates, smtp, wake, lock=lock)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -101,8 +108,7 @@ async def _send_continuously(
     smtp: SmtpPool,
     wake: asyncio.Event,
     *,
-    worker: int,
-    session: asyncpg.Connection,
+    lock: repository.WorkerLock,
 ) -> None:
     """Claim in parts of a quarter batch while earlier parts are on the wire, up to a batch in
     flight: the connections do not idle while a batch waits for its slowest mail, and a mail
@@ -111,7 +117,7 @@ async def _send_continuously(
     With nothing in flight a wake-up claims at once; with parts in flight the next claim waits
     for one of them to end, so that under load a claim takes what came meanwhile instead of
     each planned mail costing a claim of its own. Returns only by an error: of a part, or the
-    end of `session`, which holds the worker's lock. The parts in flight are let finish (their
+    end of the session that holds the worker's `lock` (its claims are made on it). The parts in flight are let finish (their
     marks wait for the database), so that what the server took is marked, not sent again.
     """
     settings = runtime.settings
@@ -119,15 +125,20 @@ async def _send_continuously(
     part = max(1, settings.mail_batch_size // 4)
     flying: dict[asyncio.Task[None], int] = {}
     marker = Marker(runtime.pool, settings.topic_prefix)
+    gone: list[int] = []
+    looked = float("-inf")
     try:
         while True:
             wake.clear()
-            if session.is_closed():
+            if lock.session.is_closed():
                 raise ConnectionError("the mail worker's database session ended")
             room = settings.mail_batch_size - sum(flying.values())
             if room > 0:
+                if time.monotonic() - looked >= GONE_CHECK_S:
+                    gone = await repository.gone_workers(lock.session)
+                    looked = time.monotonic()
                 limit = min(part, room)
-                claimed = await claim(runtime, worker=worker, limit=limit)
+                claimed = await claim(runtime, lock, limit=limit, gone=gone)
                 if claimed:
                     task = asyncio.create_task(deliver(runtime, templates, smtp, claimed, marker))
                     flying[task] = len(claimed)
