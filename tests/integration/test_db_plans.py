@@ -5,7 +5,8 @@ Connections that plan each statement for the table as it is now (`custom_plans`)
 relay and the mail worker mark rows by key on tables that grow fast from near empty, and a
 plan kept from when a table was small may read all of it later (seen in the benchmark on a
 fresh database: 2 to 3 ms a mark, see docs/performance.md). And the relay's next batch and the
-mail worker's claim, which must not read again the rows done since the last vacuum."""
+mail worker's claim, which must not read again the rows done since the last vacuum; the claim
+is planned once on its session (`index_plans`), and the plans it keeps read through indexes."""
 
 from __future__ import annotations
 

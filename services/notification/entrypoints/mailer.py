@@ -28,12 +28,13 @@ GONE_CHECK_S = 1.0
 
 
 async def open_pool(settings: NotificationSettings) -> asyncpg.Pool:
-    """The mail worker's own connections: its claims and marks plan each statement for the
-    table as it is, and read it without bitmap scans (shared/db/pool.py)."""
+    """The mail worker's own connections: its marks plan each statement for the table as it
+    is, and read it without bitmap scans (shared/db/pool.py). Its claims are made on the
+    session that holds its lock."""
     return await create_pool(
         settings.database_url,
         settings.schema,
-        max_size=MARK_FLUSHES + 2,  # and a batch's marking, and a lookup beside it
+        max_size=MARK_FLUSHES + 2,  # and a batch's marking, and its trace lookup
         name="notification-mail",
         custom_plans=True,
         queue_reads=True,
@@ -117,8 +118,9 @@ async def _send_continuously(
     With nothing in flight a wake-up claims at once; with parts in flight the next claim waits
     for one of them to end, so that under load a claim takes what came meanwhile instead of
     each planned mail costing a claim of its own. Returns only by an error: of a part, or the
-    end of the session that holds the worker's `lock` (its claims are made on it). The parts in flight are let finish (their
-    marks wait for the database), so that what the server took is marked, not sent again.
+    end of the session that holds the worker's `lock` (its claims are made on it). The parts
+    in flight are let finish (their marks wait for the database), so that what the server
+    took is marked, not sent again.
     """
     settings = runtime.settings
     assert isinstance(settings, NotificationSettings)
