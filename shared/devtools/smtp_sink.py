@@ -2,7 +2,8 @@
 
     python -m shared.devtools.smtp_sink --smtp-port 2525 --web-port 8025 --store DIR
 
-Each accepted message is written to DIR as an .eml file. The web view lists them at `/`,
+It offers PIPELINING, as the mail servers the notification service sends to do. Each
+accepted message is written to DIR as an .eml file. The web view lists them at `/`,
 and `/api/messages` gives them as JSON (sender, recipients, subject, text body, headers)
 so tests and people read the same thing: besides the plain text, the HTML part and every
 other part that is not the body (attachments, an inline calendar), with its content as text.
@@ -135,6 +136,20 @@ def _parts(message: EmailMessage) -> list[dict[str, Any]]:
 class StoringHandler:
     def __init__(self, store: MailStore) -> None:
         self.store = store
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        """PIPELINING offered, as the mail servers the service sends to offer it: aiosmtpd reads
+        one command after the other from its stream, so commands written together are
+        answered in order."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""

@@ -434,6 +434,22 @@ def test_a_mail_has_text_html_and_its_calendar(templates: Templates) -> None:
     assert str(event["UID"]) == GATHERING.calendar("REQUEST")["uid"]
 
 
+@pytest.mark.parametrize("with_calendar", [True, False])
+def test_a_built_mail_ends_every_line_with_crlf(templates: Templates, with_calendar: bool) -> None:
+    """So the mail goes on the wire without its line ends mended (`mailer.on_the_wire`)."""
+    settings = NotificationSettings(database_url="postgresql://unused")
+    mail = (
+        claimed()
+        if with_calendar
+        else claimed(
+            template="interest_programme_copy",
+            context={k: v for k, v in SAMPLE.items() if k != "calendar"},
+        )
+    )
+    data = build_mail(settings, mail, templates).data
+    assert data.count(b"\n") == data.count(b"\r\n") == data.count(b"\r") > 20
+
+
 def test_long_and_non_ascii_headers_read_back_whole() -> None:
     name = "Åse Øvergård-Læråsen"
     subject = f"Påminnelse: søknadsfrist {DASH} Fremtidens kulturskole " * 3
