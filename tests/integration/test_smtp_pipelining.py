@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import aiosmtplib
 import pytest
 
-from services.notification.adapters.mailer import Client
+from services.notification.adapters.mailer import Client, Replies
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ MESSAGE = b"Subject: Hei\r\n\r\nFirst line\r\n.A line that starts with a dot\r\n
 class Scripted:
     """A small SMTP server that answers as its test says. `together`: it answers nothing of
     an envelope until MAIL, RCPT and DATA have all arrived, as a client that waits for each
-    reply would never have them arrive. `split`: each reply is its own write, after a pause."""
+    reply would never have them arrive. `split`: each reply is its own write."""
 
     pipelining: bool = True
     together: bool = False
@@ -41,8 +41,7 @@ class Scripted:
             for line in lines:
                 writer.write(line)
                 if self.split:
-                    await writer.drain()
-                    await asyncio.sleep(0.01)  # each reply a write of its own
+                    await writer.drain()  # each reply a write of its own
             await writer.drain()
 
         await reply(b"220 scripted ESMTP\r\n")
@@ -126,6 +125,46 @@ async def test_replies_that_arrive_one_at_a_time_are_all_read() -> None:
         await smtp.send_one("noreply@example.no", "kari@example.no", MESSAGE)
         await smtp.send_one("noreply@example.no", "ola@example.no", MESSAGE)
     assert len(server.mails) == 2
+
+
+class Written(asyncio.Transport):
+    """A transport that keeps what is written to it, for a protocol fed by hand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = b""
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += bytes(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return default
+
+
+async def test_replies_split_anywhere_across_reads_are_each_read_whole() -> None:
+    """However the server's replies are cut into reads (here a few bytes at a time, across
+    lines and replies), the three replies to one write come out whole and in order."""
+    protocol = Replies(loop=asyncio.get_running_loop())
+    transport = Written()
+    protocol.connection_made(transport)
+    reading = asyncio.ensure_future(
+        protocol.pipelined(b"MAIL FROM:<a@b.no>\r\nRCPT TO:<c@d.no>\r\nDATA\r\n", 3, 5)
+    )
+    await asyncio.sleep(0)  # let it write and wait
+    assert transport.written == b"MAIL FROM:<a@b.no>\r\nRCPT TO:<c@d.no>\r\nDATA\r\n"
+    answer = b"250 2.1.0 Ok\r\n250-2.1.5 Ok\r\n250 2.1.5 and more\r\n354 go on\r\n"
+    for at in range(0, len(answer), 5):
+        protocol.data_received(answer[at : at + 5])
+        await asyncio.sleep(0)  # the reader takes what is complete so far
+    replies = await reading
+    assert [(r.code, r.message) for r in replies] == [
+        (250, "2.1.0 Ok"),
+        (250, "2.1.5 Ok\n2.1.5 and more"),
+        (354, "go on"),
+    ]
 
 
 @pytest.mark.parametrize(
