@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -27,6 +29,7 @@ def services(
     try:
         procs.start()
         prepare(procs.url("registration"))
+        asyncio.run(rounds_known_to_notification(database.dsns["notification"]))
         yield procs
     finally:
         # Also when one failed to start: the others would outlive the test and, still
@@ -43,6 +46,25 @@ async def round_known(scheduling: str, round_id: str) -> None:
             return found.status_code == 200
 
     await eventually(known, timeout=90, what=f"scheduling knows round {round_id}")
+
+
+async def rounds_known_to_notification(dsn: str) -> None:
+    """Until notification has read every round's opening. A board whose contact it learns
+    of before that would also get the letter of each round it reads later, and a test
+    counting one board's mails would find more than its own."""
+
+    async def known() -> bool:
+        conn = await asyncpg.connect(dsn)
+        try:
+            found = await conn.fetchval(
+                "SELECT count(*) FROM deadlines WHERE kind = 'interest' AND round_id = ANY($1)",
+                ROUNDS,
+            )
+        finally:
+            await conn.close()
+        return bool(found == len(ROUNDS))
+
+    await eventually(known, timeout=90, what="notification knows every round's opening")
 
 
 def prepare(registration: str) -> None:
