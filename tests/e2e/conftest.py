@@ -28,8 +28,7 @@ def services(
     procs = ServiceProcesses(endpoints, database, topic_prefix, logs_dir, catalog)
     try:
         procs.start()
-        prepare(procs.url("registration"))
-        asyncio.run(rounds_known_to_notification(database.dsns["notification"]))
+        prepare_platform(procs)
         yield procs
     finally:
         # Also when one failed to start: the others would outlive the test and, still
@@ -65,6 +64,14 @@ async def rounds_known_to_notification(dsn: str) -> None:
         return bool(found == len(ROUNDS))
 
     await eventually(known, timeout=90, what="notification knows every round's opening")
+
+
+def prepare_platform(procs: ServiceProcesses) -> None:
+    """`prepare`, and then, when notification runs, until it has read every round's opening
+    (from a fixture; a test on an event loop awaits `rounds_known_to_notification` itself)."""
+    prepare(procs.url("registration"))
+    if procs.running("notification"):
+        asyncio.run(rounds_known_to_notification(procs.database.dsns["notification"]))
 
 
 def prepare(registration: str) -> None:

@@ -25,7 +25,7 @@ from shared.testing.fixtures import (
     eventually,
     free_port,
 )
-from tests.e2e.conftest import PROGRAMME, prepare
+from tests.e2e.conftest import PROGRAMME, prepare_platform
 from tests.personal_data import connect_as_superuser, where_found
 
 pytestmark = pytest.mark.e2e
@@ -51,7 +51,7 @@ def mail_in(
     }
     try:
         procs.start()
-        prepare(procs.url("registration"))
+        prepare_platform(procs)
         yield procs, port
     finally:
         procs.stop_all()

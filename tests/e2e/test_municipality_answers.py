@@ -26,7 +26,7 @@ from shared.testing.fixtures import (
     eventually,
     free_port,
 )
-from tests.e2e.conftest import PROGRAMME, prepare
+from tests.e2e.conftest import PROGRAMME, prepare_platform
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +51,7 @@ def procs(
     }
     try:
         started.start()
-        prepare(started.url("registration"))
+        prepare_platform(started)
         yield started
     finally:
         started.stop_all()

@@ -22,7 +22,7 @@ import pytest
 
 from shared.runtime.catalog import Catalog
 from shared.testing.fixtures import Endpoints, ServiceProcesses, TestDatabase, eventually
-from tests.e2e.conftest import PROGRAMME, prepare, round_known
+from tests.e2e.conftest import PROGRAMME, prepare_platform, round_known
 from tests.integration.test_notification_mail import SinkProcess, calendar_of, vevent
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +54,7 @@ def procs(
     started = ServiceProcesses(own, database, topic_prefix, logs_dir, catalog)
     try:
         started.start()
-        prepare(started.url("registration"))
+        prepare_platform(started)
         yield started
     finally:
         started.stop_all()

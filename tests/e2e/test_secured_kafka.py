@@ -34,7 +34,7 @@ from shared.testing.fixtures import (
     free_port,
 )
 from shared.testing.kafka_broker import PrivateKafka, missing_prerequisite
-from tests.e2e.conftest import PROGRAMME, prepare
+from tests.e2e.conftest import PROGRAMME, prepare, rounds_known_to_notification
 from tests.e2e.test_interest_flow import interest
 
 pytestmark = [
@@ -144,6 +144,7 @@ async def test_the_services_work_as_their_own_users_with_the_acls_the_cli_create
     try:
         procs.start()
         prepare(procs.url("registration"))
+        await rounds_known_to_notification(database.dsns["notification"])
         token = uuid.uuid4().hex[:10]
         async with httpx.AsyncClient(
             base_url=procs.url("registration"), headers=PROGRAMME

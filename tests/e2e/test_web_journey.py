@@ -40,7 +40,7 @@ from shared.testing.fixtures import (
     eventually,
     free_port,
 )
-from tests.e2e.conftest import PROGRAMME, prepare, round_known
+from tests.e2e.conftest import PROGRAMME, prepare_platform, round_known
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -100,7 +100,7 @@ def services(
     )
     try:
         procs.start()
-        prepare(procs.url("registration"))
+        prepare_platform(procs)
         yield procs
     finally:
         procs.stop_all()
