@@ -122,11 +122,12 @@ async def stored_answer(
 async def store_answer(
     conn: asyncpg.Connection, request: IdempotentRequest, answer: Answer
 ) -> None:
-    """Keep the answer; call inside the command's transaction."""
+    """Keep the answer; call inside the command's transaction. An answer without a body (a
+    204) is kept as JSON's `null`: the driver would send Python's None as SQL NULL."""
     stored = await conn.fetchval(
         "INSERT INTO idempotency_keys"
         " (caller, route, key, body_hash, message_id, status_code, response)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, 'null'::jsonb))"
         " ON CONFLICT (caller, route, key) DO NOTHING RETURNING true",
         request.caller,
         request.route,

@@ -844,8 +844,14 @@ async def test_delivery_log_and_previews_behind_programme_tokens(harness: Harnes
             f"/persons/{kari}/reminders", json={"reminders": False}, headers=keyed
         )
         assert reused.status_code == 422
-        gone = await client.delete(f"/supervisors/veileder-{t}", headers=auth)
+        # A removal under an Idempotency-Key: its retry is answered as the first (no body),
+        # and a new request finds nobody.
+        removal = {**auth, "Idempotency-Key": f"remove-{t}"}
+        gone = await client.delete(f"/supervisors/veileder-{t}", headers=removal)
         assert gone.status_code == 204 and gone.content == b""
+        retried = await client.delete(f"/supervisors/veileder-{t}", headers=removal)
+        assert retried.status_code == 204 and retried.content == b""
+        assert retried.headers["Idempotent-Replayed"] == "true"
         missing = await client.delete(f"/supervisors/veileder-{t}", headers=auth)
         assert missing.status_code == 404
 
